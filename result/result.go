@@ -1,0 +1,287 @@
+// Package result defines the versioned schema of result.json, the one stream
+// a run writes and that report and compare read. It is a leaf package: it
+// imports nothing from the cluster, workload or fault packages.
+//
+// Every time offset is in milliseconds from the start of the variant's
+// measured window (the moment the workload clock started), measured on the
+// harness's monotonic clock. Units are part of field names.
+package result
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// SchemaVersion is the version of the result.json layout written by this
+// build. Readers refuse files with a newer major version.
+const SchemaVersion = 1
+
+// Status values for a Result and for each Variant.
+const (
+	StatusComplete    = "complete"    // ran to the end
+	StatusInterrupted = "interrupted" // stopped by the user (Ctrl-C); partial
+	StatusFailed      = "failed"      // an error stopped it; partial
+	StatusPending     = "pending"     // not started when the run stopped
+)
+
+// Result is the whole of result.json.
+type Result struct {
+	SchemaVersion int       `json:"schema_version"`
+	Status        string    `json:"status"`
+	Error         string    `json:"error,omitempty"`
+	Run           RunMeta   `json:"run"`
+	Variants      []Variant `json:"variants"`
+}
+
+// RunMeta describes the run and its environment, enough to reproduce it.
+type RunMeta struct {
+	ID              string    `json:"id"`
+	ToolVersion     string    `json:"tool_version"`
+	GoVersion       string    `json:"go_version"`
+	PostgresVersion string    `json:"postgres_version"`
+	Backend         string    `json:"backend"`
+	Scenario        string    `json:"scenario"`
+	Description     string    `json:"description,omitempty"`
+	ScenarioFile    string    `json:"scenario_file"`
+	ScenarioSHA256  string    `json:"scenario_sha256"`
+	ScenarioYAML    string    `json:"scenario_yaml"`
+	Seed            int64     `json:"seed"`
+	StartedAt       time.Time `json:"started_at"`
+	FinishedAt      time.Time `json:"finished_at"`
+	Host            string    `json:"host"`
+	OS              string    `json:"os"`
+	Arch            string    `json:"arch"`
+	CPUs            int       `json:"cpus"`
+	DurationS       float64   `json:"duration_s"` // the workload window per variant
+}
+
+// Variant is one matrix combination, run on a fresh cluster.
+type Variant struct {
+	Name     string            `json:"name"`     // e.g. "synchronous_commit=on"
+	Settings map[string]string `json:"settings"` // the matrix values of this variant
+	Status   string            `json:"status"`
+	Error    string            `json:"error,omitempty"`
+	// Phase is how far the variant got: bring-up, load, workload, failover,
+	// audit, teardown, done.
+	Phase     string     `json:"phase"`
+	Topology  Topology   `json:"topology"`
+	Summary   Summary    `json:"summary"`
+	Series    Series     `json:"series"`
+	Events    []Event    `json:"events"`
+	Histogram *Histogram `json:"commit_latency_histogram,omitempty"`
+	LogDir    string     `json:"log_dir,omitempty"` // relative to the run folder
+}
+
+// Topology is the cluster as it was built for this variant.
+type Topology struct {
+	Primary                 string            `json:"primary"`
+	Replicas                []ReplicaInfo     `json:"replicas"`
+	SynchronousStandbyNames string            `json:"synchronous_standby_names"`
+	Settings                map[string]string `json:"settings"` // effective settings on the primary
+	BringUpMs               float64           `json:"bring_up_ms"`
+}
+
+// ReplicaInfo names a standby and how it replicates.
+type ReplicaInfo struct {
+	Name string `json:"name"`
+	Sync bool   `json:"sync"`
+	Slot string `json:"slot,omitempty"`
+}
+
+// Summary holds the headline figures of a variant.
+type Summary struct {
+	DurationS      float64   `json:"duration_s"`
+	Attempted      int64     `json:"writes_attempted"`
+	Acked          int64     `json:"writes_acked"`
+	Failed         int64     `json:"writes_failed"`
+	Unknown        int64     `json:"writes_unknown"`
+	Skipped        int64     `json:"writes_skipped"` // dropped from a full queue
+	TPS            float64   `json:"tps"`            // acknowledged writes per second
+	TargetRateTPS  float64   `json:"target_rate_tps"`
+	CommitLatency  Latency   `json:"commit_latency_ms"`
+	ScheduleLagP99 float64   `json:"schedule_lag_p99_ms"`
+	Replicas       []Lag     `json:"replicas"`
+	Failover       *Failover `json:"failover,omitempty"`
+	Audit          *Audit    `json:"audit,omitempty"`
+	InitialOrders  int64     `json:"initial_orders"`
+}
+
+// Latency holds percentiles in milliseconds.
+type Latency struct {
+	P50  float64 `json:"p50"`
+	P90  float64 `json:"p90"`
+	P99  float64 `json:"p99"`
+	P999 float64 `json:"p999"`
+	Max  float64 `json:"max"`
+	Mean float64 `json:"mean"`
+	N    int64   `json:"count"`
+}
+
+// Lag summarises one replica's lag over the measured window.
+type Lag struct {
+	Replica            string  `json:"replica"`
+	Sync               bool    `json:"sync"`
+	MaxReplayLagBytes  float64 `json:"max_replay_lag_bytes"`
+	P99ReplayLagBytes  float64 `json:"p99_replay_lag_bytes"`
+	MaxSentLagBytes    float64 `json:"max_sent_lag_bytes"`
+	MaxReplayLagMs     float64 `json:"max_replay_lag_ms"` // server's replay_lag
+	P99ReplayLagMs     float64 `json:"p99_replay_lag_ms"`
+	MaxVisibilityMs    float64 `json:"max_visibility_ms"` // heartbeat end to end
+	P99VisibilityMs    float64 `json:"p99_visibility_ms"`
+	P50VisibilityMs    float64 `json:"p50_visibility_ms"`
+	VisibilitySamples  int64   `json:"visibility_samples"`
+	ReplicationSamples int64   `json:"replication_samples"`
+}
+
+// Failover is the timeline of one fault and the failover that followed.
+// Every *_ms field is an offset from the start of the measured window, or
+// null when the step did not happen.
+type Failover struct {
+	Mode               string   `json:"mode"` // none | promote
+	FaultMs            *float64 `json:"fault_ms"`
+	DetectedMs         *float64 `json:"detected_ms"`
+	PromoteStartMs     *float64 `json:"promote_start_ms"`
+	PromoteDoneMs      *float64 `json:"promote_done_ms"`
+	FirstWriteMs       *float64 `json:"first_write_ms"` // first ack on the new primary
+	LastAckBeforeMs    *float64 `json:"last_ack_before_fault_ms"`
+	WriteUnavailableMs *float64 `json:"write_unavailable_ms"`
+	DetectAfterMs      float64  `json:"detect_after_ms"` // configured detection time
+	OldPrimary         string   `json:"old_primary"`
+	NewPrimary         string   `json:"new_primary,omitempty"`
+	Repointed          []string `json:"repointed,omitempty"`
+}
+
+// Audit compares the ledger of writes with what the nodes hold.
+type Audit struct {
+	FinalPrimary string      `json:"final_primary"`
+	Acked        int64       `json:"acked"`
+	Lost         int64       `json:"lost_acked_writes"` // acked, absent on the final primary
+	LostIDs      []int64     `json:"lost_ids_sample"`   // first ids lost (up to 100)
+	LostAckMs    []float64   `json:"lost_ack_ms_sample"`
+	Ghosts       int64       `json:"ghost_writes"`    // unknown or failed, yet present
+	UnknownFound int64       `json:"unknown_present"` // unknown outcome, present
+	FailedFound  int64       `json:"failed_present"`  // failed for sure, present
+	Foreign      int64       `json:"foreign_rows"`    // present but never attempted
+	Nodes        []NodeAudit `json:"nodes"`
+}
+
+// NodeAudit is the audit of one surviving node.
+type NodeAudit struct {
+	Node       string  `json:"node"`
+	Role       string  `json:"role"` // primary | replica
+	Rows       int64   `json:"rows"`
+	Missing    int64   `json:"missing_acked"`
+	MissingIDs []int64 `json:"missing_ids_sample"`
+	CaughtUp   bool    `json:"caught_up"`
+}
+
+// Series holds the time series of a variant, raw (not downsampled).
+type Series struct {
+	Throughput  []ThroughputPoint  `json:"throughput"`
+	Replication []ReplicationPoint `json:"replication"`
+	Visibility  []VisibilityPoint  `json:"visibility"`
+}
+
+// ThroughputPoint is one second of the workload.
+type ThroughputPoint struct {
+	Second  int     `json:"second"`
+	Acked   int64   `json:"acked"`
+	Failed  int64   `json:"failed"`
+	Unknown int64   `json:"unknown"`
+	P50Ms   float64 `json:"p50_ms"`
+	P99Ms   float64 `json:"p99_ms"`
+	MaxMs   float64 `json:"max_ms"`
+}
+
+// ReplicationPoint is one row of pg_stat_replication as seen by the primary
+// at one sample. Byte lags are pg_wal_lsn_diff(current, x_lsn). The *_lag_ms
+// fields are the server's own estimates, null when it had none (idle).
+type ReplicationPoint struct {
+	Ms          float64  `json:"ms"`
+	Replica     string   `json:"replica"`
+	State       string   `json:"state"`
+	SentBytes   float64  `json:"sent_lag_bytes"`
+	WriteBytes  float64  `json:"write_lag_bytes"`
+	FlushBytes  float64  `json:"flush_lag_bytes"`
+	ReplayBytes float64  `json:"replay_lag_bytes"`
+	WriteLagMs  *float64 `json:"write_lag_ms"`
+	FlushLagMs  *float64 `json:"flush_lag_ms"`
+	ReplayLagMs *float64 `json:"replay_lag_ms"`
+}
+
+// VisibilityPoint is end-to-end lag: how long a heartbeat written on the
+// primary at a given moment took to be visible on a replica. At each sample,
+// VisibilityMs is the age of the oldest heartbeat the replica has not shown
+// yet, or the latency of the last one it did show.
+type VisibilityPoint struct {
+	Ms           float64 `json:"ms"`
+	Replica      string  `json:"replica"`
+	VisibilityMs float64 `json:"visibility_ms"`
+}
+
+// Event is one thing that happened, on the run's clock.
+type Event struct {
+	Ms     float64 `json:"ms"`
+	Kind   string  `json:"kind"` // fault, detected, promote_start, promote_done, first_write, repoint, phase, error
+	Node   string  `json:"node,omitempty"`
+	Detail string  `json:"detail,omitempty"`
+}
+
+// Histogram is an HDR histogram of commit latency in microseconds, in
+// hdrhistogram-go's compressed encoding, base64.
+type Histogram struct {
+	Unit    string `json:"unit"` // "us"
+	Encoded string `json:"encoded"`
+}
+
+// Write writes r as indented JSON to path atomically (temp file + rename),
+// so a reader never sees half a file.
+func Write(path string, r *Result) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode result: %w", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".result-*.json")
+	if err != nil {
+		return fmt.Errorf("write result: %w", err)
+	}
+	if _, err := tmp.Write(append(b, '\n')); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write result: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write result: %w", err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// Read reads a result.json, or the result.json inside a run folder.
+func Read(path string) (*Result, error) {
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		path = filepath.Join(path, "result.json")
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var r Result
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("%s: not a result.json: %w", path, err)
+	}
+	if r.SchemaVersion == 0 {
+		return nil, fmt.Errorf("%s: no schema_version: not a pgbench-ha result", path)
+	}
+	if r.SchemaVersion > SchemaVersion {
+		return nil, fmt.Errorf("%s: schema_version %d is newer than this build understands (%d); upgrade pgbench-ha", path, r.SchemaVersion, SchemaVersion)
+	}
+	return &r, nil
+}
