@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"fmt"
 	"time"
 )
 
@@ -140,6 +141,20 @@ func (d Duration) D() time.Duration { return time.Duration(d) }
 
 // String formats d like time.Duration.
 func (d Duration) String() string { return time.Duration(d).String() }
+
+// MarshalText writes d as a Go duration string, so that JSON and YAML
+// encodings read like the scenario file ("250ms").
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// UnmarshalText parses a Go duration string such as "250ms" or "1m30s".
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("parse duration: %w", err)
+	}
+	*d = Duration(v)
+	return nil
+}
 
 // Plan is one variant of a scenario: the scenario with one combination of
 // matrix values applied.

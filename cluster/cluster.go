@@ -1,0 +1,109 @@
+// Package cluster defines a PostgreSQL primary/replica cluster as the rest of
+// the harness sees it, and the Backend interface that builds one. Backends
+// live in sub-packages (local); optional abilities such as killing a node are
+// separate interfaces discovered by type assertion, so a backend that cannot
+// do a fault says so by not implementing it.
+//
+//	b, err := local.New(local.Options{})
+//	c, err := b.Up(ctx, cluster.Spec{Replicas: []cluster.ReplicaSpec{{Name: "replica1"}}})
+//	defer c.Down(context.Background())
+//	conn, err := pgx.Connect(ctx, c.ConnString("primary", cluster.Admin))
+package cluster
+
+import (
+	"context"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// User selects the role a connection string logs in as.
+type User int
+
+const (
+	// Admin is the superuser the harness uses for probes, promotion, audit.
+	Admin User = iota
+	// App is the unprivileged role the workload writes with.
+	App
+)
+
+// Node is one PostgreSQL server of a cluster, as the harness reaches it.
+type Node struct {
+	Name string // "primary", "replica1", ...
+	Host string // address the harness connects to
+	Port int
+}
+
+// ReplicaSpec describes one standby to build.
+type ReplicaSpec struct {
+	Name string
+	Slot string // physical replication slot name; "" for none
+}
+
+// Spec is what a backend builds: a primary named "primary" and its replicas.
+type Spec struct {
+	// ID names the cluster's resources (directories, logs), e.g. "v0".
+	ID       string
+	Replicas []ReplicaSpec
+	// Settings per node name: postgresql.conf values on top of the
+	// harness's own (port, listen addresses, replication).
+	Settings map[string]map[string]string
+	// SyncStandbyNames is the primary's synchronous_standby_names.
+	SyncStandbyNames string
+	// LogDir receives one server log per node, kept after Down.
+	LogDir string
+}
+
+// Backend builds clusters. Up may be called several times (once per
+// variant); Close releases what the backend shares between clusters.
+// Methods are safe for concurrent use.
+type Backend interface {
+	Name() string
+	// ServerVersion is the PostgreSQL version the clusters run.
+	ServerVersion() string
+	// Up builds and starts a cluster and returns once every replica is
+	// streaming. On error nothing it started is left running.
+	Up(ctx context.Context, spec Spec) (Cluster, error)
+	Close() error
+}
+
+// Cluster is a running cluster. Methods are safe for concurrent use.
+type Cluster interface {
+	// Nodes lists the nodes, the initial primary first.
+	Nodes() []Node
+	// ConnString is a libpq keyword/value string reaching node as user.
+	// It holds a password: never print it unredacted (see Redact).
+	ConnString(node string, user User) string
+	// PrimaryConnInfo is the primary_conninfo a standby uses to stream
+	// from upstream, as seen from the standby's side of the network.
+	PrimaryConnInfo(standby, upstream string) string
+	// Down stops every process of the cluster and removes its data,
+	// keeping only the logs. It is safe to call more than once.
+	Down(ctx context.Context) error
+}
+
+// Killer is a Cluster that can crash a node: every process of the node
+// killed at once, as when a machine loses power.
+type Killer interface {
+	Kill(ctx context.Context, node string) error
+}
+
+var passwordRE = regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s]+)`)
+
+// Redact hides passwords in a libpq connection string or a message that
+// contains one.
+func Redact(s string) string {
+	return passwordRE.ReplaceAllString(s, "${1}xxxxx")
+}
+
+// MultiHost joins the hosts and ports of nodes into one libpq keyword
+// string prefix, "host=a,b port=1,2".
+func MultiHost(nodes []Node) string {
+	hosts := make([]string, len(nodes))
+	ports := make([]string, len(nodes))
+	for i, n := range nodes {
+		hosts[i] = n.Host
+		ports[i] = strconv.Itoa(n.Port)
+	}
+	return "host=" + strings.Join(hosts, ",") + " port=" + strings.Join(ports, ",")
+}

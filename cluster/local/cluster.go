@@ -1,0 +1,513 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"golang.org/x/sys/unix"
+
+	"github.com/pgbench-ha/pgbench-ha/cluster"
+)
+
+// node is one server of a local cluster.
+type node struct {
+	name    string
+	port    int
+	dataDir string
+	sockDir string
+	logPath string
+	logFile *os.File
+	proc    *proc
+}
+
+// Cluster is a running local cluster.
+type Cluster struct {
+	b         *Backend
+	dir       string
+	nodes     []*node
+	adminPW   string
+	appPW     string
+	replPW    string
+	mu        sync.Mutex
+	down      bool
+	BringUpMs float64
+}
+
+var (
+	_ cluster.Cluster = (*Cluster)(nil)
+	_ cluster.Killer  = (*Cluster)(nil)
+)
+
+// Up builds the cluster: copy the template into the primary, start it,
+// create roles and slots, clone each replica with pg_basebackup in
+// parallel, start them, and wait until each is streaming.
+func (b *Backend) Up(ctx context.Context, spec cluster.Spec) (cl cluster.Cluster, err error) {
+	start := time.Now()
+	tmpl, err := b.template(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id := spec.ID
+	if id == "" {
+		id = "c" + strconv.FormatInt(time.Now().UnixNano()%1e6, 10)
+	}
+	c := &Cluster{
+		b:       b,
+		dir:     filepath.Join(b.root, id),
+		adminPW: randomPassword(),
+		appPW:   randomPassword(),
+		replPW:  randomPassword(),
+	}
+	defer func() {
+		if err != nil {
+			_ = c.Down(context.Background())
+		}
+	}()
+	if err := b.mkdirOwned(c.dir); err != nil {
+		return nil, fmt.Errorf("cluster dir: %w", err)
+	}
+	if spec.LogDir != "" {
+		if err := os.MkdirAll(spec.LogDir, 0o755); err != nil {
+			return nil, fmt.Errorf("log dir: %w", err)
+		}
+	}
+	names := []string{"primary"}
+	for _, r := range spec.Replicas {
+		names = append(names, r.Name)
+	}
+	for i, name := range names {
+		port, err := freePort()
+		if err != nil {
+			return nil, fmt.Errorf("free port: %w", err)
+		}
+		n := &node{
+			name:    name,
+			port:    port,
+			dataDir: filepath.Join(c.dir, name),
+			sockDir: filepath.Join(c.dir, "s"+strconv.Itoa(i)),
+		}
+		if spec.LogDir != "" {
+			n.logPath = filepath.Join(spec.LogDir, name+".log")
+		} else {
+			n.logPath = filepath.Join(c.dir, name+".log")
+		}
+		if err := b.mkdirOwned(n.sockDir); err != nil {
+			return nil, err
+		}
+		c.nodes = append(c.nodes, n)
+	}
+
+	// The primary, from the template.
+	p := c.nodes[0]
+	if err := b.copyTree(tmpl, p.dataDir); err != nil {
+		return nil, fmt.Errorf("copy template: %w", err)
+	}
+	if err := os.Chmod(p.dataDir, 0o700); err != nil {
+		return nil, err
+	}
+	if err := c.writeHBA(p); err != nil {
+		return nil, err
+	}
+	// synchronous_standby_names is set once the standbys stream: before,
+	// every write (even creating the roles) would wait for them.
+	if err := c.appendConf(p, spec.Settings[p.name], map[string]string{"synchronous_standby_names": ""}); err != nil {
+		return nil, err
+	}
+	if err := c.start(ctx, p); err != nil {
+		return nil, err
+	}
+	conn, err := connectSocket(ctx, p.sockDir, p.port)
+	if err != nil {
+		return nil, fmt.Errorf("connect to primary: %w", err)
+	}
+	setup := []string{
+		"ALTER ROLE postgres PASSWORD " + quoteLit(c.adminPW),
+		"CREATE ROLE replicator REPLICATION LOGIN PASSWORD " + quoteLit(c.replPW),
+		"CREATE ROLE app LOGIN PASSWORD " + quoteLit(c.appPW),
+		"GRANT CREATE ON SCHEMA public TO app",
+	}
+	for _, r := range spec.Replicas {
+		if r.Slot != "" {
+			setup = append(setup, "SELECT pg_create_physical_replication_slot("+quoteLit(r.Slot)+", true)")
+		}
+	}
+	for _, q := range setup {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			conn.Close(ctx)
+			return nil, fmt.Errorf("primary setup: %s", cluster.Redact(err.Error()))
+		}
+	}
+
+	// Replicas, cloned in parallel.
+	var wg sync.WaitGroup
+	errs := make([]error, len(spec.Replicas))
+	for i, r := range spec.Replicas {
+		wg.Add(1)
+		go func(i int, r cluster.ReplicaSpec) {
+			defer wg.Done()
+			errs[i] = c.cloneReplica(ctx, c.nodes[i+1], r, spec.Settings[r.Name])
+		}(i, r)
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		conn.Close(ctx)
+		return nil, err
+	}
+	err = waitStreaming(ctx, conn, spec.Replicas)
+	if err == nil && spec.SyncStandbyNames != "" {
+		err = setSyncNames(ctx, conn, spec.SyncStandbyNames)
+	}
+	conn.Close(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	c.BringUpMs = float64(time.Since(start).Microseconds()) / 1000
+	return c, nil
+}
+
+// cloneReplica takes a base backup of the primary into n and starts it as
+// a standby streaming from the primary.
+func (c *Cluster) cloneReplica(ctx context.Context, n *node, r cluster.ReplicaSpec, settings map[string]string) error {
+	p := c.nodes[0]
+	args := []string{
+		"-h", "127.0.0.1", "-p", strconv.Itoa(p.port), "-U", "replicator",
+		"-D", n.dataDir, "-X", "stream", "-c", "fast", "--no-sync", "-w",
+	}
+	if r.Slot != "" {
+		args = append(args, "-S", r.Slot)
+	}
+	if _, err := c.b.run(ctx, filepath.Join(c.b.binDir, "pg_basebackup"), args,
+		[]string{"PGPASSWORD=" + c.replPW, "PGAPPNAME=pgbench-ha-clone"}); err != nil {
+		return fmt.Errorf("clone %s: %s", n.name, cluster.Redact(err.Error()))
+	}
+	if err := os.Chmod(n.dataDir, 0o700); err != nil {
+		return err
+	}
+	// The base backup copies the primary's settings: a standby must not
+	// wait for synchronous standbys of its own once promoted.
+	own := map[string]string{"synchronous_standby_names": ""}
+	if err := c.appendConf(n, settings, own); err != nil {
+		return err
+	}
+	auto := "primary_conninfo = " + quoteConf(c.PrimaryConnInfo(n.name, "primary")) + "\n"
+	if r.Slot != "" {
+		auto += "primary_slot_name = " + quoteConf(r.Slot) + "\n"
+	}
+	if err := c.writeOwned(filepath.Join(n.dataDir, "postgresql.auto.conf"), auto); err != nil {
+		return err
+	}
+	if err := c.writeOwned(filepath.Join(n.dataDir, "standby.signal"), ""); err != nil {
+		return err
+	}
+	return c.start(ctx, n)
+}
+
+func waitStreaming(ctx context.Context, conn *pgx.Conn, replicas []cluster.ReplicaSpec) error {
+	want := map[string]bool{}
+	for _, r := range replicas {
+		want[r.Name] = true
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		rows, err := conn.Query(ctx, "SELECT application_name FROM pg_stat_replication WHERE state = 'streaming'")
+		if err != nil {
+			return fmt.Errorf("wait for streaming: %w", err)
+		}
+		got := map[string]bool{}
+		for rows.Next() {
+			var name string
+			if err := rows.Scan(&name); err == nil {
+				got[name] = true
+			}
+		}
+		rows.Close()
+		missing := []string{}
+		for n := range want {
+			if !got[n] {
+				missing = append(missing, n)
+			}
+		}
+		if len(missing) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			sort.Strings(missing)
+			return fmt.Errorf("replicas not streaming after 60s: %s (see their logs)", strings.Join(missing, ", "))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(3 * time.Millisecond):
+		}
+	}
+}
+
+// setSyncNames sets the primary's synchronous_standby_names and waits
+// until the server has loaded it.
+func setSyncNames(ctx context.Context, conn *pgx.Conn, names string) error {
+	if _, err := conn.Exec(ctx, "ALTER SYSTEM SET synchronous_standby_names = "+quoteLit(names)); err != nil {
+		return fmt.Errorf("set synchronous_standby_names: %w", err)
+	}
+	if _, err := conn.Exec(ctx, "SELECT pg_reload_conf()"); err != nil {
+		return fmt.Errorf("reload: %w", err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var n int
+		err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_stat_replication WHERE sync_state IN ('sync', 'quorum')").Scan(&n)
+		if err != nil {
+			return fmt.Errorf("wait for sync standbys: %w", err)
+		}
+		if n > 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("no standby became synchronous for %q after 10s", names)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(3 * time.Millisecond):
+		}
+	}
+}
+
+func (c *Cluster) writeOwned(path, content string) error {
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		return err
+	}
+	return os.Chown(path, c.b.uid, c.b.gid)
+}
+
+func (c *Cluster) writeHBA(n *node) error {
+	hba := "# written by pgbench-ha\n" +
+		"local all all trust\n" + // the socket dir is 0700, owned by the server user
+		"host all all 127.0.0.1/32 scram-sha-256\n" +
+		"host replication replicator 127.0.0.1/32 scram-sha-256\n"
+	return c.writeOwned(filepath.Join(n.dataDir, "pg_hba.conf"), hba)
+}
+
+// appendConf appends the harness's settings, then the scenario's, then the
+// node's own to postgresql.conf; the last occurrence of a name wins.
+func (c *Cluster) appendConf(n *node, scenario, own map[string]string) error {
+	base := map[string]string{
+		"listen_addresses":             "127.0.0.1",
+		"port":                         strconv.Itoa(n.port),
+		"unix_socket_directories":      n.sockDir,
+		"cluster_name":                 n.name,
+		"wal_level":                    "replica",
+		"max_wal_senders":              "10",
+		"max_replication_slots":        "10",
+		"hot_standby":                  "on",
+		"password_encryption":          "scram-sha-256",
+		"logging_collector":            "off",
+		"log_line_prefix":              "%m [%p] %q%u@%d ",
+		"log_connections":              "off",
+		"log_checkpoints":              "on",
+		"wal_receiver_status_interval": "1s",
+	}
+	var sb strings.Builder
+	sb.WriteString("\n# pgbench-ha: harness settings\n")
+	writeSorted(&sb, base)
+	if len(scenario) > 0 {
+		sb.WriteString("# pgbench-ha: scenario settings\n")
+		writeSorted(&sb, scenario)
+	}
+	sb.WriteString("# pgbench-ha: node settings\n")
+	writeSorted(&sb, own)
+	f, err := os.OpenFile(filepath.Join(n.dataDir, "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteString(sb.String()); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func writeSorted(sb *strings.Builder, m map[string]string) {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(sb, "%s = %s\n", k, quoteConf(m[k]))
+	}
+}
+
+// start starts the node's postmaster and waits until it accepts
+// connections on its socket.
+func (c *Cluster) start(ctx context.Context, n *node) error {
+	if n.logFile == nil {
+		f, err := os.OpenFile(n.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return fmt.Errorf("server log: %w", err)
+		}
+		n.logFile = f
+	}
+	p, err := c.b.spawn(filepath.Join(c.b.binDir, "postgres"), []string{"-D", n.dataDir}, nil, n.logFile)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	n.proc = p
+	c.mu.Unlock()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if !p.running() {
+			return fmt.Errorf("start %s: postgres exited (%v); see %s", n.name, p.err, n.logPath)
+		}
+		cctx, cancel := context.WithTimeout(ctx, time.Second)
+		conn, err := connectSocket(cctx, n.sockDir, n.port)
+		cancel()
+		if err == nil {
+			conn.Close(context.Background())
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("start %s: not accepting connections after 60s: %v; see %s", n.name, err, n.logPath)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(3 * time.Millisecond):
+		}
+	}
+}
+
+// Nodes lists the nodes, the primary first.
+func (c *Cluster) Nodes() []cluster.Node {
+	out := make([]cluster.Node, len(c.nodes))
+	for i, n := range c.nodes {
+		out[i] = cluster.Node{Name: n.name, Host: "127.0.0.1", Port: n.port}
+	}
+	return out
+}
+
+func (c *Cluster) node(name string) (*node, error) {
+	for _, n := range c.nodes {
+		if n.name == name {
+			return n, nil
+		}
+	}
+	return nil, fmt.Errorf("no node %q", name)
+}
+
+// ConnString reaches node over TCP as user.
+func (c *Cluster) ConnString(name string, u cluster.User) string {
+	n, err := c.node(name)
+	if err != nil {
+		return ""
+	}
+	user, pw := "postgres", c.adminPW
+	if u == cluster.App {
+		user, pw = "app", c.appPW
+	}
+	return fmt.Sprintf("host=127.0.0.1 port=%d user=%s password=%s dbname=postgres sslmode=disable",
+		n.port, user, quoteConnValue(pw))
+}
+
+// PrimaryConnInfo is what standby streams from upstream with.
+func (c *Cluster) PrimaryConnInfo(standby, upstream string) string {
+	n, err := c.node(upstream)
+	if err != nil {
+		return ""
+	}
+	return fmt.Sprintf("host=127.0.0.1 port=%d user=replicator password=%s application_name=%s sslmode=disable",
+		n.port, quoteConnValue(c.replPW), quoteConnValue(standby))
+}
+
+// LogPath is the server log of a node.
+func (c *Cluster) LogPath(name string) string {
+	if n, err := c.node(name); err == nil {
+		return n.logPath
+	}
+	return ""
+}
+
+// Kill crashes a node: SIGKILL to its whole process group at once, then
+// removes the shared memory segment the dead postmaster left behind.
+func (c *Cluster) Kill(ctx context.Context, name string) error {
+	n, err := c.node(name)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	p := n.proc
+	c.mu.Unlock()
+	if p == nil || !p.running() {
+		return fmt.Errorf("kill %s: not running", name)
+	}
+	if err := p.signal(syscall.SIGKILL); err != nil {
+		return fmt.Errorf("kill %s: %w", name, err)
+	}
+	p.wait(10 * time.Second)
+	p.groupGone(5 * time.Second)
+	removeShm(n.dataDir)
+	return nil
+}
+
+// removeShm removes the System V segment named in postmaster.pid, which a
+// SIGKILLed postmaster leaves behind.
+func removeShm(dataDir string) {
+	b, err := os.ReadFile(filepath.Join(dataDir, "postmaster.pid"))
+	if err != nil {
+		return
+	}
+	lines := strings.Split(string(b), "\n")
+	if len(lines) < 7 {
+		return
+	}
+	f := strings.Fields(lines[6])
+	if len(f) != 2 {
+		return
+	}
+	id, err := strconv.Atoi(f[1])
+	if err != nil {
+		return
+	}
+	_, _ = unix.SysvShmCtl(id, unix.IPC_RMID, nil)
+}
+
+// Down kills every node's process group, removes shared memory and data.
+// Logs stay in the log dir.
+func (c *Cluster) Down(ctx context.Context) error {
+	c.mu.Lock()
+	if c.down {
+		c.mu.Unlock()
+		return nil
+	}
+	c.down = true
+	c.mu.Unlock()
+	var errs []error
+	for _, n := range c.nodes {
+		if n.proc != nil {
+			if n.proc.running() {
+				n.proc.kill()
+			}
+			if !n.proc.wait(10*time.Second) || !n.proc.groupGone(10*time.Second) {
+				errs = append(errs, fmt.Errorf("down %s: processes of group %d did not exit", n.name, n.proc.pgid))
+			}
+			removeShm(n.dataDir)
+		}
+		if n.logFile != nil {
+			n.logFile.Close()
+		}
+	}
+	if err := os.RemoveAll(c.dir); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}

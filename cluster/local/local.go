@@ -1,0 +1,309 @@
+// Package local is the backend that runs PostgreSQL servers as processes on
+// this machine: one initdb per backend (a template copied for each cluster),
+// standbys cloned with pg_basebackup, servers on 127.0.0.1 with
+// scram-sha-256 and random passwords, run as the postgres system user when
+// the harness is root.
+package local
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgbench-ha/pgbench-ha/cluster"
+)
+
+// ErrNoPostgres means no PostgreSQL server binaries were found.
+var ErrNoPostgres = errors.New("PostgreSQL server binaries not found")
+
+// Options configure the local backend.
+type Options struct {
+	// BinDir holds initdb, postgres and pg_basebackup. Empty: found with
+	// pg_config --bindir, then PATH, then /usr/lib/postgresql/*/bin.
+	BinDir string
+	// TempDir is where data directories go; empty means os.TempDir().
+	TempDir string
+	// RunAs is the system user that runs the servers when the harness is
+	// root; default "postgres".
+	RunAs string
+}
+
+// Backend runs clusters as local processes.
+type Backend struct {
+	binDir  string
+	version string
+	root    string // private temp dir holding template and clusters
+	cred    *syscall.Credential
+	uid     int
+	gid     int
+
+	tmplOnce sync.Once
+	tmplErr  error
+	tmplDir  string
+	tmplMs   float64
+}
+
+// FindBinDir locates the server binaries: explicit dir, pg_config --bindir,
+// PATH, then /usr/lib/postgresql/<newest>/bin.
+func FindBinDir(explicit string) (string, error) {
+	has := func(dir string) bool {
+		for _, b := range []string{"postgres", "initdb", "pg_basebackup"} {
+			if st, err := os.Stat(filepath.Join(dir, b)); err != nil || st.IsDir() {
+				return false
+			}
+		}
+		return true
+	}
+	if explicit != "" {
+		if has(explicit) {
+			return explicit, nil
+		}
+		return "", fmt.Errorf("%w in --pg-bin %s (it needs postgres, initdb and pg_basebackup)", ErrNoPostgres, explicit)
+	}
+	if out, err := exec.Command("pg_config", "--bindir").Output(); err == nil {
+		if d := strings.TrimSpace(string(out)); has(d) {
+			return d, nil
+		}
+	}
+	if p, err := exec.LookPath("postgres"); err == nil && has(filepath.Dir(p)) {
+		return filepath.Dir(p), nil
+	}
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	sort.Slice(dirs, func(i, j int) bool { return versionOf(dirs[i]) > versionOf(dirs[j]) })
+	for _, d := range dirs {
+		if has(d) {
+			return d, nil
+		}
+	}
+	return "", fmt.Errorf("%w: tried pg_config --bindir, PATH and /usr/lib/postgresql/*/bin; "+
+		"install them (Debian/Ubuntu: apt-get install -y postgresql-15, or run `make setup`) or pass --pg-bin DIR", ErrNoPostgres)
+}
+
+func versionOf(binDir string) int {
+	n, _ := strconv.Atoi(filepath.Base(filepath.Dir(binDir)))
+	return n
+}
+
+// New finds the binaries and prepares a private temp dir. Call Close.
+func New(opts Options) (*Backend, error) {
+	bin, err := FindBinDir(opts.BinDir)
+	if err != nil {
+		return nil, err
+	}
+	out, err := exec.Command(filepath.Join(bin, "postgres"), "--version").Output()
+	if err != nil {
+		return nil, fmt.Errorf("%s --version: %w", filepath.Join(bin, "postgres"), err)
+	}
+	b := &Backend{binDir: bin, version: parseVersion(string(out)), uid: os.Getuid(), gid: os.Getgid()}
+	if os.Geteuid() == 0 {
+		name := opts.RunAs
+		if name == "" {
+			name = "postgres"
+		}
+		u, err := user.Lookup(name)
+		if err != nil {
+			return nil, fmt.Errorf("PostgreSQL refuses to run as root and the user %q to run it as does not exist: %w (create it, e.g. apt-get install postgresql-common, or run as a normal user)", name, err)
+		}
+		b.uid, _ = strconv.Atoi(u.Uid)
+		b.gid, _ = strconv.Atoi(u.Gid)
+		b.cred = &syscall.Credential{Uid: uint32(b.uid), Gid: uint32(b.gid), NoSetGroups: true}
+	}
+	root, err := os.MkdirTemp(opts.TempDir, "pgbench-ha-")
+	if err != nil {
+		return nil, fmt.Errorf("local backend: %w", err)
+	}
+	if err := os.Chmod(root, 0o700); err != nil {
+		os.RemoveAll(root)
+		return nil, err
+	}
+	if err := os.Chown(root, b.uid, b.gid); err != nil {
+		os.RemoveAll(root)
+		return nil, fmt.Errorf("local backend: give %s to the server user: %w", root, err)
+	}
+	b.root = root
+	return b, nil
+}
+
+func parseVersion(s string) string {
+	// "postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)"
+	f := strings.Fields(s)
+	for i, w := range f {
+		if w == "(PostgreSQL)" && i+1 < len(f) {
+			return f[i+1]
+		}
+	}
+	return strings.TrimSpace(s)
+}
+
+// Name is "local".
+func (b *Backend) Name() string { return "local" }
+
+// ServerVersion is the version of the server binaries.
+func (b *Backend) ServerVersion() string { return b.version }
+
+// BinDir is the directory of the server binaries in use.
+func (b *Backend) BinDir() string { return b.binDir }
+
+// Close removes the backend's temp dir. Clusters must be down.
+func (b *Backend) Close() error {
+	if b.root == "" {
+		return nil
+	}
+	err := os.RemoveAll(b.root)
+	b.root = ""
+	return err
+}
+
+func (b *Backend) baseEnv() []string {
+	env := []string{"PATH=/usr/bin:/bin", "LC_ALL=C", "LANG=C", "TZ=UTC"}
+	return env
+}
+
+// template initializes, once, the data directory every node starts from.
+func (b *Backend) template(ctx context.Context) (string, error) {
+	b.tmplOnce.Do(func() {
+		start := time.Now()
+		dir := filepath.Join(b.root, "template")
+		pw := filepath.Join(b.root, "initdb.pw")
+		if err := os.WriteFile(pw, []byte(randomPassword()+"\n"), 0o600); err != nil {
+			b.tmplErr = err
+			return
+		}
+		_ = os.Chown(pw, b.uid, b.gid)
+		_, err := b.run(ctx, filepath.Join(b.binDir, "initdb"), []string{
+			"-D", dir, "-U", "postgres", "--pwfile", pw,
+			"--auth-local=trust", "--auth-host=scram-sha-256",
+			"-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions",
+		}, nil)
+		os.Remove(pw)
+		if err != nil {
+			b.tmplErr = fmt.Errorf("initdb: %w", err)
+			return
+		}
+		b.tmplDir = dir
+		b.tmplMs = float64(time.Since(start).Microseconds()) / 1000
+	})
+	return b.tmplDir, b.tmplErr
+}
+
+// copyTree copies a data directory, files owned by the server user.
+func (b *Backend) copyTree(src, dst string) error {
+	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		target := filepath.Join(dst, rel)
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if err := os.Mkdir(target, info.Mode().Perm()); err != nil && !os.IsExist(err) {
+				return err
+			}
+			return os.Lchown(target, b.uid, b.gid)
+		}
+		if !info.Mode().IsRegular() {
+			return nil
+		}
+		in, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer in.Close()
+		out, err := os.OpenFile(target, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, info.Mode().Perm())
+		if err != nil {
+			return err
+		}
+		if _, err := io.Copy(out, in); err != nil {
+			out.Close()
+			return err
+		}
+		if err := out.Close(); err != nil {
+			return err
+		}
+		return os.Lchown(target, b.uid, b.gid)
+	})
+}
+
+func randomPassword() string {
+	var buf [18]byte
+	if _, err := rand.Read(buf[:]); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(buf[:])
+}
+
+// freePort asks the kernel for a free TCP port on 127.0.0.1.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// mkdirOwned makes a 0700 directory owned by the server user.
+func (b *Backend) mkdirOwned(p string) error {
+	if err := os.MkdirAll(p, 0o700); err != nil {
+		return err
+	}
+	if err := os.Chmod(p, 0o700); err != nil {
+		return err
+	}
+	return os.Chown(p, b.uid, b.gid)
+}
+
+// quoteConf quotes a value for postgresql.conf.
+func quoteConf(v string) string {
+	return "'" + strings.ReplaceAll(v, "'", "''") + "'"
+}
+
+// quoteLit quotes a SQL string literal.
+func quoteLit(v string) string {
+	return "'" + strings.ReplaceAll(v, "'", "''") + "'"
+}
+
+// quoteConnValue quotes a libpq keyword/value connection string value.
+func quoteConnValue(v string) string {
+	if v != "" && !strings.ContainsAny(v, " '\\") {
+		return v
+	}
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(v) + "'"
+}
+
+// connectSocket opens an admin connection over the node's private socket.
+func connectSocket(ctx context.Context, sockDir string, port int) (*pgx.Conn, error) {
+	cfg, err := pgx.ParseConfig("")
+	if err != nil {
+		return nil, err
+	}
+	cfg.Host = sockDir
+	cfg.Port = uint16(port)
+	cfg.User = "postgres"
+	cfg.Database = "postgres"
+	cfg.ConnectTimeout = 2 * time.Second
+	cfg.RuntimeParams = map[string]string{"application_name": "pgbench-ha-admin"}
+	return pgx.ConnectConfig(ctx, cfg)
+}
+
+var _ cluster.Backend = (*Backend)(nil)

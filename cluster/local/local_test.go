@@ -1,0 +1,87 @@
+package local
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgbench-ha/pgbench-ha/cluster"
+)
+
+func newBackend(t *testing.T) *Backend {
+	t.Helper()
+	b, err := New(Options{})
+	if err != nil {
+		t.Skipf("PostgreSQL server binaries missing: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := b.Close(); err != nil {
+			t.Errorf("close backend: %v", err)
+		}
+	})
+	return b
+}
+
+func TestUpStreamingKillDown(t *testing.T) {
+	b := newBackend(t)
+	ctx := context.Background()
+	logs := t.TempDir()
+	c, err := b.Up(ctx, cluster.Spec{
+		ID:               "t",
+		Replicas:         []cluster.ReplicaSpec{{Name: "replica1", Slot: "replica1"}, {Name: "replica2"}},
+		SyncStandbyNames: "FIRST 1 (replica1)",
+		LogDir:           logs,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lc := c.(*Cluster)
+	t.Logf("bring-up %.0f ms (template %.0f ms)", lc.BringUpMs, b.tmplMs)
+	conn, err := pgx.Connect(ctx, c.ConnString("primary", cluster.Admin))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_stat_replication WHERE state='streaming'").Scan(&n); err != nil || n != 2 {
+		t.Fatalf("streaming replicas = %d, %v", n, err)
+	}
+	var sync string
+	if err := conn.QueryRow(ctx, "SELECT sync_state FROM pg_stat_replication WHERE application_name='replica1'").Scan(&sync); err != nil || sync != "sync" {
+		t.Fatalf("replica1 sync_state = %q, %v", sync, err)
+	}
+	conn.Close(ctx)
+	// A sync commit works (the standby names match).
+	app, err := pgx.Connect(ctx, c.ConnString("primary", cluster.App))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	if _, err := app.Exec(cctx, "CREATE TABLE t (i int); INSERT INTO t VALUES (1)"); err != nil {
+		t.Fatalf("sync commit: %v", err)
+	}
+	cancel()
+	app.Close(ctx)
+
+	pgid := lc.nodes[0].proc.pgid
+	if err := lc.Kill(ctx, "primary"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pgx.Connect(ctx, c.ConnString("primary", cluster.Admin)); err == nil {
+		t.Fatal("killed primary still accepts connections")
+	}
+	_ = pgid
+	dir := lc.dir
+	if err := c.Down(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("data dir %s left behind", dir)
+	}
+	if _, err := os.Stat(filepath.Join(logs, "replica1.log")); err != nil {
+		t.Fatalf("replica log not kept: %v", err)
+	}
+}

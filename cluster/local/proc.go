@@ -1,0 +1,200 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// proc is a process group the backend started. Every process it spawns is
+// the leader of its own group, so killing the group kills the postmaster and
+// all its backends at once, and nothing else.
+type proc struct {
+	cmd  *exec.Cmd
+	pgid int
+	done chan struct{}
+	err  error
+}
+
+// registry holds every process group started by this package, so a forced
+// exit (second Ctrl-C) can kill them without knowing about clusters.
+var registry = struct {
+	sync.Mutex
+	procs map[int]*proc
+}{procs: map[int]*proc{}}
+
+// KillAll sends SIGKILL to every process group this package started and
+// that has not exited yet. It is meant for a forced exit; it does not wait.
+func KillAll() {
+	registry.Lock()
+	defer registry.Unlock()
+	for pgid := range registry.procs {
+		_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	}
+}
+
+// spawn starts name with args as the server user, in a new process group,
+// with stdout and stderr to out.
+func (b *Backend) spawn(name string, args []string, env []string, out io.Writer) (*proc, error) {
+	cmd := exec.Command(name, args...)
+	cmd.Stdout = out
+	cmd.Stderr = out
+	cmd.Env = append(b.baseEnv(), env...)
+	cmd.Dir = "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Setpgid:   true,
+		Pdeathsig: syscall.SIGKILL, // the harness dying takes its servers along
+	}
+	if b.cred != nil {
+		cmd.SysProcAttr.Credential = b.cred
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	p := &proc{cmd: cmd, pgid: cmd.Process.Pid, done: make(chan struct{})}
+	registry.Lock()
+	registry.procs[p.pgid] = p
+	registry.Unlock()
+	go func() {
+		p.err = cmd.Wait()
+		registry.Lock()
+		delete(registry.procs, p.pgid)
+		registry.Unlock()
+		close(p.done)
+	}()
+	return p, nil
+}
+
+// run runs a command to completion as the server user, killing its whole
+// group if ctx ends first.
+func (b *Backend) run(ctx context.Context, name string, args []string, env []string) ([]byte, error) {
+	var out lockedBuffer
+	p, err := b.spawn(name, args, env, &out)
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case <-p.done:
+	case <-ctx.Done():
+		p.kill()
+		<-p.done
+		return out.Bytes(), fmt.Errorf("%s: interrupted", name)
+	}
+	if p.err != nil {
+		return out.Bytes(), fmt.Errorf("%s: %w: %s", name, p.err, lastLines(out.Bytes(), 5))
+	}
+	return out.Bytes(), nil
+}
+
+// kill sends SIGKILL to the whole group.
+func (p *proc) kill() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	if err := syscall.Kill(-p.pgid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+		_ = p.cmd.Process.Kill()
+	}
+}
+
+// signal sends sig to the whole group.
+func (p *proc) signal(sig syscall.Signal) error {
+	return syscall.Kill(-p.pgid, sig)
+}
+
+// running reports whether the group leader has not exited.
+func (p *proc) running() bool {
+	select {
+	case <-p.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// wait waits for the group leader to exit, up to d.
+func (p *proc) wait(d time.Duration) bool {
+	select {
+	case <-p.done:
+		return true
+	case <-time.After(d):
+		return false
+	}
+}
+
+// groupGone waits until no process of the group is left (backends exit a
+// little after the postmaster), up to d.
+func (p *proc) groupGone(d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for {
+		if err := syscall.Kill(-p.pgid, 0); errors.Is(err, syscall.ESRCH) {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf = append(l.buf, p...)
+	return len(p), nil
+}
+
+func (l *lockedBuffer) Bytes() []byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]byte(nil), l.buf...)
+}
+
+func lastLines(b []byte, n int) string {
+	lines := splitLines(string(b))
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	out := ""
+	for i, l := range lines {
+		if i > 0 {
+			out += " | "
+		}
+		out += l
+	}
+	return out
+}
+
+func splitLines(s string) []string {
+	var out []string
+	start := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\n' {
+			if i > start {
+				out = append(out, s[start:i])
+			}
+			start = i + 1
+		}
+	}
+	if start < len(s) {
+		out = append(out, s[start:])
+	}
+	return out
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}

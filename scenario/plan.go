@@ -1,0 +1,164 @@
+package scenario
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Expand returns one Plan per combination of the matrix values of s: the
+// cartesian product of the axes, the first axis varying slowest, values in
+// file order. Without a matrix it returns a single plan named "default".
+func Expand(s *Scenario) []Plan {
+	if len(s.Matrix) == 0 {
+		return []Plan{{Scenario: s, Index: 0, Name: "default", Values: map[string]string{}}}
+	}
+	total := 1
+	for _, ax := range s.Matrix {
+		total *= len(ax.Values)
+	}
+	if total == 0 {
+		return nil
+	}
+	plans := make([]Plan, 0, min(total, MaxVariants))
+	idx := make([]int, len(s.Matrix)) // the value index of each axis
+	for i := range total {
+		p := Plan{Scenario: s, Index: i, Values: make(map[string]string, len(s.Matrix))}
+		parts := make([]string, len(s.Matrix))
+		for a, ax := range s.Matrix {
+			v := ax.Values[idx[a]]
+			p.Values[ax.Setting] = v
+			p.ValueOrder = append(p.ValueOrder, ax.Setting)
+			parts[a] = ax.Setting + "=" + v
+		}
+		p.Name = strings.Join(parts, ",")
+		plans = append(plans, p)
+		// Advance like an odometer: the last axis varies fastest.
+		for a := len(idx) - 1; a >= 0; a-- {
+			idx[a]++
+			if idx[a] < len(s.Matrix[a].Values) {
+				break
+			}
+			idx[a] = 0
+		}
+	}
+	return plans
+}
+
+// NodeNames returns the names of the cluster's nodes: "primary", then the
+// replicas in order.
+func (s *Scenario) NodeNames() []string {
+	names := []string{PrimaryName}
+	for _, r := range s.Topology.Replicas {
+		names = append(names, r.Name)
+	}
+	return names
+}
+
+// SyncReplicas returns the names of the replicas with sync: true, in
+// order.
+func (s *Scenario) SyncReplicas() []string {
+	var names []string
+	for _, r := range s.Topology.Replicas {
+		if r.Sync {
+			names = append(names, r.Name)
+		}
+	}
+	return names
+}
+
+// SlotsEnabled reports whether each replica gets a physical replication
+// slot (topology.slots; true when unset).
+func (s *Scenario) SlotsEnabled() bool {
+	return s.Topology.Slots == nil || *s.Topology.Slots
+}
+
+// RepointEnabled reports whether the other replicas follow a promoted
+// replica (failover.repoint; true when unset).
+func (f Failover) RepointEnabled() bool {
+	return f.Repoint == nil || *f.Repoint
+}
+
+// RateAt returns the target rate, in transactions per second, at offset t
+// from the start of the workload: the rate of the last burst in the list
+// that is active at t (At <= t < At+Duration), else workload.rate. Zero
+// means unlimited.
+func (s *Scenario) RateAt(t time.Duration) float64 {
+	rate := s.Workload.Rate
+	for _, b := range s.Workload.Bursts {
+		if t >= b.At.D() && t-b.At.D() < b.Duration.D() {
+			rate = b.Rate
+		}
+	}
+	return rate
+}
+
+// NodeSettings returns the postgresql.conf settings of node under p:
+// topology.settings, then primary_settings (for the primary) or that
+// replica's settings, then p's matrix values, later ones winning. Names
+// are lower case. Settings the harness owns (port, primary_conninfo,
+// synchronous_standby_names, ...) are never included; the harness adds
+// them. A node name that is neither the primary nor a replica gets the
+// settings common to all nodes.
+func (p Plan) NodeSettings(node string) map[string]string {
+	out := map[string]string{}
+	add := func(m map[string]string) {
+		for k, v := range m {
+			if !IsHarnessSetting(k) {
+				out[strings.ToLower(k)] = v
+			}
+		}
+	}
+	s := p.Scenario
+	add(s.Topology.Settings)
+	if node == PrimaryName {
+		add(s.Topology.PrimarySettings)
+	} else {
+		for _, r := range s.Topology.Replicas {
+			if r.Name == node {
+				add(r.Settings)
+				break
+			}
+		}
+	}
+	add(p.Values)
+	return out
+}
+
+// SynchronousStandbyNames returns the primary's synchronous_standby_names
+// for p, such as "FIRST 1 (replica1)" or "ANY 2 (replica1, replica2)", or
+// "" when no replica is synchronous.
+func (p Plan) SynchronousStandbyNames() string {
+	s := p.Scenario
+	names := s.SyncReplicas()
+	if len(names) == 0 {
+		return ""
+	}
+	method := strings.ToUpper(s.Topology.SyncMethod)
+	if method == "" {
+		method = strings.ToUpper(DefaultSyncMethod)
+	}
+	n := s.Topology.SyncCount
+	if n <= 0 || n > len(names) {
+		n = len(names)
+	}
+	quoted := make([]string, len(names))
+	for i, name := range names {
+		quoted[i] = quoteStandbyName(name)
+	}
+	return fmt.Sprintf("%s %d (%s)", method, n, strings.Join(quoted, ", "))
+}
+
+// plainStandbyName is a name synchronous_standby_names takes unquoted.
+var plainStandbyName = regexp.MustCompile(`^[a-z_][a-z0-9_$]*$`)
+
+// quoteStandbyName double-quotes name for synchronous_standby_names when
+// it is not a plain lower-case identifier or is one of the keywords FIRST
+// and ANY.
+func quoteStandbyName(name string) string {
+	if plainStandbyName.MatchString(name) && name != "first" && name != "any" {
+		return name
+	}
+	return `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
+}

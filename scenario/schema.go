@@ -1,0 +1,330 @@
+package scenario
+
+import (
+	"strings"
+
+	"github.com/goccy/go-yaml/ast"
+)
+
+// The keys each mapping of a scenario file accepts, in documentation order.
+var (
+	scenarioKeys = []string{"name", "description", "seed", "duration", "backend", "topology", "workload", "faults", "failover", "probes", "matrix"}
+	topologyKeys = []string{"replicas", "sync_method", "sync_count", "slots", "settings", "primary_settings"}
+	replicaKeys  = []string{"name", "sync", "settings"}
+	workloadKeys = []string{"writers", "rate", "arrival", "bursts", "initial_orders", "max_queue"}
+	burstKeys    = []string{"at", "duration", "rate"}
+	faultKeys    = []string{"at", "kind", "node"}
+	failoverKeys = []string{"mode", "detect_after", "probe_interval", "repoint"}
+	probesKeys   = []string{"lag_interval", "heartbeat_interval", "audit_timeout"}
+)
+
+// scenario decodes the top-level mapping into s; it reports false when
+// the document is not a mapping.
+func (d *decoder) scenario(n ast.Node, s *Scenario) bool {
+	entries, ok := d.mapping("", n)
+	if !ok {
+		return false
+	}
+	for _, e := range entries {
+		p := e.key
+		d.record(p, e)
+		switch e.key {
+		case "name":
+			s.Name, _ = d.str(p, e.val)
+		case "description":
+			desc, _ := d.str(p, e.val)
+			s.Description = strings.TrimSpace(desc)
+		case "seed":
+			s.Seed, _ = d.integer(p, e.val)
+		case "duration":
+			s.Duration, _ = d.duration(p, e.val)
+		case "backend":
+			s.Backend, _ = d.str(p, e.val)
+		case "topology":
+			d.topology(p, e.val, &s.Topology)
+		case "workload":
+			d.workload(p, e.val, &s.Workload)
+		case "faults":
+			d.faults(p, e.val, s)
+		case "failover":
+			d.failover(p, e.val, &s.Failover)
+		case "probes":
+			d.probes(p, e.val, &s.Probes)
+		case "matrix":
+			s.Matrix = d.matrix(p, e.val)
+		default:
+			d.unknownKey("", e, scenarioKeys)
+		}
+	}
+	return true
+}
+
+func (d *decoder) topology(path string, n ast.Node, t *Topology) {
+	entries, ok := d.mapping(path, n)
+	if !ok {
+		return
+	}
+	for _, e := range entries {
+		p := join(path, e.key)
+		d.record(p, e)
+		switch e.key {
+		case "replicas":
+			items, _ := d.list(p, e.val)
+			for i, item := range items {
+				ip := index(p, i)
+				d.pos[ip] = nodePos(item)
+				t.Replicas = append(t.Replicas, d.replica(ip, item))
+			}
+		case "sync_method":
+			t.SyncMethod, _ = d.str(p, e.val)
+		case "sync_count":
+			c, _ := d.integer(p, e.val)
+			t.SyncCount = clampInt(c)
+		case "slots":
+			if b, ok := d.boolean(p, e.val); ok {
+				t.Slots = &b
+			}
+		case "settings":
+			t.Settings = d.settings(p, e.val)
+		case "primary_settings":
+			t.PrimarySettings = d.settings(p, e.val)
+		default:
+			d.unknownKey(path, e, topologyKeys)
+		}
+	}
+}
+
+func (d *decoder) replica(path string, n ast.Node) Replica {
+	var r Replica
+	entries, ok := d.mapping(path, n)
+	if !ok {
+		return r
+	}
+	d.set[path] = true
+	for _, e := range entries {
+		p := join(path, e.key)
+		d.record(p, e)
+		switch e.key {
+		case "name":
+			r.Name, _ = d.str(p, e.val)
+		case "sync":
+			r.Sync, _ = d.boolean(p, e.val)
+		case "settings":
+			r.Settings = d.settings(p, e.val)
+		default:
+			d.unknownKey(path, e, replicaKeys)
+		}
+	}
+	return r
+}
+
+func (d *decoder) workload(path string, n ast.Node, w *Workload) {
+	entries, ok := d.mapping(path, n)
+	if !ok {
+		return
+	}
+	for _, e := range entries {
+		p := join(path, e.key)
+		d.record(p, e)
+		switch e.key {
+		case "writers":
+			c, _ := d.integer(p, e.val)
+			w.Writers = clampInt(c)
+		case "rate":
+			w.Rate, _ = d.number(p, e.val)
+		case "arrival":
+			w.Arrival, _ = d.str(p, e.val)
+		case "bursts":
+			items, _ := d.list(p, e.val)
+			for i, item := range items {
+				ip := index(p, i)
+				d.pos[ip] = nodePos(item)
+				w.Bursts = append(w.Bursts, d.burst(ip, item))
+			}
+		case "initial_orders":
+			w.InitialOrders, _ = d.integer(p, e.val)
+		case "max_queue":
+			c, _ := d.integer(p, e.val)
+			w.MaxQueue = clampInt(c)
+		default:
+			d.unknownKey(path, e, workloadKeys)
+		}
+	}
+}
+
+func (d *decoder) burst(path string, n ast.Node) Burst {
+	var b Burst
+	entries, ok := d.mapping(path, n)
+	if !ok {
+		return b
+	}
+	d.set[path] = true
+	for _, e := range entries {
+		p := join(path, e.key)
+		d.record(p, e)
+		switch e.key {
+		case "at":
+			b.At, _ = d.duration(p, e.val)
+		case "duration":
+			b.Duration, _ = d.duration(p, e.val)
+		case "rate":
+			b.Rate, _ = d.number(p, e.val)
+		default:
+			d.unknownKey(path, e, burstKeys)
+		}
+	}
+	return b
+}
+
+func (d *decoder) faults(path string, n ast.Node, s *Scenario) {
+	items, _ := d.list(path, n)
+	for i, item := range items {
+		ip := index(path, i)
+		pos := nodePos(item)
+		d.pos[ip] = pos
+		f := Fault{Line: pos.Line}
+		entries, ok := d.mapping(ip, item)
+		if ok {
+			d.set[ip] = true
+			for _, e := range entries {
+				p := join(ip, e.key)
+				d.record(p, e)
+				switch e.key {
+				case "at":
+					f.At, _ = d.duration(p, e.val)
+				case "kind":
+					f.Kind, _ = d.str(p, e.val)
+				case "node":
+					f.Node, _ = d.str(p, e.val)
+				default:
+					d.unknownKey(ip, e, faultKeys)
+				}
+			}
+		}
+		s.Faults = append(s.Faults, f)
+	}
+}
+
+func (d *decoder) failover(path string, n ast.Node, f *Failover) {
+	entries, ok := d.mapping(path, n)
+	if !ok {
+		return
+	}
+	for _, e := range entries {
+		p := join(path, e.key)
+		d.record(p, e)
+		switch e.key {
+		case "mode":
+			f.Mode, _ = d.str(p, e.val)
+		case "detect_after":
+			f.DetectAfter, _ = d.duration(p, e.val)
+		case "probe_interval":
+			f.ProbeInterval, _ = d.duration(p, e.val)
+		case "repoint":
+			if b, ok := d.boolean(p, e.val); ok {
+				f.Repoint = &b
+			}
+		default:
+			d.unknownKey(path, e, failoverKeys)
+		}
+	}
+}
+
+func (d *decoder) probes(path string, n ast.Node, pr *Probes) {
+	entries, ok := d.mapping(path, n)
+	if !ok {
+		return
+	}
+	for _, e := range entries {
+		p := join(path, e.key)
+		d.record(p, e)
+		switch e.key {
+		case "lag_interval":
+			pr.LagInterval, _ = d.duration(p, e.val)
+		case "heartbeat_interval":
+			pr.HeartbeatInterval, _ = d.duration(p, e.val)
+		case "audit_timeout":
+			pr.AuditTimeout, _ = d.duration(p, e.val)
+		default:
+			d.unknownKey(path, e, probesKeys)
+		}
+	}
+}
+
+// matrix decodes the matrix: a mapping from setting to a list of values,
+// in file order.
+func (d *decoder) matrix(path string, n ast.Node) []Axis {
+	entries, ok := d.mapping(path, n)
+	if !ok {
+		return nil
+	}
+	var axes []Axis
+	firstLine := map[string]int{}
+	for _, e := range entries {
+		name := strings.ToLower(e.key)
+		p := join(path, name)
+		if msg := checkSettingName(e.key); msg != "" {
+			d.problem(e.keyPos, "%s: %s", path, msg)
+			continue
+		}
+		if l, dup := firstLine[name]; dup {
+			d.problem(e.keyPos, "%s: duplicate setting %q (first at line %d)", path, e.key, l)
+			continue
+		}
+		firstLine[name] = e.keyPos.Line
+		d.record(p, e)
+		ax := Axis{Setting: name, Line: e.keyPos.Line}
+		if d.isNull(e.val) {
+			d.problemAt(p, "no values; want a list such as [off, on]")
+			continue
+		}
+		items, ok := d.list(p, e.val)
+		if !ok {
+			continue
+		}
+		if len(items) == 0 {
+			d.problemAt(p, "empty list of values; give at least one")
+			continue
+		}
+		valueLine := map[string]int{}
+		good := true
+		for i, item := range items {
+			ip := index(p, i)
+			d.pos[ip] = nodePos(item)
+			text, isScalar := scalarText(d.deref(item))
+			if !isScalar {
+				d.wrongType(ip, item, "a value (a string, number or boolean)")
+				good = false
+				continue
+			}
+			if msg := checkSettingValue(name, text); msg != "" {
+				d.problemAt(ip, "%s", msg)
+				good = false
+				continue
+			}
+			if l, dup := valueLine[text]; dup {
+				d.problemAt(ip, "duplicate value %q (first at line %d)", text, l)
+				good = false
+				continue
+			}
+			valueLine[text] = d.pos[ip].Line
+			ax.Values = append(ax.Values, text)
+		}
+		if good {
+			axes = append(axes, ax)
+		}
+	}
+	return axes
+}
+
+// clampInt converts an int64 to int, saturating.
+func clampInt(v int64) int {
+	const maxInt, minInt = int64(^uint(0) >> 1), -int64(^uint(0)>>1) - 1
+	switch {
+	case v > maxInt:
+		return int(maxInt)
+	case v < minInt:
+		return int(minInt)
+	}
+	return int(v)
+}

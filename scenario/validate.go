@@ -1,0 +1,347 @@
+package scenario
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"time"
+)
+
+// Backend names.
+const (
+	BackendLocal = "local"
+)
+
+// Backends lists the backends a scenario may name.
+var Backends = []string{BackendLocal}
+
+// Sync methods: how synchronous_standby_names picks the standbys a commit
+// waits for.
+const (
+	SyncFirst = "first" // FIRST n (...): the first n connected, by priority
+	SyncAny   = "any"   // ANY n (...): any n, quorum
+)
+
+// SyncMethods lists the valid topology.sync_method values.
+var SyncMethods = []string{SyncFirst, SyncAny}
+
+// Arrival processes of the workload.
+const (
+	ArrivalPoisson = "poisson"
+	ArrivalUniform = "uniform"
+)
+
+// Arrivals lists the valid workload.arrival values.
+var Arrivals = []string{ArrivalPoisson, ArrivalUniform}
+
+// FailoverModes lists the valid failover.mode values.
+var FailoverModes = []string{FailoverNone, FailoverPromote}
+
+// Defaults applied to keys a scenario leaves out.
+const (
+	DefaultSeed              = 1
+	DefaultBackend           = BackendLocal
+	DefaultSyncMethod        = SyncFirst
+	DefaultWriters           = 8
+	DefaultArrival           = ArrivalPoisson
+	DefaultMaxQueue          = 100000
+	DefaultFailoverMode      = FailoverNone
+	DefaultDetectAfter       = Duration(time.Second)
+	DefaultProbeInterval     = Duration(10 * time.Millisecond)
+	DefaultLagInterval       = Duration(100 * time.Millisecond)
+	DefaultHeartbeatInterval = Duration(100 * time.Millisecond)
+	DefaultAuditTimeout      = Duration(30 * time.Second)
+)
+
+// Limits checked by validation.
+const (
+	// MinProbeInterval is the shortest lag_interval and heartbeat_interval.
+	MinProbeInterval = Duration(10 * time.Millisecond)
+	// MaxVariants is the most plans a matrix may expand to.
+	MaxVariants = 1000
+	// maxNameLen bounds scenario and replica names.
+	maxNameLen = 63
+)
+
+var (
+	// nameRE is what a scenario name must match; it names a directory.
+	nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
+	// replicaNameRE is what a replica name must match; it is also its
+	// application_name, replication slot name and directory name.
+	replicaNameRE = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+)
+
+// validate applies defaults to s and records every problem left.
+func (d *decoder) validate(s *Scenario) {
+	d.validateTop(s)
+	d.validateTopology(s)
+	d.validateWorkload(s)
+	d.validateFaults(s)
+	d.validateFailover(s)
+	d.validateProbes(s)
+	d.validateMatrix(s)
+}
+
+// seen reports whether path was written in the file (with or without a
+// value).
+func (d *decoder) seen(path string) bool {
+	_, ok := d.pos[path]
+	return ok
+}
+
+// required records a problem when path is missing or empty, and reports
+// whether it has a usable value.
+func (d *decoder) required(path, want string) bool {
+	switch {
+	case d.set[path]:
+		return true
+	case !d.seen(path):
+		parent := parentPath(path)
+		key := path[len(parent):]
+		if len(key) > 0 && key[0] == '.' {
+			key = key[1:]
+		}
+		if parent == "" {
+			d.problem(d.at(""), "missing required key %q (%s)", key, want)
+		} else {
+			d.problemAt(parent, "missing required key %q (%s)", key, want)
+		}
+	case d.nulls[path]:
+		d.problemAt(path, "needs a value (%s)", want)
+	}
+	return false
+}
+
+// enum records a problem when the value at path is not one of valid.
+func (d *decoder) enum(path, value, what string, valid []string) {
+	if !slices.Contains(valid, value) {
+		d.problemAt(path, "%q is not a valid %s%s; valid: %s", clip(value), what, didYouMean(value, valid), quoteList(valid))
+	}
+}
+
+func (d *decoder) validateTop(s *Scenario) {
+	if d.required("name", "lower-case letters, digits, '.', '_' and '-'") {
+		if !nameRE.MatchString(s.Name) || len(s.Name) > maxNameLen {
+			d.problemAt("name", "%q is not a valid name; use at most %d lower-case letters, digits, '.', '_' and '-', starting with a letter or digit (it names the results directory)", clip(s.Name), maxNameLen)
+		}
+	}
+	if !d.set["seed"] {
+		s.Seed = DefaultSeed
+	}
+	if d.required("duration", "a Go duration such as 30s or 2m") && s.Duration <= 0 {
+		d.problemAt("duration", "must be positive, got %s", s.Duration)
+	}
+	if d.set["backend"] {
+		d.enum("backend", s.Backend, "backend", Backends)
+	} else {
+		s.Backend = DefaultBackend
+	}
+}
+
+func (d *decoder) validateTopology(s *Scenario) {
+	t := &s.Topology
+	const tp = "topology"
+	firstLine := map[string]int{}
+	nsync := 0
+	for i := range t.Replicas {
+		r := &t.Replicas[i]
+		rp := index(tp+".replicas", i)
+		np := rp + ".name"
+		if r.Sync {
+			nsync++
+		}
+		if !d.set[np] {
+			if d.nulls[np] {
+				d.problemAt(np, "needs a value, or leave the key out for %q", fmt.Sprintf("replica%d", i+1))
+			}
+			r.Name = fmt.Sprintf("replica%d", i+1)
+		} else {
+			switch {
+			case r.Name == PrimaryName:
+				d.problemAt(np, "%q is the name of the primary; choose another", r.Name)
+				continue
+			case !replicaNameRE.MatchString(r.Name) || len(r.Name) > maxNameLen:
+				d.problemAt(np, "%q is not a valid replica name; use at most %d lower-case letters, digits and '_', starting with a letter (it is also the replication slot name)", clip(r.Name), maxNameLen)
+				continue
+			}
+		}
+		line := d.at(rp).Line
+		if first, dup := firstLine[r.Name]; dup {
+			d.problemAt(rp, "duplicate replica name %q (first at line %d)", r.Name, first)
+			continue
+		}
+		firstLine[r.Name] = line
+	}
+	if d.set[tp+".sync_method"] {
+		d.enum(tp+".sync_method", t.SyncMethod, "sync_method", SyncMethods)
+	} else {
+		t.SyncMethod = DefaultSyncMethod
+	}
+	if d.set[tp+".sync_count"] {
+		switch {
+		case nsync == 0:
+			d.problemAt(tp+".sync_count", "is %d but no replica has sync: true", t.SyncCount)
+		case t.SyncCount < 1:
+			d.problemAt(tp+".sync_count", "must be between 1 and %d (the number of sync replicas), got %d", nsync, t.SyncCount)
+		case t.SyncCount > nsync:
+			d.problemAt(tp+".sync_count", "is %d, larger than the number of sync replicas (%d)", t.SyncCount, nsync)
+		}
+	} else {
+		t.SyncCount = nsync
+	}
+	if t.Slots == nil {
+		yes := true
+		t.Slots = &yes
+	}
+}
+
+func (d *decoder) validateWorkload(s *Scenario) {
+	w := &s.Workload
+	const wp = "workload"
+	if d.set[wp+".writers"] {
+		if w.Writers < 1 {
+			d.problemAt(wp+".writers", "must be at least 1, got %d", w.Writers)
+		}
+	} else {
+		w.Writers = DefaultWriters
+	}
+	if d.set[wp+".rate"] && w.Rate < 0 {
+		d.problemAt(wp+".rate", "must not be negative, got %g (0 means as fast as possible)", w.Rate)
+	}
+	if d.set[wp+".arrival"] {
+		d.enum(wp+".arrival", w.Arrival, "arrival", Arrivals)
+	} else {
+		w.Arrival = DefaultArrival
+	}
+	if d.set[wp+".initial_orders"] && w.InitialOrders < 0 {
+		d.problemAt(wp+".initial_orders", "must not be negative, got %d", w.InitialOrders)
+	}
+	if d.set[wp+".max_queue"] {
+		if w.MaxQueue < 0 {
+			d.problemAt(wp+".max_queue", "must not be negative, got %d", w.MaxQueue)
+		}
+	} else {
+		w.MaxQueue = DefaultMaxQueue
+	}
+	durOK := d.set["duration"] && s.Duration > 0
+	for i, b := range w.Bursts {
+		bp := index(wp+".bursts", i)
+		if !d.set[bp] {
+			continue
+		}
+		atOK := d.required(bp+".at", "a duration such as 10s")
+		lenOK := d.required(bp+".duration", "a duration such as 5s")
+		if d.required(bp+".rate", "transactions per second, 0 for as fast as possible") && b.Rate < 0 {
+			d.problemAt(bp+".rate", "must not be negative, got %g (0 means as fast as possible)", b.Rate)
+		}
+		if atOK && b.At < 0 {
+			d.problemAt(bp+".at", "must not be negative, got %s", b.At)
+			atOK = false
+		}
+		if lenOK && b.Duration <= 0 {
+			d.problemAt(bp+".duration", "must be positive, got %s", b.Duration)
+			lenOK = false
+		}
+		if atOK && lenOK && durOK && (b.At >= s.Duration || b.Duration > s.Duration-b.At) {
+			d.problemAt(bp, "burst at %s for %s ends at %s, after the scenario's duration %s; a burst must end by %s", b.At, b.Duration, endOf(b), s.Duration, s.Duration)
+		}
+	}
+}
+
+func (d *decoder) validateFaults(s *Scenario) {
+	nodes := s.NodeNames()
+	durOK := d.set["duration"] && s.Duration > 0
+	for i, f := range s.Faults {
+		fp := index("faults", i)
+		if !d.set[fp] {
+			continue
+		}
+		if d.required(fp+".at", "a duration from the start, such as 18s") {
+			switch {
+			case f.At < 0:
+				d.problemAt(fp+".at", "must not be negative, got %s", f.At)
+			case durOK && f.At >= s.Duration:
+				d.problemAt(fp+".at", "%s is not within the scenario's duration; a fault must fire at or after 0s and before %s", f.At, s.Duration)
+			}
+		}
+		if d.required(fp+".kind", "one of "+quoteList(FaultKinds)) {
+			d.enum(fp+".kind", f.Kind, "fault kind", FaultKinds)
+		}
+		if d.required(fp+".node", "one of "+quoteList(nodes)) && !slices.Contains(nodes, f.Node) {
+			d.problemAt(fp+".node", "no node named %q%s; nodes: %s", clip(f.Node), didYouMean(f.Node, nodes), quoteList(nodes))
+		}
+	}
+}
+
+func (d *decoder) validateFailover(s *Scenario) {
+	f := &s.Failover
+	const fp = "failover"
+	if d.set[fp+".mode"] {
+		d.enum(fp+".mode", f.Mode, "failover mode", FailoverModes)
+		if f.Mode == FailoverPromote && len(s.Topology.Replicas) == 0 {
+			d.problemAt(fp+".mode", "promote needs at least one replica in topology.replicas")
+		}
+	} else {
+		f.Mode = DefaultFailoverMode
+	}
+	if d.set[fp+".detect_after"] {
+		if f.DetectAfter <= 0 {
+			d.problemAt(fp+".detect_after", "must be positive, got %s", f.DetectAfter)
+		}
+	} else {
+		f.DetectAfter = DefaultDetectAfter
+	}
+	if d.set[fp+".probe_interval"] {
+		if f.ProbeInterval <= 0 {
+			d.problemAt(fp+".probe_interval", "must be positive, got %s", f.ProbeInterval)
+		}
+	} else {
+		f.ProbeInterval = DefaultProbeInterval
+	}
+	if f.Repoint == nil {
+		yes := true
+		f.Repoint = &yes
+	}
+}
+
+func (d *decoder) validateProbes(s *Scenario) {
+	p := &s.Probes
+	interval := func(key string, v *Duration, def Duration) {
+		path := "probes." + key
+		if !d.set[path] {
+			*v = def
+			return
+		}
+		if *v < MinProbeInterval {
+			d.problemAt(path, "must be at least %s, got %s", MinProbeInterval, *v)
+		}
+	}
+	interval("lag_interval", &p.LagInterval, DefaultLagInterval)
+	interval("heartbeat_interval", &p.HeartbeatInterval, DefaultHeartbeatInterval)
+	if d.set["probes.audit_timeout"] {
+		if p.AuditTimeout <= 0 {
+			d.problemAt("probes.audit_timeout", "must be positive, got %s", p.AuditTimeout)
+		}
+	} else {
+		p.AuditTimeout = DefaultAuditTimeout
+	}
+}
+
+func (d *decoder) validateMatrix(s *Scenario) {
+	n := 1
+	for _, ax := range s.Matrix {
+		n *= len(ax.Values)
+		if n > MaxVariants {
+			d.problemAt("matrix", "expands to more than %d variants; use fewer values or axes", MaxVariants)
+			return
+		}
+	}
+}
+
+// endOf returns when b ends, saturating instead of overflowing.
+func endOf(b Burst) Duration {
+	if b.Duration > Duration(1<<63-1)-b.At {
+		return Duration(1<<63 - 1)
+	}
+	return b.At + b.Duration
+}
