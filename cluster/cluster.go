@@ -107,3 +107,9 @@ func MultiHost(nodes []Node) string {
 	}
 	return "host=" + strings.Join(hosts, ",") + " port=" + strings.Join(ports, ",")
 }
+
+// KillerBackend is a Backend whose clusters implement Killer.
+type KillerBackend interface {
+	Backend
+	CanKill()
+}

@@ -25,6 +25,7 @@ const (
 	StatusInterrupted = "interrupted" // stopped by the user (Ctrl-C); partial
 	StatusFailed      = "failed"      // an error stopped it; partial
 	StatusPending     = "pending"     // not started when the run stopped
+	StatusRunning     = "running"     // still running, or the harness died
 )
 
 // Result is the whole of result.json.
@@ -231,7 +232,8 @@ type Event struct {
 }
 
 // Histogram is an HDR histogram of commit latency in microseconds, in
-// hdrhistogram-go's compressed encoding, base64.
+// hdrhistogram-go's compressed encoding (Encode with
+// V2CompressedEncodingCookieBase), which is already base64 text.
 type Histogram struct {
 	Unit    string `json:"unit"` // "us"
 	Encoded string `json:"encoded"`

@@ -307,3 +307,6 @@ func connectSocket(ctx context.Context, sockDir string, port int) (*pgx.Conn, er
 }
 
 var _ cluster.Backend = (*Backend)(nil)
+
+// CanKill marks the local backend's clusters as able to kill a node.
+func (b *Backend) CanKill() {}

@@ -1,0 +1,164 @@
+// Package audit compares the ledger of writes with what the surviving
+// nodes hold, after each has replayed everything it received: acknowledged
+// writes missing on the final primary are lost; writes whose outcome was
+// unknown or failed but that are present are ghosts.
+//
+//	a, err := audit.Run(ctx, c, roles, ledger, audit.Config{Timeout: 30 * time.Second})
+package audit
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgbench-ha/pgbench-ha/cluster"
+	"github.com/pgbench-ha/pgbench-ha/result"
+	"github.com/pgbench-ha/pgbench-ha/workload"
+)
+
+// SampleSize bounds the id samples kept in the result.
+const SampleSize = 100
+
+// Config configures Run.
+type Config struct {
+	// Timeout bounds the wait for each replica to replay what the final
+	// primary has.
+	Timeout time.Duration
+	// NodeNames maps the ledger's node indexes to names (for reports).
+	NodeNames []string
+}
+
+// Rows is the set of order ids a node holds, from the ledger's first id
+// on (the initial orders are not audited).
+type Rows struct {
+	Node string
+	Role string
+	IDs  []int64 // sorted
+}
+
+// Run waits for every live replica to replay up to the final primary's
+// current WAL position, reads the order ids each live node holds and
+// compares them with the ledger.
+func Run(ctx context.Context, c cluster.Cluster, roles *cluster.Roles, led *workload.Ledger, cfg Config) (*result.Audit, error) {
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 30 * time.Second
+	}
+	cs := cluster.NewConns(c, "pgbench-ha-audit", 5*time.Second)
+	defer cs.Close()
+	primary := roles.Primary()
+	pconn, err := cs.Get(ctx, primary)
+	if err != nil {
+		return nil, fmt.Errorf("audit: final primary %s unreachable: %w", primary, err)
+	}
+	var target string
+	if err := pconn.QueryRow(ctx, "SELECT pg_current_wal_lsn()::text").Scan(&target); err != nil {
+		return nil, fmt.Errorf("audit: %s: %w", primary, err)
+	}
+	nodes := []Rows{}
+	caught := map[string]bool{primary: true}
+	for _, r := range roles.Replicas() {
+		ok, err := cluster.WaitReplayed(ctx, cs, r, target, cfg.Timeout)
+		if err != nil {
+			continue // unreachable: not a survivor
+		}
+		caught[r] = ok
+		nodes = append(nodes, Rows{Node: r, Role: "replica"})
+	}
+	nodes = append([]Rows{{Node: primary, Role: "primary"}}, nodes...)
+	for i := range nodes {
+		conn, err := cs.Get(ctx, nodes[i].Node)
+		if err != nil {
+			return nil, fmt.Errorf("audit: %s: %w", nodes[i].Node, err)
+		}
+		ids, err := readIDs(ctx, conn, led.FirstID())
+		if err != nil {
+			return nil, fmt.Errorf("audit: %s: %w", nodes[i].Node, err)
+		}
+		nodes[i].IDs = ids
+	}
+	a := Compare(led.FirstID(), led.Snapshot(), nodes)
+	for i := range a.Nodes {
+		a.Nodes[i].CaughtUp = caught[a.Nodes[i].Node]
+	}
+	return a, nil
+}
+
+// readIDs reads the order ids from first on, sorted.
+func readIDs(ctx context.Context, conn *pgx.Conn, first int64) ([]int64, error) {
+	rows, err := conn.Query(ctx, "SELECT id FROM orders WHERE id >= $1 ORDER BY id", first)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// Compare is the pure part of the audit: the ledger (entry i is id
+// first+i) against the sorted ids each node holds; nodes[0] is the final
+// primary.
+func Compare(first int64, entries []workload.Entry, nodes []Rows) *result.Audit {
+	a := &result.Audit{LostIDs: []int64{}, LostAckMs: []float64{}}
+	if len(nodes) == 0 {
+		return a
+	}
+	a.FinalPrimary = nodes[0].Node
+	for _, e := range entries {
+		if e.Outcome == workload.Acked {
+			a.Acked++
+		}
+	}
+	for ni, n := range nodes {
+		present := make([]bool, len(entries))
+		na := result.NodeAudit{Node: n.Node, Role: n.Role, Rows: int64(len(n.IDs)), MissingIDs: []int64{}}
+		for _, id := range n.IDs {
+			i := id - first
+			if i < 0 {
+				continue
+			}
+			if i >= int64(len(entries)) {
+				if ni == 0 {
+					a.Foreign++
+				}
+				continue
+			}
+			present[i] = true
+		}
+		for i, e := range entries {
+			id := first + int64(i)
+			switch {
+			case e.Outcome == workload.Acked && !present[i]:
+				na.Missing++
+				if len(na.MissingIDs) < SampleSize {
+					na.MissingIDs = append(na.MissingIDs, id)
+				}
+				if ni == 0 {
+					a.Lost++
+					if len(a.LostIDs) < SampleSize {
+						a.LostIDs = append(a.LostIDs, id)
+						a.LostAckMs = append(a.LostAckMs, float64(e.At.Microseconds())/1000)
+					}
+				}
+			case ni == 0 && present[i] && e.Outcome == workload.Unknown:
+				a.UnknownFound++
+				a.Ghosts++
+			case ni == 0 && present[i] && e.Outcome == workload.Failed:
+				a.FailedFound++
+				a.Ghosts++
+			case ni == 0 && present[i] && e.Outcome == workload.Pending:
+				a.Ghosts++
+			}
+		}
+		a.Nodes = append(a.Nodes, na)
+	}
+	return a
+}

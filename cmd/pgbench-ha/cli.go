@@ -1,0 +1,212 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/urfave/cli/v3"
+
+	"github.com/pgbench-ha/pgbench-ha/chaos"
+	"github.com/pgbench-ha/pgbench-ha/cluster"
+	"github.com/pgbench-ha/pgbench-ha/cluster/local"
+	"github.com/pgbench-ha/pgbench-ha/report"
+	"github.com/pgbench-ha/pgbench-ha/result"
+	"github.com/pgbench-ha/pgbench-ha/runner"
+	"github.com/pgbench-ha/pgbench-ha/scenario"
+)
+
+// Exit codes, the one table of them (documented in README.md).
+const (
+	ExitOK             = 0
+	ExitError          = 1   // anything else that went wrong
+	ExitInvalid        = 2   // bad command line or invalid scenario file
+	ExitInfrastructure = 3   // PostgreSQL not found, a cluster that would not start
+	ExitInterrupted    = 130 // Ctrl-C
+)
+
+// exitError carries an exit code through urfave/cli.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func withCode(code int, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &exitError{code: code, err: err}
+}
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// Env is what the CLI gets from the outside world, so tests can run it
+// in-process.
+type Env struct {
+	Stdout, Stderr io.Writer
+	// IsTerminal reports whether Stdout is a terminal (live bars).
+	IsTerminal bool
+	// OnBackend is called with the backend once it exists, so a forced
+	// exit can tear it down.
+	OnBackend func(*local.Backend)
+}
+
+// Main runs the CLI with args (args[0] is the program name) and returns
+// the exit code. It never calls os.Exit.
+func Main(ctx context.Context, args []string, env Env) int {
+	app := newApp(env)
+	err := app.Run(ctx, args)
+	if err == nil {
+		return ExitOK
+	}
+	fmt.Fprintf(env.Stderr, "pgbench-ha: %s\n", cluster.Redact(err.Error()))
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	if ctx.Err() != nil {
+		return ExitInterrupted
+	}
+	return ExitInvalid // urfave/cli's own errors are usage errors
+}
+
+func newApp(env Env) *cli.Command {
+	return &cli.Command{
+		Name:      "pgbench-ha",
+		Usage:     "measure how a PostgreSQL primary/replica cluster behaves when things go wrong",
+		Version:   version,
+		Writer:    env.Stdout,
+		ErrWriter: env.Stderr,
+		// Errors are returned to Main, never turned into os.Exit here.
+		ExitErrHandler: func(context.Context, *cli.Command, error) {},
+		Commands: []*cli.Command{
+			{
+				Name:      "run",
+				Usage:     "run a scenario: cluster, workload, faults, failover, audit, report",
+				ArgsUsage: "SCENARIO.yaml",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "out", Value: "results", Usage: "results root; the run goes to OUT/<scenario>/<run-id>"},
+					&cli.StringFlag{Name: "pg-bin", Usage: "directory of the PostgreSQL server binaries (default: pg_config --bindir, PATH, /usr/lib/postgresql/*/bin)"},
+				},
+				Action: func(ctx context.Context, cmd *cli.Command) error { return runCmd(ctx, cmd, env) },
+			},
+			{
+				Name:      "validate",
+				Usage:     "check scenario files without running them",
+				ArgsUsage: "SCENARIO.yaml...",
+				Action: func(ctx context.Context, cmd *cli.Command) error {
+					if cmd.Args().Len() == 0 {
+						return withCode(ExitInvalid, errors.New("validate: name at least one scenario file"))
+					}
+					var bad []string
+					for _, f := range cmd.Args().Slice() {
+						s, err := scenario.Load(f)
+						if err != nil {
+							bad = append(bad, err.Error())
+							continue
+						}
+						fmt.Fprintf(env.Stdout, "%s: ok (%s, %d variant(s), %s each)\n", f, s.Name, len(scenario.Expand(s)), s.Duration)
+					}
+					if len(bad) > 0 {
+						return withCode(ExitInvalid, errors.New("invalid scenario:\n"+strings.Join(bad, "\n")))
+					}
+					return nil
+				},
+			},
+			{
+				Name:      "report",
+				Usage:     "render report.html and its plots again from a result.json",
+				ArgsUsage: "RUN-FOLDER|result.json",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "out", Usage: "folder for report.html (default: beside result.json)"},
+				},
+				Action: func(ctx context.Context, cmd *cli.Command) error {
+					if cmd.Args().Len() != 1 {
+						return withCode(ExitInvalid, errors.New("report: name one run folder or result.json"))
+					}
+					path := cmd.Args().First()
+					r, err := result.Read(path)
+					if err != nil {
+						return withCode(ExitInvalid, err)
+					}
+					dir := cmd.String("out")
+					if dir == "" {
+						dir = path
+						if st, err := os.Stat(path); err == nil && !st.IsDir() {
+							dir = filepath.Dir(path)
+						}
+					}
+					if err := report.Render(r, dir); err != nil {
+						return withCode(ExitError, err)
+					}
+					report.WriteText(env.Stdout, r)
+					fmt.Fprintf(env.Stdout, "report: %s\n", filepath.Join(dir, report.ReportFile))
+					return nil
+				},
+			},
+		},
+	}
+}
+
+func runCmd(ctx context.Context, cmd *cli.Command, env Env) error {
+	if cmd.Args().Len() != 1 {
+		return withCode(ExitInvalid, errors.New("run: name one scenario file"))
+	}
+	s, err := scenario.Load(cmd.Args().First())
+	if err != nil {
+		return withCode(ExitInvalid, err)
+	}
+	b, err := local.New(local.Options{BinDir: cmd.String("pg-bin")})
+	if err != nil {
+		return withCode(ExitInfrastructure, err)
+	}
+	defer b.Close()
+	if env.OnBackend != nil {
+		env.OnBackend(b)
+	}
+	if err := chaos.Supported(s.File, b, s.Faults); err != nil {
+		return withCode(ExitInvalid, err)
+	}
+	plans := scenario.Expand(s)
+	fmt.Fprintf(env.Stdout, "pgbench-ha %s: %s, %d variant(s) of %s on %s (PostgreSQL %s)\n",
+		version, s.Name, len(plans), s.Duration, b.Name(), b.ServerVersion())
+	prog := newProgress(env.Stdout, env.IsTerminal)
+	res, dir, err := runner.Run(ctx, runner.Options{
+		Scenario: s, Backend: b, OutDir: cmd.String("out"), ToolVersion: version, Progress: prog,
+	})
+	prog.Wait()
+	if res != nil {
+		fmt.Fprintln(env.Stdout)
+		report.WriteText(env.Stdout, res)
+	}
+	if dir != "" {
+		fmt.Fprintf(env.Stdout, "\nresult: %s\nreport: %s\n", filepath.Join(dir, "result.json"), filepath.Join(dir, report.ReportFile))
+	}
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, runner.ErrInterrupted):
+		return withCode(ExitInterrupted, errors.New("interrupted: partial result written"))
+	case res != nil && bringUpFailed(res):
+		return withCode(ExitInfrastructure, err)
+	default:
+		return withCode(ExitError, err)
+	}
+}
+
+func bringUpFailed(r *result.Result) bool {
+	for _, v := range r.Variants {
+		if v.Status == result.StatusFailed && v.Phase == "bring-up" {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,279 @@
+// Package failover decides who promotes a replica when the primary fails.
+// With mode "promote" the harness is the failover manager: a health probe
+// on the primary, a detection time, promotion of the most advanced replica
+// with pg_promote(), and the other replicas repointed to the new primary
+// without a restart (primary_conninfo reloaded).
+//
+//	ctl := failover.New(c, roles, failover.Config{DetectAfter: time.Second, Start: t0, Emit: emit})
+//	go ctl.Run(ctx)
+package failover
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/pgbench-ha/pgbench-ha/cluster"
+	"github.com/pgbench-ha/pgbench-ha/result"
+)
+
+// Config configures the controller.
+type Config struct {
+	DetectAfter   time.Duration // the primary fails its probe this long → dead
+	ProbeInterval time.Duration
+	Repoint       bool
+	Slots         bool            // create slots for the repointed replicas
+	Sync          map[string]bool // replicas that were synchronous, preferred on a tie
+	Start         time.Time
+	// Emit records an event on the run's clock. It must be safe for
+	// concurrent use.
+	Emit func(result.Event)
+}
+
+// Timeline is what the controller saw and did, offsets from Start.
+type Timeline struct {
+	FirstFailure time.Duration
+	Detected     time.Duration
+	PromoteStart time.Duration
+	PromoteDone  time.Duration
+	OldPrimary   string
+	NewPrimary   string
+	Repointed    []string
+	Promoted     bool
+	Err          error
+}
+
+// Controller is the harness's own failover manager.
+type Controller struct {
+	c     cluster.Cluster
+	roles *cluster.Roles
+	cfg   Config
+	done  chan struct{}
+	tl    Timeline
+}
+
+// New returns a controller; Run starts it.
+func New(c cluster.Cluster, roles *cluster.Roles, cfg Config) *Controller {
+	if cfg.ProbeInterval <= 0 {
+		cfg.ProbeInterval = 10 * time.Millisecond
+	}
+	if cfg.Emit == nil {
+		cfg.Emit = func(result.Event) {}
+	}
+	return &Controller{c: c, roles: roles, cfg: cfg, done: make(chan struct{})}
+}
+
+func (ctl *Controller) now() time.Duration { return time.Since(ctl.cfg.Start) }
+
+func msOf(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// Run probes the primary until it has failed for DetectAfter, then
+// promotes once. It returns when ctx ends or after one failover.
+func (ctl *Controller) Run(ctx context.Context) {
+	defer close(ctl.done)
+	cs := cluster.NewConns(ctl.c, "pgbench-ha-health", time.Second)
+	defer cs.Close()
+	// Connections to the replicas are opened now, so choosing and
+	// promoting one costs no connection set-up at failover time.
+	rcs := cluster.NewConns(ctl.c, "pgbench-ha-failover", time.Second)
+	defer rcs.Close()
+	for _, r := range ctl.roles.Replicas() {
+		_, _ = rcs.Get(ctx, r)
+	}
+	t := time.NewTicker(ctl.cfg.ProbeInterval)
+	defer t.Stop()
+	failing := false
+	var since time.Duration
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		primary := ctl.roles.Primary()
+		if ctl.healthy(ctx, cs, primary) {
+			failing = false
+			continue
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		now := ctl.now()
+		if !failing {
+			failing, since = true, now
+			ctl.cfg.Emit(result.Event{Ms: msOf(now), Kind: "probe_failed", Node: primary})
+		}
+		if now-since < ctl.cfg.DetectAfter {
+			continue
+		}
+		ctl.tl.FirstFailure, ctl.tl.Detected, ctl.tl.OldPrimary = since, now, primary
+		ctl.cfg.Emit(result.Event{Ms: msOf(now), Kind: "detected", Node: primary,
+			Detail: fmt.Sprintf("health probe failing for %s", (now - since).Round(time.Millisecond))})
+		ctl.roles.MarkDown(primary)
+		if err := ctl.promote(ctx, rcs, primary); err != nil {
+			ctl.tl.Err = err
+			ctl.cfg.Emit(result.Event{Ms: msOf(ctl.now()), Kind: "error", Detail: "failover: " + err.Error()})
+		}
+		return
+	}
+}
+
+// Wait blocks until Run has returned and gives the timeline.
+func (ctl *Controller) Wait() Timeline {
+	<-ctl.done
+	return ctl.tl
+}
+
+func (ctl *Controller) healthy(ctx context.Context, cs *cluster.Conns, node string) bool {
+	conn, err := cs.Get(ctx, node)
+	if err != nil {
+		return false
+	}
+	qctx, cancel := context.WithTimeout(ctx, ctl.cfg.DetectAfter/2+10*time.Millisecond)
+	defer cancel()
+	if _, err := conn.Exec(qctx, ";"); err != nil {
+		cs.Drop(node)
+		return false
+	}
+	return true
+}
+
+type candidate struct {
+	name    string
+	receive uint64
+	replay  uint64
+	order   int
+}
+
+// promote picks the replica that received the most WAL, promotes it and
+// waits until it accepts writes, then repoints the others.
+func (ctl *Controller) promote(ctx context.Context, cs *cluster.Conns, old string) error {
+	var cands []candidate
+	var unreachable []string
+	for i, r := range ctl.roles.Replicas() {
+		conn, err := cs.Get(ctx, r)
+		if err != nil {
+			unreachable = append(unreachable, r)
+			continue
+		}
+		var recv, replay pgtype.Text
+		err = conn.QueryRow(ctx, "SELECT pg_last_wal_receive_lsn()::text, pg_last_wal_replay_lsn()::text").Scan(&recv, &replay)
+		if err != nil {
+			unreachable = append(unreachable, r)
+			continue
+		}
+		c := candidate{name: r, receive: parseLSN(recv.String), replay: parseLSN(replay.String), order: i}
+		if c.replay > c.receive {
+			c.receive = c.replay
+		}
+		cands = append(cands, c)
+	}
+	if len(cands) == 0 {
+		return fmt.Errorf("no replica reachable to promote (tried %s)", strings.Join(unreachable, ", "))
+	}
+	sort.SliceStable(cands, func(i, j int) bool {
+		if cands[i].receive != cands[j].receive {
+			return cands[i].receive > cands[j].receive
+		}
+		if ctl.cfg.Sync[cands[i].name] != ctl.cfg.Sync[cands[j].name] {
+			return ctl.cfg.Sync[cands[i].name]
+		}
+		return cands[i].order < cands[j].order
+	})
+	best := cands[0]
+	conn, _ := cs.Get(ctx, best.name)
+	ctl.tl.PromoteStart = ctl.now()
+	ctl.cfg.Emit(result.Event{Ms: msOf(ctl.tl.PromoteStart), Kind: "promote_start", Node: best.name,
+		Detail: fmt.Sprintf("most advanced replica: received %s", formatLSN(best.receive))})
+	if _, err := conn.Exec(ctx, "SELECT pg_promote(wait => false)"); err != nil {
+		return fmt.Errorf("promote %s: %w", best.name, err)
+	}
+	// pg_promote(wait => true) polls every 100 ms; poll faster ourselves.
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var inRecovery bool
+		if err := conn.QueryRow(ctx, "SELECT pg_is_in_recovery()").Scan(&inRecovery); err != nil {
+			return fmt.Errorf("promote %s: %w", best.name, err)
+		}
+		if !inRecovery {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("promote %s: still in recovery after 60s", best.name)
+		}
+		if !sleep(ctx, time.Millisecond) {
+			return ctx.Err()
+		}
+	}
+	ctl.tl.PromoteDone = ctl.now()
+	ctl.tl.NewPrimary = best.name
+	ctl.tl.Promoted = true
+	ctl.roles.Promote(best.name)
+	ctl.cfg.Emit(result.Event{Ms: msOf(ctl.tl.PromoteDone), Kind: "promote_done", Node: best.name,
+		Detail: fmt.Sprintf("promoted in %s", (ctl.tl.PromoteDone - ctl.tl.PromoteStart).Round(100*time.Microsecond))})
+	if !ctl.cfg.Repoint {
+		return nil
+	}
+	for _, c := range cands[1:] {
+		if err := ctl.repoint(ctx, cs, c.name, best.name); err != nil {
+			ctl.cfg.Emit(result.Event{Ms: msOf(ctl.now()), Kind: "error", Node: c.name, Detail: err.Error()})
+			continue
+		}
+		ctl.tl.Repointed = append(ctl.tl.Repointed, c.name)
+		ctl.cfg.Emit(result.Event{Ms: msOf(ctl.now()), Kind: "repoint", Node: c.name, Detail: "now streams from " + best.name})
+	}
+	return nil
+}
+
+// repoint makes replica stream from upstream by reloading its
+// primary_conninfo (PostgreSQL 13+ needs no restart for that).
+func (ctl *Controller) repoint(ctx context.Context, cs *cluster.Conns, replica, upstream string) error {
+	if ctl.cfg.Slots {
+		up, err := cs.Get(ctx, upstream)
+		if err != nil {
+			return fmt.Errorf("repoint %s: %w", replica, err)
+		}
+		if _, err := up.Exec(ctx, `SELECT pg_create_physical_replication_slot($1, true)
+			WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)`, replica); err != nil {
+			return fmt.Errorf("repoint %s: slot on %s: %w", replica, upstream, err)
+		}
+	}
+	conn, err := cs.Get(ctx, replica)
+	if err != nil {
+		return fmt.Errorf("repoint %s: %w", replica, err)
+	}
+	info := ctl.c.PrimaryConnInfo(replica, upstream)
+	if _, err := conn.Exec(ctx, "ALTER SYSTEM SET primary_conninfo = '"+strings.ReplaceAll(info, "'", "''")+"'"); err != nil {
+		return fmt.Errorf("repoint %s: %s", replica, cluster.Redact(err.Error()))
+	}
+	if _, err := conn.Exec(ctx, "SELECT pg_reload_conf()"); err != nil {
+		return fmt.Errorf("repoint %s: reload: %w", replica, err)
+	}
+	return nil
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// parseLSN parses "16/B374D848"; "" is 0.
+func parseLSN(s string) uint64 {
+	var hi, lo uint64
+	if _, err := fmt.Sscanf(s, "%X/%X", &hi, &lo); err != nil {
+		return 0
+	}
+	return hi<<32 | lo
+}
+
+func formatLSN(v uint64) string { return fmt.Sprintf("%X/%X", v>>32, v&0xffffffff) }

@@ -1,0 +1,396 @@
+// Package probe samples a running cluster into time series: replication
+// lag as the primary reports it (bytes behind and the server's own time
+// lags from pg_stat_replication), and end-to-end visibility, a heartbeat
+// row written on the primary and polled on each replica.
+//
+//	s := probe.New(c, roles, probe.Config{Start: t0, LagInterval: 100 * time.Millisecond})
+//	s.Init(ctx)          // creates the heartbeat table
+//	go s.Run(ctx)        // until ctx ends
+//	series := s.Series() // after Run returned
+package probe
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/pgbench-ha/pgbench-ha/cluster"
+	"github.com/pgbench-ha/pgbench-ha/result"
+)
+
+// Config configures the samplers.
+type Config struct {
+	Start             time.Time     // offsets are measured from here
+	LagInterval       time.Duration // pg_stat_replication and visibility samples
+	HeartbeatInterval time.Duration
+}
+
+// HeartbeatSchema is the table heartbeats go to. tli is the timeline the
+// writing primary was on, so two writable primaries show as two timelines.
+const HeartbeatSchema = `CREATE TABLE IF NOT EXISTS pgbench_ha_heartbeat (
+	seq        bigint PRIMARY KEY,
+	node       text NOT NULL,
+	tli        text NOT NULL,
+	written_at timestamptz NOT NULL DEFAULT clock_timestamp()
+)`
+
+// Sampler runs the probes. Series and the summaries are read after Run.
+type Sampler struct {
+	c     cluster.Cluster
+	roles *cluster.Roles
+	cfg   Config
+
+	mu       sync.Mutex
+	repl     []result.ReplicationPoint
+	vis      []result.VisibilityPoint
+	acks     []time.Duration // ack offset of heartbeat seq i+1
+	hbSeq    int64
+	hbCh     chan struct{} // closed and replaced at every new heartbeat
+	seen     map[string]int64
+	seenLat  map[string]time.Duration // latency of the last seen heartbeat
+	latency  map[string][]float64     // every heartbeat's visibility, ms
+	worstLag float64                  // live: worst replay lag bytes at the last sample
+	worstVis float64                  // live: worst visibility ms at the last sample
+}
+
+// New returns a sampler for c.
+func New(c cluster.Cluster, roles *cluster.Roles, cfg Config) *Sampler {
+	if cfg.LagInterval <= 0 {
+		cfg.LagInterval = 100 * time.Millisecond
+	}
+	if cfg.HeartbeatInterval <= 0 {
+		cfg.HeartbeatInterval = 100 * time.Millisecond
+	}
+	return &Sampler{c: c, roles: roles, cfg: cfg, hbCh: make(chan struct{}),
+		seen: map[string]int64{}, seenLat: map[string]time.Duration{}, latency: map[string][]float64{}}
+}
+
+// Init creates the heartbeat table on the primary.
+func (s *Sampler) Init(ctx context.Context) error {
+	cs := cluster.NewConns(s.c, "pgbench-ha-probe", 5*time.Second)
+	defer cs.Close()
+	conn, err := cs.Get(ctx, s.roles.Primary())
+	if err != nil {
+		return fmt.Errorf("heartbeat table: %w", err)
+	}
+	if _, err := conn.Exec(ctx, HeartbeatSchema); err != nil {
+		return fmt.Errorf("heartbeat table: %w", err)
+	}
+	return nil
+}
+
+func (s *Sampler) now() time.Duration { return time.Since(s.cfg.Start) }
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// Run samples until ctx ends.
+func (s *Sampler) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); s.heartbeats(ctx) }()
+	go func() { defer wg.Done(); s.replication(ctx) }()
+	// One visibility poller per node that may ever be a replica.
+	for _, n := range s.c.Nodes() {
+		wg.Add(1)
+		go func(node string) { defer wg.Done(); s.visibility(ctx, node) }(n.Name)
+	}
+	wg.Wait()
+}
+
+// heartbeats writes one row per interval on whichever node is primary.
+// The session commits with synchronous_commit = local, so its ack is the
+// local commit, the moment replication starts from.
+func (s *Sampler) heartbeats(ctx context.Context) {
+	cs := cluster.NewConns(s.c, "pgbench-ha-heartbeat", time.Second)
+	defer cs.Close()
+	t := time.NewTicker(s.cfg.HeartbeatInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		primary := s.roles.Primary()
+		conn, err := cs.Get(ctx, primary)
+		if err != nil {
+			continue
+		}
+		s.mu.Lock()
+		seq := s.hbSeq + 1
+		s.mu.Unlock()
+		qctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		_, err = conn.Exec(qctx, `SET synchronous_commit = local;
+			INSERT INTO pgbench_ha_heartbeat (seq, node, tli) VALUES (`+fmt.Sprint(seq)+`, '`+primary+`',
+			substring(pg_walfile_name(pg_current_wal_lsn()), 1, 8))`)
+		cancel()
+		if err != nil {
+			cs.Drop(primary)
+			continue
+		}
+		at := s.now()
+		s.mu.Lock()
+		s.hbSeq = seq
+		s.acks = append(s.acks, at)
+		close(s.hbCh)
+		s.hbCh = make(chan struct{})
+		s.mu.Unlock()
+	}
+}
+
+// visibility polls node for the newest heartbeat while node is a replica:
+// every 1 ms while a heartbeat is outstanding and young, then at 2% of its
+// age, so the resolution is about 1 ms or 2%, whichever is larger.
+func (s *Sampler) visibility(ctx context.Context, node string) {
+	cs := cluster.NewConns(s.c, "pgbench-ha-visibility", time.Second)
+	defer cs.Close()
+	for ctx.Err() == nil {
+		if !s.isReplica(node) {
+			if !sleep(ctx, 10*time.Millisecond) {
+				return
+			}
+			continue
+		}
+		s.mu.Lock()
+		latest, seen, wake := s.hbSeq, s.seen[node], s.hbCh
+		s.mu.Unlock()
+		if seen >= latest {
+			select {
+			case <-ctx.Done():
+				return
+			case <-wake:
+			case <-time.After(50 * time.Millisecond): // roles may change
+			}
+			continue
+		}
+		conn, err := cs.Get(ctx, node)
+		if err != nil {
+			sleep(ctx, 20*time.Millisecond)
+			continue
+		}
+		var max *int64
+		qctx, cancel := context.WithTimeout(ctx, time.Second)
+		err = conn.QueryRow(qctx, "SELECT max(seq) FROM pgbench_ha_heartbeat").Scan(&max)
+		cancel()
+		at := s.now()
+		if err != nil {
+			cs.Drop(node)
+			sleep(ctx, 5*time.Millisecond)
+			continue
+		}
+		var oldest time.Duration
+		s.mu.Lock()
+		if max != nil && *max > seen {
+			got := *max
+			if got > int64(len(s.acks)) {
+				got = int64(len(s.acks))
+			}
+			for q := seen + 1; q <= got; q++ {
+				lat := at - s.acks[q-1]
+				if lat < 0 {
+					lat = 0 // visible before the harness read its ack
+				}
+				s.latency[node] = append(s.latency[node], ms(lat))
+				s.seenLat[node] = lat
+			}
+			s.seen[node] = got
+			seen = got
+		}
+		if seen < int64(len(s.acks)) {
+			oldest = s.acks[seen]
+		}
+		s.mu.Unlock()
+		if seen < latest {
+			wait := (at - oldest) / 50
+			if wait < time.Millisecond {
+				wait = time.Millisecond
+			}
+			sleep(ctx, wait)
+		}
+	}
+}
+
+func (s *Sampler) isReplica(node string) bool {
+	for _, r := range s.roles.Replicas() {
+		if r == node {
+			return true
+		}
+	}
+	return false
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+const replicationSQL = `SELECT application_name, state,
+	coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), sent_lsn), 0)::float8,
+	coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), write_lsn), 0)::float8,
+	coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), flush_lsn), 0)::float8,
+	coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn), 0)::float8,
+	(extract(epoch FROM write_lag) * 1000)::float8,
+	(extract(epoch FROM flush_lag) * 1000)::float8,
+	(extract(epoch FROM replay_lag) * 1000)::float8
+FROM pg_stat_replication`
+
+// replication samples pg_stat_replication on the primary, and the
+// visibility lag of every replica, once per interval.
+func (s *Sampler) replication(ctx context.Context) {
+	cs := cluster.NewConns(s.c, "pgbench-ha-lag", time.Second)
+	defer cs.Close()
+	t := time.NewTicker(s.cfg.LagInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		at := s.now()
+		s.sampleVisibility(at)
+		primary := s.roles.Primary()
+		conn, err := cs.Get(ctx, primary)
+		if err != nil {
+			continue
+		}
+		qctx, cancel := context.WithTimeout(ctx, time.Second)
+		rows, err := conn.Query(qctx, replicationSQL)
+		if err != nil {
+			cancel()
+			cs.Drop(primary)
+			continue
+		}
+		var pts []result.ReplicationPoint
+		worst := 0.0
+		for rows.Next() {
+			p := result.ReplicationPoint{Ms: ms(at)}
+			var state *string
+			if err := rows.Scan(&p.Replica, &state, &p.SentBytes, &p.WriteBytes, &p.FlushBytes, &p.ReplayBytes,
+				&p.WriteLagMs, &p.FlushLagMs, &p.ReplayLagMs); err != nil {
+				continue
+			}
+			if state != nil {
+				p.State = *state
+			}
+			if p.ReplayBytes > worst {
+				worst = p.ReplayBytes
+			}
+			pts = append(pts, p)
+		}
+		err = rows.Err()
+		cancel()
+		if err != nil {
+			cs.Drop(primary)
+			continue
+		}
+		s.mu.Lock()
+		s.repl = append(s.repl, pts...)
+		s.worstLag = worst
+		s.mu.Unlock()
+	}
+}
+
+// sampleVisibility records, per replica, the age of the oldest heartbeat
+// it has not shown yet, or the latency of the last one it showed.
+func (s *Sampler) sampleVisibility(at time.Duration) {
+	reps := s.roles.Replicas()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	worst := 0.0
+	for _, r := range reps {
+		seen := s.seen[r]
+		v := s.seenLat[r]
+		if seen < int64(len(s.acks)) {
+			if age := at - s.acks[seen]; age > v {
+				v = age
+			}
+		}
+		s.vis = append(s.vis, result.VisibilityPoint{Ms: ms(at), Replica: r, VisibilityMs: ms(v)})
+		if ms(v) > worst {
+			worst = ms(v)
+		}
+	}
+	s.worstVis = worst
+}
+
+// Live returns the worst replica's replay lag in bytes and visibility in
+// ms at the last sample, for progress display.
+func (s *Sampler) Live() (lagBytes, visMs float64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.worstLag, s.worstVis
+}
+
+// Series returns the sampled series.
+func (s *Sampler) Series() (repl []result.ReplicationPoint, vis []result.VisibilityPoint) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]result.ReplicationPoint(nil), s.repl...), append([]result.VisibilityPoint(nil), s.vis...)
+}
+
+// Summaries computes the per-replica lag summary for the given replicas
+// (name → sync).
+func (s *Sampler) Summaries(replicas []string, sync map[string]bool) []result.Lag {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []result.Lag
+	for _, r := range replicas {
+		l := result.Lag{Replica: r, Sync: sync[r]}
+		var replay, replayMs []float64
+		for _, p := range s.repl {
+			if p.Replica != r {
+				continue
+			}
+			l.ReplicationSamples++
+			replay = append(replay, p.ReplayBytes)
+			if p.SentBytes > l.MaxSentLagBytes {
+				l.MaxSentLagBytes = p.SentBytes
+			}
+			if p.ReplayLagMs != nil {
+				replayMs = append(replayMs, *p.ReplayLagMs)
+			}
+		}
+		l.MaxReplayLagBytes, l.P99ReplayLagBytes = maxP(replay, 0.99)
+		l.MaxReplayLagMs, l.P99ReplayLagMs = maxP(replayMs, 0.99)
+		vis := s.latency[r]
+		l.VisibilitySamples = int64(len(vis))
+		l.MaxVisibilityMs, l.P99VisibilityMs = maxP(vis, 0.99)
+		_, l.P50VisibilityMs = maxP(vis, 0.5)
+		out = append(out, l)
+	}
+	return out
+}
+
+// maxP returns the maximum and the q-quantile (nearest rank) of v.
+func maxP(v []float64, q float64) (max, p float64) {
+	if len(v) == 0 {
+		return 0, 0
+	}
+	c := append([]float64(nil), v...)
+	sort.Float64s(c)
+	return c[len(c)-1], Quantile(c, q)
+}
+
+// Quantile is the nearest-rank q-quantile of sorted values.
+func Quantile(sorted []float64, q float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(q*float64(len(sorted))+0.999999) - 1
+	if i < 0 {
+		i = 0
+	}
+	if i >= len(sorted) {
+		i = len(sorted) - 1
+	}
+	return sorted[i]
+}

@@ -1,0 +1,124 @@
+package report
+
+import (
+	"fmt"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// fmtInt formats n with thousands separators: 48210 → "48,210".
+func fmtInt(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	if neg {
+		s = s[1:]
+	}
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
+
+// fmtCount formats a rate or count that is a float: whole numbers get
+// separators, small ones keep one decimal.
+func fmtCount(v float64) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return "–"
+	}
+	if math.Abs(v) >= 100 {
+		return fmtInt(int64(math.Round(v)))
+	}
+	return trimZero(strconv.FormatFloat(v, 'f', 1, 64))
+}
+
+// fmtMs formats a duration in milliseconds with about three significant
+// digits: 0.412, 4.1, 87, 1,930.
+func fmtMs(v float64) string {
+	switch {
+	case math.IsNaN(v) || math.IsInf(v, 0):
+		return "–"
+	case v == 0:
+		return "0"
+	case math.Abs(v) < 1:
+		return trimZero(strconv.FormatFloat(v, 'f', 3, 64))
+	case math.Abs(v) < 10:
+		return trimZero(strconv.FormatFloat(v, 'f', 2, 64))
+	case math.Abs(v) < 100:
+		return trimZero(strconv.FormatFloat(v, 'f', 1, 64))
+	default:
+		return fmtInt(int64(math.Round(v)))
+	}
+}
+
+// fmtDuration formats milliseconds for a sentence: "870 ms", "1.9 s",
+// "2 min 5 s".
+func fmtDuration(ms float64) string {
+	switch {
+	case math.IsNaN(ms) || math.IsInf(ms, 0):
+		return "–"
+	case math.Abs(ms) < 1000:
+		return fmtMs(ms) + " ms"
+	case math.Abs(ms) < 60_000:
+		return trimZero(strconv.FormatFloat(ms/1000, 'f', 1, 64)) + " s"
+	default:
+		s := int64(math.Round(ms / 1000))
+		return fmt.Sprintf("%d min %d s", s/60, s%60)
+	}
+}
+
+// fmtBytes formats a byte count in IEC units: 512 B, 12.3 KiB, 4.0 MiB.
+func fmtBytes(v float64) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return "–"
+	}
+	units := []string{"B", "KiB", "MiB", "GiB", "TiB"}
+	i := 0
+	for math.Abs(v) >= 1024 && i < len(units)-1 {
+		v /= 1024
+		i++
+	}
+	if i == 0 {
+		return strconv.FormatFloat(math.Round(v), 'f', 0, 64) + " B"
+	}
+	prec := 1
+	if math.Abs(v) >= 100 {
+		prec = 0
+	}
+	return strconv.FormatFloat(v, 'f', prec, 64) + " " + units[i]
+}
+
+// fmtSeconds formats an axis value in seconds without trailing zeros.
+func fmtSeconds(ms float64) string {
+	return trimZero(strconv.FormatFloat(ms/1000, 'f', 3, 64))
+}
+
+func trimZero(s string) string {
+	if !strings.Contains(s, ".") {
+		return s
+	}
+	s = strings.TrimRight(s, "0")
+	return strings.TrimSuffix(s, ".")
+}
+
+var (
+	// key: value or key=value where the key names a secret.
+	secretKV = regexp.MustCompile(`(?i)\b([a-z_]*(?:password|passwd|secret|token)[a-z_]*)(["']?\s*[:=]\s*)("[^"]*"|'[^']*'|[^\s,;&]+)`)
+	// user:password@ in a URL.
+	secretURL = regexp.MustCompile(`(://[^:/@\s]+:)([^@\s]+)(@)`)
+)
+
+// redact masks passwords in free text (errors, settings, the scenario file)
+// so that a report can be shared.
+func redact(s string) string {
+	s = secretKV.ReplaceAllString(s, "${1}${2}[redacted]")
+	return secretURL.ReplaceAllString(s, "${1}[redacted]${3}")
+}

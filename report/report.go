@@ -1,0 +1,843 @@
+package report
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/pgbench-ha/pgbench-ha/result"
+)
+
+// ReportFile is the name of the HTML page Render writes.
+const ReportFile = "report.html"
+
+//go:embed report.html.tmpl
+var pageTemplate string
+
+var tmpl = template.Must(template.New("report").Parse(pageTemplate))
+
+// Render writes dir/report.html and the PNG figures it shows (throughput.png,
+// latency-percentiles.png, commit-p99.png, failover.png, lag-bytes.png,
+// lag-ms.png, visibility.png) into dir, creating dir if needed. A figure
+// without data is not written, and a stale copy of it from an earlier render
+// is removed. Render never modifies r. Variants without data (pending or
+// failed) are shown as such.
+//
+// An undecodable histogram does not stop the report: the variant falls back
+// to its summary percentiles and the problem is shown on the page.
+func Render(r *result.Result, dir string) error {
+	if r == nil {
+		return errors.New("render report: nil result")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("render report: %w", err)
+	}
+	run := prepare(r)
+	pg := buildPage(r, run)
+
+	type maker struct {
+		name string
+		fn   func() (*figure, bool, error)
+	}
+	noErr := func(fn func() (*figure, bool)) func() (*figure, bool, error) {
+		return func() (*figure, bool, error) { f, ok := fn(); return f, ok, nil }
+	}
+	makers := []maker{
+		{pngThroughput, noErr(run.throughputFigure)},
+		{pngPercentiles, run.percentilesFigure},
+		{pngCommitP99, noErr(run.commitP99Figure)},
+		{pngFailover, noErr(run.failoverFigure)},
+		{pngLagBytes, noErr(run.lagBytesFigure)},
+		{pngLagMs, noErr(run.lagMsFigure)},
+		{pngVisibility, noErr(run.visibilityFigure)},
+	}
+	written := map[string]bool{}
+	for _, m := range makers {
+		f, ok, ferr := m.fn()
+		if ferr != nil {
+			pg.Warnings = append(pg.Warnings, redact(ferr.Error()))
+		}
+		path := filepath.Join(dir, m.name)
+		if !ok {
+			if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("render report: %w", err)
+			}
+			continue
+		}
+		if err := f.save(path); err != nil {
+			return fmt.Errorf("render report: %w", err)
+		}
+		written[m.name] = true
+	}
+	pg.Fig = written
+
+	var buf bytes.Buffer
+	if err := tmpl.Execute(&buf, pg); err != nil {
+		return fmt.Errorf("render report: %w", err)
+	}
+	if err := writeAtomic(filepath.Join(dir, ReportFile), buf.Bytes()); err != nil {
+		return fmt.Errorf("render report: %w", err)
+	}
+	return nil
+}
+
+func writeAtomic(path string, b []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".report-*.html")
+	if err != nil {
+		return err
+	}
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// page is what the template shows; every string is final text.
+type page struct {
+	Title       string
+	Scenario    string
+	Description string
+	RunID       string
+	Status      string
+	StatusClass string
+	Started     string
+	Elapsed     string
+	Banners     []banner
+	Warnings    []string
+	Headlines   []headline
+	Compare     compareTable
+	Failover    []failoverRow
+	Variants    []variantView
+	YAML        string
+	YAMLFile    string
+	Env         []kv
+	Topologies  []topologyRow
+	Fig         map[string]bool
+	FigWidth    int
+	// SummaryCurves names the variants whose percentile curve comes from
+	// their summary, for want of a histogram.
+	SummaryCurves string
+}
+
+type banner struct {
+	Class string // "failed" | "interrupted"
+	Title string
+	Text  string
+}
+
+type headline struct {
+	Class string
+	Name  string
+	Parts []headlinePart
+}
+
+type kv struct{ K, V string }
+
+// flaggedKV is a kv that may be shown as a problem.
+type flaggedKV struct {
+	K, V string
+	Bad  bool
+}
+
+type cell struct {
+	Text  string
+	Sub   string // small print under the value
+	Best  bool
+	Title string
+}
+
+type compareTable struct {
+	Rows []compareRow
+}
+
+type compareRow struct {
+	Name   string
+	Key    string // Name split at its first "=", to let it wrap there
+	Value  string
+	Status string
+	Class  string
+	Cells  []cell
+}
+
+type failoverRow struct {
+	Name, Key, Value                                string
+	Mode, Primaries                                 string
+	Detected, PromoteStart, PromoteDone, FirstWrite string
+	LastAck, Unavailable, DetectAfter               string
+}
+
+type topologyRow struct {
+	Name, Settings, Primary, Replicas, SyncNames, BringUp string
+}
+
+type variantView struct {
+	Anchor       string
+	Name         string
+	Status       string
+	StatusClass  string
+	Phase        string
+	Error        string
+	HasData      bool
+	Settings     []kv
+	Topology     []kv
+	Workload     []kv
+	Latency      []kv
+	Replicas     []replicaRow
+	Failover     []kv
+	Audit        []flaggedKV
+	AuditNodes   []nodeRow
+	Lost         []lostRow
+	LostNote     string
+	Events       []eventRow
+	Effective    []kv
+	LogDir       string
+	HistogramErr string
+}
+
+type replicaRow struct {
+	Name, Sync                                      string
+	MaxReplay, P99Replay, MaxSent                   string
+	MaxReplayMs, P99ReplayMs                        string
+	P50Vis, P99Vis, MaxVis, VisSamples, ReplSamples string
+}
+
+type nodeRow struct {
+	Node, Role, Rows, Missing, CaughtUp, MissingIDs string
+	Bad                                             bool
+}
+
+type lostRow struct{ ID, AckMs, Rel string }
+
+type eventRow struct{ At, Kind, Node, Detail string }
+
+func statusClass(s string) string {
+	switch s {
+	case result.StatusComplete:
+		return "ok"
+	case result.StatusFailed:
+		return "failed"
+	case result.StatusInterrupted:
+		return "interrupted"
+	default:
+		return "pending"
+	}
+}
+
+// hasData reports whether a variant produced measurements.
+func hasData(v *result.Variant) bool {
+	s := v.Series
+	return v.Summary.Attempted > 0 || len(s.Throughput) > 0 || len(s.Replication) > 0 || len(s.Visibility) > 0
+}
+
+func buildPage(r *result.Result, run *run) *page {
+	m := r.Run
+	pg := &page{
+		Title:       "pgbench-ha: " + m.Scenario,
+		Scenario:    m.Scenario,
+		Description: redact(m.Description),
+		RunID:       m.ID,
+		Status:      orDash(r.Status),
+		StatusClass: statusClass(r.Status),
+		YAML:        redact(m.ScenarioYAML),
+		YAMLFile:    m.ScenarioFile,
+		FigWidth:    cssWidth,
+	}
+	if m.Scenario == "" {
+		pg.Title = "pgbench-ha report"
+	}
+	if !m.StartedAt.IsZero() {
+		pg.Started = m.StartedAt.Format("2006-01-02 15:04:05 MST")
+		if !m.FinishedAt.IsZero() && m.FinishedAt.After(m.StartedAt) {
+			pg.Elapsed = fmtDuration(float64(m.FinishedAt.Sub(m.StartedAt)) / float64(time.Millisecond))
+		}
+	}
+	if r.Status != result.StatusComplete {
+		b := banner{Class: statusClass(r.Status), Title: "Run " + orDash(r.Status)}
+		if r.Error != "" {
+			b.Text = redact(r.Error)
+		}
+		switch r.Status {
+		case result.StatusInterrupted:
+			b.Title = "Run interrupted: the results are partial"
+		case result.StatusFailed:
+			b.Title = "Run failed: the results are partial"
+		}
+		pg.Banners = append(pg.Banners, b)
+	}
+	for i := range r.Variants {
+		v := &r.Variants[i]
+		if v.Status != result.StatusFailed && v.Status != result.StatusInterrupted {
+			continue
+		}
+		b := banner{Class: statusClass(v.Status),
+			Title: fmt.Sprintf("%s %s during %s", v.Name, v.Status, orDash(v.Phase))}
+		b.Text = redact(v.Error)
+		pg.Banners = append(pg.Banners, b)
+	}
+
+	for i := range r.Variants {
+		v := &r.Variants[i]
+		name, parts := headlineParts(v)
+		pg.Headlines = append(pg.Headlines, headline{Class: statusClass(v.Status), Name: name, Parts: parts})
+	}
+	var fallback []string
+	for i := range r.Variants {
+		v := &r.Variants[i]
+		if !hasData(v) {
+			continue
+		}
+		if h, err := decodeHistogram(v.Histogram); h == nil || err != nil {
+			fallback = append(fallback, v.Name)
+		}
+	}
+	pg.SummaryCurves = strings.Join(fallback, ", ")
+	pg.Compare = buildCompare(r)
+	pg.Failover = buildFailoverRows(r)
+	for i := range r.Variants {
+		pg.Variants = append(pg.Variants, buildVariant(&r.Variants[i], i))
+	}
+	pg.Env = []kv{
+		{"Scenario file", orDash(m.ScenarioFile)},
+		{"Scenario sha256", orDash(m.ScenarioSHA256)},
+		{"Seed", fmt.Sprint(m.Seed)},
+		{"Workload window", fmtDuration(m.DurationS*1000) + " per variant"},
+		{"PostgreSQL", orDash(m.PostgresVersion)},
+		{"pgbench-ha", orDash(m.ToolVersion)},
+		{"Go", orDash(m.GoVersion)},
+		{"Backend", orDash(m.Backend)},
+		{"Host", orDash(m.Host)},
+		{"OS/arch", orDash(strings.Trim(m.OS+"/"+m.Arch, "/"))},
+		{"CPUs", fmt.Sprint(m.CPUs)},
+		{"Started", orDash(fmtTime(m.StartedAt))},
+		{"Finished", orDash(fmtTime(m.FinishedAt))},
+	}
+	for i := range r.Variants {
+		v := &r.Variants[i]
+		t := v.Topology
+		var reps []string
+		for _, rp := range t.Replicas {
+			s := rp.Name
+			var attrs []string
+			if rp.Sync {
+				attrs = append(attrs, "sync")
+			} else {
+				attrs = append(attrs, "async")
+			}
+			if rp.Slot != "" {
+				attrs = append(attrs, "slot "+rp.Slot)
+			}
+			reps = append(reps, s+" ("+strings.Join(attrs, ", ")+")")
+		}
+		row := topologyRow{
+			Name:      v.Name,
+			Settings:  joinKV(v.Settings),
+			Primary:   orDash(t.Primary),
+			Replicas:  orDash(strings.Join(reps, "; ")),
+			SyncNames: t.SynchronousStandbyNames,
+			BringUp:   "–",
+		}
+		if row.SyncNames == "" {
+			row.SyncNames = "'' (none: asynchronous)"
+		}
+		if t.BringUpMs > 0 {
+			row.BringUp = fmtDuration(t.BringUpMs)
+		}
+		if t.Primary == "" && len(t.Replicas) == 0 {
+			row.SyncNames = "–"
+		}
+		pg.Topologies = append(pg.Topologies, row)
+	}
+	return pg
+}
+
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.Format("2006-01-02 15:04:05 MST")
+}
+
+func orDash(s string) string {
+	if strings.TrimSpace(s) == "" {
+		return "–"
+	}
+	return s
+}
+
+func joinKV(m map[string]string) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, k+"="+redact(m[k]))
+	}
+	return orDash(strings.Join(parts, ", "))
+}
+
+func sortedKV(m map[string]string) []kv {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]kv, 0, len(keys))
+	for _, k := range keys {
+		v := m[k]
+		if secretKV.MatchString(k + "=x") {
+			v = "[redacted]"
+		}
+		out = append(out, kv{k, redact(v)})
+	}
+	return out
+}
+
+// headlinePart is a clause of a headline; Bad clauses are highlighted.
+type headlinePart struct {
+	Text string
+	Bad  bool
+}
+
+// headlineText is the one sentence that sums a variant up.
+func headlineText(v *result.Variant) string {
+	name, parts := headlineParts(v)
+	var b strings.Builder
+	b.WriteString(name + ": ")
+	for _, p := range parts {
+		b.WriteString(p.Text)
+	}
+	return b.String()
+}
+
+// headlineParts returns the variant's name and the rest of its headline,
+// separators included.
+func headlineParts(v *result.Variant) (string, []headlinePart) {
+	name := v.Name
+	if name == "" {
+		name = "(unnamed variant)"
+	}
+	if !hasData(v) {
+		switch v.Status {
+		case result.StatusPending:
+			return name, []headlinePart{{Text: "not run (the run stopped before it)."}}
+		case result.StatusFailed, result.StatusInterrupted:
+			s := fmt.Sprintf("%s during %s, no measurements", v.Status, orDash(v.Phase))
+			if v.Error != "" {
+				s += ": " + redact(firstLine(v.Error))
+			}
+			if !strings.HasSuffix(s, "…") {
+				s += "."
+			}
+			return name, []headlinePart{{Text: s, Bad: v.Status == result.StatusFailed}}
+		}
+		return name, []headlinePart{{Text: "no measurements."}}
+	}
+	var parts []headlinePart
+	add := func(text string, bad bool) {
+		if len(parts) > 0 {
+			parts = append(parts, headlinePart{Text: "; "})
+		}
+		parts = append(parts, headlinePart{Text: text, Bad: bad})
+	}
+	if a := v.Summary.Audit; a != nil {
+		acked := a.Acked
+		if acked == 0 {
+			acked = v.Summary.Acked
+		}
+		add(fmt.Sprintf("%s of %s acknowledged writes lost", fmtInt(a.Lost), fmtInt(acked)), a.Lost > 0)
+		if a.Ghosts > 0 {
+			parts = append(parts, headlinePart{Text: fmt.Sprintf(" (%s ghost writes)", fmtInt(a.Ghosts))})
+		}
+	} else {
+		add(fmt.Sprintf("%s acknowledged writes, not audited", fmtInt(v.Summary.Acked)), false)
+	}
+	if f := v.Summary.Failover; f != nil && f.WriteUnavailableMs != nil {
+		add("writes unavailable "+fmtDuration(*f.WriteUnavailableMs), false)
+	} else if f != nil && f.FaultMs != nil && f.FirstWriteMs == nil {
+		add("writes did not resume", true)
+	}
+	if l := v.Summary.CommitLatency; l.N > 0 || l.P99 > 0 {
+		add("p99 commit "+fmtMs(l.P99)+" ms", false)
+	}
+	add(fmtCount(v.Summary.TPS)+" TPS", false)
+	end := "."
+	if v.Status != result.StatusComplete {
+		end = fmt.Sprintf(" (%s during %s: partial).", v.Status, orDash(v.Phase))
+	}
+	parts = append(parts, headlinePart{Text: end})
+	return name, parts
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i] + " …"
+	}
+	return s
+}
+
+// worstLag returns the replicas with the largest replay lag in bytes and
+// the largest visibility.
+func worstLag(s result.Summary) (bytesName string, bytes float64, visName string, vis float64, ok bool) {
+	bytes, vis = -1, -1
+	for _, l := range s.Replicas {
+		if l.MaxReplayLagBytes > bytes {
+			bytes, bytesName = l.MaxReplayLagBytes, l.Replica
+		}
+		if l.MaxVisibilityMs > vis {
+			vis, visName = l.MaxVisibilityMs, l.Replica
+		}
+	}
+	return bytesName, bytes, visName, vis, len(s.Replicas) > 0
+}
+
+// compareColumns are the comparison table's numeric columns; higher says
+// whether a larger value is better.
+var compareColumns = []struct {
+	head, unit string
+	higher     bool
+}{
+	{"TPS", "", true},
+	{"p50", "ms", false},
+	{"p90", "ms", false},
+	{"p99", "ms", false},
+	{"max", "ms", false},
+	{"replay lag", "max, worst replica", false},
+	{"visibility", "max ms, worst replica", false},
+	{"writes unavailable", "ms", false},
+	{"lost", "acked writes", false},
+	{"ghosts", "", false},
+	{"unknown", "outcome", false},
+}
+
+func buildCompare(r *result.Result) compareTable {
+	var t compareTable
+	type val struct {
+		v  float64
+		ok bool
+	}
+	vals := make([][]val, len(r.Variants))
+	for i := range r.Variants {
+		v := &r.Variants[i]
+		s := v.Summary
+		row := compareRow{Name: v.Name, Status: orDash(v.Status), Class: statusClass(v.Status)}
+		row.Key, row.Value, _ = strings.Cut(v.Name, "=")
+		cells := make([]cell, len(compareColumns))
+		vs := make([]val, len(compareColumns))
+		if hasData(v) {
+			set := func(i int, x float64, text string) {
+				cells[i].Text = text
+				vs[i] = val{x, true}
+			}
+			set(0, s.TPS, fmtCount(s.TPS))
+			if s.CommitLatency.N > 0 || s.CommitLatency.Max > 0 {
+				set(1, s.CommitLatency.P50, fmtMs(s.CommitLatency.P50))
+				set(2, s.CommitLatency.P90, fmtMs(s.CommitLatency.P90))
+				set(3, s.CommitLatency.P99, fmtMs(s.CommitLatency.P99))
+				set(4, s.CommitLatency.Max, fmtMs(s.CommitLatency.Max))
+			}
+			if bn, b, vn, vis, ok := worstLag(s); ok {
+				set(5, b, fmtBytes(b))
+				cells[5].Sub = bn
+				set(6, vis, fmtMs(vis))
+				cells[6].Sub = vn
+				var tips5, tips6 []string
+				for _, l := range s.Replicas {
+					tips5 = append(tips5, l.Replica+": "+fmtBytes(l.MaxReplayLagBytes))
+					tips6 = append(tips6, l.Replica+": "+fmtMs(l.MaxVisibilityMs)+" ms")
+				}
+				cells[5].Title = strings.Join(tips5, ", ")
+				cells[6].Title = strings.Join(tips6, ", ")
+			}
+			if f := s.Failover; f != nil && f.WriteUnavailableMs != nil {
+				set(7, *f.WriteUnavailableMs, fmtMs(*f.WriteUnavailableMs))
+			}
+			if a := s.Audit; a != nil {
+				set(8, float64(a.Lost), fmtInt(a.Lost))
+				set(9, float64(a.Ghosts), fmtInt(a.Ghosts))
+			}
+			set(10, float64(s.Unknown), fmtInt(s.Unknown))
+		}
+		for j := range cells {
+			if cells[j].Text == "" {
+				cells[j].Text = "–"
+			}
+		}
+		row.Cells = cells
+		vals[i] = vs
+		t.Rows = append(t.Rows, row)
+	}
+	// Mark the best value of each column, ties included, when at least
+	// two variants have one and they differ.
+	for j, col := range compareColumns {
+		best, n := math.NaN(), 0
+		for i := range vals {
+			x := vals[i][j]
+			if !x.ok {
+				continue
+			}
+			n++
+			if math.IsNaN(best) || (col.higher && x.v > best) || (!col.higher && x.v < best) {
+				best = x.v
+			}
+		}
+		if n < 2 {
+			continue
+		}
+		allEqual := true
+		for i := range vals {
+			if vals[i][j].ok && vals[i][j].v != best {
+				allEqual = false
+			}
+		}
+		if allEqual {
+			continue // nothing to choose between
+		}
+		for i := range vals {
+			if vals[i][j].ok && vals[i][j].v == best {
+				t.Rows[i].Cells[j].Best = true
+			}
+		}
+	}
+	return t
+}
+
+// relMs formats p as an offset from the fault.
+func relMs(p, fault *float64) string {
+	if p == nil {
+		return "–"
+	}
+	if fault == nil {
+		return fmtMs(*p) + " (run clock)"
+	}
+	d := *p - *fault
+	if d >= 0 {
+		return "+" + fmtMs(d)
+	}
+	return "−" + fmtMs(-d)
+}
+
+func buildFailoverRows(r *result.Result) []failoverRow {
+	var out []failoverRow
+	for i := range r.Variants {
+		v := &r.Variants[i]
+		f := v.Summary.Failover
+		if f == nil {
+			continue
+		}
+		row := failoverRow{
+			Name:         v.Name,
+			Mode:         orDash(f.Mode),
+			Primaries:    orDash(f.OldPrimary),
+			Detected:     relMs(f.DetectedMs, f.FaultMs),
+			PromoteStart: relMs(f.PromoteStartMs, f.FaultMs),
+			PromoteDone:  relMs(f.PromoteDoneMs, f.FaultMs),
+			FirstWrite:   relMs(f.FirstWriteMs, f.FaultMs),
+			LastAck:      relMs(f.LastAckBeforeMs, f.FaultMs),
+			Unavailable:  "–",
+			DetectAfter:  fmtMs(f.DetectAfterMs),
+		}
+		row.Key, row.Value, _ = strings.Cut(v.Name, "=")
+		if f.NewPrimary != "" {
+			row.Primaries += " → " + f.NewPrimary
+		}
+		if f.WriteUnavailableMs != nil {
+			row.Unavailable = fmtMs(*f.WriteUnavailableMs)
+		}
+		out = append(out, row)
+	}
+	return out
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+// maxLostShown caps the lost-write sample on the page.
+const maxLostShown = 25
+
+func buildVariant(v *result.Variant, i int) variantView {
+	s := v.Summary
+	vv := variantView{
+		Anchor:      fmt.Sprintf("variant-%d", i+1),
+		Name:        v.Name,
+		Status:      orDash(v.Status),
+		StatusClass: statusClass(v.Status),
+		Phase:       orDash(v.Phase),
+		Error:       redact(v.Error),
+		HasData:     hasData(v),
+		Settings:    sortedKV(v.Settings),
+		Effective:   sortedKV(v.Topology.Settings),
+		LogDir:      v.LogDir,
+	}
+	t := v.Topology
+	vv.Topology = []kv{{"Primary", orDash(t.Primary)}}
+	for _, rp := range t.Replicas {
+		d := "async"
+		if rp.Sync {
+			d = "sync"
+		}
+		if rp.Slot != "" {
+			d += ", slot " + rp.Slot
+		}
+		vv.Topology = append(vv.Topology, kv{"Replica " + rp.Name, d})
+	}
+	ssn := t.SynchronousStandbyNames
+	if ssn == "" {
+		ssn = "'' (none)"
+	}
+	vv.Topology = append(vv.Topology, kv{"synchronous_standby_names", ssn})
+	if t.BringUpMs > 0 {
+		vv.Topology = append(vv.Topology, kv{"Bring-up", fmtDuration(t.BringUpMs)})
+	}
+	evs := append([]result.Event(nil), v.Events...)
+	sort.SliceStable(evs, func(a, b int) bool { return evs[a].Ms < evs[b].Ms })
+	for _, e := range evs {
+		vv.Events = append(vv.Events, eventRow{
+			At: fmtSeconds(e.Ms) + " s", Kind: e.Kind, Node: e.Node, Detail: redact(e.Detail),
+		})
+	}
+	if !vv.HasData {
+		return vv
+	}
+	target := "unlimited"
+	if s.TargetRateTPS > 0 {
+		target = fmtCount(s.TargetRateTPS) + " TPS"
+	}
+	vv.Workload = []kv{
+		{"Window", fmtDuration(s.DurationS * 1000)},
+		{"Throughput", fmtCount(s.TPS) + " TPS (target " + target + ")"},
+		{"Attempted", fmtInt(s.Attempted)},
+		{"Acknowledged", fmtInt(s.Acked)},
+		{"Failed", fmtInt(s.Failed)},
+		{"Unknown outcome", fmtInt(s.Unknown)},
+		{"Skipped (queue full)", fmtInt(s.Skipped)},
+		{"Initial orders", fmtInt(s.InitialOrders)},
+	}
+	l := s.CommitLatency
+	vv.Latency = []kv{
+		{"p50", fmtMs(l.P50) + " ms"}, {"p90", fmtMs(l.P90) + " ms"},
+		{"p99", fmtMs(l.P99) + " ms"}, {"p99.9", fmtMs(l.P999) + " ms"},
+		{"max", fmtMs(l.Max) + " ms"}, {"mean", fmtMs(l.Mean) + " ms"},
+		{"commits", fmtInt(l.N)},
+		{"schedule lag p99", fmtMs(s.ScheduleLagP99) + " ms"},
+	}
+	if _, err := decodeHistogram(v.Histogram); err != nil {
+		vv.HistogramErr = redact(err.Error())
+	}
+	for _, rl := range s.Replicas {
+		vv.Replicas = append(vv.Replicas, replicaRow{
+			Name: rl.Replica, Sync: map[bool]string{true: "sync", false: "async"}[rl.Sync],
+			MaxReplay: fmtBytes(rl.MaxReplayLagBytes), P99Replay: fmtBytes(rl.P99ReplayLagBytes),
+			MaxSent:     fmtBytes(rl.MaxSentLagBytes),
+			MaxReplayMs: fmtMs(rl.MaxReplayLagMs), P99ReplayMs: fmtMs(rl.P99ReplayLagMs),
+			P50Vis: fmtMs(rl.P50VisibilityMs), P99Vis: fmtMs(rl.P99VisibilityMs), MaxVis: fmtMs(rl.MaxVisibilityMs),
+			VisSamples: fmtInt(rl.VisibilitySamples), ReplSamples: fmtInt(rl.ReplicationSamples),
+		})
+	}
+	if f := s.Failover; f != nil {
+		prim := orDash(f.OldPrimary)
+		if f.NewPrimary != "" {
+			prim += " → " + f.NewPrimary
+		}
+		vv.Failover = []kv{
+			{"Mode", orDash(f.Mode)},
+			{"Primary", prim},
+			{"Fault at", faultAt(f.FaultMs)},
+			{"Last ack before the fault", relMs(f.LastAckBeforeMs, f.FaultMs) + " ms"},
+			{"Detected", relMs(f.DetectedMs, f.FaultMs) + " ms (configured: " + fmtMs(f.DetectAfterMs) + " ms)"},
+			{"Promotion started", relMs(f.PromoteStartMs, f.FaultMs) + " ms"},
+			{"Promotion done", relMs(f.PromoteDoneMs, f.FaultMs) + " ms"},
+			{"First write on the new primary", relMs(f.FirstWriteMs, f.FaultMs) + " ms"},
+			{"Writes unavailable", fmtMsOpt(f.WriteUnavailableMs, " ms")},
+		}
+		if len(f.Repointed) > 0 {
+			vv.Failover = append(vv.Failover, kv{"Repointed", strings.Join(f.Repointed, ", ")})
+		}
+	}
+	if a := s.Audit; a != nil {
+		vv.Audit = []flaggedKV{
+			{K: "Final primary", V: orDash(a.FinalPrimary)},
+			{K: "Acknowledged", V: fmtInt(a.Acked)},
+			{K: "Lost (acknowledged, absent)", V: fmtInt(a.Lost), Bad: a.Lost > 0},
+			{K: "Ghosts (not acknowledged, present)", V: fmtInt(a.Ghosts)},
+			{K: "Unknown outcome, present", V: fmtInt(a.UnknownFound)},
+			{K: "Failed, yet present", V: fmtInt(a.FailedFound)},
+			{K: "Foreign rows (never attempted)", V: fmtInt(a.Foreign), Bad: a.Foreign > 0},
+		}
+		for _, n := range a.Nodes {
+			ids := make([]string, 0, len(n.MissingIDs))
+			for j, id := range n.MissingIDs {
+				if j == 10 {
+					ids = append(ids, "…")
+					break
+				}
+				ids = append(ids, fmt.Sprint(id))
+			}
+			vv.AuditNodes = append(vv.AuditNodes, nodeRow{
+				Node: n.Node, Role: orDash(n.Role), Rows: fmtInt(n.Rows), Missing: fmtInt(n.Missing),
+				CaughtUp: yesNo(n.CaughtUp), MissingIDs: orDash(strings.Join(ids, ", ")),
+				Bad: n.Missing > 0 || !n.CaughtUp,
+			})
+		}
+		var fault *float64
+		if s.Failover != nil {
+			fault = s.Failover.FaultMs
+		}
+		for j, id := range a.LostIDs {
+			if j == maxLostShown {
+				break
+			}
+			row := lostRow{ID: fmt.Sprint(id), AckMs: "–", Rel: "–"}
+			if j < len(a.LostAckMs) {
+				ack := a.LostAckMs[j]
+				row.AckMs = fmtMs(ack)
+				row.Rel = relMs(&ack, fault)
+			}
+			vv.Lost = append(vv.Lost, row)
+		}
+		if len(a.LostIDs) > 0 {
+			vv.LostNote = fmt.Sprintf("The first %d of %s lost writes", len(vv.Lost), fmtInt(a.Lost))
+			if len(vv.Lost) == int(a.Lost) {
+				vv.LostNote = fmt.Sprintf("All %d lost writes", len(vv.Lost))
+			}
+		}
+	}
+	return vv
+}
+
+func fmtMsOpt(p *float64, unit string) string {
+	if p == nil {
+		return "–"
+	}
+	return fmtMs(*p) + unit
+}
+
+func faultAt(p *float64) string {
+	if p == nil {
+		return "–"
+	}
+	return fmtDuration(*p) + " into the window"
+}

@@ -1,0 +1,339 @@
+package report
+
+import (
+	"math"
+	"math/rand"
+	"testing"
+	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/pgbench-ha/pgbench-ha/result"
+)
+
+// The synthetic run: 30 s windows sampled every 100 ms, the primary killed
+// at 18 s, replica1 promoted, replica2 repointed to it.
+const (
+	synthWindowMs = 30_000
+	synthStepMs   = 100
+	synthKillMs   = 18_000
+)
+
+const synthYAML = `name: sync-vs-async
+description: "kill the primary under <sync> & async commit"
+seed: 42
+duration: 30s
+topology:
+  replicas:
+    - name: replica1
+      sync: true
+    - name: replica2
+matrix:
+  - setting: synchronous_commit
+    values: [off, local, remote_write, on, remote_apply]
+faults:
+  - at: 18s
+    kind: kill
+    node: primary
+failover:
+  mode: promote
+  detect_after: 1s
+`
+
+// synthVariant is the knobs of one synthetic variant.
+type synthVariant struct {
+	level       string
+	tps         float64
+	acked       int64
+	p50, p99    float64 // ms
+	lagScale    float64 // typical replay lag of the async replica, bytes
+	syncLag     float64 // typical replay lag of the sync replica, bytes
+	visMs       float64 // typical visibility, ms
+	lost        int64
+	unavailable float64
+	failed      bool
+}
+
+var synthVariants = []synthVariant{
+	{level: "off", tps: 1234.4, acked: 37_032, p50: 0.41, p99: 1.2, lagScale: 300_000, syncLag: 250_000, visMs: 35, lost: 37, unavailable: 1930},
+	{level: "local", tps: 1150.2, acked: 34_506, p50: 0.62, p99: 1.9, lagScale: 200_000, syncLag: 150_000, visMs: 28, lost: 12, unavailable: 1870},
+	{level: "remote_write", failed: true},
+	{level: "on", tps: 802.7, acked: 24_081, p50: 1.3, p99: 3.2, lagScale: 90_000, syncLag: 6_000, visMs: 12, lost: 0, unavailable: 1905},
+	{level: "remote_apply", tps: 1607, acked: 48_210, p50: 1.7, p99: 4.1, lagScale: 60_000, syncLag: 40, visMs: 4, lost: 0, unavailable: 1900},
+}
+
+func ptr(v float64) *float64 { return &v }
+
+// synthResult builds a realistic result.json for the synchronous_commit
+// matrix, deterministic for a given seed.
+func synthResult(t testing.TB) *result.Result {
+	t.Helper()
+	start := time.Date(2025, 3, 14, 9, 26, 53, 0, time.UTC)
+	r := &result.Result{
+		SchemaVersion: result.SchemaVersion,
+		Status:        result.StatusComplete,
+		Run: result.RunMeta{
+			ID:              "20250314-092653-7f3a",
+			ToolVersion:     "v0.3.0",
+			GoVersion:       "go1.26.8",
+			PostgresVersion: "15.13",
+			Backend:         "local",
+			Scenario:        "sync-vs-async",
+			Description:     "What each synchronous_commit level costs, and what it saves when the primary dies.",
+			ScenarioFile:    "scenarios/sync-vs-async.yaml",
+			ScenarioSHA256:  "9f2c1e0d6b7a8c5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e",
+			ScenarioYAML:    synthYAML,
+			Seed:            42,
+			StartedAt:       start,
+			FinishedAt:      start.Add(4*time.Minute + 12*time.Second),
+			Host:            "bench-01",
+			OS:              "linux",
+			Arch:            "amd64",
+			CPUs:            8,
+			DurationS:       30,
+		},
+	}
+	for i, sv := range synthVariants {
+		r.Variants = append(r.Variants, synthVariantResult(t, sv, int64(i+1)))
+	}
+	return r
+}
+
+func synthVariantResult(t testing.TB, sv synthVariant, seed int64) result.Variant {
+	t.Helper()
+	name := "synchronous_commit=" + sv.level
+	v := result.Variant{
+		Name:     name,
+		Settings: map[string]string{"synchronous_commit": sv.level},
+		Topology: result.Topology{
+			Primary: "primary",
+			Replicas: []result.ReplicaInfo{
+				{Name: "replica1", Sync: true, Slot: "replica1"},
+				{Name: "replica2", Slot: "replica2"},
+			},
+			SynchronousStandbyNames: `FIRST 1 ("replica1")`,
+			Settings: map[string]string{
+				"synchronous_commit": sv.level,
+				"wal_level":          "replica",
+				"max_wal_senders":    "10",
+				"primary_conninfo":   "host=127.0.0.1 port=54321 user=replicator password=s3cr3t-do-not-show",
+			},
+			BringUpMs: 2140,
+		},
+	}
+	if sv.failed {
+		v.Status = result.StatusFailed
+		v.Phase = "bring-up"
+		v.Error = "bring up replica2: pg_basebackup: error: could not connect to server: connection refused\nretried 3 times"
+		v.Topology.Replicas = nil
+		v.Topology.Settings = nil
+		v.Topology.BringUpMs = 0
+		v.Events = []result.Event{{Ms: 0, Kind: "phase", Detail: "bring-up"}, {Ms: 0, Kind: "error", Detail: "pg_basebackup failed"}}
+		return v
+	}
+	v.Status = result.StatusComplete
+	v.Phase = "done"
+	v.LogDir = "logs/" + sv.level
+	rng := rand.New(rand.NewSource(seed))
+
+	detect := float64(synthKillMs + 1000)
+	promoteStart := detect + 40
+	promoteDone := detect + 560
+	firstWrite := float64(synthKillMs) - 30 + sv.unavailable
+	v.Events = []result.Event{
+		{Ms: 0, Kind: "phase", Detail: "workload"},
+		{Ms: synthKillMs, Kind: "fault", Node: "primary", Detail: "kill -9"},
+		{Ms: detect, Kind: "detected", Node: "primary"},
+		{Ms: promoteStart, Kind: "promote_start", Node: "replica1"},
+		{Ms: promoteDone, Kind: "promote_done", Node: "replica1"},
+		{Ms: promoteDone + 120, Kind: "repoint", Node: "replica2"},
+		{Ms: firstWrite, Kind: "first_write", Node: "replica1"},
+		{Ms: synthWindowMs, Kind: "phase", Detail: "audit"},
+	}
+
+	// Replication: the old primary reports both replicas until the kill,
+	// the new primary reports replica2 once it is repointed.
+	var maxR1, maxR2, maxR1Ms, maxR2Ms, maxVis1, maxVis2 float64
+	for ms := 0.0; ms < synthWindowMs; ms += synthStepMs {
+		burst := 1.0
+		if math.Mod(ms, 6000) < 700 {
+			burst = 6 // a write burst every six seconds
+		}
+		if ms < synthKillMs {
+			r1 := sv.syncLag * burst * rng.ExpFloat64()
+			if rng.Intn(5) == 0 {
+				r1 = 0 // caught up at that instant
+			}
+			r2 := sv.lagScale * burst * (0.3 + rng.ExpFloat64())
+			v.Series.Replication = append(v.Series.Replication,
+				repl(ms, "replica1", r1, rng), repl(ms, "replica2", r2, rng))
+			maxR1, maxR2 = math.Max(maxR1, r1), math.Max(maxR2, r2)
+		} else if ms >= promoteDone+200 {
+			// replica2 catches up from the old timeline, then follows.
+			since := ms - promoteDone - 200
+			r2 := sv.lagScale*8*math.Exp(-since/1500) + sv.lagScale*burst*rng.ExpFloat64()*0.5
+			p := repl(ms, "replica2", r2, rng)
+			v.Series.Replication = append(v.Series.Replication, p)
+			maxR2 = math.Max(maxR2, r2)
+		}
+		// Visibility: replica1 until it is promoted; replica2 throughout,
+		// with the outage showing as a climbing age.
+		vis2 := sv.visMs * burst * (0.5 + rng.ExpFloat64())
+		if ms >= synthKillMs && ms < firstWrite+300 {
+			vis2 = ms - synthKillMs + sv.visMs
+		}
+		v.Series.Visibility = append(v.Series.Visibility, result.VisibilityPoint{Ms: ms + 3, Replica: "replica2", VisibilityMs: vis2})
+		maxVis2 = math.Max(maxVis2, vis2)
+		if ms < synthKillMs {
+			vis1 := sv.visMs * 0.6 * burst * (0.5 + rng.ExpFloat64())
+			v.Series.Visibility = append(v.Series.Visibility, result.VisibilityPoint{Ms: ms + 2, Replica: "replica1", VisibilityMs: vis1})
+			maxVis1 = math.Max(maxVis1, vis1)
+		}
+	}
+	for _, p := range v.Series.Replication {
+		if p.ReplayLagMs == nil {
+			continue
+		}
+		if p.Replica == "replica1" {
+			maxR1Ms = math.Max(maxR1Ms, *p.ReplayLagMs)
+		} else {
+			maxR2Ms = math.Max(maxR2Ms, *p.ReplayLagMs)
+		}
+	}
+
+	// Throughput per second and the commit latency histogram.
+	hist := hdrhistogram.New(1, 60_000_000, 3)
+	for s := 0; s < synthWindowMs/1000; s++ {
+		tp := result.ThroughputPoint{Second: s}
+		ms := float64(s * 1000)
+		switch {
+		case ms+1000 <= synthKillMs || ms >= firstWrite+1000:
+			tp.Acked = int64(sv.tps * (0.95 + 0.1*rng.Float64()))
+			tp.Failed = int64(rng.Intn(2))
+		case ms < synthKillMs: // the second of the kill
+			tp.Acked = int64(sv.tps * 0.3)
+			tp.Unknown = 4
+			tp.Failed = 60
+		case ms < firstWrite: // nobody to write to
+			tp.Failed = int64(sv.tps * 0.2)
+		default: // reconnecting
+			tp.Acked = int64(sv.tps * 0.55)
+			tp.Failed = 35
+		}
+		for i := int64(0); i < tp.Acked; i += 10 {
+			us := int64(sv.p50 * 1000 * math.Exp(0.45*rng.NormFloat64()))
+			if rng.Intn(400) == 0 {
+				us *= 8
+			}
+			if err := hist.RecordValues(max(us, 1), 10); err != nil {
+				t.Fatal(err)
+			}
+		}
+		tp.P50Ms = sv.p50 * (0.9 + 0.2*rng.Float64())
+		tp.P99Ms = sv.p99 * (0.8 + 0.4*rng.Float64())
+		tp.MaxMs = tp.P99Ms * 2.5
+		if tp.Acked == 0 {
+			tp.P50Ms, tp.P99Ms, tp.MaxMs = 0, 0, 0
+		}
+		if ms >= firstWrite && ms < firstWrite+1000 {
+			tp.P99Ms, tp.MaxMs = 1400, 1850
+		}
+		v.Series.Throughput = append(v.Series.Throughput, tp)
+	}
+	// The writes that waited through the failover.
+	if err := hist.RecordValues(1_400_000, 30); err != nil {
+		t.Fatal(err)
+	}
+	enc, err := hist.Encode(hdrhistogram.V2CompressedEncodingCookieBase)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.Histogram = &result.Histogram{Unit: "us", Encoded: string(enc)}
+
+	unknown := int64(4)
+	v.Summary = result.Summary{
+		DurationS:     30,
+		Attempted:     sv.acked + 260 + unknown,
+		Acked:         sv.acked,
+		Failed:        260,
+		Unknown:       unknown,
+		TPS:           sv.tps,
+		TargetRateTPS: 0,
+		CommitLatency: result.Latency{
+			P50: sv.p50, P90: sv.p50 * 1.8, P99: sv.p99, P999: sv.p99 * 3,
+			Max: 1850, Mean: sv.p50 * 1.2, N: sv.acked,
+		},
+		ScheduleLagP99: 0.8,
+		Replicas: []result.Lag{
+			{Replica: "replica1", Sync: true, MaxReplayLagBytes: maxR1, P99ReplayLagBytes: maxR1 * 0.8,
+				MaxSentLagBytes: maxR1 * 0.5, MaxReplayLagMs: maxR1Ms, P99ReplayLagMs: maxR1Ms * 0.7,
+				MaxVisibilityMs: maxVis1, P99VisibilityMs: maxVis1 * 0.8, P50VisibilityMs: sv.visMs,
+				VisibilitySamples: 180, ReplicationSamples: 180},
+			{Replica: "replica2", MaxReplayLagBytes: maxR2, P99ReplayLagBytes: maxR2 * 0.8,
+				MaxSentLagBytes: maxR2 * 0.5, MaxReplayLagMs: maxR2Ms, P99ReplayLagMs: maxR2Ms * 0.7,
+				MaxVisibilityMs: maxVis2, P99VisibilityMs: maxVis2 * 0.6, P50VisibilityMs: sv.visMs * 1.2,
+				VisibilitySamples: 300, ReplicationSamples: 273},
+		},
+		Failover: &result.Failover{
+			Mode:               "promote",
+			FaultMs:            ptr(synthKillMs),
+			DetectedMs:         ptr(detect),
+			PromoteStartMs:     ptr(promoteStart),
+			PromoteDoneMs:      ptr(promoteDone),
+			FirstWriteMs:       ptr(firstWrite),
+			LastAckBeforeMs:    ptr(synthKillMs - 30),
+			WriteUnavailableMs: ptr(sv.unavailable),
+			DetectAfterMs:      1000,
+			OldPrimary:         "primary",
+			NewPrimary:         "replica1",
+			Repointed:          []string{"replica2"},
+		},
+		InitialOrders: 10_000,
+	}
+	a := &result.Audit{
+		FinalPrimary: "replica1",
+		Acked:        sv.acked,
+		Lost:         sv.lost,
+		UnknownFound: 3,
+		FailedFound:  0,
+		Ghosts:       3,
+	}
+	firstID := int64(10_000) + sv.acked*18/30
+	for i := int64(0); i < min(sv.lost, 100); i++ {
+		a.LostIDs = append(a.LostIDs, firstID+i*7)
+		a.LostAckMs = append(a.LostAckMs, synthKillMs-float64(sv.lost-i)*6.5)
+	}
+	a.Nodes = []result.NodeAudit{
+		{Node: "replica1", Role: "primary", Rows: 10_000 + sv.acked - sv.lost + 3, Missing: sv.lost,
+			MissingIDs: a.LostIDs[:min(len(a.LostIDs), 20)], CaughtUp: true},
+		{Node: "replica2", Role: "replica", Rows: 10_000 + sv.acked - sv.lost + 3, Missing: sv.lost,
+			MissingIDs: a.LostIDs[:min(len(a.LostIDs), 20)], CaughtUp: true},
+	}
+	v.Summary.Audit = a
+	return v
+}
+
+func repl(ms float64, replica string, replay float64, rng *rand.Rand) result.ReplicationPoint {
+	p := result.ReplicationPoint{
+		Ms: ms, Replica: replica, State: "streaming",
+		SentBytes:   replay * 0.2,
+		WriteBytes:  replay * 0.5,
+		FlushBytes:  replay * 0.7,
+		ReplayBytes: replay,
+	}
+	// The server's estimates are null when the standby is idle.
+	if replay > 0 && rng.Intn(8) != 0 {
+		lag := 0.2 + replay/40_000*(0.8+0.4*rng.Float64())
+		p.WriteLagMs, p.FlushLagMs, p.ReplayLagMs = ptr(lag*0.3), ptr(lag*0.6), ptr(lag)
+	}
+	return p
+}
+
+// synthHeadlines are the sentences the report must carry for synthResult.
+var synthHeadlines = []string{
+	"synchronous_commit=off: 37 of 37,032 acknowledged writes lost (3 ghost writes); writes unavailable 1.9 s; p99 commit 1.2 ms; 1,234 TPS.",
+	"synchronous_commit=local: 12 of 34,506 acknowledged writes lost (3 ghost writes); writes unavailable 1.9 s; p99 commit 1.9 ms; 1,150 TPS.",
+	"synchronous_commit=remote_write: failed during bring-up, no measurements: bring up replica2: pg_basebackup: error: could not connect to server: connection refused …",
+	"synchronous_commit=on: 0 of 24,081 acknowledged writes lost (3 ghost writes); writes unavailable 1.9 s; p99 commit 3.2 ms; 803 TPS.",
+	"synchronous_commit=remote_apply: 0 of 48,210 acknowledged writes lost (3 ghost writes); writes unavailable 1.9 s; p99 commit 4.1 ms; 1,607 TPS.",
+}

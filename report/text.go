@@ -1,0 +1,222 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/pgbench-ha/pgbench-ha/result"
+)
+
+// textWidth is the widest line WriteText prints, names and errors
+// included.
+const textWidth = 100
+
+// WriteText writes the short plain-text summary printed at the end of a
+// run: one table row per variant with throughput, commit latency, the worst
+// replica's lag, write unavailability and the audit counts, followed by the
+// errors of failed or interrupted variants. Lines are at most 100 columns.
+// Write errors are ignored: the summary is a courtesy, result.json is the
+// record.
+func WriteText(w io.Writer, r *result.Result) {
+	var b strings.Builder
+	if r == nil {
+		io.WriteString(w, "no result\n")
+		return
+	}
+	m := r.Run
+	head := fmt.Sprintf("%s  run %s  %s", orDash(m.Scenario), orDash(m.ID), strings.ToUpper(orDash(r.Status)))
+	if n := len(r.Variants); n > 0 {
+		head += fmt.Sprintf("  (%d variants", n)
+		if m.DurationS > 0 {
+			head += ", " + fmtDuration(m.DurationS*1000) + " each"
+		}
+		head += ")"
+	}
+	b.WriteString(clip(head, textWidth) + "\n")
+	if r.Error != "" {
+		b.WriteString(clip("error: "+redact(firstLine(r.Error)), textWidth) + "\n")
+	}
+	b.WriteString("\n")
+
+	nameHead, names := variantColumn(r.Variants)
+	rows := [][]string{{nameHead, "status", "TPS", "p50", "p99", "lag", "vis", "unavail", "lost", "ghost", "unkn"}}
+	for i := range r.Variants {
+		v := &r.Variants[i]
+		row := []string{names[i], orDash(v.Status), "–", "–", "–", "–", "–", "–", "–", "–", "–"}
+		if hasData(v) {
+			s := v.Summary
+			row[2] = fmtCount(s.TPS)
+			if s.CommitLatency.N > 0 || s.CommitLatency.Max > 0 {
+				row[3] = fmtMs(s.CommitLatency.P50)
+				row[4] = fmtMs(s.CommitLatency.P99)
+			}
+			if _, lag, _, vis, ok := worstLag(s); ok {
+				row[5] = fmtBytes(lag)
+				row[6] = fmtMs(vis)
+			}
+			if f := s.Failover; f != nil && f.WriteUnavailableMs != nil {
+				row[7] = fmtMs(*f.WriteUnavailableMs)
+			}
+			if a := s.Audit; a != nil {
+				row[8] = fmtInt(a.Lost)
+				row[9] = fmtInt(a.Ghosts)
+			}
+			row[10] = fmtInt(s.Unknown)
+		}
+		rows = append(rows, row)
+	}
+	// The variant column gets what the numbers leave of the width; names
+	// too long for it go on a line of their own above their numbers.
+	rest := 0
+	for j := 1; j < len(rows[0]); j++ {
+		w := 0
+		for _, row := range rows {
+			w = max(w, utf8.RuneCountInString(row[j]))
+		}
+		rest += w + 2
+	}
+	long := false
+	for _, row := range rows {
+		long = long || utf8.RuneCountInString(row[0]) > textWidth-rest
+	}
+	if !long {
+		writeTable(&b, rows)
+	} else {
+		nameRows := make([]string, len(rows))
+		for i, row := range rows {
+			nameRows[i] = row[0]
+			row[0] = ""
+		}
+		for i, l := range tableLines(rows) {
+			b.WriteString(wrap(nameRows[i], textWidth, "    "))
+			b.WriteString("  " + strings.TrimLeft(l, " ") + "\n")
+		}
+	}
+	b.WriteString("p50, p99: commit latency, ms; lag: worst replica's max replay lag; vis: worst replica's\n" +
+		"max heartbeat visibility, ms; unavail: writes unavailable, ms; lost: acknowledged writes lost;\n" +
+		"ghost: unacknowledged writes found; unkn: writes with an unknown outcome\n")
+
+	var notes []string
+	for i := range r.Variants {
+		v := &r.Variants[i]
+		switch v.Status {
+		case result.StatusFailed, result.StatusInterrupted:
+			s := fmt.Sprintf("%s: %s during %s", v.Name, v.Status, orDash(v.Phase))
+			if v.Error != "" {
+				s += ": " + redact(firstLine(v.Error))
+			}
+			notes = append(notes, s)
+		case result.StatusPending:
+			notes = append(notes, v.Name+": not run")
+		}
+		if a := v.Summary.Audit; a != nil && a.Lost > 0 {
+			notes = append(notes, fmt.Sprintf("%s: %s acknowledged writes missing on %s",
+				v.Name, fmtInt(a.Lost), orDash(a.FinalPrimary)))
+		}
+	}
+	if len(notes) > 0 {
+		b.WriteString("\n")
+		for _, n := range notes {
+			b.WriteString(wrap(n, textWidth, "    "))
+		}
+	}
+	io.WriteString(w, b.String())
+}
+
+// variantColumn returns the header and cells of the variant column. When
+// every name is "key=value" with the same key, the key becomes the header
+// and the cells keep only the values.
+func variantColumn(vs []result.Variant) (string, []string) {
+	names := make([]string, len(vs))
+	key := ""
+	common := len(vs) > 0
+	for i, v := range vs {
+		names[i] = v.Name
+		k, val, ok := strings.Cut(v.Name, "=")
+		if !ok || val == "" || strings.ContainsAny(val, "=,") || (i > 0 && k != key) {
+			common = false
+		}
+		key = k
+	}
+	head := "variant"
+	if common {
+		head = key
+		for i, v := range vs {
+			_, names[i], _ = strings.Cut(v.Name, "=")
+		}
+	}
+	for i := range names {
+		names[i] = orDash(names[i])
+	}
+	return head, names
+}
+
+// writeTable writes rows with the first two columns left-aligned and the
+// rest right-aligned, two spaces apart.
+func writeTable(b *strings.Builder, rows [][]string) {
+	for _, l := range tableLines(rows) {
+		b.WriteString(l + "\n")
+	}
+}
+
+func tableLines(rows [][]string) []string {
+	if len(rows) == 0 {
+		return nil
+	}
+	var out []string
+	widths := make([]int, len(rows[0]))
+	for _, row := range rows {
+		for j, c := range row {
+			widths[j] = max(widths[j], utf8.RuneCountInString(c))
+		}
+	}
+	for _, row := range rows {
+		var line strings.Builder
+		for j, c := range row {
+			pad := strings.Repeat(" ", widths[j]-utf8.RuneCountInString(c))
+			if j > 0 {
+				line.WriteString("  ")
+			}
+			if j < 2 {
+				line.WriteString(c + pad)
+			} else {
+				line.WriteString(pad + c)
+			}
+		}
+		out = append(out, strings.TrimRight(line.String(), " "))
+	}
+	return out
+}
+
+// clip shortens s to n columns, ending with "…" when cut.
+func clip(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	rs := []rune(s)
+	return string(rs[:n-1]) + "…"
+}
+
+// wrap breaks s into lines of at most n columns at spaces, indenting the
+// continuation lines; a word longer than a line is clipped.
+func wrap(s string, n int, indent string) string {
+	var b strings.Builder
+	line := ""
+	for _, w := range strings.Fields(s) {
+		switch {
+		case line == "":
+			line = w
+		case utf8.RuneCountInString(line)+1+utf8.RuneCountInString(w) <= n:
+			line += " " + w
+		default:
+			b.WriteString(clip(line, n) + "\n")
+			line = indent + w
+		}
+	}
+	if line != "" {
+		b.WriteString(clip(line, n) + "\n")
+	}
+	return b.String()
+}

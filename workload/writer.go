@@ -1,0 +1,367 @@
+package workload
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Config configures Run.
+type Config struct {
+	// DSN reaches whichever node is writable: a multi-host libpq string;
+	// Run adds target_session_attrs=read-write.
+	DSN     string
+	Writers int
+	// Rate returns the target rate (writes per second, all writers
+	// together) at an offset from the start; 0 means unlimited.
+	Rate func(time.Duration) float64
+	// Poisson arrivals (like pgbench --rate) when true, uniform otherwise.
+	Poisson  bool
+	Seed     int64
+	MaxQueue int
+	Ledger   *Ledger
+	// Start is the instant offsets are measured from.
+	Start time.Time
+	// Duration ends the schedule; writes in flight then get Grace to
+	// finish before their connections are cancelled.
+	Duration time.Duration
+	Grace    time.Duration
+	// NodeOf maps the address a writer is connected to ("host:port") to a
+	// node index, so
+	// the ledger knows which node acknowledged each write.
+	NodeOf func(addr string) int
+	// Reconnect is the pause between failed connection attempts;
+	// default 5ms.
+	Reconnect time.Duration
+}
+
+// Stats is what Run measured, besides the ledger.
+type Stats struct {
+	Latency     *hdrhistogram.Histogram   // commit latency, µs, whole run
+	PerSecond   []*hdrhistogram.Histogram // commit latency, µs, by ack second
+	SchedLag    *hdrhistogram.Histogram   // send time minus intended time, µs
+	Acked       []int64                   // by second of ack
+	Failed      []int64
+	Unknown     []int64
+	Skipped     int64 // arrivals dropped because the queue was full
+	NotSent     int64 // arrivals still queued when the run ended
+	Connects    int64
+	ConnectErrs int64
+}
+
+const maxLatencyUs = 120_000_000 // clamp at 120 s
+
+func newHist() *hdrhistogram.Histogram { return hdrhistogram.New(1, maxLatencyUs, 3) }
+
+// Live counters read by progress display while Run works.
+type Live struct {
+	Acked   atomic.Int64
+	Errors  atomic.Int64
+	Queue   atomic.Int64
+	Writers atomic.Int64 // connected writers
+}
+
+type job struct {
+	id       int64
+	intended time.Duration // offset; <0 when unpaced
+}
+
+// Run drives the workload until cfg.Duration has passed (or ctx ends) and
+// returns the statistics. Writes go to the ledger as they finish.
+func Run(ctx context.Context, cfg Config, live *Live) (*Stats, error) {
+	if cfg.Writers < 1 {
+		return nil, fmt.Errorf("workload: need at least one writer")
+	}
+	if cfg.Reconnect == 0 {
+		cfg.Reconnect = 5 * time.Millisecond
+	}
+	if cfg.MaxQueue <= 0 {
+		cfg.MaxQueue = 100000
+	}
+	if live == nil {
+		live = &Live{}
+	}
+	pcfg, err := pgx.ParseConfig(cfg.DSN + " target_session_attrs=read-write connect_timeout=2")
+	if err != nil {
+		return nil, fmt.Errorf("workload: connection string: %w", err)
+	}
+	pcfg.RuntimeParams["application_name"] = "pgbench-ha-writer"
+
+	secs := int(cfg.Duration/time.Second) + int(cfg.Grace/time.Second) + 2
+	schedCtx, stopSched := context.WithDeadline(ctx, cfg.Start.Add(cfg.Duration))
+	defer stopSched()
+	// Writes in flight at the end get a grace period; then everything stops.
+	execCtx, stopExec := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopExec()
+	go func() {
+		select {
+		case <-ctx.Done():
+			stopExec()
+		case <-schedCtx.Done():
+			select {
+			case <-ctx.Done():
+			case <-time.After(cfg.Grace):
+			}
+			stopExec()
+		}
+	}()
+
+	queue := make(chan job, cfg.MaxQueue)
+	st := &Stats{Latency: newHist(), SchedLag: newHist()}
+	var skipped atomic.Int64
+	var nextID atomic.Int64
+	nextID.Store(cfg.Ledger.FirstID())
+
+	var wg sync.WaitGroup
+	recs := make([]*recorder, cfg.Writers)
+	for w := 0; w < cfg.Writers; w++ {
+		recs[w] = newRecorder(secs)
+		wg.Add(1)
+		go func(r *recorder) {
+			defer wg.Done()
+			writer(schedCtx, execCtx, cfg, pcfg, queue, r, live)
+		}(recs[w])
+	}
+	dispatch(schedCtx, cfg, queue, &nextID, &skipped, live)
+	close(queue)
+	wg.Wait()
+
+	for range queue { // drained by writers unless ctx ended
+		st.NotSent++
+	}
+	st.Skipped = skipped.Load()
+	st.PerSecond = make([]*hdrhistogram.Histogram, secs)
+	st.Acked = make([]int64, secs)
+	st.Failed = make([]int64, secs)
+	st.Unknown = make([]int64, secs)
+	for i := range st.PerSecond {
+		st.PerSecond[i] = newHist()
+	}
+	for _, r := range recs {
+		st.Latency.Merge(r.lat)
+		st.SchedLag.Merge(r.lag)
+		for i := 0; i < secs; i++ {
+			st.PerSecond[i].Merge(r.perSec[i])
+			st.Acked[i] += r.acked[i]
+			st.Failed[i] += r.failed[i]
+			st.Unknown[i] += r.unknown[i]
+		}
+		st.NotSent += r.notSent
+		st.Connects += r.connects
+		st.ConnectErrs += r.connectErrs
+	}
+	return st, nil
+}
+
+// dispatch generates arrivals on schedule and queues them. Ids are handed
+// out in arrival order, so the same seed and rate give the same ids.
+func dispatch(ctx context.Context, cfg Config, queue chan<- job, nextID *atomic.Int64, skipped *atomic.Int64, live *Live) {
+	rng := rand.New(rand.NewPCG(uint64(cfg.Seed), 0x5eed))
+	next := time.Duration(0)
+	for {
+		if ctx.Err() != nil {
+			return
+		}
+		rate := cfg.Rate(next)
+		if rate <= 0 {
+			// Unlimited: keep the writers busy; the intended time is
+			// when a writer takes the job.
+			id := nextID.Add(1) - 1
+			select {
+			case queue <- job{id: id, intended: -1}:
+			case <-ctx.Done():
+				return
+			}
+			next = time.Since(cfg.Start)
+			continue
+		}
+		gap := 1 / rate
+		if cfg.Poisson {
+			gap = -math.Log(1-rng.Float64()) / rate
+		}
+		next += time.Duration(gap * float64(time.Second))
+		if next >= cfg.Duration {
+			<-ctx.Done()
+			return
+		}
+		if wait := next - time.Since(cfg.Start); wait > 200*time.Microsecond {
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return
+			}
+		}
+		id := nextID.Add(1) - 1
+		select {
+		case queue <- job{id: id, intended: next}:
+			live.Queue.Store(int64(len(queue)))
+		default:
+			skipped.Add(1)
+		}
+	}
+}
+
+type recorder struct {
+	lat, lag    *hdrhistogram.Histogram
+	perSec      []*hdrhistogram.Histogram
+	acked       []int64
+	failed      []int64
+	unknown     []int64
+	notSent     int64
+	connects    int64
+	connectErrs int64
+}
+
+func newRecorder(secs int) *recorder {
+	r := &recorder{lat: newHist(), lag: newHist(), perSec: make([]*hdrhistogram.Histogram, secs),
+		acked: make([]int64, secs), failed: make([]int64, secs), unknown: make([]int64, secs)}
+	for i := range r.perSec {
+		r.perSec[i] = newHist()
+	}
+	return r
+}
+
+func (r *recorder) sec(at time.Duration) int {
+	s := int(at / time.Second)
+	if s < 0 {
+		return 0
+	}
+	if s >= len(r.acked) {
+		return len(r.acked) - 1
+	}
+	return s
+}
+
+func clampUs(d time.Duration) int64 {
+	us := d.Microseconds()
+	if us < 1 {
+		return 1
+	}
+	if us > maxLatencyUs {
+		return maxLatencyUs
+	}
+	return us
+}
+
+// writer takes jobs from the queue and writes them, reconnecting whenever
+// its connection is lost, until the queue is closed or execCtx ends.
+func writer(schedCtx, execCtx context.Context, cfg Config, pcfg *pgx.ConnConfig, queue <-chan job, r *recorder, live *Live) {
+	var conn *pgx.Conn
+	node := -1
+	defer func() {
+		if conn != nil {
+			conn.Close(context.Background())
+			live.Writers.Add(-1)
+		}
+	}()
+	drop := func() {
+		if conn != nil {
+			conn.Close(context.Background())
+			live.Writers.Add(-1)
+		}
+		conn, node = nil, -1
+	}
+	connect := func() bool {
+		for conn == nil {
+			if execCtx.Err() != nil {
+				return false
+			}
+			c, err := pgx.ConnectConfig(execCtx, pcfg)
+			r.connects++
+			if err != nil {
+				r.connectErrs++
+				select {
+				case <-execCtx.Done():
+				case <-time.After(cfg.Reconnect):
+				}
+				continue
+			}
+			conn = c
+			live.Writers.Add(1)
+			if cfg.NodeOf != nil {
+				node = cfg.NodeOf(c.PgConn().Conn().RemoteAddr().String())
+			}
+		}
+		return true
+	}
+	for j := range queue {
+		// Hold the job until a writable node accepts us: the write waits
+		// as a client application's would; its wait shows as schedule lag.
+		if !connect() {
+			r.notSent++
+			continue
+		}
+		sent := time.Since(cfg.Start)
+		if j.intended >= 0 {
+			r.lag.RecordValue(clampUs(sent - j.intended))
+		}
+		o := OrderFor(cfg.Seed, j.id)
+		cfg.Ledger.Begin(j.id)
+		_, err := conn.Exec(execCtx, InsertSQL, o.ID, o.CustomerID, o.SKU, o.Qty, o.AmountCents)
+		done := time.Since(cfg.Start)
+		s := r.sec(done)
+		switch classify(err) {
+		case Acked:
+			lat := clampUs(done - sent)
+			r.lat.RecordValue(lat)
+			r.perSec[s].RecordValue(lat)
+			r.acked[s]++
+			cfg.Ledger.Finish(j.id, Acked, node, done)
+			live.Acked.Add(1)
+		case Failed:
+			r.failed[s]++
+			cfg.Ledger.Finish(j.id, Failed, node, done)
+			live.Errors.Add(1)
+			if needsReconnect(err) || conn.IsClosed() {
+				drop()
+			}
+		default:
+			r.unknown[s]++
+			cfg.Ledger.Finish(j.id, Unknown, node, done)
+			live.Errors.Add(1)
+			drop()
+		}
+	}
+}
+
+// classify maps an Exec error to an outcome.
+func classify(err error) Outcome {
+	if err == nil {
+		return Acked
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		// The server answered with an error: the statement did not commit.
+		return Failed
+	}
+	if pgconn.SafeToRetry(err) {
+		// Nothing was sent.
+		return Failed
+	}
+	return Unknown
+}
+
+// needsReconnect: errors after which this connection is of no more use for
+// writing (read-only node, shutdown, crash recovery).
+func needsReconnect(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code[:2] {
+		case "25", "57", "08", "53", "58", "XX":
+			return true
+		}
+		return false
+	}
+	return true
+}
