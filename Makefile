@@ -1,0 +1,40 @@
+# pgbench-ha: the common tasks. `make help` lists them.
+GO        ?= go
+BIN       := bin/pgbench-ha
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+SCENARIO  ?= scenarios/sync-vs-async.yaml
+OUT       ?= results
+
+.PHONY: help setup build run test test-short bench fuzz vet clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
+
+setup: ## install the PostgreSQL server binaries if missing (Debian/Ubuntu, as root)
+	@bash scripts/setup.sh
+
+build: ## build bin/pgbench-ha
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/pgbench-ha
+
+run: setup build ## run the flagship scenario (SCENARIO=..., OUT=...)
+	./$(BIN) run --out $(OUT) $(SCENARIO)
+
+test: setup ## run every test, integration tests on real clusters included
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 20m ./...
+
+test-short: ## unit tests only (no PostgreSQL needed)
+	$(GO) test -count=1 -short ./...
+
+bench: setup ## writer vs pgbench TPS, bring-up vs by hand
+	bash bench/run.sh
+
+fuzz: ## fuzz the scenario decoder for a minute
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 60s ./scenario/
+
+vet: ## go vet and gofmt
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l .)" || { gofmt -l .; exit 1; }
+
+clean: ## remove the binary (results/ is kept)
+	rm -rf bin
