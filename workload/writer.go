@@ -116,6 +116,7 @@ func Run(ctx context.Context, cfg Config, live *Live) (*Stats, error) {
 	}()
 
 	queue := make(chan job, cfg.MaxQueue)
+	gate := make(chan struct{}, 1)
 	st := &Stats{Latency: newHist(), SchedLag: newHist()}
 	var skipped atomic.Int64
 	var nextID atomic.Int64
@@ -128,7 +129,7 @@ func Run(ctx context.Context, cfg Config, live *Live) (*Stats, error) {
 		wg.Add(1)
 		go func(r *recorder) {
 			defer wg.Done()
-			writer(schedCtx, execCtx, cfg, pcfg, queue, r, live)
+			writer(execCtx, cfg, pcfg, queue, gate, r, live)
 		}(recs[w])
 	}
 	dispatch(schedCtx, cfg, queue, &nextID, &skipped, live)
@@ -256,7 +257,7 @@ func clampUs(d time.Duration) int64 {
 
 // writer takes jobs from the queue and writes them, reconnecting whenever
 // its connection is lost, until the queue is closed or execCtx ends.
-func writer(schedCtx, execCtx context.Context, cfg Config, pcfg *pgx.ConnConfig, queue <-chan job, r *recorder, live *Live) {
+func writer(execCtx context.Context, cfg Config, pcfg *pgx.ConnConfig, queue <-chan job, gate chan struct{}, r *recorder, live *Live) {
 	var conn *pgx.Conn
 	node := -1
 	defer func() {
@@ -274,7 +275,13 @@ func writer(schedCtx, execCtx context.Context, cfg Config, pcfg *pgx.ConnConfig,
 	}
 	connect := func() bool {
 		for conn == nil {
-			if execCtx.Err() != nil {
+			// One writer at a time looks for a writable node, pausing
+			// between failed attempts while it holds the gate: during an
+			// outage the cluster sees one attempt per pause, not one per
+			// writer, and once one writer gets in the others follow at once.
+			select {
+			case gate <- struct{}{}:
+			case <-execCtx.Done():
 				return false
 			}
 			c, err := pgx.ConnectConfig(execCtx, pcfg)
@@ -285,8 +292,10 @@ func writer(schedCtx, execCtx context.Context, cfg Config, pcfg *pgx.ConnConfig,
 				case <-execCtx.Done():
 				case <-time.After(cfg.Reconnect):
 				}
+				<-gate
 				continue
 			}
+			<-gate
 			conn = c
 			live.Writers.Add(1)
 			if cfg.NodeOf != nil {

@@ -21,14 +21,16 @@ type progress struct {
 	p     *mpb.Progress
 	bar   *mpb.Bar
 	mu    sync.Mutex
-	state struct {
-		name            string
-		index, total    int
-		phase           string
-		tps, lag, vis   float64
-		elapsed, window time.Duration
-		writers         int64
-	}
+	state *barState // the current variant's; each bar keeps its own
+}
+
+type barState struct {
+	name            string
+	index, total    int
+	phase           string
+	tps, lag, vis   float64
+	elapsed, window time.Duration
+	writers         int64
 }
 
 func newProgress(out io.Writer, tty bool) *progress {
@@ -40,9 +42,9 @@ func newProgress(out io.Writer, tty bool) *progress {
 }
 
 func (pr *progress) Variant(index, total int, name string, window time.Duration) {
+	st := &barState{name: name, index: index, total: total, window: window, phase: "bring-up"}
 	pr.mu.Lock()
-	pr.state.name, pr.state.index, pr.state.total, pr.state.window = name, index, total, window
-	pr.state.phase, pr.state.tps, pr.state.lag, pr.state.vis, pr.state.elapsed = "bring-up", 0, 0, 0, 0
+	pr.state = st
 	pr.mu.Unlock()
 	if !pr.tty {
 		return
@@ -52,14 +54,14 @@ func (pr *progress) Variant(index, total int, name string, window time.Duration)
 			decor.Any(func(decor.Statistics) string {
 				pr.mu.Lock()
 				defer pr.mu.Unlock()
-				return fmt.Sprintf("[%d/%d] %-32s", pr.state.index+1, pr.state.total, trunc(pr.state.name, 32))
+				return fmt.Sprintf("[%d/%d] %-32s", st.index+1, st.total, trunc(st.name, 32))
 			}),
 		),
 		mpb.AppendDecorators(
 			decor.Any(func(decor.Statistics) string {
 				pr.mu.Lock()
 				defer pr.mu.Unlock()
-				s := pr.state
+				s := *st
 				return fmt.Sprintf("%5.1f/%.0fs  %7.0f tps  lag %s %7.1f ms  %-9s", s.elapsed.Seconds(), s.window.Seconds(),
 					s.tps, bytesStr(s.lag), s.vis, s.phase)
 			}),
@@ -75,19 +77,19 @@ func (pr *progress) Phase(name string) {
 
 func (pr *progress) Tick(elapsed time.Duration, tps, lag, vis float64, writers int64) {
 	pr.mu.Lock()
-	pr.state.elapsed, pr.state.tps, pr.state.lag, pr.state.vis, pr.state.writers = elapsed, tps, lag, vis, writers
+	st := pr.state
+	st.elapsed, st.tps, st.lag, st.vis, st.writers = elapsed, tps, lag, vis, writers
 	pr.mu.Unlock()
 	if pr.bar != nil {
-		ms := elapsed.Milliseconds()
-		if ms > pr.state.window.Milliseconds() {
-			ms = pr.state.window.Milliseconds()
-		}
-		pr.bar.SetCurrent(ms)
+		pr.bar.SetCurrent(min(elapsed.Milliseconds(), st.window.Milliseconds()))
 	}
 }
 
 func (pr *progress) VariantDone(v *result.Variant) {
 	if pr.bar != nil {
+		if v.Status == "complete" {
+			pr.bar.SetCurrent(pr.state.window.Milliseconds())
+		}
 		pr.bar.SetTotal(-1, true)
 		pr.bar = nil
 		return
