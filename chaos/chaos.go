@@ -9,8 +9,11 @@ package chaos
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -23,32 +26,21 @@ import (
 // cannot inject, with where it is in the scenario file, or nil. Call it
 // before anything starts.
 func Supported(file string, backend cluster.Backend, faults []scenario.Fault) error {
+	var kinds []string
+	if fb, ok := backend.(cluster.FaultBackend); ok {
+		kinds = fb.FaultKinds()
+	}
 	var probs []string
 	for _, f := range faults {
-		switch f.Kind {
-		case scenario.FaultKill:
-			if _, ok := backend.(cluster.KillerBackend); !ok {
-				probs = append(probs, fmt.Sprintf("%s:%d: fault kind %q is not supported by the %s backend", file, f.Line, f.Kind, backend.Name()))
-			}
-		default:
-			probs = append(probs, fmt.Sprintf("%s:%d: unknown fault kind %q", file, f.Line, f.Kind))
+		if !slices.Contains(kinds, f.Kind) {
+			probs = append(probs, fmt.Sprintf("%s:%d: fault kind %q is not supported by the %s backend (it supports: %s)",
+				file, f.Line, f.Kind, backend.Name(), strings.Join(kinds, ", ")))
 		}
 	}
 	if len(probs) == 0 {
 		return nil
 	}
-	return fmt.Errorf("%s", joinLines(probs))
-}
-
-func joinLines(s []string) string {
-	out := ""
-	for i, l := range s {
-		if i > 0 {
-			out += "\n"
-		}
-		out += l
-	}
-	return out
+	return errors.New(strings.Join(probs, "\n"))
 }
 
 // Timeline fires faults at their offsets.

@@ -108,8 +108,26 @@ func MultiHost(nodes []Node) string {
 	return "host=" + strings.Join(hosts, ",") + " port=" + strings.Join(ports, ",")
 }
 
-// KillerBackend is a Backend whose clusters implement Killer.
-type KillerBackend interface {
+// Stopper is a Cluster that can shut a node down (fast: SIGINT to the
+// postmaster, a clean shutdown with a checkpoint; immediate: SIGQUIT, crash
+// recovery at the next start) and start a stopped or killed node again.
+// Start returns once the node accepts connections.
+type Stopper interface {
+	Stop(ctx context.Context, node string, immediate bool) error
+	Start(ctx context.Context, node string) error
+}
+
+// Pauser is a Cluster that can freeze every process of a node (SIGSTOP of
+// the process group, the cgroup freezer of docker pause) and thaw it.
+type Pauser interface {
+	Pause(ctx context.Context, node string) error
+	Resume(ctx context.Context, node string) error
+}
+
+// FaultBackend is a Backend that says which fault kinds its clusters can
+// inject (the scenario's kind names: kill, stop, restart, pause, ...), so
+// a scenario is refused before anything starts rather than at minute 3.
+type FaultBackend interface {
 	Backend
-	CanKill()
+	FaultKinds() []string
 }

@@ -511,3 +511,96 @@ func (c *Cluster) Down(ctx context.Context) error {
 	}
 	return errors.Join(errs...)
 }
+
+var (
+	_ cluster.Stopper = (*Cluster)(nil)
+	_ cluster.Pauser  = (*Cluster)(nil)
+)
+
+func (c *Cluster) running(name string) (*node, *proc, error) {
+	n, err := c.node(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	c.mu.Lock()
+	p := n.proc
+	c.mu.Unlock()
+	if p == nil || !p.running() {
+		return n, nil, fmt.Errorf("%s is not running", name)
+	}
+	return n, p, nil
+}
+
+// Stop shuts a node down: fast (SIGINT: clean, with a checkpoint) or
+// immediate (SIGQUIT: no checkpoint, crash recovery at the next start).
+// It returns once every process of the node has exited.
+func (c *Cluster) Stop(ctx context.Context, name string, immediate bool) error {
+	n, p, err := c.running(name)
+	if err != nil {
+		return fmt.Errorf("stop: %w", err)
+	}
+	sig := syscall.SIGINT
+	if immediate {
+		sig = syscall.SIGQUIT
+	}
+	// Only the postmaster: it shuts its children down itself.
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		return fmt.Errorf("stop %s: %w", name, err)
+	}
+	select {
+	case <-p.done:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(60 * time.Second):
+		return fmt.Errorf("stop %s: still running 60s after %v; see %s", name, sig, n.logPath)
+	}
+	p.groupGone(10 * time.Second)
+	return nil
+}
+
+// Start starts a stopped or killed node again on the same port and data
+// directory and waits until it accepts connections (after crash recovery,
+// if it was killed).
+func (c *Cluster) Start(ctx context.Context, name string) error {
+	n, err := c.node(name)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	p := n.proc
+	down := c.down
+	c.mu.Unlock()
+	if down {
+		return fmt.Errorf("start %s: the cluster is down", name)
+	}
+	if p != nil && p.running() {
+		return fmt.Errorf("start %s: already running", name)
+	}
+	removeShm(n.dataDir)
+	return c.start(ctx, n)
+}
+
+// Pause freezes every process of the node (SIGSTOP to its process group):
+// it holds its connections open and answers nothing, like docker pause.
+func (c *Cluster) Pause(ctx context.Context, name string) error {
+	_, p, err := c.running(name)
+	if err != nil {
+		return fmt.Errorf("pause: %w", err)
+	}
+	if err := p.signal(syscall.SIGSTOP); err != nil {
+		return fmt.Errorf("pause %s: %w", name, err)
+	}
+	return nil
+}
+
+// Resume thaws a paused node (SIGCONT to its process group).
+func (c *Cluster) Resume(ctx context.Context, name string) error {
+	_, p, err := c.running(name)
+	if err != nil {
+		return fmt.Errorf("resume: %w", err)
+	}
+	if err := p.signal(syscall.SIGCONT); err != nil {
+		return fmt.Errorf("resume %s: %w", name, err)
+	}
+	return nil
+}

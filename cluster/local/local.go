@@ -308,5 +308,7 @@ func connectSocket(ctx context.Context, sockDir string, port int) (*pgx.Conn, er
 
 var _ cluster.Backend = (*Backend)(nil)
 
-// CanKill marks the local backend's clusters as able to kill a node.
-func (b *Backend) CanKill() {}
+// FaultKinds lists the faults local clusters can inject.
+func (b *Backend) FaultKinds() []string {
+	return []string{"kill", "stop", "restart", "pause"}
+}

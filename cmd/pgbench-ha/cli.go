@@ -13,7 +13,6 @@ import (
 
 	"github.com/pgbench-ha/pgbench-ha/chaos"
 	"github.com/pgbench-ha/pgbench-ha/cluster"
-	"github.com/pgbench-ha/pgbench-ha/cluster/local"
 	"github.com/pgbench-ha/pgbench-ha/report"
 	"github.com/pgbench-ha/pgbench-ha/result"
 	"github.com/pgbench-ha/pgbench-ha/runner"
@@ -56,7 +55,7 @@ type Env struct {
 	IsTerminal bool
 	// OnBackend is called with the backend once it exists, so a forced
 	// exit can tear it down.
-	OnBackend func(*local.Backend)
+	OnBackend func(cluster.Backend)
 }
 
 // Main runs the CLI with args (args[0] is the program name) and returns
@@ -92,10 +91,9 @@ func newApp(env Env) *cli.Command {
 				Name:      "run",
 				Usage:     "run a scenario: cluster, workload, faults, failover, audit, report",
 				ArgsUsage: "SCENARIO.yaml",
-				Flags: []cli.Flag{
+				Flags: append([]cli.Flag{
 					&cli.StringFlag{Name: "out", Value: "results", Usage: "results root; the run goes to OUT/<scenario>/<run-id>"},
-					&cli.StringFlag{Name: "pg-bin", Usage: "directory of the PostgreSQL server binaries (default: pg_config --bindir, PATH, /usr/lib/postgresql/*/bin)"},
-				},
+				}, backendFlags()...),
 				Action: func(ctx context.Context, cmd *cli.Command) error { return runCmd(ctx, cmd, env) },
 			},
 			{
@@ -164,7 +162,7 @@ func runCmd(ctx context.Context, cmd *cli.Command, env Env) error {
 	if err != nil {
 		return withCode(ExitInvalid, err)
 	}
-	b, err := local.New(local.Options{BinDir: cmd.String("pg-bin")})
+	b, err := openBackend(cmd, s)
 	if err != nil {
 		return withCode(ExitInfrastructure, err)
 	}

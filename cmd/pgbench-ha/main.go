@@ -17,13 +17,14 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/pgbench-ha/pgbench-ha/cluster"
 	"github.com/pgbench-ha/pgbench-ha/cluster/local"
 )
 
 func main() {
 	ctx, cancel := context.WithCancel(context.Background())
 	var mu sync.Mutex
-	var backend *local.Backend
+	var backend cluster.Backend
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	go func() {
@@ -45,7 +46,7 @@ func main() {
 		Stdout:     os.Stdout,
 		Stderr:     os.Stderr,
 		IsTerminal: term.IsTerminal(int(os.Stdout.Fd())),
-		OnBackend: func(b *local.Backend) {
+		OnBackend: func(b cluster.Backend) {
 			mu.Lock()
 			backend = b
 			mu.Unlock()
