@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // User selects the role a connection string logs in as.
@@ -52,6 +53,12 @@ type Spec struct {
 	SyncStandbyNames string
 	// LogDir receives one server log per node, kept after Down.
 	LogDir string
+	// Network asks for a cluster whose links can be faulted (Networker):
+	// replication and client connections through per-link proxies.
+	Network bool
+	// Clients names the client groups that connect through their own
+	// links when Network is set (e.g. "writers", "readers", "controller").
+	Clients []string
 }
 
 // Backend builds clusters. Up may be called several times (once per
@@ -122,6 +129,46 @@ type Stopper interface {
 type Pauser interface {
 	Pause(ctx context.Context, node string) error
 	Resume(ctx context.Context, node string) error
+}
+
+// Directions of a toxic on a link. A link is every connection the from
+// side opens to the to side; upstream is the data from -> to (queries, a
+// standby's feedback), downstream the data to -> from (answers, WAL).
+const (
+	Upstream   = "upstream"
+	Downstream = "downstream"
+)
+
+// Toxic kinds.
+const (
+	ToxicBlackhole = "blackhole" // data vanishes, connections hang (a partition)
+	ToxicLatency   = "latency"   // each chunk delayed by Latency ± Jitter
+	ToxicBandwidth = "bandwidth" // at most RateKBps
+	ToxicReset     = "reset"     // connections reset (TCP RST)
+)
+
+// Toxic is one network condition on one direction of a link.
+type Toxic struct {
+	Name      string // unique on the link; RemoveToxic takes it
+	Kind      string // ToxicBlackhole, ToxicLatency, ToxicBandwidth, ToxicReset
+	Direction string // Upstream or Downstream
+	Latency   time.Duration
+	Jitter    time.Duration
+	RateKBps  int64
+}
+
+// Networker is a Cluster built with Spec.Network: every connection a node
+// or a client group opens to a node goes through a per-link proxy, so
+// links can be cut, slowed or reset one at a time and one way.
+type Networker interface {
+	// ClientConnString is ConnString through the link from the client
+	// group client (one of Spec.Clients) to node.
+	ClientConnString(client, node string, u User) string
+	// Links lists every link: (from, to) for from a node or a client
+	// group and to a node, from != to.
+	Links() [][2]string
+	AddToxic(ctx context.Context, from, to string, t Toxic) error
+	RemoveToxic(ctx context.Context, from, to, name string) error
 }
 
 // FaultBackend is a Backend that says which fault kinds its clusters can
