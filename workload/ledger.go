@@ -47,6 +47,7 @@ type Ledger struct {
 	firstID int64
 	entries []Entry
 	counts  [4]int64
+	newest  int64 // highest acked id
 }
 
 // NewLedger returns an empty ledger whose first id is firstID.
@@ -80,6 +81,9 @@ func (l *Ledger) Finish(id int64, o Outcome, node int, at time.Duration) {
 		l.counts[Pending]++
 	}
 	e := &l.entries[i]
+	if o == Acked && id > l.newest {
+		l.newest = id
+	}
 	l.counts[e.Outcome]--
 	l.counts[o]++
 	*e = Entry{Outcome: o, Node: int8(node), At: at}
@@ -140,9 +144,47 @@ func (l *Ledger) FirstAckAfter(t time.Duration, exclude int) (time.Duration, int
 	node := -1
 	ok := false
 	for _, e := range l.entries {
-		if e.Outcome == Acked && e.At >= t && int(e.Node) != exclude && (!ok || e.At < best) {
+		if e.Outcome == Acked && e.At >= t && (exclude < 0 || int(e.Node) != exclude) && (!ok || e.At < best) {
 			best, node, ok = e.At, int(e.Node), true
 		}
 	}
 	return best, node, ok
+}
+
+// LastAckBy is the latest ack time by node, or false.
+func (l *Ledger) LastAckBy(node int) (time.Duration, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var best time.Duration
+	ok := false
+	for _, e := range l.entries {
+		if e.Outcome == Acked && int(e.Node) == node && (!ok || e.At > best) {
+			best, ok = e.At, true
+		}
+	}
+	return best, ok
+}
+
+// NewestAcked is the highest acknowledged id so far, or 0.
+func (l *Ledger) NewestAcked() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.newest
+}
+
+// FirstAckedAbove is the lowest acknowledged id above id and its ack time,
+// or false.
+func (l *Ledger) FirstAckedAbove(id int64) (int64, time.Duration, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	i := id + 1 - l.firstID
+	if i < 0 {
+		i = 0
+	}
+	for ; i < int64(len(l.entries)); i++ {
+		if e := l.entries[i]; e.Outcome == Acked {
+			return l.firstID + i, e.At, true
+		}
+	}
+	return 0, 0, false
 }

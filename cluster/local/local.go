@@ -75,7 +75,8 @@ func FindBinDir(explicit string) (string, error) {
 		if has(explicit) {
 			return explicit, nil
 		}
-		return "", fmt.Errorf("%w in --pg-bin %s (it needs postgres, initdb and pg_basebackup)", ErrNoPostgres, explicit)
+		return "", fmt.Errorf("%w in --pg-bin %s (it needs postgres, initdb and pg_basebackup); "+
+			"install them (Debian/Ubuntu: apt-get install -y postgresql-15, or run `make setup`) or point --pg-bin at their directory", ErrNoPostgres, explicit)
 	}
 	if out, err := exec.Command("pg_config", "--bindir").Output(); err == nil {
 		if d := strings.TrimSpace(string(out)); has(d) {
@@ -310,5 +311,5 @@ var _ cluster.Backend = (*Backend)(nil)
 
 // FaultKinds lists the faults local clusters can inject.
 func (b *Backend) FaultKinds() []string {
-	return []string{"kill", "stop", "restart", "pause"}
+	return []string{"kill", "stop", "restart", "pause", "isolate", "partition", "latency", "bandwidth", "reset"}
 }

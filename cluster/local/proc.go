@@ -1,12 +1,15 @@
 package local
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -20,6 +23,9 @@ type proc struct {
 	pgid int
 	done chan struct{}
 	err  error
+
+	mu     sync.Mutex
+	killed []int // descendants sent SIGKILL, for groupGone
 }
 
 // registry holds every process group started by this package, so a forced
@@ -29,13 +35,18 @@ var registry = struct {
 	procs map[int]*proc
 }{procs: map[int]*proc{}}
 
-// KillAll sends SIGKILL to every process group this package started and
-// that has not exited yet. It is meant for a forced exit; it does not wait.
+// KillAll kills every process this package started and that has not
+// exited yet, with their descendants. It is meant for a forced exit; it
+// does not wait.
 func KillAll() {
 	registry.Lock()
-	defer registry.Unlock()
-	for pgid := range registry.procs {
-		_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	procs := make([]*proc, 0, len(registry.procs))
+	for _, p := range registry.procs {
+		procs = append(procs, p)
+	}
+	registry.Unlock()
+	for _, p := range procs {
+		p.kill()
 	}
 }
 
@@ -92,21 +103,107 @@ func (b *Backend) run(ctx context.Context, name string, args []string, env []str
 	return out.Bytes(), nil
 }
 
-// kill sends SIGKILL to the whole group.
+// PostgreSQL's children each call setsid(): they are not in the
+// postmaster's process group. So a node is the postmaster's group plus
+// every process descended from it, found in /proc. To act on all of them
+// at once, the postmaster is stopped first (it forks nothing while
+// stopped), then the signal goes to every process of the tree.
+
+// kill sends SIGKILL to the postmaster and all its descendants at once,
+// as when a machine loses power, and remembers them for groupGone.
 func (p *proc) kill() {
 	select {
 	case <-p.done:
 		return
 	default:
 	}
+	_ = syscall.Kill(-p.pgid, syscall.SIGSTOP)
+	tree := descendants(p.pgid)
+	for _, pid := range tree {
+		_ = syscall.Kill(pid, syscall.SIGSTOP)
+	}
 	if err := syscall.Kill(-p.pgid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
 		_ = p.cmd.Process.Kill()
 	}
+	for _, pid := range tree {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	p.mu.Lock()
+	p.killed = append(p.killed, tree...)
+	p.mu.Unlock()
 }
 
-// signal sends sig to the whole group.
+// signal sends sig to the postmaster's group and every descendant: SIGSTOP
+// freezes the whole node (postmaster first), SIGCONT thaws it
+// (postmaster last).
 func (p *proc) signal(sig syscall.Signal) error {
-	return syscall.Kill(-p.pgid, sig)
+	if sig == syscall.SIGCONT {
+		for _, pid := range descendants(p.pgid) {
+			_ = syscall.Kill(pid, sig)
+		}
+		return syscall.Kill(-p.pgid, sig)
+	}
+	if err := syscall.Kill(-p.pgid, sig); err != nil {
+		return err
+	}
+	for _, pid := range descendants(p.pgid) {
+		_ = syscall.Kill(pid, sig)
+	}
+	return nil
+}
+
+// descendants lists every live process descended from pid, read from /proc.
+func descendants(root int) []int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	children := map[int][]int{}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if ppid, ok := parentOf(pid); ok {
+			children[ppid] = append(children[ppid], pid)
+		}
+	}
+	var out []int
+	queue := []int{root}
+	for len(queue) > 0 {
+		pid := queue[0]
+		queue = queue[1:]
+		for _, c := range children[pid] {
+			out = append(out, c)
+			queue = append(queue, c)
+		}
+	}
+	return out
+}
+
+// parentOf reads the parent pid from /proc/<pid>/stat; zombies count as
+// gone.
+func parentOf(pid int) (int, bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, false
+	}
+	// pid (comm) state ppid ...; comm may hold spaces and parentheses.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 2 || f[0] == "Z" || f[0] == "X" {
+		return 0, false
+	}
+	ppid, err := strconv.Atoi(f[1])
+	return ppid, err == nil
+}
+
+func alive(pid int) bool {
+	_, ok := parentOf(pid)
+	return ok
 }
 
 // running reports whether the group leader has not exited.
@@ -134,13 +231,21 @@ func (p *proc) wait(d time.Duration) bool {
 func (p *proc) groupGone(d time.Duration) bool {
 	deadline := time.Now().Add(d)
 	for {
-		if err := syscall.Kill(-p.pgid, 0); errors.Is(err, syscall.ESRCH) {
+		p.mu.Lock()
+		left := 0
+		for _, pid := range p.killed {
+			if alive(pid) {
+				left++
+			}
+		}
+		p.mu.Unlock()
+		if err := syscall.Kill(-p.pgid, 0); errors.Is(err, syscall.ESRCH) && left == 0 {
 			return true
 		}
 		if time.Now().After(deadline) {
 			return false
 		}
-		time.Sleep(2 * time.Millisecond)
+		time.Sleep(time.Millisecond)
 	}
 }
 
