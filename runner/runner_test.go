@@ -1,0 +1,284 @@
+package runner_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"image"
+	_ "image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pgbench-ha/pgbench-ha/cluster/local"
+	"github.com/pgbench-ha/pgbench-ha/report"
+	"github.com/pgbench-ha/pgbench-ha/result"
+	"github.com/pgbench-ha/pgbench-ha/runner"
+	"github.com/pgbench-ha/pgbench-ha/scenario"
+)
+
+// newBackend returns a local backend closed with the test. The runner
+// brings each variant's cluster down itself; Close removes what is left.
+func newBackend(t *testing.T) *local.Backend {
+	t.Helper()
+	b, err := local.New(local.Options{})
+	if err != nil {
+		if errors.Is(err, local.ErrNoPostgres) {
+			t.Skipf("PostgreSQL server binaries missing: %v", err)
+		}
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := b.Close(); err != nil {
+			t.Errorf("close backend: %v", err)
+		}
+	})
+	return b
+}
+
+// shortScenario is a few seconds of writes at 500 TPS with the primary
+// killed halfway and a replica promoted by the harness.
+func shortScenario(name string, seed int, duration, killAt string, matrix string) string {
+	return fmt.Sprintf(`name: %s
+seed: %d
+duration: %s
+topology:
+  replicas:
+    - name: replica1
+      sync: true
+    - name: replica2
+      sync: false
+workload:
+  writers: 4
+  rate: 500
+  initial_orders: 1000
+faults:
+  - at: %s
+    kind: kill
+    node: primary
+failover:
+  mode: promote
+  detect_after: 500ms
+probes:
+  lag_interval: 100ms
+  heartbeat_interval: 50ms
+  audit_timeout: 20s
+matrix:
+  synchronous_commit: %s
+`, name, seed, duration, killAt, matrix)
+}
+
+func loadScenario(t *testing.T, yaml string) *scenario.Scenario {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "scenario.yaml")
+	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := scenario.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+var figures = []string{"throughput.png", "latency-percentiles.png", "commit-p99.png", "failover.png",
+	"lag-bytes.png", "lag-ms.png", "visibility.png"}
+
+// checkPNG decodes a figure and checks it is a picture, not a blank.
+func checkPNG(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	defer f.Close()
+	img, _, err := image.Decode(f)
+	if err != nil {
+		t.Errorf("%s: %v", filepath.Base(path), err)
+		return
+	}
+	r := img.Bounds()
+	if r.Dx() < 100 || r.Dy() < 100 {
+		t.Errorf("%s: %dx%d, too small", filepath.Base(path), r.Dx(), r.Dy())
+	}
+	colors := map[[4]uint32]bool{}
+	for y := r.Min.Y; y < r.Max.Y && len(colors) < 3; y += 3 {
+		for x := r.Min.X; x < r.Max.X && len(colors) < 3; x += 3 {
+			cr, cg, cb, ca := img.At(x, y).RGBA()
+			colors[[4]uint32{cr, cg, cb, ca}] = true
+		}
+	}
+	if len(colors) < 3 {
+		t.Errorf("%s: blank (%d colors)", filepath.Base(path), len(colors))
+	}
+}
+
+// checkFailover checks what every variant of a kill-and-promote run must
+// have: samples, a failover timeline in order, and an audit.
+func checkFailover(t *testing.T, v *result.Variant, killAtMs float64) {
+	t.Helper()
+	if v.Status != result.StatusComplete || v.Phase != "done" || v.Error != "" {
+		t.Errorf("%s: status %q phase %q error %q", v.Name, v.Status, v.Phase, v.Error)
+	}
+	if len(v.Series.Replication) == 0 || len(v.Series.Visibility) == 0 || len(v.Series.Throughput) == 0 {
+		t.Errorf("%s: series with %d replication, %d visibility, %d throughput points", v.Name,
+			len(v.Series.Replication), len(v.Series.Visibility), len(v.Series.Throughput))
+	}
+	f := v.Summary.Failover
+	if f == nil {
+		t.Fatalf("%s: no failover summary", v.Name)
+	}
+	if f.FaultMs == nil || *f.FaultMs < killAtMs || *f.FaultMs > killAtMs+500 {
+		t.Errorf("%s: fault at %v ms, want about %v", v.Name, f.FaultMs, killAtMs)
+	}
+	if f.FirstWriteMs == nil || f.FaultMs == nil || *f.FirstWriteMs <= *f.FaultMs {
+		t.Errorf("%s: first write after the fault at %v ms, fault at %v ms", v.Name, f.FirstWriteMs, f.FaultMs)
+	}
+	if f.DetectedMs == nil || f.PromoteStartMs == nil || f.PromoteDoneMs == nil ||
+		!(*f.FaultMs < *f.DetectedMs && *f.DetectedMs <= *f.PromoteStartMs && *f.PromoteStartMs < *f.PromoteDoneMs &&
+			*f.PromoteStartMs < *f.FirstWriteMs) {
+		t.Errorf("%s: timeline out of order: fault %v detected %v promote %v..%v first write %v", v.Name,
+			f.FaultMs, f.DetectedMs, f.PromoteStartMs, f.PromoteDoneMs, f.FirstWriteMs)
+	}
+	if f.NewPrimary == "" || f.NewPrimary == "primary" || f.OldPrimary != "primary" || len(f.Repointed) != 1 {
+		t.Errorf("%s: old %q new %q repointed %q", v.Name, f.OldPrimary, f.NewPrimary, f.Repointed)
+	}
+	if f.WriteUnavailableMs == nil || *f.WriteUnavailableMs < f.DetectAfterMs {
+		t.Errorf("%s: write unavailable %v ms, shorter than detect_after %v ms", v.Name, f.WriteUnavailableMs, f.DetectAfterMs)
+	}
+	a := v.Summary.Audit
+	if a == nil {
+		t.Fatalf("%s: no audit", v.Name)
+	}
+	if a.FinalPrimary != f.NewPrimary || a.Acked != v.Summary.Acked || a.Acked == 0 {
+		t.Errorf("%s: audit final primary %q acked %d; failover new primary %q, summary acked %d", v.Name,
+			a.FinalPrimary, a.Acked, f.NewPrimary, v.Summary.Acked)
+	}
+	if len(a.Nodes) != 2 || a.Nodes[0].Missing != a.Lost {
+		t.Errorf("%s: audit nodes %+v, lost %d", v.Name, a.Nodes, a.Lost)
+	}
+	for _, n := range a.Nodes {
+		if !n.CaughtUp {
+			t.Errorf("%s: %s did not catch up for the audit", v.Name, n.Node)
+		}
+	}
+	for _, ev := range v.Events {
+		if ev.Kind == "error" {
+			t.Errorf("%s: error event %+v", v.Name, ev)
+		}
+	}
+}
+
+// TestRunKillPromote runs a two-variant scenario end to end: cluster,
+// workload, kill, promotion, audit, result.json and report.
+func TestRunKillPromote(t *testing.T) {
+	b := newBackend(t)
+	s := loadScenario(t, shortScenario("kill-promote", 7, "6s", "3s", "[remote_apply, \"off\"]"))
+	out := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	res, dir, err := runner.Run(ctx, runner.Options{Scenario: s, Backend: b, OutDir: out, ToolVersion: "test", Grace: time.Second})
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if !strings.HasPrefix(dir, filepath.Join(out, "kill-promote")+string(filepath.Separator)) {
+		t.Errorf("run folder %s is not under %s/kill-promote", dir, out)
+	}
+	if res.Status != result.StatusComplete || res.Error != "" {
+		t.Errorf("status %q error %q", res.Status, res.Error)
+	}
+
+	t.Run("result.json reads back", func(t *testing.T) {
+		back, err := result.Read(filepath.Join(dir, "result.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := json.Marshal(back)
+		want, _ := json.Marshal(res)
+		if !bytes.Equal(got, want) {
+			t.Errorf("result.json differs from the returned result (%d vs %d bytes)", len(got), len(want))
+		}
+		if back.SchemaVersion != result.SchemaVersion || back.Run.Scenario != "kill-promote" || back.Run.Seed != 7 ||
+			back.Run.Backend != "local" || back.Run.PostgresVersion == "" || back.Run.ScenarioYAML != string(s.Source) {
+			t.Errorf("run meta %+v", back.Run)
+		}
+	})
+
+	if len(res.Variants) != 2 {
+		t.Fatalf("%d variants, want 2", len(res.Variants))
+	}
+	for i, name := range []string{"synchronous_commit=remote_apply", "synchronous_commit=off"} {
+		v := &res.Variants[i]
+		if v.Name != name {
+			t.Errorf("variant %d is %q, want %q", i, v.Name, name)
+		}
+		t.Run(name, func(t *testing.T) {
+			checkFailover(t, v, 3000)
+			a := v.Summary.Audit
+			if a != nil {
+				t.Logf("acked %d, lost %d, ghosts %d, unknown %d, unavailable %.0f ms", a.Acked, a.Lost, a.Ghosts,
+					v.Summary.Unknown, *v.Summary.Failover.WriteUnavailableMs)
+			}
+			if v.Settings["synchronous_commit"] != strings.TrimPrefix(name, "synchronous_commit=") {
+				t.Errorf("settings %v", v.Settings)
+			}
+			for _, f := range []string{"primary.log", "replica1.log", "replica2.log"} {
+				if _, err := os.Stat(filepath.Join(dir, v.LogDir, f)); err != nil {
+					t.Errorf("server log: %v", err)
+				}
+			}
+		})
+	}
+	if a := res.Variants[0].Summary.Audit; a == nil || a.Lost != 0 || len(a.LostIDs) != 0 {
+		t.Errorf("remote_apply lost acknowledged writes: %+v", a)
+	}
+
+	t.Run("report", func(t *testing.T) {
+		html, err := os.ReadFile(filepath.Join(dir, report.ReportFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range figures {
+			if !bytes.Contains(html, []byte(f)) {
+				t.Errorf("report.html does not show %s", f)
+			}
+			checkPNG(t, filepath.Join(dir, f))
+		}
+	})
+}
+
+// TestRemoteApplyLosesNothing repeats a kill-and-promote run under
+// synchronous_commit = remote_apply with a synchronous replica: an
+// acknowledged write is on the promoted replica, every time.
+func TestRemoteApplyLosesNothing(t *testing.T) {
+	b := newBackend(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	for seed := 1; seed <= 3; seed++ {
+		s := loadScenario(t, shortScenario("remote-apply", seed, "5s", "2500ms", "[remote_apply]"))
+		res, _, err := runner.Run(ctx, runner.Options{Scenario: s, Backend: b, OutDir: t.TempDir(), Grace: time.Second})
+		if err != nil {
+			t.Fatalf("run %d: %v", seed, err)
+		}
+		v := &res.Variants[0]
+		checkFailover(t, v, 2500)
+		a := v.Summary.Audit
+		if a == nil {
+			t.Fatalf("run %d: no audit", seed)
+		}
+		t.Logf("run %d: acked %d, lost %d, unknown %d, promoted %s", seed, a.Acked, a.Lost, v.Summary.Unknown, v.Summary.Failover.NewPrimary)
+		if a.Lost != 0 {
+			t.Errorf("run %d: %d acknowledged writes lost under remote_apply: %v", seed, a.Lost, a.LostIDs)
+		}
+		for _, n := range a.Nodes {
+			if n.Missing != 0 {
+				t.Errorf("run %d: %s misses %d acknowledged writes: %v", seed, n.Node, n.Missing, n.MissingIDs)
+			}
+		}
+	}
+}

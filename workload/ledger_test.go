@@ -1,0 +1,272 @@
+package workload
+
+import (
+	"sync"
+	"testing"
+	"time"
+)
+
+func ms(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+
+// counts returns the ledger's count of every outcome, in Outcome order.
+func counts(l *Ledger) [4]int64 {
+	return [4]int64{l.Count(Pending), l.Count(Acked), l.Count(Failed), l.Count(Unknown)}
+}
+
+func TestOutcomeString(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		o    Outcome
+		want string
+	}{
+		{Pending, "pending"}, {Acked, "acked"}, {Failed, "failed"}, {Unknown, "unknown"}, {Outcome(9), "pending"},
+	}
+	for _, tc := range tests {
+		if got := tc.o.String(); got != tc.want {
+			t.Errorf("Outcome(%d).String() = %q, want %q", tc.o, got, tc.want)
+		}
+	}
+}
+
+func TestLedgerCounts(t *testing.T) {
+	t.Parallel()
+	type op struct {
+		begin  bool
+		id     int64
+		o      Outcome
+		node   int
+		atMs   int
+		finish bool
+	}
+	begin := func(id int64) op { return op{begin: true, id: id} }
+	finish := func(id int64, o Outcome, node, atMs int) op {
+		return op{finish: true, id: id, o: o, node: node, atMs: atMs}
+	}
+	tests := []struct {
+		name    string
+		first   int64
+		ops     []op
+		wantLen int64
+		want    [4]int64 // pending, acked, failed, unknown
+	}{
+		{"empty", 100, nil, 0, [4]int64{}},
+		{"begun only", 100, []op{begin(100), begin(101), begin(102)}, 3, [4]int64{3, 0, 0, 0}},
+		{"every outcome", 100, []op{
+			begin(100), begin(101), begin(102), begin(103),
+			finish(100, Acked, 0, 1), finish(101, Failed, 0, 2), finish(102, Unknown, 1, 3),
+		}, 4, [4]int64{1, 1, 1, 1}},
+		{"begin fills the gap below", 10, []op{begin(14)}, 5, [4]int64{5, 0, 0, 0}},
+		{"begin of a smaller id later is a no-op", 10, []op{begin(14), begin(11), begin(12)}, 5, [4]int64{5, 0, 0, 0}},
+		{"finish before begin", 10, []op{finish(12, Acked, 0, 5)}, 3, [4]int64{2, 1, 0, 0}},
+		{"finish out of order", 1, []op{
+			begin(1), begin(2), begin(3), begin(4), begin(5),
+			finish(4, Acked, 0, 4), finish(2, Acked, 0, 5), finish(5, Failed, 0, 6), finish(1, Acked, 0, 7),
+		}, 5, [4]int64{1, 3, 1, 0}},
+		{"finish below the first id is ignored", 10, []op{begin(10), finish(9, Acked, 0, 1), finish(-1, Acked, 0, 1)}, 1, [4]int64{1, 0, 0, 0}},
+		{"a second finish replaces the first", 1, []op{
+			begin(1), finish(1, Unknown, 0, 1), finish(1, Acked, 0, 2),
+		}, 1, [4]int64{0, 1, 0, 0}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			l := NewLedger(tc.first)
+			for _, o := range tc.ops {
+				if o.begin {
+					l.Begin(o.id)
+				} else {
+					l.Finish(o.id, o.o, o.node, ms(o.atMs))
+				}
+			}
+			if got := l.Len(); got != tc.wantLen {
+				t.Errorf("Len() = %d, want %d", got, tc.wantLen)
+			}
+			if got := counts(l); got != tc.want {
+				t.Errorf("counts (pending, acked, failed, unknown) = %v, want %v", got, tc.want)
+			}
+			var sum int64
+			for _, c := range counts(l) {
+				sum += c
+			}
+			if sum != l.Len() {
+				t.Errorf("counts sum to %d, Len() = %d", sum, l.Len())
+			}
+			if got := int64(len(l.Snapshot())); got != tc.wantLen {
+				t.Errorf("len(Snapshot()) = %d, want %d", got, tc.wantLen)
+			}
+			if l.FirstID() != tc.first {
+				t.Errorf("FirstID() = %d, want %d", l.FirstID(), tc.first)
+			}
+		})
+	}
+}
+
+func TestLedgerGetAndSnapshot(t *testing.T) {
+	t.Parallel()
+	l := NewLedger(1000)
+	l.Begin(1002)
+	l.Finish(1001, Acked, 2, ms(7))
+	l.Finish(1002, Failed, 1, ms(9))
+
+	tests := []struct {
+		name   string
+		id     int64
+		want   Entry
+		wantOK bool
+	}{
+		{"never begun, below the first id", 999, Entry{}, false},
+		{"gap filled by a later begin", 1000, Entry{Outcome: Pending, Node: -1}, true},
+		{"acked", 1001, Entry{Outcome: Acked, Node: 2, At: ms(7)}, true},
+		{"failed", 1002, Entry{Outcome: Failed, Node: 1, At: ms(9)}, true},
+		{"beyond the last id", 1003, Entry{}, false},
+	}
+	for _, tc := range tests {
+		got, ok := l.Get(tc.id)
+		if ok != tc.wantOK || got != tc.want {
+			t.Errorf("%s: Get(%d) = %+v, %v; want %+v, %v", tc.name, tc.id, got, ok, tc.want, tc.wantOK)
+		}
+	}
+
+	snap := l.Snapshot()
+	want := []Entry{{Outcome: Pending, Node: -1}, {Outcome: Acked, Node: 2, At: ms(7)}, {Outcome: Failed, Node: 1, At: ms(9)}}
+	if len(snap) != len(want) {
+		t.Fatalf("Snapshot() = %+v, want %+v", snap, want)
+	}
+	for i := range want {
+		if snap[i] != want[i] {
+			t.Errorf("Snapshot()[%d] = %+v, want %+v", i, snap[i], want[i])
+		}
+	}
+	// The snapshot is a copy: later writes do not change it.
+	snap[0].Outcome = Unknown
+	l.Finish(1000, Acked, 0, ms(11))
+	if e, _ := l.Get(1000); e.Outcome != Acked {
+		t.Errorf("after Finish, Get(1000) = %+v", e)
+	}
+	if l.Snapshot()[0].Outcome != Acked {
+		t.Error("changing a snapshot changed the ledger, or Finish did not")
+	}
+	if snap[1] != want[1] {
+		t.Error("snapshot changed after a later Finish")
+	}
+}
+
+func TestLedgerLastAckBefore(t *testing.T) {
+	t.Parallel()
+	l := NewLedger(1)
+	// id: outcome @ ms — out of id order on purpose: acks finish out of order.
+	l.Finish(1, Acked, 0, ms(100))
+	l.Finish(2, Acked, 0, ms(300))
+	l.Finish(3, Acked, 0, ms(200))
+	l.Finish(4, Failed, 0, ms(250))
+	l.Finish(5, Unknown, 0, ms(290))
+	l.Begin(7) // 6 and 7 pending
+
+	tests := []struct {
+		name   string
+		t      time.Duration
+		want   time.Duration
+		wantOK bool
+	}{
+		{"before every ack", ms(100), 0, false},
+		{"strictly before: an ack at t does not count", ms(200), ms(100), true},
+		{"failed and unknown are not acks", ms(299), ms(200), true},
+		{"just after the last ack", ms(301), ms(300), true},
+		{"far later", time.Hour, ms(300), true},
+		{"zero", 0, 0, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, ok := l.LastAckBefore(tc.t)
+			if got != tc.want || ok != tc.wantOK {
+				t.Errorf("LastAckBefore(%v) = %v, %v; want %v, %v", tc.t, got, ok, tc.want, tc.wantOK)
+			}
+		})
+	}
+	if _, ok := NewLedger(1).LastAckBefore(time.Hour); ok {
+		t.Error("empty ledger has an ack")
+	}
+}
+
+func TestLedgerFirstAckAfter(t *testing.T) {
+	t.Parallel()
+	l := NewLedger(50)
+	l.Finish(50, Acked, 0, ms(900))  // old primary, before the fault
+	l.Finish(51, Acked, 0, ms(1000)) // old primary, at the fault
+	l.Finish(52, Acked, 0, ms(1100)) // old primary, after the fault (still acking)
+	l.Finish(53, Acked, 2, ms(1600)) // replica2 promoted... acks later
+	l.Finish(54, Acked, 1, ms(1500)) // new primary's first ack, finished out of order
+	l.Finish(55, Failed, 1, ms(1200))
+	l.Finish(56, Unknown, 1, ms(1300))
+	l.Finish(57, Acked, -1, ms(1400)) // no node known
+
+	tests := []struct {
+		name     string
+		t        time.Duration
+		exclude  int
+		want     time.Duration
+		wantNode int
+		wantOK   bool
+	}{
+		{"exclude none: at t counts", ms(1000), -1, ms(1000), 0, true},
+		{"exclude the old primary", ms(1000), 0, ms(1400), -1, true},
+		{"exclude the unknown node", ms(1000), -2, ms(1000), 0, true},
+		{"after the anonymous ack", ms(1401), 0, ms(1500), 1, true},
+		{"exclude node 1", ms(1401), 1, ms(1600), 2, true},
+		{"failed and unknown never count", ms(1150), 0, ms(1400), -1, true},
+		{"after every ack", ms(1601), -1, 0, -1, false},
+		{"only the excluded node acked after t", ms(1001), 0, ms(1400), -1, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, node, ok := l.FirstAckAfter(tc.t, tc.exclude)
+			if got != tc.want || node != tc.wantNode || ok != tc.wantOK {
+				t.Errorf("FirstAckAfter(%v, %d) = %v, %d, %v; want %v, %d, %v",
+					tc.t, tc.exclude, got, node, ok, tc.want, tc.wantNode, tc.wantOK)
+			}
+		})
+	}
+}
+
+// TestLedgerFirstAckAfterExcludeNone: exclude -1 is documented to exclude
+// no node, so an ack whose node is unknown (-1: the writer had no NodeOf,
+// or the address was not a node's) still counts.
+func TestLedgerFirstAckAfterExcludeNone(t *testing.T) {
+	t.Parallel()
+	l := NewLedger(1)
+	l.Finish(1, Acked, -1, ms(10))
+	l.Finish(2, Acked, 1, ms(20))
+	got, node, ok := l.FirstAckAfter(ms(5), -1)
+	if !ok || got != ms(10) || node != -1 {
+		t.Errorf("FirstAckAfter(5ms, -1) = %v, %d, %v; want 10ms, -1, true (exclude -1 excludes none)", got, node, ok)
+	}
+}
+
+func TestLedgerConcurrent(t *testing.T) {
+	t.Parallel()
+	const writers, per = 8, 2000
+	l := NewLedger(1)
+	var wg sync.WaitGroup
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; i < per; i++ {
+				id := int64(1 + i*writers + w) // interleaved, begun out of order
+				l.Begin(id)
+				o := []Outcome{Acked, Acked, Acked, Failed, Unknown}[i%5]
+				l.Finish(id, o, w, ms(i))
+			}
+		}(w)
+	}
+	wg.Wait()
+	if got := l.Len(); got != writers*per {
+		t.Fatalf("Len() = %d, want %d", got, writers*per)
+	}
+	want := [4]int64{0, writers * per * 3 / 5, writers * per / 5, writers * per / 5}
+	if got := counts(l); got != want {
+		t.Errorf("counts = %v, want %v", got, want)
+	}
+}
