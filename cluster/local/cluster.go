@@ -41,6 +41,7 @@ type Cluster struct {
 	mu        sync.Mutex
 	down      bool
 	BringUpMs float64
+	net       *network // per-link proxies, with Spec.Network
 }
 
 var (
@@ -105,6 +106,11 @@ func (b *Backend) Up(ctx context.Context, spec cluster.Spec) (cl cluster.Cluster
 			return nil, err
 		}
 		c.nodes = append(c.nodes, n)
+	}
+	if spec.Network {
+		if c.net, err = newNetwork(c.nodes, spec.Clients); err != nil {
+			return nil, err
+		}
 	}
 
 	// The primary, from the template.
@@ -419,14 +425,15 @@ func (c *Cluster) ConnString(name string, u cluster.User) string {
 		n.port, user, quoteConnValue(pw))
 }
 
-// PrimaryConnInfo is what standby streams from upstream with.
+// PrimaryConnInfo is what standby streams from upstream with: through the
+// link's proxy when the cluster has them.
 func (c *Cluster) PrimaryConnInfo(standby, upstream string) string {
 	n, err := c.node(upstream)
 	if err != nil {
 		return ""
 	}
 	return fmt.Sprintf("host=127.0.0.1 port=%d user=replicator password=%s application_name=%s sslmode=disable",
-		n.port, quoteConnValue(c.replPW), quoteConnValue(standby))
+		c.linkPort(standby, n), quoteConnValue(c.replPW), quoteConnValue(standby))
 }
 
 // LogPath is the server log of a node.
@@ -450,11 +457,11 @@ func (c *Cluster) Kill(ctx context.Context, name string) error {
 	if p == nil || !p.running() {
 		return fmt.Errorf("kill %s: not running", name)
 	}
-	if err := p.signal(syscall.SIGKILL); err != nil {
-		return fmt.Errorf("kill %s: %w", name, err)
-	}
+	p.kill()
 	p.wait(10 * time.Second)
-	p.groupGone(5 * time.Second)
+	if !p.groupGone(5 * time.Second) {
+		return fmt.Errorf("kill %s: processes still alive 5s after SIGKILL", name)
+	}
 	removeShm(n.dataDir)
 	return nil
 }
@@ -492,6 +499,9 @@ func (c *Cluster) Down(ctx context.Context) error {
 	c.down = true
 	c.mu.Unlock()
 	var errs []error
+	if c.net != nil {
+		c.net.stop()
+	}
 	for _, n := range c.nodes {
 		if n.proc != nil {
 			if n.proc.running() {
