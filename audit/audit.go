@@ -78,11 +78,72 @@ func Run(ctx context.Context, c cluster.Cluster, roles *cluster.Roles, led *work
 		}
 		nodes[i].IDs = ids
 	}
-	a := Compare(led.FirstID(), led.Snapshot(), nodes)
+	entries := led.Snapshot()
+	a := Compare(led.FirstID(), entries, nodes)
 	for i := range a.Nodes {
 		a.Nodes[i].CaughtUp = caught[a.Nodes[i].Node]
 	}
+	a.LostByNode = lostByNode(led.FirstID(), entries, nodes[0].IDs, cfg.NodeNames)
+	a.Timelines, a.HeartbeatGapMs = timelines(ctx, pconn)
 	return a, nil
+}
+
+// lostByNode counts the lost writes by the node that acknowledged them:
+// after a split brain, the losing side's acknowledgements.
+func lostByNode(first int64, entries []workload.Entry, primaryIDs []int64, names []string) map[string]int64 {
+	present := make([]bool, len(entries))
+	for _, id := range primaryIDs {
+		if i := id - first; i >= 0 && i < int64(len(entries)) {
+			present[i] = true
+		}
+	}
+	out := map[string]int64{}
+	for i, e := range entries {
+		if e.Outcome != workload.Acked || present[i] {
+			continue
+		}
+		name := "unknown"
+		if int(e.Node) >= 0 && int(e.Node) < len(names) {
+			name = names[e.Node]
+		}
+		out[name]++
+	}
+	return out
+}
+
+// timelines reads the heartbeats the final primary holds, grouped by the
+// node and timeline that wrote them: the server's own record of who was
+// primary when, and the gap between one timeline's last heartbeat and the
+// next one's first (the write outage as the servers saw it).
+func timelines(ctx context.Context, conn *pgx.Conn) ([]result.TimelineSpan, *float64) {
+	rows, err := conn.Query(ctx, `SELECT node, tli, min(written_at), max(written_at), count(*)
+		FROM pgbench_ha_heartbeat GROUP BY node, tli ORDER BY min(written_at)`)
+	if err != nil {
+		return nil, nil
+	}
+	defer rows.Close()
+	var spans []result.TimelineSpan
+	var lastEnd time.Time
+	var gap *float64
+	for rows.Next() {
+		var sp result.TimelineSpan
+		var first, last time.Time
+		if err := rows.Scan(&sp.Node, &sp.Timeline, &first, &last, &sp.Heartbeats); err != nil {
+			return spans, gap
+		}
+		sp.FirstAt, sp.LastAt = first.UTC(), last.UTC()
+		if len(spans) > 0 && first.After(lastEnd) {
+			g := float64(first.Sub(lastEnd).Microseconds()) / 1000
+			if gap == nil || g > *gap {
+				gap = &g
+			}
+		}
+		if last.After(lastEnd) {
+			lastEnd = last
+		}
+		spans = append(spans, sp)
+	}
+	return spans, gap
 }
 
 // readIDs reads the order ids from first on, sorted.

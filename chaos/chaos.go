@@ -1,6 +1,7 @@
-// Package chaos fires the scenario's fault timeline against a cluster:
-// each fault is injected at its offset, waited on until it took effect,
-// and healed when the timeline ends (or on error and Ctrl-C).
+// Package chaos fires the scenario's fault timeline against a cluster. A
+// fault has a lifecycle: inject at its offset, heal after its `for:` (or
+// when the timeline ends, on error and on Ctrl-C), each step recorded as an
+// event on the run's clock.
 //
 //	tl := chaos.New(c, roles, faults, t0, emit)
 //	go tl.Run(ctx)
@@ -43,7 +44,7 @@ func Supported(file string, backend cluster.Backend, faults []scenario.Fault) er
 	return errors.New(strings.Join(probs, "\n"))
 }
 
-// Timeline fires faults at their offsets.
+// Timeline fires faults at their offsets and heals them.
 type Timeline struct {
 	c      cluster.Cluster
 	roles  *cluster.Roles
@@ -51,64 +52,135 @@ type Timeline struct {
 	start  time.Time
 	emit   func(result.Event)
 
-	mu    sync.Mutex
-	fired []Fired
+	mu     sync.Mutex
+	fired  []Fired
+	active map[int]*active // by index in faults
 }
 
-// Fired is one fault that was injected.
+// Fired is one fault that was injected, and healed if it was.
 type Fired struct {
-	Fault scenario.Fault
-	At    time.Duration
-	Err   error
+	Fault  scenario.Fault
+	At     time.Duration
+	Healed time.Duration // 0 when not healed
+	Err    error
+}
+
+type active struct {
+	idx    int
+	target string // the node a node fault acted on
+	toxics []placed
+	heal   func(ctx context.Context) error
+}
+
+type placed struct {
+	from, to, name string
 }
 
 // New returns a timeline of faults, sorted by offset.
 func New(c cluster.Cluster, roles *cluster.Roles, faults []scenario.Fault, start time.Time, emit func(result.Event)) *Timeline {
 	fs := append([]scenario.Fault(nil), faults...)
 	sort.SliceStable(fs, func(i, j int) bool { return fs[i].At < fs[j].At })
-	return &Timeline{c: c, roles: roles, faults: fs, start: start, emit: emit}
+	return &Timeline{c: c, roles: roles, faults: fs, start: start, emit: emit, active: map[int]*active{}}
 }
 
-// Run injects each fault at its offset until ctx ends.
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+type step struct {
+	at   time.Duration
+	idx  int
+	heal bool
+}
+
+// Run injects each fault at its offset and heals it after its for:,
+// until ctx ends.
 func (t *Timeline) Run(ctx context.Context) {
-	for _, f := range t.faults {
-		wait := time.Until(t.start.Add(f.At.D()))
-		timer := time.NewTimer(wait)
+	var steps []step
+	for i, f := range t.faults {
+		steps = append(steps, step{at: f.At.D(), idx: i})
+		if f.For > 0 {
+			steps = append(steps, step{at: f.At.D() + f.For.D(), idx: i, heal: true})
+		}
+	}
+	sort.SliceStable(steps, func(i, j int) bool { return steps[i].at < steps[j].at })
+	for _, st := range steps {
+		timer := time.NewTimer(time.Until(t.start.Add(st.at)))
 		select {
 		case <-ctx.Done():
 			timer.Stop()
 			return
 		case <-timer.C:
 		}
-		at := time.Since(t.start)
-		err := t.inject(ctx, f)
-		t.mu.Lock()
-		t.fired = append(t.fired, Fired{Fault: f, At: at, Err: err})
-		t.mu.Unlock()
-		ev := result.Event{Ms: float64(at.Microseconds()) / 1000, Kind: "fault", Node: f.Node, Detail: f.Kind}
-		if err != nil {
-			ev.Kind, ev.Detail = "error", fmt.Sprintf("%s %s: %v", f.Kind, f.Node, err)
+		if st.heal {
+			t.healOne(ctx, st.idx)
+			continue
 		}
-		t.emit(ev)
+		t.injectOne(ctx, st.idx)
 	}
 }
 
-func (t *Timeline) inject(ctx context.Context, f scenario.Fault) error {
-	switch f.Kind {
-	case scenario.FaultKill:
-		k, ok := t.c.(cluster.Killer)
-		if !ok {
-			return fmt.Errorf("backend cannot kill")
-		}
-		if err := k.Kill(ctx, f.Node); err != nil {
-			return err
-		}
-		if f.Node != t.roles.Primary() {
-			t.roles.MarkDown(f.Node)
-		}
-		return nil
+func (t *Timeline) injectOne(ctx context.Context, idx int) {
+	f := t.faults[idx]
+	at := time.Since(t.start)
+	a, err := t.inject(ctx, f)
+	t.mu.Lock()
+	t.fired = append(t.fired, Fired{Fault: f, At: at, Err: err})
+	if err == nil {
+		a.idx = idx
+		t.active[idx] = a
 	}
-	return fmt.Errorf("unknown fault kind %q", f.Kind)
+	t.mu.Unlock()
+	ev := result.Event{Ms: ms(at), Kind: "fault", Node: a.target, Detail: Describe(f)}
+	if err != nil {
+		ev.Kind, ev.Detail = "error", fmt.Sprintf("%s: %v", Describe(f), err)
+	}
+	t.emit(ev)
+}
+
+func (t *Timeline) healOne(ctx context.Context, idx int) {
+	t.mu.Lock()
+	a := t.active[idx]
+	delete(t.active, idx)
+	t.mu.Unlock()
+	if a == nil {
+		return
+	}
+	f := t.faults[idx]
+	err := a.heal(ctx)
+	at := time.Since(t.start)
+	t.mu.Lock()
+	for i := range t.fired {
+		if t.fired[i].Fault.Line == f.Line && t.fired[i].Fault.At == f.At && t.fired[i].Healed == 0 {
+			t.fired[i].Healed = at
+		}
+	}
+	t.mu.Unlock()
+	ev := result.Event{Ms: ms(at), Kind: "heal", Node: a.target, Detail: Describe(f)}
+	if err != nil {
+		ev.Kind, ev.Detail = "error", fmt.Sprintf("heal %s: %v", Describe(f), err)
+	}
+	t.emit(ev)
+}
+
+// HealAll heals every fault still active: paused nodes resume, links are
+// restored. Killed and stopped nodes without a for: stay down: a crashed
+// machine is not healed by the end of a run.
+func (t *Timeline) HealAll(ctx context.Context) error {
+	t.mu.Lock()
+	var idxs []int
+	for i := range t.active {
+		idxs = append(idxs, i)
+	}
+	t.mu.Unlock()
+	sort.Ints(idxs)
+	var errs []error
+	for _, i := range idxs {
+		f := t.faults[i]
+		if (f.Kind == scenario.FaultKill || f.Kind == scenario.FaultStop) && f.For == 0 {
+			continue
+		}
+		t.healOne(ctx, i)
+	}
+	return errors.Join(errs...)
 }
 
 // Fired lists the faults injected so far.
@@ -118,7 +190,237 @@ func (t *Timeline) Fired() []Fired {
 	return append([]Fired(nil), t.fired...)
 }
 
-// HealAll heals every fault still active. A killed node stays down (a
-// crashed machine is not healed by the timeline), so for now there is
-// nothing to undo; it exists so callers always call it.
-func (t *Timeline) HealAll(ctx context.Context) error { return nil }
+// Describe names a fault in a few words, for events and reports.
+func Describe(f scenario.Fault) string {
+	switch f.Kind {
+	case scenario.FaultKill, scenario.FaultPause:
+		return f.Kind + " " + f.Node
+	case scenario.FaultStop, scenario.FaultRestart:
+		mode := f.Mode
+		if mode == "" {
+			mode = scenario.StopFast
+		}
+		return fmt.Sprintf("%s %s (%s)", f.Kind, f.Node, mode)
+	case scenario.FaultIsolate:
+		if len(f.With) > 0 {
+			return fmt.Sprintf("isolate %s with %s", f.Node, strings.Join(f.With, ", "))
+		}
+		return "isolate " + f.Node
+	case scenario.FaultPartition:
+		if len(f.Sides) > 0 {
+			var sides []string
+			for _, s := range f.Sides {
+				sides = append(sides, strings.Join(s, ", "))
+			}
+			return "partition " + strings.Join(sides, " | ")
+		}
+		return fmt.Sprintf("partition %s -/-> %s", strings.Join(f.From, ", "), strings.Join(f.To, ", "))
+	case scenario.FaultLatency:
+		return fmt.Sprintf("latency %s ±%s %s -> %s", f.Latency, f.Jitter, strings.Join(f.From, ", "), strings.Join(f.To, ", "))
+	case scenario.FaultBandwidth:
+		return fmt.Sprintf("bandwidth %d KB/s %s -> %s", f.RateKBps, strings.Join(f.From, ", "), strings.Join(f.To, ", "))
+	case scenario.FaultReset:
+		if f.Node != "" {
+			return "reset connections to " + f.Node
+		}
+		return fmt.Sprintf("reset %s -> %s", strings.Join(f.From, ", "), strings.Join(f.To, ", "))
+	}
+	return f.Kind
+}
+
+// inject carries out a fault and returns how to heal it.
+func (t *Timeline) inject(ctx context.Context, f scenario.Fault) (*active, error) {
+	a := &active{target: f.Node, heal: func(context.Context) error { return nil }}
+	switch f.Kind {
+	case scenario.FaultKill:
+		k, ok := t.c.(cluster.Killer)
+		if !ok {
+			return a, fmt.Errorf("the backend cannot kill a node")
+		}
+		if err := k.Kill(ctx, f.Node); err != nil {
+			return a, err
+		}
+		t.markDown(f.Node)
+		a.heal = t.startAgain(f.Node)
+	case scenario.FaultStop, scenario.FaultRestart:
+		s, ok := t.c.(cluster.Stopper)
+		if !ok {
+			return a, fmt.Errorf("the backend cannot stop a node")
+		}
+		if err := s.Stop(ctx, f.Node, f.Mode == scenario.StopImmediate); err != nil {
+			return a, err
+		}
+		if f.Kind == scenario.FaultRestart {
+			return a, s.Start(ctx, f.Node)
+		}
+		t.markDown(f.Node)
+		a.heal = t.startAgain(f.Node)
+	case scenario.FaultPause:
+		p, ok := t.c.(cluster.Pauser)
+		if !ok {
+			return a, fmt.Errorf("the backend cannot pause a node")
+		}
+		if err := p.Pause(ctx, f.Node); err != nil {
+			return a, err
+		}
+		a.heal = func(ctx context.Context) error { return p.Resume(ctx, f.Node) }
+	default:
+		if !f.IsNetwork() {
+			return a, fmt.Errorf("unknown fault kind %q", f.Kind)
+		}
+		n, ok := t.c.(cluster.Networker)
+		if !ok {
+			return a, fmt.Errorf("the cluster was built without link proxies")
+		}
+		if f.Node == "" && len(f.From) > 0 {
+			a.target = strings.Join(f.From, ",") + "->" + strings.Join(f.To, ",")
+		}
+		toxics := Toxics(f, n.Links())
+		for _, tx := range toxics {
+			if err := n.AddToxic(ctx, tx.From, tx.To, tx.Toxic); err != nil {
+				t.removeToxics(ctx, n, a.toxics)
+				return a, fmt.Errorf("%s -> %s: %w", tx.From, tx.To, err)
+			}
+			a.toxics = append(a.toxics, placed{tx.From, tx.To, tx.Toxic.Name})
+		}
+		placedToxics := a.toxics
+		a.heal = func(ctx context.Context) error { return t.removeToxics(ctx, n, placedToxics) }
+	}
+	return a, nil
+}
+
+func (t *Timeline) markDown(node string) {
+	if node != t.roles.Primary() {
+		t.roles.MarkDown(node)
+	}
+}
+
+// startAgain heals a kill or stop with a for: the node starts again. A
+// replica streams again from its upstream; an old primary comes back as
+// a primary (a second writable node, if a replica was promoted meanwhile:
+// exactly the split brain a scenario may want to see).
+func (t *Timeline) startAgain(node string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		s, ok := t.c.(cluster.Stopper)
+		if !ok {
+			return fmt.Errorf("the backend cannot start a node again")
+		}
+		if err := s.Start(ctx, node); err != nil {
+			return err
+		}
+		t.roles.MarkUp(node)
+		return nil
+	}
+}
+
+func (t *Timeline) removeToxics(ctx context.Context, n cluster.Networker, ps []placed) error {
+	var errs []error
+	for _, p := range ps {
+		if err := n.RemoveToxic(ctx, p.from, p.to, p.name); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// LinkToxic is a toxic to put on the link from From to To.
+type LinkToxic struct {
+	From, To string
+	Toxic    cluster.Toxic
+}
+
+var toxicSeq struct {
+	sync.Mutex
+	n int
+}
+
+func toxicName(kind string) string {
+	toxicSeq.Lock()
+	defer toxicSeq.Unlock()
+	toxicSeq.n++
+	return fmt.Sprintf("%s-%d", kind, toxicSeq.n)
+}
+
+// Toxics translates a network fault into toxics on links (from connects
+// to to). It is pure, for tests.
+func Toxics(f scenario.Fault, links [][2]string) []LinkToxic {
+	var out []LinkToxic
+	add := func(from, to, dir string, tx cluster.Toxic) {
+		tx.Direction = dir
+		tx.Name = toxicName(tx.Kind)
+		out = append(out, LinkToxic{From: from, To: to, Toxic: tx})
+	}
+	both := func(from, to string, tx cluster.Toxic, direction string) {
+		switch direction {
+		case scenario.DirectionUpstream:
+			add(from, to, cluster.Upstream, tx)
+		case scenario.DirectionDownstream:
+			add(from, to, cluster.Downstream, tx)
+		default:
+			add(from, to, cluster.Upstream, tx)
+			add(from, to, cluster.Downstream, tx)
+		}
+	}
+	black := cluster.Toxic{Kind: cluster.ToxicBlackhole}
+	switch f.Kind {
+	case scenario.FaultIsolate:
+		for _, l := range links {
+			var other string
+			switch {
+			case l[0] == f.Node:
+				other = l[1]
+			case l[1] == f.Node:
+				other = l[0]
+			default:
+				continue
+			}
+			if slices.Contains(f.With, other) {
+				continue
+			}
+			both(l[0], l[1], black, scenario.DirectionBoth)
+		}
+	case scenario.FaultPartition:
+		if len(f.Sides) > 0 {
+			side := map[string]int{}
+			for i, s := range f.Sides {
+				for _, n := range s {
+					side[n] = i + 1
+				}
+			}
+			for _, l := range links {
+				a, b := side[l[0]], side[l[1]]
+				if a != 0 && b != 0 && a != b {
+					both(l[0], l[1], black, scenario.DirectionBoth)
+				}
+			}
+			break
+		}
+		// One way: data from From to To vanishes.
+		for _, l := range links {
+			switch {
+			case slices.Contains(f.From, l[0]) && slices.Contains(f.To, l[1]):
+				add(l[0], l[1], cluster.Upstream, black)
+			case slices.Contains(f.To, l[0]) && slices.Contains(f.From, l[1]):
+				add(l[0], l[1], cluster.Downstream, black)
+			}
+		}
+	case scenario.FaultLatency, scenario.FaultBandwidth:
+		tx := cluster.Toxic{Kind: cluster.ToxicLatency, Latency: f.Latency.D(), Jitter: f.Jitter.D()}
+		if f.Kind == scenario.FaultBandwidth {
+			tx = cluster.Toxic{Kind: cluster.ToxicBandwidth, RateKBps: f.RateKBps}
+		}
+		for _, l := range links {
+			if slices.Contains(f.From, l[0]) && slices.Contains(f.To, l[1]) {
+				both(l[0], l[1], tx, f.Direction)
+			}
+		}
+	case scenario.FaultReset:
+		tx := cluster.Toxic{Kind: cluster.ToxicReset}
+		for _, l := range links {
+			if (f.Node != "" && l[1] == f.Node) || (slices.Contains(f.From, l[0]) && slices.Contains(f.To, l[1])) {
+				add(l[0], l[1], cluster.Upstream, tx)
+			}
+		}
+	}
+	return out
+}

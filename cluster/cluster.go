@@ -162,7 +162,8 @@ type Toxic struct {
 // links can be cut, slowed or reset one at a time and one way.
 type Networker interface {
 	// ClientConnString is ConnString through the link from the client
-	// group client (one of Spec.Clients) to node.
+	// group client (one of Spec.Clients) to node; "" when the cluster was
+	// built without Spec.Network or client is not one of its groups.
 	ClientConnString(client, node string, u User) string
 	// Links lists every link: (from, to) for from a node or a client
 	// group and to a node, from != to.

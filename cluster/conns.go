@@ -15,6 +15,7 @@ type Conns struct {
 	timeout time.Duration
 	conns   map[string]*pgx.Conn
 	app     string
+	client  string
 }
 
 // NewConns returns an empty set; connect attempts give up after timeout.
@@ -23,12 +24,27 @@ func NewConns(c Cluster, app string, timeout time.Duration) *Conns {
 	return &Conns{c: c, timeout: timeout, conns: map[string]*pgx.Conn{}, app: app}
 }
 
+// Via makes the connections go through the links of a client group when
+// the cluster has link proxies (Networker), so the connections see the
+// network faults that group sees. It returns cs.
+func (cs *Conns) Via(client string) *Conns {
+	cs.client = client
+	return cs
+}
+
 // Get returns the open connection to node, connecting if needed.
 func (cs *Conns) Get(ctx context.Context, node string) (*pgx.Conn, error) {
 	if conn := cs.conns[node]; conn != nil && !conn.IsClosed() {
 		return conn, nil
 	}
-	cfg, err := pgx.ParseConfig(cs.c.ConnString(node, Admin))
+	connStr := cs.c.ConnString(node, Admin)
+	if n, ok := cs.c.(Networker); ok && cs.client != "" {
+		// "" when the cluster was built without link proxies.
+		if via := n.ClientConnString(cs.client, node, Admin); via != "" {
+			connStr = via
+		}
+	}
+	cfg, err := pgx.ParseConfig(connStr)
 	if err != nil {
 		return nil, err
 	}

@@ -66,3 +66,10 @@ func (r *Roles) IsDown(node string) bool {
 	defer r.mu.RUnlock()
 	return r.down[node]
 }
+
+// MarkUp records that node is back in service (started again).
+func (r *Roles) MarkUp(node string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.down, node)
+}

@@ -29,6 +29,9 @@ type Config struct {
 	Slots         bool            // create slots for the repointed replicas
 	Sync          map[string]bool // replicas that were synchronous, preferred on a tie
 	Start         time.Time
+	// Client is the client group whose links the controller uses
+	// ("controller"); empty connects directly.
+	Client string
 	// Emit records an event on the run's clock. It must be safe for
 	// concurrent use.
 	Emit func(result.Event)
@@ -44,7 +47,10 @@ type Timeline struct {
 	NewPrimary   string
 	Repointed    []string
 	Promoted     bool
-	Err          error
+	// SplitBrain: the old primary still accepted writes (seen directly by
+	// the harness) after the new one was promoted.
+	SplitBrain bool
+	Err        error
 }
 
 // Controller is the harness's own failover manager.
@@ -75,11 +81,13 @@ func msOf(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 // promotes once. It returns when ctx ends or after one failover.
 func (ctl *Controller) Run(ctx context.Context) {
 	defer close(ctl.done)
-	cs := cluster.NewConns(ctl.c, "pgbench-ha-health", time.Second)
+	// The controller is a client like the others: with link proxies it
+	// sits on its own links and sees the partitions a scenario makes.
+	cs := cluster.NewConns(ctl.c, "pgbench-ha-health", min(max(ctl.cfg.DetectAfter/2, 50*time.Millisecond), time.Second)).Via(ctl.cfg.Client)
 	defer cs.Close()
 	// Connections to the replicas are opened now, so choosing and
 	// promoting one costs no connection set-up at failover time.
-	rcs := cluster.NewConns(ctl.c, "pgbench-ha-failover", time.Second)
+	rcs := cluster.NewConns(ctl.c, "pgbench-ha-failover", time.Second).Via(ctl.cfg.Client)
 	defer rcs.Close()
 	for _, r := range ctl.roles.Replicas() {
 		_, _ = rcs.Get(ctx, r)
@@ -215,6 +223,7 @@ func (ctl *Controller) promote(ctx context.Context, cs *cluster.Conns, old strin
 	ctl.roles.Promote(best.name)
 	ctl.cfg.Emit(result.Event{Ms: msOf(ctl.tl.PromoteDone), Kind: "promote_done", Node: best.name,
 		Detail: fmt.Sprintf("promoted in %s", (ctl.tl.PromoteDone - ctl.tl.PromoteStart).Round(100*time.Microsecond))})
+	ctl.checkSplitBrain(ctx, old)
 	if !ctl.cfg.Repoint {
 		return nil
 	}
@@ -227,6 +236,26 @@ func (ctl *Controller) promote(ctx context.Context, cs *cluster.Conns, old strin
 		ctl.cfg.Emit(result.Event{Ms: msOf(ctl.now()), Kind: "repoint", Node: c.name, Detail: "now streams from " + best.name})
 	}
 	return nil
+}
+
+// checkSplitBrain asks the old primary directly (the harness's own view,
+// not the controller's links) whether it is still a writable primary.
+func (ctl *Controller) checkSplitBrain(ctx context.Context, old string) {
+	cs := cluster.NewConns(ctl.c, "pgbench-ha-observer", 500*time.Millisecond)
+	defer cs.Close()
+	conn, err := cs.Get(ctx, old)
+	if err != nil {
+		return
+	}
+	qctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer cancel()
+	var inRecovery bool
+	if err := conn.QueryRow(qctx, "SELECT pg_is_in_recovery()").Scan(&inRecovery); err != nil || inRecovery {
+		return
+	}
+	ctl.tl.SplitBrain = true
+	ctl.cfg.Emit(result.Event{Ms: msOf(ctl.now()), Kind: "split_brain", Node: old,
+		Detail: fmt.Sprintf("%s is still a writable primary after %s was promoted", old, ctl.tl.NewPrimary)})
 }
 
 // repoint makes replica stream from upstream by reloading its

@@ -16,6 +16,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/pgbench-ha/pgbench-ha/cluster"
 	"github.com/pgbench-ha/pgbench-ha/result"
 )
@@ -44,6 +46,7 @@ type Sampler struct {
 
 	mu       sync.Mutex
 	repl     []result.ReplicationPoint
+	wal      []result.WALPoint
 	vis      []result.VisibilityPoint
 	acks     []time.Duration // ack offset of heartbeat seq i+1
 	hbSeq    int64
@@ -296,7 +299,48 @@ func (s *Sampler) replication(ctx context.Context) {
 		s.repl = append(s.repl, pts...)
 		s.worstLag = worst
 		s.mu.Unlock()
+		if wp, err := sampleWAL(ctx, conn, primary, at); err == nil {
+			s.mu.Lock()
+			s.wal = append(s.wal, wp)
+			s.mu.Unlock()
+		}
 	}
+}
+
+const walSQL = `SELECT coalesce((SELECT sum(size) FROM pg_ls_waldir()), 0)::float8`
+
+const slotsSQL = `SELECT slot_name, active, coalesce(wal_status, ''), safe_wal_size::float8,
+	coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn), 0)::float8
+FROM pg_replication_slots ORDER BY slot_name`
+
+// sampleWAL reads the size of pg_wal and what each slot retains.
+func sampleWAL(ctx context.Context, conn *pgx.Conn, node string, at time.Duration) (result.WALPoint, error) {
+	wp := result.WALPoint{Ms: ms(at), Node: node, Slots: []result.SlotPoint{}}
+	qctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if err := conn.QueryRow(qctx, walSQL).Scan(&wp.PgWalBytes); err != nil {
+		return wp, err
+	}
+	rows, err := conn.Query(qctx, slotsSQL)
+	if err != nil {
+		return wp, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var sp result.SlotPoint
+		if err := rows.Scan(&sp.Slot, &sp.Active, &sp.WalStatus, &sp.SafeWalBytes, &sp.RetainedBytes); err != nil {
+			return wp, err
+		}
+		wp.Slots = append(wp.Slots, sp)
+	}
+	return wp, rows.Err()
+}
+
+// WAL returns the sampled WAL retention series.
+func (s *Sampler) WAL() []result.WALPoint {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]result.WALPoint(nil), s.wal...)
 }
 
 // sampleVisibility records, per replica, the age of the oldest heartbeat

@@ -35,6 +35,39 @@ type Result struct {
 	Error         string    `json:"error,omitempty"`
 	Run           RunMeta   `json:"run"`
 	Variants      []Variant `json:"variants"`
+	// Thresholds are the scenario's thresholds checked against this run,
+	// in file order; absent when the scenario has none.
+	Thresholds []ThresholdResult `json:"thresholds,omitempty"`
+}
+
+// ThresholdResult is one threshold of the scenario (one metric, one
+// aggregation, one limit) checked against the run.
+type ThresholdResult struct {
+	// Name reads like the threshold: "lost_acked_writes max <= 0 where
+	// synchronous_commit in [on, remote_apply]".
+	Name        string              `json:"name"`
+	Metric      string              `json:"metric"`
+	Aggregation string              `json:"aggregation"` // max | min | mean | p50 | p90 | p99
+	Limit       float64             `json:"limit"`
+	Bound       string              `json:"bound"` // "<=" or ">=": how the value must stand to the limit
+	Where       map[string][]string `json:"where,omitempty"`
+	Source      string              `json:"source,omitempty"` // scenario file:line
+	// Value is the aggregate over the selected variants; null when no
+	// selected variant measured the metric.
+	Value   *float64 `json:"value"`
+	Passed  bool     `json:"passed"`
+	Message string   `json:"message"` // why it passed or failed, with the values
+	// Variants are the selected variants and their values.
+	Variants []ThresholdVariant `json:"variants"`
+}
+
+// ThresholdVariant is one selected variant's value of a threshold's
+// metric.
+type ThresholdVariant struct {
+	Name  string   `json:"name"`
+	Value *float64 `json:"value"` // null: not measured (the variant did not complete)
+	// Passed says whether the variant's own value is within the limit.
+	Passed bool `json:"passed"`
 }
 
 // RunMeta describes the run and its environment, enough to reproduce it.
@@ -73,7 +106,15 @@ type Variant struct {
 	Series    Series     `json:"series"`
 	Events    []Event    `json:"events"`
 	Histogram *Histogram `json:"commit_latency_histogram,omitempty"`
-	LogDir    string     `json:"log_dir,omitempty"` // relative to the run folder
+	// Repetitions, when the scenario repeats: one entry per run of the
+	// variant (the first also fills Summary, Series and Events).
+	Repetitions []Repetition `json:"repetitions,omitempty"`
+	// Phases split the workload at fault boundaries.
+	Phases []PhaseStats `json:"phases"`
+	// CatchUps: per healed fault and replica, time back under the lag
+	// thresholds.
+	CatchUps []CatchUp `json:"catch_ups"`
+	LogDir   string    `json:"log_dir,omitempty"` // relative to the run folder
 }
 
 // Topology is the cluster as it was built for this variant.
@@ -94,20 +135,74 @@ type ReplicaInfo struct {
 
 // Summary holds the headline figures of a variant.
 type Summary struct {
-	DurationS      float64   `json:"duration_s"`
-	Attempted      int64     `json:"writes_attempted"`
-	Acked          int64     `json:"writes_acked"`
-	Failed         int64     `json:"writes_failed"`
-	Unknown        int64     `json:"writes_unknown"`
-	Skipped        int64     `json:"writes_skipped"` // dropped from a full queue
-	TPS            float64   `json:"tps"`            // acknowledged writes per second
-	TargetRateTPS  float64   `json:"target_rate_tps"`
-	CommitLatency  Latency   `json:"commit_latency_ms"`
-	ScheduleLagP99 float64   `json:"schedule_lag_p99_ms"`
-	Replicas       []Lag     `json:"replicas"`
-	Failover       *Failover `json:"failover,omitempty"`
-	Audit          *Audit    `json:"audit,omitempty"`
-	InitialOrders  int64     `json:"initial_orders"`
+	DurationS      float64 `json:"duration_s"`
+	Attempted      int64   `json:"writes_attempted"`
+	Acked          int64   `json:"writes_acked"`
+	Failed         int64   `json:"writes_failed"`
+	Unknown        int64   `json:"writes_unknown"`
+	Skipped        int64   `json:"writes_skipped"` // dropped from a full queue
+	TPS            float64 `json:"tps"`            // acknowledged writes per second
+	TargetRateTPS  float64 `json:"target_rate_tps"`
+	CommitLatency  Latency `json:"commit_latency_ms"`
+	ScheduleLagP99 float64 `json:"schedule_lag_p99_ms"`
+	Replicas       []Lag   `json:"replicas"`
+	Reads          []Reads `json:"reads,omitempty"`
+	// Repeated sums up every repetition when the scenario repeats.
+	Repeated      *RepeatSummary `json:"repeated,omitempty"`
+	Failover      *Failover      `json:"failover,omitempty"`
+	Audit         *Audit         `json:"audit,omitempty"`
+	InitialOrders int64          `json:"initial_orders"`
+}
+
+// Reads sums up the reads of one node. A read asks for the newest order
+// acknowledged before it was sent; it is stale when the node lacks it.
+type Reads struct {
+	Node           string  `json:"node"`
+	Reads          int64   `json:"reads"`
+	Stale          int64   `json:"stale_reads"`
+	Errors         int64   `json:"read_errors"`
+	StaleRate      float64 `json:"stale_rate"` // stale / answered
+	StaleP50Ms     float64 `json:"stale_p50_ms"`
+	StaleP99Ms     float64 `json:"stale_p99_ms"`
+	StaleMaxMs     float64 `json:"stale_max_ms"`
+	StaleMaxOrders int64   `json:"stale_max_orders"`
+	UnavailableMs  float64 `json:"read_unavailable_ms"`
+}
+
+// Repetition is one run of a repeated variant, with its faults moved by
+// ShiftMs.
+type Repetition struct {
+	Index       int       `json:"index"` // 1-based
+	ShiftMs     float64   `json:"shift_ms"`
+	Status      string    `json:"status"`
+	Error       string    `json:"error,omitempty"`
+	TPS         float64   `json:"tps"`
+	P99CommitMs float64   `json:"p99_commit_ms"`
+	Lost        int64     `json:"lost_acked_writes"`
+	Ghosts      int64     `json:"ghost_writes"`
+	Failover    *Failover `json:"failover,omitempty"`
+}
+
+// RepeatSummary holds distributions over the completed repetitions.
+type RepeatSummary struct {
+	Runs               int          `json:"runs"`
+	Complete           int          `json:"complete"`
+	LostTotal          int64        `json:"lost_acked_writes_total"`
+	WriteUnavailableMs Distribution `json:"write_unavailable_ms"`
+	DetectMs           Distribution `json:"detect_ms"`  // detection minus fault
+	PromoteMs          Distribution `json:"promote_ms"` // promotion done minus started
+	LostAckedWrites    Distribution `json:"lost_acked_writes"`
+	TPS                Distribution `json:"tps"`
+	P99CommitMs        Distribution `json:"p99_commit_ms"`
+}
+
+// Distribution is a nearest-rank summary of a figure over repetitions.
+type Distribution struct {
+	N   int     `json:"n"`
+	Min float64 `json:"min"`
+	P50 float64 `json:"p50"`
+	P90 float64 `json:"p90"`
+	Max float64 `json:"max"`
 }
 
 // Latency holds percentiles in milliseconds.
@@ -153,20 +248,43 @@ type Failover struct {
 	OldPrimary         string   `json:"old_primary"`
 	NewPrimary         string   `json:"new_primary,omitempty"`
 	Repointed          []string `json:"repointed,omitempty"`
+	// SplitBrain: the old primary still accepted writes (asked directly)
+	// after the new one was promoted.
+	SplitBrain bool `json:"split_brain"`
+	// DualPrimaryMs is how long two nodes both acknowledged writes: from
+	// the new primary's first ack to the old primary's last; null if never.
+	DualPrimaryMs       *float64 `json:"dual_primary_ms"`
+	LastAckOldPrimaryMs *float64 `json:"last_ack_old_primary_ms"`
 }
 
 // Audit compares the ledger of writes with what the nodes hold.
 type Audit struct {
-	FinalPrimary string      `json:"final_primary"`
-	Acked        int64       `json:"acked"`
-	Lost         int64       `json:"lost_acked_writes"` // acked, absent on the final primary
-	LostIDs      []int64     `json:"lost_ids_sample"`   // first ids lost (up to 100)
-	LostAckMs    []float64   `json:"lost_ack_ms_sample"`
-	Ghosts       int64       `json:"ghost_writes"`    // unknown or failed, yet present
-	UnknownFound int64       `json:"unknown_present"` // unknown outcome, present
-	FailedFound  int64       `json:"failed_present"`  // failed for sure, present
-	Foreign      int64       `json:"foreign_rows"`    // present but never attempted
-	Nodes        []NodeAudit `json:"nodes"`
+	FinalPrimary string    `json:"final_primary"`
+	Acked        int64     `json:"acked"`
+	Lost         int64     `json:"lost_acked_writes"` // acked, absent on the final primary
+	LostIDs      []int64   `json:"lost_ids_sample"`   // first ids lost (up to 100)
+	LostAckMs    []float64 `json:"lost_ack_ms_sample"`
+	Ghosts       int64     `json:"ghost_writes"`    // unknown or failed, yet present
+	UnknownFound int64     `json:"unknown_present"` // unknown outcome, present
+	FailedFound  int64     `json:"failed_present"`  // failed for sure, present
+	Foreign      int64     `json:"foreign_rows"`    // present but never attempted
+	// LostByNode counts lost writes by the node that acknowledged them.
+	LostByNode map[string]int64 `json:"lost_by_node,omitempty"`
+	// Timelines are the heartbeats the final primary holds, by writer
+	// node and timeline; HeartbeatGapMs the longest gap between one
+	// timeline's last heartbeat and the next one's first (server clock).
+	Timelines      []TimelineSpan `json:"timelines,omitempty"`
+	HeartbeatGapMs *float64       `json:"heartbeat_gap_ms,omitempty"`
+	Nodes          []NodeAudit    `json:"nodes"`
+}
+
+// TimelineSpan is the heartbeats one node wrote on one timeline.
+type TimelineSpan struct {
+	Node       string    `json:"node"`
+	Timeline   string    `json:"timeline"` // hex, as in WAL file names
+	FirstAt    time.Time `json:"first_at"`
+	LastAt     time.Time `json:"last_at"`
+	Heartbeats int64     `json:"heartbeats"`
 }
 
 // NodeAudit is the audit of one surviving node.
@@ -184,6 +302,67 @@ type Series struct {
 	Throughput  []ThroughputPoint  `json:"throughput"`
 	Replication []ReplicationPoint `json:"replication"`
 	Visibility  []VisibilityPoint  `json:"visibility"`
+	// WAL is the primary's pg_wal size and its slots over time.
+	WAL []WALPoint `json:"wal"`
+	// Reads per second and node.
+	Reads []ReadPoint `json:"reads"`
+}
+
+// ReadPoint is one second of one node's reads.
+type ReadPoint struct {
+	Second int    `json:"second"`
+	Node   string `json:"node"`
+	Reads  int64  `json:"reads"`
+	Stale  int64  `json:"stale"`
+	Errors int64  `json:"errors"`
+	// MaxStaleMs is the worst staleness of the second's stale reads.
+	MaxStaleMs float64 `json:"max_stale_ms"`
+}
+
+// WALPoint is the WAL the primary keeps, at one sample: the size of
+// pg_wal and, per replication slot, what it retains.
+type WALPoint struct {
+	Ms         float64     `json:"ms"`
+	Node       string      `json:"node"` // the primary sampled
+	PgWalBytes float64     `json:"pg_wal_bytes"`
+	Slots      []SlotPoint `json:"slots"`
+}
+
+// SlotPoint is one replication slot at one sample.
+type SlotPoint struct {
+	Slot          string   `json:"slot"`
+	Active        bool     `json:"active"`
+	WalStatus     string   `json:"wal_status"`          // reserved, extended, unreserved, lost
+	SafeWalBytes  *float64 `json:"safe_wal_size_bytes"` // null without max_slot_wal_keep_size
+	RetainedBytes float64  `json:"retained_bytes"`      // current LSN minus restart_lsn
+}
+
+// PhaseStats are the workload's figures over one phase of the timeline:
+// before the first fault, during each fault (inject to heal), after.
+type PhaseStats struct {
+	Name              string  `json:"name"` // "before", "during: pause replica1", "after"
+	StartMs           float64 `json:"start_ms"`
+	EndMs             float64 `json:"end_ms"`
+	TPS               float64 `json:"tps"`
+	Acked             int64   `json:"acked"`
+	Errors            int64   `json:"errors"` // failed + unknown
+	P50CommitMs       float64 `json:"p50_commit_ms"`
+	P99CommitMs       float64 `json:"p99_commit_ms"`
+	MaxCommitMs       float64 `json:"max_commit_ms"`
+	MaxReplayLagBytes float64 `json:"max_replay_lag_bytes"` // worst replica
+	MaxVisibilityMs   float64 `json:"max_visibility_ms"`    // worst replica
+}
+
+// CatchUp is how long a replica took, after a fault healed, to be back
+// under the catch-up thresholds.
+type CatchUp struct {
+	Fault         string   `json:"fault"`
+	Replica       string   `json:"replica"`
+	HealMs        float64  `json:"heal_ms"`
+	LagBytesLimit float64  `json:"lag_bytes_limit"`
+	LagMsLimit    float64  `json:"lag_ms_limit"`
+	BytesMs       *float64 `json:"caught_up_bytes_ms"` // after the heal; null: never
+	VisibilityMs  *float64 `json:"caught_up_visibility_ms"`
 }
 
 // ThroughputPoint is one second of the workload.

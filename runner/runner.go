@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -112,13 +113,36 @@ func Run(ctx context.Context, opts Options) (*result.Result, string, error) {
 		if ctx.Err() != nil {
 			break
 		}
-		opts.Progress.Variant(i, len(plans), p.Name, s.Duration.D())
 		v := &res.Variants[i]
-		err := runVariant(ctx, opts, p, dir, v, func() { _ = save() })
-		if err == nil {
-			v.Status = result.StatusComplete
+		var err error
+		for rep := 0; rep < s.Repeat.Times && err == nil && ctx.Err() == nil; rep++ {
+			// Repetition 0 fills the variant; the others only add their
+			// figures to its repetitions, each on a fresh cluster.
+			rv := v
+			if rep > 0 {
+				rv = &result.Variant{Name: p.Name, Settings: p.Values, Series: emptySeries(), Events: []result.Event{}}
+			}
+			sc, shift := p.Shifted(rep)
+			rp := p
+			rp.Scenario = sc
+			name := p.Name
+			if s.Repeat.Times > 1 {
+				name = fmt.Sprintf("%s (%d/%d)", p.Name, rep+1, s.Repeat.Times)
+			}
+			opts.Progress.Variant(i, len(plans), name, s.Duration.D())
+			err = runVariant(ctx, opts, rp, rep, dir, rv, func() { _ = save() })
+			if err == nil {
+				rv.Status = result.StatusComplete
+			}
+			opts.Progress.VariantDone(rv)
+			if s.Repeat.Times > 1 {
+				v.Repetitions = append(v.Repetitions, repetitionOf(rep, shift, rv, err))
+				v.Summary.Repeated = summarizeRepetitions(v.Repetitions)
+			}
+			if err == nil {
+				_ = save()
+			}
 		}
-		opts.Progress.VariantDone(v)
 		if err != nil {
 			v.Error = cluster.Redact(err.Error())
 			if ctx.Err() != nil {
@@ -158,7 +182,8 @@ func Run(ctx context.Context, opts Options) (*result.Result, string, error) {
 }
 
 func emptySeries() result.Series {
-	return result.Series{Throughput: []result.ThroughputPoint{}, Replication: []result.ReplicationPoint{}, Visibility: []result.VisibilityPoint{}}
+	return result.Series{Throughput: []result.ThroughputPoint{}, Replication: []result.ReplicationPoint{},
+		Visibility: []result.VisibilityPoint{}, WAL: []result.WALPoint{}, Reads: []result.ReadPoint{}}
 }
 
 func shortRandom() string {
@@ -190,7 +215,7 @@ func (e *events) list() []result.Event {
 }
 
 // runVariant runs one plan on a fresh cluster and fills v.
-func runVariant(ctx context.Context, opts Options, p scenario.Plan, dir string, v *result.Variant, save func()) (err error) {
+func runVariant(ctx context.Context, opts Options, p scenario.Plan, rep int, dir string, v *result.Variant, save func()) (err error) {
 	s := p.Scenario
 	phase := func(name string) {
 		v.Phase = name
@@ -198,13 +223,19 @@ func runVariant(ctx context.Context, opts Options, p scenario.Plan, dir string, 
 	}
 	phase("bring-up")
 	v.Status = result.StatusRunning
-	logRel := filepath.Join("logs", fmt.Sprintf("%d-%s", p.Index, unsafeChars.ReplaceAllString(p.Name, "_")))
+	logName := fmt.Sprintf("%d-%s", p.Index, unsafeChars.ReplaceAllString(p.Name, "_"))
+	if rep > 0 {
+		logName += fmt.Sprintf("-r%d", rep+1)
+	}
+	logRel := filepath.Join("logs", logName)
 	v.LogDir = logRel
 	spec := cluster.Spec{
-		ID:               fmt.Sprintf("v%d", p.Index),
+		ID:               fmt.Sprintf("v%d-r%d", p.Index, rep),
 		Settings:         map[string]map[string]string{},
 		SyncStandbyNames: p.SynchronousStandbyNames(),
 		LogDir:           filepath.Join(dir, logRel),
+		Network:          s.HasNetworkFaults(),
+		Clients:          scenario.ClientNames,
 	}
 	isSync := map[string]bool{}
 	v.Topology = result.Topology{Primary: scenario.PrimaryName, SynchronousStandbyNames: spec.SyncStandbyNames,
@@ -278,6 +309,7 @@ func runVariant(ctx context.Context, opts Options, p scenario.Plan, dir string, 
 		ctl = failover.New(c, roles, failover.Config{
 			DetectAfter: s.Failover.DetectAfter.D(), ProbeInterval: s.Failover.ProbeInterval.D(),
 			Repoint: s.Failover.RepointEnabled(), Slots: s.SlotsEnabled(), Sync: isSync, Start: start, Emit: evs.emit,
+			Client: scenario.ClientController,
 		})
 		wg.Add(1)
 		go func() { defer wg.Done(); ctl.Run(bg) }()
@@ -285,18 +317,16 @@ func runVariant(ctx context.Context, opts Options, p scenario.Plan, dir string, 
 	led := workload.NewLedger(firstID)
 	live := &workload.Live{}
 	nodes := c.Nodes()
-	nodeIndex := map[string]int{}
-	for i, n := range nodes {
-		nodeIndex[fmt.Sprintf("%s:%d", n.Host, n.Port)] = i
-	}
+	writerNodes, nodeIndex := clientNodes(c, scenario.ClientWriters)
 	tickDone := make(chan struct{})
 	go func() {
 		defer close(tickDone)
 		ticks(bg, opts.Progress, start, live, sampler)
 	}()
 	wcfg := workload.Config{
-		DSN: cluster.MultiHost(nodes) + " " + appCreds(c), Writers: s.Workload.Writers,
-		Rate: s.RateAt, Poisson: s.Workload.Arrival != "uniform", Seed: s.Seed, MaxQueue: s.Workload.MaxQueue,
+		DSN: cluster.MultiHost(writerNodes) + " " + appCreds(c), Writers: s.Workload.Writers,
+		WriteTimeout: writeTimeout,
+		Rate:         s.RateAt, Poisson: s.Workload.Arrival != "uniform", Seed: s.Seed, MaxQueue: s.Workload.MaxQueue,
 		Ledger: led, Start: start, Duration: s.Duration.D(), Grace: opts.Grace,
 		NodeOf: func(addr string) int {
 			if i, ok := nodeIndex[addr]; ok {
@@ -305,7 +335,14 @@ func runVariant(ctx context.Context, opts Options, p scenario.Plan, dir string, 
 			return -1
 		},
 	}
+	var reads []*workload.Reads
+	readsDone := make(chan struct{})
+	go func() {
+		defer close(readsDone)
+		reads = workload.RunReaders(ctx, readerConfigs(c, s, led, start))
+	}()
 	st, werr := workload.Run(ctx, wcfg, live)
+	<-readsDone
 	stopBG()
 	wg.Wait()
 	<-tickDone
@@ -329,6 +366,10 @@ func runVariant(ctx context.Context, opts Options, p scenario.Plan, dir string, 
 	v.Series.Replication = append(v.Series.Replication, repl...)
 	v.Series.Visibility = append(v.Series.Visibility, vis...)
 	v.Series.Throughput = throughput(st, s.Duration.D()+opts.Grace)
+	v.Series.WAL = append([]result.WALPoint{}, sampler.WAL()...)
+	v.Summary.Reads, v.Series.Reads = readResults(reads)
+	v.Phases = phases(timeline.Fired(), st, repl, vis, s.Duration.D())
+	v.CatchUps = catchUps(timeline.Fired(), replicaNames, repl, vis)
 	v.Histogram = encodeHist(st.Latency)
 	save()
 	if ctx.Err() != nil {
@@ -336,12 +377,43 @@ func runVariant(ctx context.Context, opts Options, p scenario.Plan, dir string, 
 	}
 
 	phase("audit")
-	a, err := audit.Run(ctx, c, roles, led, audit.Config{Timeout: s.Probes.AuditTimeout.D()})
+	names := make([]string, len(nodes))
+	for i, n := range nodes {
+		names[i] = n.Name
+	}
+	a, err := audit.Run(ctx, c, roles, led, audit.Config{Timeout: s.Probes.AuditTimeout.D(), NodeNames: names})
 	if err != nil {
 		return err
 	}
 	v.Summary.Audit = a
 	return nil
+}
+
+// writeTimeout bounds one write, as an application's would: a write on a
+// connection into a partition gives up (its outcome unknown) and the
+// writer reconnects.
+const writeTimeout = 5 * time.Second
+
+// clientNodes is where a client group connects: through its own links when
+// the cluster has link proxies, directly otherwise; and the map from each
+// address to the node's index, so the ledger knows who acknowledged.
+func clientNodes(c cluster.Cluster, client string) ([]cluster.Node, map[string]int) {
+	nodes := c.Nodes()
+	index := map[string]int{}
+	out := make([]cluster.Node, len(nodes))
+	for i, n := range nodes {
+		out[i] = n
+		if nw, ok := c.(cluster.Networker); ok {
+			// "" when the cluster was built without link proxies.
+			if cs := nw.ClientConnString(client, n.Name, cluster.App); cs != "" {
+				if cfg, err := pgx.ParseConfig(cs); err == nil {
+					out[i].Host, out[i].Port = cfg.Host, int(cfg.Port)
+				}
+			}
+		}
+		index[fmt.Sprintf("%s:%d", out[i].Host, out[i].Port)] = i
+	}
+	return out, index
 }
 
 func appCreds(c cluster.Cluster) string {
@@ -468,7 +540,16 @@ func failoverSummary(s *scenario.Scenario, tl *failover.Timeline, fired []chaos.
 		return nil
 	}
 	f := &result.Failover{Mode: s.Failover.Mode, DetectAfterMs: msOf(s.Failover.DetectAfter.D())}
+	// The fault the failover answers: the first one on the primary, else
+	// the first one.
 	fault := fired[0]
+	for _, fd := range fired {
+		if fd.Fault.Node == scenario.PrimaryName || slices.Contains(fd.Fault.From, scenario.PrimaryName) ||
+			slices.ContainsFunc(fd.Fault.Sides, func(side []string) bool { return slices.Contains(side, scenario.PrimaryName) }) {
+			fault = fd
+			break
+		}
+	}
 	f.FaultMs = ptr(msOf(fault.At))
 	f.OldPrimary = scenario.PrimaryName
 	exclude := -1
@@ -488,6 +569,15 @@ func failoverSummary(s *scenario.Scenario, tl *failover.Timeline, fired []chaos.
 		f.PromoteDoneMs = ptr(msOf(tl.PromoteDone))
 		f.NewPrimary = tl.NewPrimary
 		f.Repointed = tl.Repointed
+		f.SplitBrain = tl.SplitBrain
+	}
+	// Two writable primaries: acknowledgements from the old primary after
+	// the first one from the new primary.
+	if lastOld, ok := led.LastAckBy(exclude); ok && f.NewPrimary != "" {
+		if first, _, ok := led.FirstAckAfter(fault.At, exclude); ok && lastOld > first {
+			f.DualPrimaryMs = ptr(msOf(lastOld - first))
+			f.LastAckOldPrimaryMs = ptr(msOf(lastOld))
+		}
 	}
 	if first, node, ok := led.FirstAckAfter(fault.At, exclude); ok {
 		f.FirstWriteMs = ptr(msOf(first))

@@ -38,6 +38,8 @@ func Parse(file string, data []byte) (*Scenario, error) {
 		set:   map[string]bool{},
 		nulls: map[string]bool{},
 
+		limitKeys: map[string]bool{},
+
 		resolved: map[*ast.AliasNode]ast.Node{},
 	}
 	s := d.decodeFile(data)
@@ -71,6 +73,9 @@ type decoder struct {
 	set map[string]bool
 	// nulls holds the paths written with no value.
 	nulls map[string]bool
+	// limitKeys holds the thresholds entries with a key other than metric
+	// and where, valid or not, so a missing limit is not reported twice.
+	limitKeys map[string]bool
 
 	anchors  []anchorDef
 	resolved map[*ast.AliasNode]ast.Node

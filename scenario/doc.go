@@ -8,7 +8,9 @@
 // not a PostgreSQL setting or that the harness sets itself are all
 // problems. Every problem in a file is reported in one pass as a *Errors,
 // one "file:line:col: message" line per problem. Keys left out get the
-// defaults documented in scenarios/README.md.
+// defaults documented in scenarios/README.md. Thresholds are checked with
+// the rest: their metric names against package metric's list, their where
+// against the matrix.
 //
 // A scenario's matrix maps settings to lists of values; Expand turns it into
 // one Plan per combination of values, and each Plan gives the

@@ -2,6 +2,7 @@ package scenario
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"regexp"
 	"strings"
 	"time"
@@ -161,4 +162,32 @@ func quoteStandbyName(name string) string {
 		return name
 	}
 	return `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
+}
+
+// Shifted returns the plan's scenario for repetition rep (0-based): a copy
+// whose faults have moved by a jitter drawn from the seed, within
+// ±Repeat.Jitter and kept inside the duration; and the shift. Repetition 0
+// is never shifted.
+func (p Plan) Shifted(rep int) (*Scenario, time.Duration) {
+	s := p.Scenario
+	if rep == 0 || s.Repeat.Jitter <= 0 || len(s.Faults) == 0 {
+		return s, 0
+	}
+	rng := rand.New(rand.NewPCG(uint64(s.Seed), uint64(p.Index)<<32|uint64(rep)))
+	j := s.Repeat.Jitter.D()
+	shift := time.Duration(rng.Int64N(int64(2*j+1))) - j
+	c := *s
+	c.Faults = make([]Fault, len(s.Faults))
+	for i, f := range s.Faults {
+		at := f.At.D() + shift
+		if at < 0 {
+			at = 0
+		}
+		if at >= s.Duration.D() {
+			at = s.Duration.D() - time.Millisecond
+		}
+		f.At = Duration(at)
+		c.Faults[i] = f
+	}
+	return &c, shift
 }

@@ -65,6 +65,7 @@ func TestDefaults(t *testing.T) {
 			HeartbeatInterval: Duration(100 * time.Millisecond),
 			AuditTimeout:      Duration(30 * time.Second),
 		},
+		Repeat: Repeat{Times: 1},
 	}
 	s.File, s.Source = "", nil
 	if !reflect.DeepEqual(s, want) {
@@ -257,7 +258,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "unknown top-level key",
 			src:  minimal + "sede: 3\n",
-			want: []string{`test.yaml:3:1: scenario: unknown key "sede" (did you mean "seed"?); valid keys: name, description, seed, duration, backend, topology, workload, faults, failover, probes, matrix`},
+			want: []string{`test.yaml:3:1: scenario: unknown key "sede" (did you mean "seed"?); valid keys: name, description, seed, duration, backend, topology, workload, faults, failover, probes, matrix, thresholds, repeat`},
 		},
 		{
 			name: "unknown nested key without suggestion",
@@ -311,8 +312,8 @@ func TestParseErrors(t *testing.T) {
 		},
 		{
 			name: "unknown fault kind",
-			src:  minimal + "faults:\n  - {at: 1s, kind: pause, node: primary}\n",
-			want: []string{`test.yaml:4:20: faults[0].kind: "pause" is not a valid fault kind; valid: kill`},
+			src:  minimal + "faults:\n  - {at: 1s, kind: explode, node: primary}\n",
+			want: []string{`test.yaml:4:20: faults[0].kind: "explode" is not a valid fault kind; valid: kill, stop, restart, pause, isolate, partition, latency, bandwidth, reset`},
 		},
 		{
 			name: "fault outside duration",
@@ -655,6 +656,7 @@ func TestFullFile(t *testing.T) {
 			HeartbeatInterval: Duration(20 * time.Millisecond),
 			AuditTimeout:      Duration(time.Minute),
 		},
+		Repeat: Repeat{Times: 1},
 		Matrix: []Axis{
 			{Setting: "synchronous_commit", Values: []string{"local", "on"}, Line: 55},
 			{Setting: "work_mem", Values: []string{"4MB", "64MB", "1GB"}, Line: 56},

@@ -8,12 +8,14 @@ import (
 
 // The keys each mapping of a scenario file accepts, in documentation order.
 var (
-	scenarioKeys = []string{"name", "description", "seed", "duration", "backend", "topology", "workload", "faults", "failover", "probes", "matrix"}
+	scenarioKeys = []string{"name", "description", "seed", "duration", "backend", "topology", "workload", "faults", "failover", "probes", "matrix", "thresholds", "repeat"}
+	repeatKeys   = []string{"times", "jitter"}
 	topologyKeys = []string{"replicas", "sync_method", "sync_count", "slots", "settings", "primary_settings"}
 	replicaKeys  = []string{"name", "sync", "settings"}
-	workloadKeys = []string{"writers", "rate", "arrival", "bursts", "initial_orders", "max_queue"}
+	workloadKeys = []string{"writers", "rate", "arrival", "bursts", "initial_orders", "max_queue", "reads"}
+	readsKeys    = []string{"rate", "nodes"}
 	burstKeys    = []string{"at", "duration", "rate"}
-	faultKeys    = []string{"at", "kind", "node"}
+	faultKeys    = []string{"at", "kind", "node", "for", "mode", "with", "sides", "from", "to", "latency", "jitter", "rate_kbps", "direction"}
 	failoverKeys = []string{"mode", "detect_after", "probe_interval", "repoint"}
 	probesKeys   = []string{"lag_interval", "heartbeat_interval", "audit_timeout"}
 )
@@ -52,6 +54,10 @@ func (d *decoder) scenario(n ast.Node, s *Scenario) bool {
 			d.probes(p, e.val, &s.Probes)
 		case "matrix":
 			s.Matrix = d.matrix(p, e.val)
+		case "thresholds":
+			d.thresholds(p, e.val, s)
+		case "repeat":
+			d.repeat(p, e.val, &s.Repeat)
 		default:
 			d.unknownKey("", e, scenarioKeys)
 		}
@@ -146,10 +152,33 @@ func (d *decoder) workload(path string, n ast.Node, w *Workload) {
 		case "max_queue":
 			c, _ := d.integer(p, e.val)
 			w.MaxQueue = clampInt(c)
+		case "reads":
+			w.Reads = d.reads(p, e.val)
 		default:
 			d.unknownKey(path, e, workloadKeys)
 		}
 	}
+}
+
+func (d *decoder) reads(path string, n ast.Node) *Reads {
+	entries, ok := d.mapping(path, n)
+	if !ok {
+		return nil
+	}
+	r := &Reads{}
+	for _, e := range entries {
+		p := join(path, e.key)
+		d.record(p, e)
+		switch e.key {
+		case "rate":
+			r.Rate, _ = d.number(p, e.val)
+		case "nodes":
+			r.Nodes = d.names(p, e.val)
+		default:
+			d.unknownKey(path, e, readsKeys)
+		}
+	}
+	return r
 }
 
 func (d *decoder) burst(path string, n ast.Node) Burst {
@@ -196,12 +225,75 @@ func (d *decoder) faults(path string, n ast.Node, s *Scenario) {
 					f.Kind, _ = d.str(p, e.val)
 				case "node":
 					f.Node, _ = d.str(p, e.val)
+				case "for":
+					f.For, _ = d.duration(p, e.val)
+				case "mode":
+					f.Mode, _ = d.str(p, e.val)
+				case "with":
+					f.With = d.names(p, e.val)
+				case "from":
+					f.From = d.names(p, e.val)
+				case "to":
+					f.To = d.names(p, e.val)
+				case "sides":
+					items, _ := d.list(p, e.val)
+					for j, item := range items {
+						f.Sides = append(f.Sides, d.names(index(p, j), item))
+					}
+				case "latency":
+					f.Latency, _ = d.duration(p, e.val)
+				case "jitter":
+					f.Jitter, _ = d.duration(p, e.val)
+				case "rate_kbps":
+					f.RateKBps, _ = d.integer(p, e.val)
+				case "direction":
+					f.Direction, _ = d.str(p, e.val)
 				default:
 					d.unknownKey(ip, e, faultKeys)
 				}
 			}
 		}
 		s.Faults = append(s.Faults, f)
+	}
+}
+
+// names decodes a name or a list of names (nodes or client groups).
+func (d *decoder) names(path string, n ast.Node) []string {
+	if _, isList := d.deref(n).(*ast.SequenceNode); !isList {
+		if v, ok := d.str(path, n); ok {
+			return []string{v}
+		}
+		return nil
+	}
+	items, _ := d.list(path, n)
+	var out []string
+	for i, item := range items {
+		ip := index(path, i)
+		d.pos[ip] = nodePos(item)
+		if v, ok := d.str(ip, item); ok {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func (d *decoder) repeat(path string, n ast.Node, r *Repeat) {
+	entries, ok := d.mapping(path, n)
+	if !ok {
+		return
+	}
+	for _, e := range entries {
+		p := join(path, e.key)
+		d.record(p, e)
+		switch e.key {
+		case "times":
+			c, _ := d.integer(p, e.val)
+			r.Times = clampInt(c)
+		case "jitter":
+			r.Jitter, _ = d.duration(p, e.val)
+		default:
+			d.unknownKey(path, e, repeatKeys)
+		}
 	}
 }
 

@@ -17,8 +17,14 @@ type Scenario struct {
 	Faults      []Fault  `yaml:"faults"`
 	Failover    Failover `yaml:"failover"`
 	Probes      Probes   `yaml:"probes"`
+	// Repeat runs each variant several times, each on a fresh cluster with
+	// the faults' moments jittered, so an outage is a distribution.
+	Repeat Repeat `yaml:"repeat"`
 	// Matrix is in file order; each axis is a setting and its values.
 	Matrix []Axis `yaml:"-"`
+	// Thresholds are limits on the run's summary figures, checked after
+	// the run, in file order.
+	Thresholds []Threshold `yaml:"-"`
 
 	// File is the path the scenario was read from, Source its bytes.
 	File   string `yaml:"-"`
@@ -68,6 +74,22 @@ type Workload struct {
 	// MaxQueue bounds writes waiting for a free writer; beyond it an arrival
 	// is skipped and counted. Default 100000.
 	MaxQueue int `yaml:"max_queue"`
+	// Reads, when set, runs a reader on each of its nodes.
+	Reads *Reads `yaml:"reads"`
+}
+
+// Repeat is how many times each variant runs, and how far (±) each
+// repetition moves every fault's moment, chosen from the seed.
+type Repeat struct {
+	Times  int      `yaml:"times"`  // default 1
+	Jitter Duration `yaml:"jitter"` // default 0
+}
+
+// Reads configures the readers: each read asks a node for the newest
+// order acknowledged before the read was sent.
+type Reads struct {
+	Rate  float64  `yaml:"rate"`  // reads per second per node; required
+	Nodes []string `yaml:"nodes"` // default: every replica
 }
 
 // Burst sets the rate to Rate from At for Duration.
@@ -79,18 +101,100 @@ type Burst struct {
 
 // Fault kinds.
 const (
-	FaultKill = "kill"
+	FaultKill      = "kill"      // SIGKILL of the node's whole process group
+	FaultStop      = "stop"      // shutdown (mode fast or immediate)
+	FaultRestart   = "restart"   // stop, then start again
+	FaultPause     = "pause"     // SIGSTOP of the node's processes; resumed after for
+	FaultIsolate   = "isolate"   // every link of the node blackholed
+	FaultPartition = "partition" // links between sides blackholed (or one way)
+	FaultLatency   = "latency"   // delay on a link
+	FaultBandwidth = "bandwidth" // rate cap on a link
+	FaultReset     = "reset"     // connections on a link reset
 )
 
 // FaultKinds lists the fault kinds this build knows, for error messages.
-var FaultKinds = []string{FaultKill}
+var FaultKinds = []string{FaultKill, FaultStop, FaultRestart, FaultPause, FaultIsolate, FaultPartition, FaultLatency, FaultBandwidth, FaultReset}
+
+// NetworkFaultKinds are the kinds that act on links; a scenario with any
+// of them runs its cluster with a proxy on every link.
+var NetworkFaultKinds = []string{FaultIsolate, FaultPartition, FaultLatency, FaultBandwidth, FaultReset}
+
+// Client groups: connections that are not a node's, each with its own
+// links to every node, so a partition can put them on a side.
+const (
+	ClientWriters    = "writers"
+	ClientReaders    = "readers"
+	ClientController = "controller"
+)
+
+// ClientNames lists the client groups a fault may name.
+var ClientNames = []string{ClientWriters, ClientReaders, ClientController}
+
+// Stop modes.
+const (
+	StopFast      = "fast"
+	StopImmediate = "immediate"
+)
+
+// Link directions of a link fault.
+const (
+	DirectionBoth       = "both"
+	DirectionUpstream   = "upstream"   // data from the connecting side
+	DirectionDownstream = "downstream" // data to the connecting side
+)
 
 // Fault is one entry of the fault timeline.
 type Fault struct {
 	At   Duration `yaml:"at"`
 	Kind string   `yaml:"kind"`
-	Node string   `yaml:"node"`
-	Line int      `yaml:"-"` // line in the scenario file, for messages
+	// Node is the target of kill, stop, restart, pause, isolate and, with
+	// no from/to, of reset (every link into the node).
+	Node string `yaml:"node"`
+	// For heals the fault after this long: a paused node resumes, a
+	// killed or stopped node starts again, links are restored. Without it
+	// a kill or stop lasts to the end of the run and every other fault is
+	// healed when the workload ends.
+	For Duration `yaml:"for"`
+	// Mode is fast (default) or immediate, for stop and restart.
+	Mode string `yaml:"mode"`
+	// With lists client groups that stay on the isolated node's side.
+	With []string `yaml:"with"`
+	// Sides of a partition: lists of nodes and client groups. Every link
+	// between two sides is cut both ways. Names on no side are not cut.
+	Sides [][]string `yaml:"sides"`
+	// From and To: a one-way partition (data from From to To vanishes),
+	// or the link (From connects to To) that latency, bandwidth and reset
+	// act on.
+	From []string `yaml:"from"`
+	To   []string `yaml:"to"`
+	// Latency and Jitter of a latency fault; RateKBps of a bandwidth fault.
+	Latency  Duration `yaml:"latency"`
+	Jitter   Duration `yaml:"jitter"`
+	RateKBps int64    `yaml:"rate_kbps"`
+	// Direction of latency and bandwidth: both (default), upstream or
+	// downstream.
+	Direction string `yaml:"direction"`
+	Line      int    `yaml:"-"` // line in the scenario file, for messages
+}
+
+// IsNetwork reports whether the fault acts on links.
+func (f Fault) IsNetwork() bool {
+	for _, k := range NetworkFaultKinds {
+		if f.Kind == k {
+			return true
+		}
+	}
+	return false
+}
+
+// HasNetworkFaults reports whether any fault acts on links.
+func (s *Scenario) HasNetworkFaults() bool {
+	for _, f := range s.Faults {
+		if f.IsNetwork() {
+			return true
+		}
+	}
+	return false
 }
 
 // Failover modes.

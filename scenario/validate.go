@@ -77,9 +77,12 @@ func (d *decoder) validate(s *Scenario) {
 	d.validateTopology(s)
 	d.validateWorkload(s)
 	d.validateFaults(s)
+	d.validateReads(s)
+	d.validateRepeat(s)
 	d.validateFailover(s)
 	d.validateProbes(s)
 	d.validateMatrix(s)
+	d.validateThresholds(s)
 }
 
 // seen reports whether path was written in the file (with or without a
@@ -248,6 +251,41 @@ func (d *decoder) validateWorkload(s *Scenario) {
 	}
 }
 
+func (d *decoder) validateRepeat(s *Scenario) {
+	r := &s.Repeat
+	if d.set["repeat.times"] && (r.Times < 1 || r.Times > 100) {
+		d.problemAt("repeat.times", "must be between 1 and 100, got %d", r.Times)
+	}
+	if r.Times < 1 {
+		r.Times = 1
+	}
+	if r.Jitter < 0 {
+		d.problemAt("repeat.jitter", "must not be negative, got %s", r.Jitter)
+	}
+}
+
+func (d *decoder) validateReads(s *Scenario) {
+	r := s.Workload.Reads
+	if r == nil {
+		return
+	}
+	const rp = "workload.reads"
+	if d.required(rp+".rate", "reads per second per node, such as 200") && r.Rate <= 0 {
+		d.problemAt(rp+".rate", "must be positive, got %g", r.Rate)
+	}
+	nodes := s.NodeNames()
+	for i, n := range r.Nodes {
+		if !slices.Contains(nodes, n) {
+			d.problemAt(index(rp+".nodes", i), "no node named %q%s; nodes: %s", clip(n), didYouMean(n, nodes), quoteList(nodes))
+		}
+	}
+	if len(r.Nodes) == 0 {
+		for _, rep := range s.Topology.Replicas {
+			r.Nodes = append(r.Nodes, rep.Name)
+		}
+	}
+}
+
 func (d *decoder) validateFaults(s *Scenario) {
 	nodes := s.NodeNames()
 	durOK := d.set["duration"] && s.Duration > 0
@@ -267,9 +305,112 @@ func (d *decoder) validateFaults(s *Scenario) {
 		if d.required(fp+".kind", "one of "+quoteList(FaultKinds)) {
 			d.enum(fp+".kind", f.Kind, "fault kind", FaultKinds)
 		}
+		d.validateFault(s, fp, f, nodes)
+	}
+}
+
+// validateFault checks the keys each fault kind needs and allows.
+func (d *decoder) validateFault(s *Scenario, fp string, f Fault, nodes []string) {
+	names := append(append([]string(nil), nodes...), ClientNames...)
+	node := func() {
 		if d.required(fp+".node", "one of "+quoteList(nodes)) && !slices.Contains(nodes, f.Node) {
 			d.problemAt(fp+".node", "no node named %q%s; nodes: %s", clip(f.Node), didYouMean(f.Node, nodes), quoteList(nodes))
 		}
+	}
+	known := func(key string, list []string, valid []string, what string) {
+		for i, n := range list {
+			if !slices.Contains(valid, n) {
+				d.problemAt(index(fp+"."+key, i), "no %s named %q%s; valid: %s", what, clip(n), didYouMean(n, valid), quoteList(valid))
+			}
+		}
+	}
+	not := func(keys ...string) {
+		for _, k := range keys {
+			if d.set[fp+"."+k] {
+				d.problemAt(fp+"."+k, "%q does not apply to a %s fault", k, f.Kind)
+			}
+		}
+	}
+	if d.set[fp+".for"] && f.For <= 0 {
+		d.problemAt(fp+".for", "must be positive, got %s", f.For)
+	}
+	link := func() {
+		if !d.set[fp+".from"] || !d.set[fp+".to"] {
+			d.problemAt(fp, "a %s fault needs from and to: the side that connects and the node it connects to, e.g. from: replica1, to: primary", f.Kind)
+			return
+		}
+		known("from", f.From, names, "node or client group")
+		known("to", f.To, nodes, "node")
+	}
+	direction := func() {
+		if d.set[fp+".direction"] {
+			d.enum(fp+".direction", f.Direction, "direction", []string{DirectionBoth, DirectionUpstream, DirectionDownstream})
+		}
+	}
+	switch f.Kind {
+	case FaultKill, FaultPause:
+		node()
+		not("mode", "with", "sides", "from", "to", "latency", "jitter", "rate_kbps", "direction")
+	case FaultStop, FaultRestart:
+		node()
+		if d.set[fp+".mode"] {
+			d.enum(fp+".mode", f.Mode, "stop mode", []string{StopFast, StopImmediate})
+		}
+		not("with", "sides", "from", "to", "latency", "jitter", "rate_kbps", "direction")
+		if f.Kind == FaultRestart {
+			not("for")
+		}
+	case FaultIsolate:
+		node()
+		known("with", f.With, ClientNames, "client group")
+		not("mode", "sides", "from", "to", "latency", "jitter", "rate_kbps", "direction")
+	case FaultPartition:
+		switch {
+		case d.set[fp+".sides"] && (d.set[fp+".from"] || d.set[fp+".to"]):
+			d.problemAt(fp+".sides", "give either sides (a two-way partition) or from and to (one way), not both")
+		case d.set[fp+".sides"]:
+			if len(f.Sides) < 2 {
+				d.problemAt(fp+".sides", "a partition needs at least two sides, e.g. [[primary, writers], [replica1, replica2, controller]]")
+			}
+			seen := map[string]bool{}
+			for i, side := range f.Sides {
+				known(fmt.Sprintf("sides[%d]", i), side, names, "node or client group")
+				for _, n := range side {
+					if seen[n] {
+						d.problemAt(index(fp+".sides", i), "%q is on more than one side", n)
+					}
+					seen[n] = true
+				}
+			}
+		default:
+			link()
+		}
+		not("node", "mode", "with", "latency", "jitter", "rate_kbps", "direction")
+	case FaultLatency:
+		link()
+		direction()
+		if d.required(fp+".latency", "a delay such as 20ms") && f.Latency <= 0 {
+			d.problemAt(fp+".latency", "must be positive, got %s", f.Latency)
+		}
+		if f.Jitter < 0 {
+			d.problemAt(fp+".jitter", "must not be negative, got %s", f.Jitter)
+		}
+		not("node", "mode", "with", "sides", "rate_kbps")
+	case FaultBandwidth:
+		link()
+		direction()
+		if d.required(fp+".rate_kbps", "a rate in KB/s such as 1024") && f.RateKBps <= 0 {
+			d.problemAt(fp+".rate_kbps", "must be positive, got %d", f.RateKBps)
+		}
+		not("node", "mode", "with", "sides", "latency", "jitter")
+	case FaultReset:
+		if d.set[fp+".node"] {
+			node()
+			not("from", "to")
+		} else {
+			link()
+		}
+		not("mode", "with", "sides", "latency", "jitter", "rate_kbps", "direction", "for")
 	}
 }
 

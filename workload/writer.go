@@ -42,6 +42,9 @@ type Config struct {
 	// Reconnect is the pause between failed connection attempts;
 	// default 5ms.
 	Reconnect time.Duration
+	// WriteTimeout bounds one write (its outcome is then unknown and the
+	// writer reconnects); 0 means none.
+	WriteTimeout time.Duration
 }
 
 // Stats is what Run measured, besides the ledger.
@@ -317,7 +320,12 @@ func writer(execCtx context.Context, cfg Config, pcfg *pgx.ConnConfig, queue <-c
 		}
 		o := OrderFor(cfg.Seed, j.id)
 		cfg.Ledger.Begin(j.id)
-		_, err := conn.Exec(execCtx, InsertSQL, o.ID, o.CustomerID, o.SKU, o.Qty, o.AmountCents)
+		wctx, cancel := execCtx, context.CancelFunc(func() {})
+		if cfg.WriteTimeout > 0 {
+			wctx, cancel = context.WithTimeout(execCtx, cfg.WriteTimeout)
+		}
+		_, err := conn.Exec(wctx, InsertSQL, o.ID, o.CustomerID, o.SKU, o.Qty, o.AmountCents)
+		cancel()
 		done := time.Since(cfg.Start)
 		s := r.sec(done)
 		switch classify(err) {

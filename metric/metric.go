@@ -1,0 +1,115 @@
+package metric
+
+// Direction says which way a figure gets better.
+type Direction int
+
+// Directions.
+const (
+	Lower  Direction = iota // smaller is better: latency, lag, losses
+	Higher                  // larger is better: throughput
+)
+
+// String returns "lower" or "higher".
+func (d Direction) String() string {
+	if d == Higher {
+		return "higher"
+	}
+	return "lower"
+}
+
+// Need is what a figure needs from the scenario to be measured at all.
+type Need int
+
+// Needs.
+const (
+	NeedNothing Need = iota // always measured
+	NeedFault               // a fault must fire (faults: not empty)
+	NeedPromote             // a fault and failover.mode: promote
+	NeedReplica             // at least one replica
+)
+
+// Def describes one metric.
+type Def struct {
+	Name   string    // e.g. "p99_commit_ms"; units are part of the name
+	Unit   string    // "ms", "writes/s", "writes", "bytes"
+	Better Direction // which way is better
+	Needs  Need      // what the scenario must have for it to be measured
+	Doc    string    // one line: what it is
+}
+
+// Units.
+const (
+	UnitMs     = "ms"
+	UnitTPS    = "writes/s"
+	UnitWrites = "writes"
+	UnitBytes  = "bytes"
+)
+
+// Defs lists every metric, in the order reports show them.
+var Defs = []Def{
+	{"tps", UnitTPS, Higher, NeedNothing, "acknowledged writes per second over the measured window"},
+	{"p50_commit_ms", UnitMs, Lower, NeedNothing, "median commit latency of acknowledged writes"},
+	{"p90_commit_ms", UnitMs, Lower, NeedNothing, "90th percentile commit latency"},
+	{"p99_commit_ms", UnitMs, Lower, NeedNothing, "99th percentile commit latency"},
+	{"p999_commit_ms", UnitMs, Lower, NeedNothing, "99.9th percentile commit latency"},
+	{"max_commit_ms", UnitMs, Lower, NeedNothing, "slowest acknowledged commit"},
+	{"schedule_lag_p99_ms", UnitMs, Lower, NeedNothing, "99th percentile of how late a write started against the arrival schedule"},
+	{"failed_writes", UnitWrites, Lower, NeedNothing, "writes that failed for sure"},
+	{"unknown_writes", UnitWrites, Lower, NeedNothing, "writes whose outcome is unknown (the connection broke after sending)"},
+	{"skipped_writes", UnitWrites, Lower, NeedNothing, "arrivals dropped because the queue of waiting writes was full"},
+	{"lost_acked_writes", UnitWrites, Lower, NeedNothing, "acknowledged writes absent from the final primary (the audit)"},
+	{"ghost_writes", UnitWrites, Lower, NeedNothing, "writes not acknowledged (failed or unknown) yet present after the run"},
+	{"write_unavailable_ms", UnitMs, Lower, NeedFault, "last acknowledged write before the fault to the first after it"},
+	{"recovery_ms", UnitMs, Lower, NeedFault, "fault to the first acknowledged write on the new primary"},
+	{"detect_ms", UnitMs, Lower, NeedPromote, "fault to the failure being detected"},
+	{"promote_ms", UnitMs, Lower, NeedPromote, "promotion started to promotion done"},
+	{"max_replay_lag_bytes", UnitBytes, Lower, NeedReplica, "largest replay lag in bytes, worst replica"},
+	{"p99_replay_lag_bytes", UnitBytes, Lower, NeedReplica, "99th percentile replay lag in bytes, worst replica"},
+	{"max_replay_lag_ms", UnitMs, Lower, NeedReplica, "largest server replay_lag, worst replica"},
+	{"max_visibility_ms", UnitMs, Lower, NeedReplica, "largest end-to-end heartbeat visibility, worst replica"},
+	{"p99_visibility_ms", UnitMs, Lower, NeedReplica, "99th percentile heartbeat visibility, worst replica"},
+	{"bring_up_ms", UnitMs, Lower, NeedNothing, "time to build the cluster and have every standby streaming"},
+}
+
+// Lookup returns the definition of the metric called name.
+func Lookup(name string) (Def, bool) {
+	for _, d := range Defs {
+		if d.Name == name {
+			return d, true
+		}
+	}
+	return Def{}, false
+}
+
+// Names returns the names of every metric, in Defs order.
+func Names() []string {
+	out := make([]string, len(Defs))
+	for i, d := range Defs {
+		out[i] = d.Name
+	}
+	return out
+}
+
+// Aggregations a threshold applies to a metric's values across the
+// variants it selects.
+const (
+	AggMax  = "max"  // every variant's value ≤ the limit
+	AggMin  = "min"  // every variant's value ≥ the limit
+	AggMean = "mean" // the mean of the values, on the metric's bad side of the limit
+	AggP50  = "p50"  // the median of the values (nearest rank)
+	AggP90  = "p90"  // the 90th percentile of the values (nearest rank)
+	AggP99  = "p99"  // the 99th percentile of the values (nearest rank)
+)
+
+// Aggregations lists the valid aggregations, in documentation order.
+var Aggregations = []string{AggMax, AggMin, AggMean, AggP50, AggP90, AggP99}
+
+// IsAggregation reports whether s is a valid aggregation.
+func IsAggregation(s string) bool {
+	for _, a := range Aggregations {
+		if a == s {
+			return true
+		}
+	}
+	return false
+}
