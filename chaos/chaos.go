@@ -67,6 +67,7 @@ type Fired struct {
 
 type active struct {
 	idx    int
+	fired  int    // index in Timeline.fired
 	target string // the node a node fault acted on
 	toxics []placed
 	heal   func(ctx context.Context) error
@@ -111,7 +112,7 @@ func (t *Timeline) Run(ctx context.Context) {
 		case <-timer.C:
 		}
 		if st.heal {
-			t.healOne(ctx, st.idx)
+			_ = t.healOne(ctx, st.idx) // recorded as an error event
 			continue
 		}
 		t.injectOne(ctx, st.idx)
@@ -126,6 +127,7 @@ func (t *Timeline) injectOne(ctx context.Context, idx int) {
 	t.fired = append(t.fired, Fired{Fault: f, At: at, Err: err})
 	if err == nil {
 		a.idx = idx
+		a.fired = len(t.fired) - 1
 		t.active[idx] = a
 	}
 	t.mu.Unlock()
@@ -136,29 +138,27 @@ func (t *Timeline) injectOne(ctx context.Context, idx int) {
 	t.emit(ev)
 }
 
-func (t *Timeline) healOne(ctx context.Context, idx int) {
+func (t *Timeline) healOne(ctx context.Context, idx int) error {
 	t.mu.Lock()
 	a := t.active[idx]
 	delete(t.active, idx)
 	t.mu.Unlock()
 	if a == nil {
-		return
+		return nil
 	}
 	f := t.faults[idx]
 	err := a.heal(ctx)
 	at := time.Since(t.start)
 	t.mu.Lock()
-	for i := range t.fired {
-		if t.fired[i].Fault.Line == f.Line && t.fired[i].Fault.At == f.At && t.fired[i].Healed == 0 {
-			t.fired[i].Healed = at
-		}
-	}
+	t.fired[a.fired].Healed = at
 	t.mu.Unlock()
 	ev := result.Event{Ms: ms(at), Kind: "heal", Node: a.target, Detail: Describe(f)}
 	if err != nil {
 		ev.Kind, ev.Detail = "error", fmt.Sprintf("heal %s: %v", Describe(f), err)
+		err = fmt.Errorf("heal %s: %w", Describe(f), err)
 	}
 	t.emit(ev)
+	return err
 }
 
 // HealAll heals every fault still active: paused nodes resume, links are
@@ -171,14 +171,24 @@ func (t *Timeline) HealAll(ctx context.Context) error {
 		idxs = append(idxs, i)
 	}
 	t.mu.Unlock()
-	sort.Ints(idxs)
+	// Thaw paused nodes first: a toxic change waits for data in flight,
+	// which a frozen node would never read.
+	sort.SliceStable(idxs, func(a, b int) bool {
+		pa, pb := t.faults[idxs[a]].Kind == scenario.FaultPause, t.faults[idxs[b]].Kind == scenario.FaultPause
+		if pa != pb {
+			return pa
+		}
+		return idxs[a] < idxs[b]
+	})
 	var errs []error
 	for _, i := range idxs {
 		f := t.faults[i]
 		if (f.Kind == scenario.FaultKill || f.Kind == scenario.FaultStop) && f.For == 0 {
 			continue
 		}
-		t.healOne(ctx, i)
+		if err := t.healOne(ctx, i); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return errors.Join(errs...)
 }
