@@ -38,3 +38,12 @@ vet: ## go vet and gofmt
 
 clean: ## remove the binary (results/ is kept)
 	rm -rf bin
+
+# Nightly CI: the nightly scenarios, each compared with its committed
+# baseline (scripts/nightly.sh; results/baselines/README.md says how a
+# baseline is made and refreshed).
+NIGHTLY_OUT ?= results/nightly
+
+.PHONY: nightly
+nightly: setup build ## run the nightly scenarios and compare with results/baselines/ (NIGHTLY_OUT=...)
+	NIGHTLY_OUT=$(NIGHTLY_OUT) BIN=$(BIN) bash scripts/nightly.sh

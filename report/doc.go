@@ -13,7 +13,9 @@
 // Render writes, into one folder:
 //
 //	report.html              header, status banners, one headline per variant,
-//	                         the comparison table, the figures, per-variant
+//	                         the scenario's thresholds (passed or failed, with
+//	                         each variant's value) when the result records
+//	                         them, the comparison table, the figures, per-variant
 //	                         details (topology, lag per replica, failover,
 //	                         audit, lost writes), the scenario and environment
 //	throughput.png           acknowledged and failed+unknown writes per second
@@ -24,8 +26,12 @@
 //	lag-ms.png               heartbeat visibility and server replay_lag, per variant
 //	visibility.png           the worst replica's visibility, variants compared
 //
-// A figure with nothing to show is not written. The page is self-contained
-// apart from those PNGs: inline CSS, no scripts, nothing fetched.
+// Time series shade the outage, from the fault to the first acknowledged
+// write on the new primary. A figure with nothing to show is not written.
+// The page is self-contained apart from those PNGs: inline CSS, no scripts,
+// nothing fetched. RenderWith with Options{SVG: true} also writes each
+// figure as an SVG beside its PNG (lag-bytes.svg, ...), drawn by the same
+// code, and links to them.
 //
 // Usage:
 //

@@ -1,8 +1,10 @@
 package report
 
 import (
+	"bytes"
 	"fmt"
 	"image/color"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -15,6 +17,7 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
+	"gonum.org/v1/plot/vg/vgsvg"
 )
 
 // Figures are laid out in points for a 96 dpi screen, where a point is
@@ -44,6 +47,9 @@ var (
 		rgb(0x7f7f7f),
 	}
 	faultRed = rgb(0xd62728)
+	// outageFill shades a window without writes; outageText labels it.
+	outageFill = color.NRGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0x22}
+	outageText = rgb(0xa61c1d)
 )
 
 func rgb(v uint32) color.RGBA {
@@ -118,83 +124,153 @@ type figure struct {
 	note string
 }
 
-func (f *figure) save(path string) (err error) {
-	titleSty := textStyle(titleSize)
-	titleSty.Font = bold(titleSize)
-	titleSty.XAlign, titleSty.YAlign = draw.XLeft, draw.YTop
-	noteSty := textStyle(tickSize)
-	noteSty.Color = color.Gray{Y: 0x55}
-	noteSty.XAlign, noteSty.YAlign = draw.XLeft, draw.YTop
-	legSty := textStyle(legendSize)
-	legSty.XAlign, legSty.YAlign = draw.XLeft, draw.YCenter
+// save writes the figure as a PNG to path.
+func (f *figure) save(path string) error {
+	h := f.height()
+	img := vgimg.NewWith(vgimg.UseWH(figureWidth, h), vgimg.UseDPI(figureDPI),
+		vgimg.UseBackgroundColor(color.White))
+	f.draw(draw.New(img), h)
+	return writeFile(path, vgimg.PngCanvas{Canvas: img})
+}
 
-	const margin = 10
-	const thumbW = 24
-	rowH := legSty.Height("Mg") + 5
-	inner := figureWidth - 2*margin
-
-	// Lay the legend out in rows.
-	type placed struct {
-		item legendItem
-		x    vg.Length
-		row  int
+// saveSVG writes the figure as an SVG to path. Text is drawn in Liberation
+// Sans, which is metric-compatible with Arial: the file names both, so a
+// viewer without Liberation keeps the layout.
+func (f *figure) saveSVG(path string) error {
+	h := f.height()
+	c := vgsvg.New(figureWidth, h)
+	dc := draw.New(c)
+	dc.SetColor(color.White)
+	dc.Fill(dc.Rectangle.Path())
+	f.draw(dc, h)
+	var buf bytes.Buffer
+	if _, err := c.WriteTo(&buf); err != nil {
+		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
 	}
-	var legend []placed
+	out := bytes.ReplaceAll(buf.Bytes(), []byte("font-family:Liberation Sans;"),
+		[]byte("font-family:'Liberation Sans',Arial,Helvetica,sans-serif;"))
+	return writeFile(path, bytes.NewReader(out))
+}
+
+func writeFile(path string, src io.WriterTo) (err error) {
+	fh, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
+	}
+	defer func() {
+		if cerr := fh.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("write %s: %w", filepath.Base(path), cerr)
+		}
+	}()
+	if _, err := src.WriteTo(fh); err != nil {
+		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
+	}
+	return nil
+}
+
+// figure layout, in points.
+const (
+	figMargin = 10
+	figThumbW = 24
+	figGap    = 12
+)
+
+func (f *figure) styles() (title, note, legend text.Style) {
+	title = textStyle(titleSize)
+	title.Font = bold(titleSize)
+	title.XAlign, title.YAlign = draw.XLeft, draw.YTop
+	note = textStyle(tickSize)
+	note.Color = color.Gray{Y: 0x55}
+	note.XAlign, note.YAlign = draw.XLeft, draw.YTop
+	legend = textStyle(legendSize)
+	legend.XAlign, legend.YAlign = draw.XLeft, draw.YCenter
+	return title, note, legend
+}
+
+// placedItem is a legend item and where it goes.
+type placedItem struct {
+	item legendItem
+	x    vg.Length
+	row  int
+}
+
+// layoutLegend lays the legend out in rows across the figure.
+func (f *figure) layoutLegend(legSty text.Style) (items []placedItem, height vg.Length) {
+	rowH := legSty.Height("Mg") + 5
+	inner := figureWidth - 2*figMargin
 	x, row := vg.Length(0), 0
 	for _, it := range f.legend {
-		w := thumbW + 4 + legSty.Width(it.label) + 14
+		w := figThumbW + 4 + legSty.Width(it.label) + 14
 		if x > 0 && x+w > inner {
 			x, row = 0, row+1
 		}
-		legend = append(legend, placed{it, x, row})
+		items = append(items, placedItem{it, x, row})
 		x += w
 	}
-	legendH := vg.Length(0)
-	if len(legend) > 0 {
-		legendH = vg.Length(row+1)*rowH + 4
+	if len(items) > 0 {
+		height = vg.Length(row+1)*rowH + 4
 	}
-	headH := vg.Length(margin)
+	return items, height
+}
+
+// headHeight is the height of the title, the note and the legend.
+func (f *figure) headHeight() vg.Length {
+	titleSty, noteSty, legSty := f.styles()
+	_, legendH := f.layoutLegend(legSty)
+	h := vg.Length(figMargin)
 	if f.title != "" {
-		headH += titleSty.Height(f.title) + 4
+		h += titleSty.Height(f.title) + 4
 	}
 	if f.note != "" {
-		headH += noteSty.Height(f.note) + 2
+		h += noteSty.Height(f.note) + 2
 	}
-	headH += legendH
+	return h + legendH
+}
 
+func (f *figure) panelHeights() []vg.Length {
 	heights := make([]vg.Length, len(f.panels))
-	var panelsH vg.Length
 	for i := range f.panels {
 		heights[i] = panelHeight
 		if i < len(f.heights) && f.heights[i] > 0 {
 			heights[i] = f.heights[i]
 		}
-		panelsH += heights[i]
 	}
-	const gap = 12
-	total := headH + panelsH + vg.Length(max(len(f.panels)-1, 0))*gap + margin
+	return heights
+}
 
-	img := vgimg.NewWith(vgimg.UseWH(figureWidth, total), vgimg.UseDPI(figureDPI),
-		vgimg.UseBackgroundColor(color.White))
-	dc := draw.New(img)
+// height is the figure's total height.
+func (f *figure) height() vg.Length {
+	var panelsH vg.Length
+	for _, h := range f.panelHeights() {
+		panelsH += h
+	}
+	return f.headHeight() + panelsH + vg.Length(max(len(f.panels)-1, 0))*figGap + figMargin
+}
 
-	y := total - margin
+// draw draws the figure on dc, whose height is total.
+func (f *figure) draw(dc draw.Canvas, total vg.Length) {
+	titleSty, noteSty, legSty := f.styles()
+	rowH := legSty.Height("Mg") + 5
+	legend, legendH := f.layoutLegend(legSty)
+	heights := f.panelHeights()
+
+	y := total - figMargin
 	if f.title != "" {
-		dc.FillText(titleSty, vg.Point{X: margin, Y: y}, f.title)
+		dc.FillText(titleSty, vg.Point{X: figMargin, Y: y}, f.title)
 		y -= titleSty.Height(f.title) + 4
 	}
 	if f.note != "" {
-		dc.FillText(noteSty, vg.Point{X: margin, Y: y}, f.note)
+		dc.FillText(noteSty, vg.Point{X: figMargin, Y: y}, f.note)
 		y -= noteSty.Height(f.note) + 2
 	}
 	for _, l := range legend {
 		cy := y - vg.Length(l.row)*rowH - rowH/2
 		tc := draw.Canvas{Canvas: dc.Canvas, Rectangle: vg.Rectangle{
-			Min: vg.Point{X: margin + l.x, Y: cy - rowH/2 + 2},
-			Max: vg.Point{X: margin + l.x + thumbW, Y: cy + rowH/2 - 2},
+			Min: vg.Point{X: figMargin + l.x, Y: cy - rowH/2 + 2},
+			Max: vg.Point{X: figMargin + l.x + figThumbW, Y: cy + rowH/2 - 2},
 		}}
 		l.item.thumb.Thumbnail(&tc)
-		dc.FillText(legSty, vg.Point{X: margin + l.x + thumbW + 4, Y: cy}, l.item.label)
+		dc.FillText(legSty, vg.Point{X: figMargin + l.x + figThumbW + 4, Y: cy}, l.item.label)
 	}
 	y -= legendH
 
@@ -203,14 +279,14 @@ func (f *figure) save(path string) (err error) {
 	canvases := make([]draw.Canvas, len(f.panels))
 	for i, p := range f.panels {
 		c := draw.Canvas{Canvas: dc.Canvas, Rectangle: vg.Rectangle{
-			Min: vg.Point{X: margin / 2, Y: y - heights[i]},
-			Max: vg.Point{X: figureWidth - margin, Y: y},
+			Min: vg.Point{X: figMargin / 2, Y: y - heights[i]},
+			Max: vg.Point{X: figureWidth - figMargin, Y: y},
 		}}
 		canvases[i] = c
 		da := p.DataCanvas(c)
 		minL = max(minL, da.Min.X-c.Min.X)
 		maxR = max(maxR, c.Max.X-da.Max.X)
-		y -= heights[i] + gap
+		y -= heights[i] + figGap
 	}
 	for i, p := range f.panels {
 		c := canvases[i]
@@ -221,20 +297,6 @@ func (f *figure) save(path string) (err error) {
 		c.Max.X -= right
 		p.Draw(c)
 	}
-
-	fh, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
-	}
-	defer func() {
-		if cerr := fh.Close(); err == nil && cerr != nil {
-			err = fmt.Errorf("write %s: %w", filepath.Base(path), cerr)
-		}
-	}()
-	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(fh); err != nil {
-		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
-	}
-	return nil
 }
 
 // lineThumb draws a legend sample of a line style.
@@ -277,6 +339,49 @@ func (v vline) Plot(c draw.Canvas, p *plot.Plot) {
 	trX, _ := p.Transforms(&c)
 	x := trX(v.x)
 	c.StrokeLine2(v.style, x, c.Min.Y, x, c.Max.Y)
+}
+
+// band shades the time span x0..x1 across the data area, with a label at
+// the top: inside the band when it fits, else just right of it.
+type band struct {
+	x0, x1 float64
+	label  string
+}
+
+func (b band) Plot(c draw.Canvas, p *plot.Plot) {
+	lo, hi := math.Max(b.x0, p.X.Min), math.Min(b.x1, p.X.Max)
+	if hi < lo {
+		return
+	}
+	trX, _ := p.Transforms(&c)
+	a, z := trX(lo), trX(hi)
+	if z-a < 2 {
+		z = a + 2
+	}
+	c.FillPolygon(outageFill, []vg.Point{
+		{X: a, Y: c.Min.Y}, {X: z, Y: c.Min.Y}, {X: z, Y: c.Max.Y}, {X: a, Y: c.Max.Y},
+	})
+	if b.label == "" {
+		return
+	}
+	sty := textStyle(tickSize)
+	sty.Color = outageText
+	sty.XAlign, sty.YAlign = draw.XLeft, draw.YTop
+	w, h := sty.Width(b.label), sty.Height(b.label)
+	x := a + 3
+	if w+6 > z-a {
+		// Too narrow: beside the band, on a white ground so that it
+		// stays legible over the lines.
+		x = z + 3
+		if x+w > c.Max.X {
+			x = a - 3 - w
+		}
+		y := c.Max.Y - 2
+		c.FillPolygon(color.NRGBA{R: 0xff, G: 0xff, B: 0xff, A: 0xd8}, []vg.Point{
+			{X: x - 2, Y: y - h - 1}, {X: x + w + 2, Y: y - h - 1}, {X: x + w + 2, Y: y + 1}, {X: x - 2, Y: y + 1},
+		})
+	}
+	c.FillText(sty, vg.Point{X: x, Y: c.Max.Y - 2}, b.label)
 }
 
 // textPlotter writes a message in the middle of an empty panel.

@@ -78,6 +78,69 @@ func (d *variantData) faults() []float64 {
 
 func (d *variantData) hasLag() bool { return len(d.repl) > 0 || len(d.vis) > 0 }
 
+// outage returns the variant's window without writes, in ms: from the
+// fault to the first acknowledged write after it, or to end when writes
+// did not resume. ok is false without a fault.
+func (d *variantData) outage(end float64) (from, to float64, resumed, ok bool) {
+	f := d.v.Summary.Failover
+	if f == nil || f.FaultMs == nil {
+		return 0, 0, false, false
+	}
+	if f.FirstWriteMs == nil {
+		return *f.FaultMs, math.Max(end, *f.FaultMs), false, true
+	}
+	return *f.FaultMs, *f.FirstWriteMs, true, true
+}
+
+// outageLabel names a band on a chart.
+func outageLabel(from, to float64, resumed bool) string {
+	if !resumed {
+		return "no write after the fault"
+	}
+	return "outage " + fmtDuration(to-from)
+}
+
+// addOutage shades d's outage on p, behind what is added after it, and
+// reports whether it drew one.
+func (r *run) addOutage(p *plot.Plot, d *variantData) bool {
+	from, to, resumed, ok := d.outage(r.maxMs)
+	if !ok {
+		return false
+	}
+	p.Add(band{x0: from / 1000, x1: to / 1000, label: outageLabel(from, to, resumed)})
+	return true
+}
+
+// addOutages shades, on a chart of several variants, the span from the
+// earliest fault to the latest first write among ds, and reports whether
+// it drew one.
+func (r *run) addOutages(p *plot.Plot, ds []*variantData) bool {
+	lo, hi := math.Inf(1), math.Inf(-1)
+	allResumed := true
+	for _, d := range ds {
+		from, to, resumed, ok := d.outage(r.maxMs)
+		if !ok {
+			continue
+		}
+		lo, hi = math.Min(lo, from), math.Max(hi, to)
+		allResumed = allResumed && resumed
+	}
+	if math.IsInf(lo, 1) {
+		return false
+	}
+	label := "outage"
+	if !allResumed {
+		label = "outage; some variants never wrote again"
+	}
+	p.Add(band{x0: lo / 1000, x1: hi / 1000, label: label})
+	return true
+}
+
+// outageLegend is the legend entry of an outage band.
+func outageLegend() legendItem {
+	return legendItem{"outage: fault → first write on the new primary", boxThumb{outageFill}}
+}
+
 func prepare(r *result.Result) *run {
 	out := &run{r: r}
 	seen := map[string]bool{}
@@ -226,7 +289,7 @@ func (r *run) lagBytesFigure() (*figure, bool) {
 	f := &figure{title: "Replay lag (bytes behind the primary's current WAL position)",
 		note: "From pg_stat_replication on the primary. Log scale where values span more than two decades; zero is drawn at the axis floor."}
 	used, drawn := map[string]bool{}, map[string]bool{}
-	any := false
+	any, shaded := false, false
 	for _, d := range r.variants {
 		if len(d.repl) == 0 {
 			f.panels = append(f.panels, emptyPanel(d.v.Name, noDataReason(d.v, "replication samples")))
@@ -260,6 +323,7 @@ func (r *run) lagBytesFigure() (*figure, bool) {
 		// panel.)
 		p := newPlot(d.v.Name, "", "")
 		r.timeAxis(p, false)
+		shaded = r.addOutage(p, d) || shaded
 		for _, name := range d.replicas {
 			if xy, ok := lines[name]; ok {
 				addLine(p, xy, draw.LineStyle{Color: colorAt(r.replicaColor(name)), Width: 1.4}, gap, sc)
@@ -276,6 +340,9 @@ func (r *run) lagBytesFigure() (*figure, bool) {
 	}
 	r.labelLastTimeAxis(f)
 	f.legend = append(r.replicaLegend(used), eventLegend(drawn)...)
+	if shaded {
+		f.legend = append(f.legend, outageLegend())
+	}
 	return f, true
 }
 
@@ -286,7 +353,7 @@ func (r *run) lagMsFigure() (*figure, bool) {
 		note: "Solid: heartbeat written on the primary until visible on the replica (end to end). Dashed: the server's replay_lag, absent when idle."}
 	used, drawn := map[string]bool{}, map[string]bool{}
 	anyServer := false
-	any := false
+	any, shaded := false, false
 	for _, d := range r.variants {
 		if !d.hasLag() {
 			f.panels = append(f.panels, emptyPanel(d.v.Name, noDataReason(d.v, "lag samples")))
@@ -340,6 +407,7 @@ func (r *run) lagMsFigure() (*figure, bool) {
 		sc := chooseScale(all...)
 		p := newPlot(d.v.Name, "", "")
 		r.timeAxis(p, false)
+		shaded = r.addOutage(p, d) || shaded
 		for _, name := range d.replicas {
 			pr, ok := lines[name]
 			if !ok {
@@ -370,6 +438,9 @@ func (r *run) lagMsFigure() (*figure, bool) {
 		f.legend = append(f.legend, legendItem{"server replay_lag", lineThumb(draw.LineStyle{Color: black, Width: 1.1, Dashes: []vg.Length{4, 2.5}})})
 	}
 	f.legend = append(f.legend, eventLegend(drawn)...)
+	if shaded {
+		f.legend = append(f.legend, outageLegend())
+	}
 	return f, true
 }
 
@@ -394,8 +465,8 @@ const (
 )
 
 // faultLines marks the variants' faults: one red line per instant when
-// they all coincide (to the millisecond), else one dashed line per
-// variant in its colour.
+// they all coincide (within half a percent of the time axis), else one
+// dashed line per variant in its colour.
 func (r *run) faultLines(p *plot.Plot, ds []*variantData) faultKind {
 	var ref []float64
 	same, any := true, false
@@ -412,8 +483,11 @@ func (r *run) faultLines(p *plot.Plot, ds []*variantData) faultKind {
 			same = false
 			continue
 		}
+		// Faults closer than half a percent of the time axis cannot be
+		// told apart on the chart: one line says it better.
+		tol := math.Max(1, r.maxMs*0.005)
 		for i := range f {
-			if math.Abs(f[i]-ref[i]) >= 1 {
+			if math.Abs(f[i]-ref[i]) >= tol {
 				same = false
 			}
 		}
@@ -435,7 +509,7 @@ func (r *run) faultLines(p *plot.Plot, ds []*variantData) faultKind {
 	return ownFaults
 }
 
-func (r *run) variantLegend(ds []*variantData, faults faultKind) []legendItem {
+func (r *run) variantLegend(ds []*variantData, faults faultKind, shaded bool) []legendItem {
 	var out []legendItem
 	for _, d := range ds {
 		out = append(out, legendItem{d.v.Name, lineThumb(draw.LineStyle{Color: colorAt(d.color), Width: 2})})
@@ -445,6 +519,9 @@ func (r *run) variantLegend(ds []*variantData, faults faultKind) []legendItem {
 		out = append(out, legendItem{"fault", vlineThumb(eventMarks[0].style)})
 	case ownFaults:
 		out = append(out, legendItem{"fault (in the variant's colour)", vlineThumb(draw.LineStyle{Color: black, Width: 1.2, Dashes: []vg.Length{5, 3}})})
+	}
+	if shaded {
+		out = append(out, outageLegend())
 	}
 	return out
 }
@@ -509,6 +586,7 @@ func (r *run) visibilityFigure() (*figure, bool) {
 	sc := chooseScale(all...)
 	p := newPlot("", "", "")
 	r.timeAxis(p, true)
+	shaded := r.addOutages(p, ds)
 	for _, d := range ds {
 		addLine(p, lines[d], draw.LineStyle{Color: colorAt(d.color), Width: 1.5}, 0, sc)
 	}
@@ -519,7 +597,7 @@ func (r *run) visibilityFigure() (*figure, bool) {
 		note:    "How long a heartbeat written on the primary took to become visible on the slowest replica.",
 		panels:  []*plot.Plot{p},
 		heights: []vg.Length{230},
-		legend:  r.variantLegend(ds, faults),
+		legend:  r.variantLegend(ds, faults, shaded),
 	}, true
 }
 
@@ -539,6 +617,8 @@ func (r *run) throughputFigure() (*figure, bool) {
 	bad := newPlot("failed + unknown outcome", "", "writes / s")
 	r.timeAxis(ok, false)
 	r.timeAxis(bad, true)
+	shaded := r.addOutages(ok, ds)
+	r.addOutages(bad, ds)
 	var maxOK, maxBad float64
 	for _, d := range ds {
 		a := make(plotter.XYs, len(d.tp))
@@ -562,7 +642,7 @@ func (r *run) throughputFigure() (*figure, bool) {
 		title:   "Throughput",
 		panels:  []*plot.Plot{ok, bad},
 		heights: []vg.Length{210, 130},
-		legend:  r.variantLegend(ds, faults),
+		legend:  r.variantLegend(ds, faults, shaded),
 	}, true
 }
 
@@ -594,6 +674,7 @@ func (r *run) commitP99Figure() (*figure, bool) {
 	sc := chooseScale(all...)
 	p := newPlot("", "", "")
 	r.timeAxis(p, true)
+	shaded := r.addOutages(p, ds)
 	for _, d := range ds {
 		addLine(p, lines[d], draw.LineStyle{Color: colorAt(d.color), Width: 1.6}, 1.5, sc)
 	}
@@ -604,7 +685,7 @@ func (r *run) commitP99Figure() (*figure, bool) {
 		note:    "Seconds without an acknowledged commit are gaps.",
 		panels:  []*plot.Plot{p},
 		heights: []vg.Length{230},
-		legend:  r.variantLegend(ds, faults),
+		legend:  r.variantLegend(ds, faults, shaded),
 	}, true
 }
 

@@ -34,6 +34,20 @@ var tmpl = template.Must(template.New("report").Parse(pageTemplate))
 // An undecodable histogram does not stop the report: the variant falls back
 // to its summary percentiles and the problem is shown on the page.
 func Render(r *result.Result, dir string) error {
+	return RenderWith(r, dir, Options{})
+}
+
+// Options adjust RenderWith.
+type Options struct {
+	// SVG also writes every figure as an SVG file beside its PNG (the same
+	// name ending in .svg), for people who embed plots in documents; the
+	// page links to them. Without it, stale SVG files of an earlier
+	// render are removed.
+	SVG bool
+}
+
+// RenderWith is Render with options.
+func RenderWith(r *result.Result, dir string, opts Options) error {
 	if r == nil {
 		return errors.New("render report: nil result")
 	}
@@ -66,6 +80,12 @@ func Render(r *result.Result, dir string) error {
 			pg.Warnings = append(pg.Warnings, redact(ferr.Error()))
 		}
 		path := filepath.Join(dir, m.name)
+		svgPath := strings.TrimSuffix(path, ".png") + ".svg"
+		if !ok || !opts.SVG {
+			if err := os.Remove(svgPath); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("render report: %w", err)
+			}
+		}
 		if !ok {
 			if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return fmt.Errorf("render report: %w", err)
@@ -75,9 +95,15 @@ func Render(r *result.Result, dir string) error {
 		if err := f.save(path); err != nil {
 			return fmt.Errorf("render report: %w", err)
 		}
+		if opts.SVG {
+			if err := f.saveSVG(svgPath); err != nil {
+				return fmt.Errorf("render report: %w", err)
+			}
+		}
 		written[m.name] = true
 	}
 	pg.Fig = written
+	pg.SVG = opts.SVG
 
 	var buf bytes.Buffer
 	if err := tmpl.Execute(&buf, pg); err != nil {
@@ -135,6 +161,24 @@ type page struct {
 	// SummaryCurves names the variants whose percentile curve comes from
 	// their summary, for want of a histogram.
 	SummaryCurves string
+	// SVG is true when every figure has an SVG copy to link to.
+	SVG bool
+	// Thresholds are the scenario's thresholds as checked after the run.
+	Thresholds       []thresholdRow
+	ThresholdsFailed int
+}
+
+type thresholdRow struct {
+	Passed   bool
+	Name     string
+	Message  string
+	Source   string
+	Variants []thresholdCell
+}
+
+type thresholdCell struct {
+	Name, Value string
+	Passed      bool
 }
 
 type banner struct {
@@ -309,6 +353,7 @@ func buildPage(r *result.Result, run *run) *page {
 		}
 	}
 	pg.SummaryCurves = strings.Join(fallback, ", ")
+	pg.Thresholds, pg.ThresholdsFailed = buildThresholds(r.Thresholds)
 	pg.Compare = buildCompare(r)
 	pg.Failover = buildFailoverRows(r)
 	for i := range r.Variants {
@@ -826,6 +871,47 @@ func buildVariant(v *result.Variant, i int) variantView {
 		}
 	}
 	return vv
+}
+
+// mathSigns writes the comparisons of threshold names and messages as
+// people read them.
+var mathSigns = strings.NewReplacer(" <= ", " ≤ ", " >= ", " ≥ ")
+
+// buildThresholds shows the threshold results recorded in the result.
+func buildThresholds(ts []result.ThresholdResult) ([]thresholdRow, int) {
+	var rows []thresholdRow
+	failed := 0
+	for _, t := range ts {
+		name := t.Name
+		if name == "" {
+			name = t.Metric + " " + t.Aggregation + " " + t.Bound + " " + fmtCount(t.Limit)
+		}
+		row := thresholdRow{Passed: t.Passed, Name: mathSigns.Replace(name), Message: mathSigns.Replace(redact(t.Message)), Source: t.Source}
+		value := func(x float64) string {
+			switch {
+			case strings.HasSuffix(t.Metric, "_ms"):
+				return fmtMs(x) + " ms"
+			case strings.HasSuffix(t.Metric, "_bytes"):
+				return fmtBytes(x)
+			}
+			if t.Metric == "tps" {
+				return fmtCount(x) + " TPS"
+			}
+			return fmtCount(x)
+		}
+		for _, v := range t.Variants {
+			c := thresholdCell{Name: v.Name, Value: "not measured", Passed: v.Passed}
+			if v.Value != nil {
+				c.Value = value(*v.Value)
+			}
+			row.Variants = append(row.Variants, c)
+		}
+		if !t.Passed {
+			failed++
+		}
+		rows = append(rows, row)
+	}
+	return rows, failed
 }
 
 func fmtMsOpt(p *float64, unit string) string {

@@ -23,8 +23,10 @@ import (
 const (
 	ExitOK             = 0
 	ExitError          = 1   // anything else that went wrong
-	ExitInvalid        = 2   // bad command line or invalid scenario file
+	ExitInvalid        = 2   // bad command line, invalid scenario file, unreadable result
 	ExitInfrastructure = 3   // PostgreSQL not found, a cluster that would not start
+	ExitRegression     = 4   // compare: a regression against the baseline
+	ExitThresholds     = 99  // run: a threshold of the scenario failed (k6's value)
 	ExitInterrupted    = 130 // Ctrl-C
 )
 
@@ -93,7 +95,7 @@ func newApp(env Env) *cli.Command {
 				ArgsUsage: "SCENARIO.yaml",
 				Flags: append([]cli.Flag{
 					&cli.StringFlag{Name: "out", Value: "results", Usage: "results root; the run goes to OUT/<scenario>/<run-id>"},
-				}, backendFlags()...),
+				}, append(backendFlags(), runVerdictFlags()...)...),
 				Action: func(ctx context.Context, cmd *cli.Command) error { return runCmd(ctx, cmd, env) },
 			},
 			{
@@ -125,6 +127,7 @@ func newApp(env Env) *cli.Command {
 				ArgsUsage: "RUN-FOLDER|result.json",
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "out", Usage: "folder for report.html (default: beside result.json)"},
+					svgFlag(),
 				},
 				Action: func(ctx context.Context, cmd *cli.Command) error {
 					if cmd.Args().Len() != 1 {
@@ -142,7 +145,7 @@ func newApp(env Env) *cli.Command {
 							dir = filepath.Dir(path)
 						}
 					}
-					if err := report.Render(r, dir); err != nil {
+					if err := report.RenderWith(r, dir, report.Options{SVG: cmd.Bool("svg")}); err != nil {
 						return withCode(ExitError, err)
 					}
 					report.WriteText(env.Stdout, r)
@@ -150,6 +153,8 @@ func newApp(env Env) *cli.Command {
 					return nil
 				},
 			},
+			compareCommand(env),
+			baselineCommand(env),
 		},
 	}
 }
@@ -185,12 +190,13 @@ func runCmd(ctx context.Context, cmd *cli.Command, env Env) error {
 		fmt.Fprintln(env.Stdout)
 		report.WriteText(env.Stdout, res)
 	}
+	verdictErr := finishRun(cmd, env, s, res, dir) // thresholds, SVG, JUnit, Markdown
 	if dir != "" {
 		fmt.Fprintf(env.Stdout, "\nresult: %s\nreport: %s\n", filepath.Join(dir, "result.json"), filepath.Join(dir, report.ReportFile))
 	}
 	switch {
 	case err == nil:
-		return nil
+		return verdictErr
 	case errors.Is(err, runner.ErrInterrupted):
 		return withCode(ExitInterrupted, errors.New("interrupted: partial result written"))
 	case res != nil && bringUpFailed(res):
