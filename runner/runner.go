@@ -62,6 +62,11 @@ type Options struct {
 	Progress    Progress
 	// Grace lets writes in flight at the end of the window finish.
 	Grace time.Duration
+	// Finish, when set, completes the result (thresholds, say) before it
+	// is written for the last time and the report is rendered.
+	Finish func(*result.Result)
+	// Report configures the rendering (SVG plots beside the PNGs).
+	Report report.Options
 }
 
 // Run runs every variant of the scenario and writes result.json (after
@@ -172,10 +177,13 @@ func Run(ctx context.Context, opts Options) (*result.Result, string, error) {
 	default:
 		res.Status = result.StatusComplete
 	}
+	if opts.Finish != nil {
+		opts.Finish(res)
+	}
 	if err := save(); err != nil && runErr == nil {
 		runErr = err
 	}
-	if err := report.Render(res, dir); err != nil && runErr == nil {
+	if err := report.RenderWith(res, dir, opts.Report); err != nil && runErr == nil {
 		runErr = fmt.Errorf("report: %w", err)
 	}
 	return res, dir, runErr

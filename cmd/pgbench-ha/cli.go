@@ -184,13 +184,15 @@ func runCmd(ctx context.Context, cmd *cli.Command, env Env) error {
 	prog := newProgress(env.Stdout, env.IsTerminal)
 	res, dir, err := runner.Run(ctx, runner.Options{
 		Scenario: s, Backend: b, OutDir: cmd.String("out"), ToolVersion: version, Progress: prog,
+		Finish: func(r *result.Result) { evaluateThresholds(s, r) },
+		Report: report.Options{SVG: cmd.Bool("svg")},
 	})
 	prog.Wait()
 	if res != nil {
 		fmt.Fprintln(env.Stdout)
 		report.WriteText(env.Stdout, res)
 	}
-	verdictErr := finishRun(cmd, env, s, res, dir) // thresholds, SVG, JUnit, Markdown
+	verdictErr := finishRun(cmd, env, res) // thresholds, JUnit, Markdown
 	if dir != "" {
 		fmt.Fprintf(env.Stdout, "\nresult: %s\nreport: %s\n", filepath.Join(dir, "result.json"), filepath.Join(dir, report.ReportFile))
 	}

@@ -15,7 +15,6 @@ import (
 
 	"github.com/urfave/cli/v3"
 
-	"github.com/pgbench-ha/pgbench-ha/report"
 	"github.com/pgbench-ha/pgbench-ha/result"
 	"github.com/pgbench-ha/pgbench-ha/scenario"
 	"github.com/pgbench-ha/pgbench-ha/verdict"
@@ -61,27 +60,17 @@ func thresholdsOf(s *scenario.Scenario) []verdict.Threshold {
 	return out
 }
 
-// finishRun does what follows a run: it checks the scenario's thresholds,
-// records them in result.json and renders the report again when they or
-// SVG figures change it, prints the thresholds, and writes the JUnit and
-// Markdown files asked for. It returns an ExitThresholds error when a
-// threshold failed, an ExitError one when a file could not be written.
-func finishRun(cmd *cli.Command, env Env, s *scenario.Scenario, res *result.Result, dir string) error {
+// finishRun does what follows a run: it prints the thresholds (checked by
+// the runner's Finish hook, so result.json and the report hold them) and
+// writes the JUnit and Markdown files asked for. It returns an
+// ExitThresholds error when a threshold failed, an ExitError one when a
+// file could not be written.
+func finishRun(cmd *cli.Command, env Env, res *result.Result) error {
 	if res == nil {
 		return nil
 	}
-	th := thresholdsOf(s)
-	if len(th) > 0 {
-		res.Thresholds = verdict.Evaluate(res, th)
-	}
-	if dir != "" && (len(th) > 0 || cmd.Bool("svg")) {
-		if err := result.Write(filepath.Join(dir, "result.json"), res); err != nil {
-			return withCode(ExitError, err)
-		}
-		if err := report.RenderWith(res, dir, report.Options{SVG: cmd.Bool("svg")}); err != nil {
-			return withCode(ExitError, fmt.Errorf("report: %w", err))
-		}
-	}
+	// The thresholds were evaluated by the runner (evaluateThresholds)
+	// before it wrote result.json and the report for the last time.
 	if len(res.Thresholds) > 0 {
 		fmt.Fprintln(env.Stdout)
 		verdict.WriteThresholdsText(env.Stdout, res.Thresholds)
@@ -93,6 +82,13 @@ func finishRun(cmd *cli.Command, env Env, s *scenario.Scenario, res *result.Resu
 		return withCode(ExitThresholds, fmt.Errorf("%d of %d thresholds failed", n, len(res.Thresholds)))
 	}
 	return nil
+}
+
+// evaluateThresholds records the scenario's thresholds checked against r.
+func evaluateThresholds(s *scenario.Scenario, r *result.Result) {
+	if th := thresholdsOf(s); len(th) > 0 {
+		r.Thresholds = verdict.Evaluate(r, th)
+	}
 }
 
 // writeOutputs writes the --junit and --markdown files.
