@@ -5,13 +5,16 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 SCENARIO  ?= scenarios/sync-vs-async.yaml
 OUT       ?= results
 
-.PHONY: help setup build run test test-short bench fuzz vet clean
+.PHONY: help setup image build run test test-short bench fuzz vet clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
 
 setup: ## install the PostgreSQL server binaries if missing (Debian/Ubuntu, as root)
 	@bash scripts/setup.sh
+
+image: ## build pgbench-ha/postgres:15 for the docker backend (Debian packages, no registry; root)
+	@bash scripts/image.sh
 
 build: ## build bin/pgbench-ha
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/pgbench-ha

@@ -401,7 +401,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "backend",
 			src:  minimal + "backend: lokal\n",
-			want: []string{`test.yaml:3:10: backend: "lokal" is not a valid backend (did you mean "local"?); valid: local`},
+			want: []string{`test.yaml:3:10: backend: "lokal" is not a valid backend (did you mean "local"?); valid: local, docker`},
 		},
 		{
 			name: "duplicate key",

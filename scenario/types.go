@@ -11,7 +11,7 @@ type Scenario struct {
 	Description string   `yaml:"description"`
 	Seed        int64    `yaml:"seed"`     // default 1
 	Duration    Duration `yaml:"duration"` // the measured workload window; required
-	Backend     string   `yaml:"backend"`  // "local" (default)
+	Backend     string   `yaml:"backend"`  // "local" (default) or "docker"
 	Topology    Topology `yaml:"topology"`
 	Workload    Workload `yaml:"workload"`
 	Faults      []Fault  `yaml:"faults"`

@@ -9,11 +9,12 @@ import (
 
 // Backend names.
 const (
-	BackendLocal = "local"
+	BackendLocal  = "local"
+	BackendDocker = "docker"
 )
 
 // Backends lists the backends a scenario may name.
-var Backends = []string{BackendLocal}
+var Backends = []string{BackendLocal, BackendDocker}
 
 // Sync methods: how synchronous_standby_names picks the standbys a commit
 // waits for.

@@ -89,6 +89,7 @@ func newApp(env Env) *cli.Command {
 		// Errors are returned to Main, never turned into os.Exit here.
 		ExitErrHandler: func(context.Context, *cli.Command, error) {},
 		Commands: []*cli.Command{
+			cleanupCommand(env),
 			{
 				Name:      "run",
 				Usage:     "run a scenario: cluster, workload, faults, failover, audit, report",

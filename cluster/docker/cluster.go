@@ -1,0 +1,749 @@
+package docker
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	dc "github.com/ory/dockertest/v3/docker"
+
+	"github.com/pgbench-ha/pgbench-ha/cluster"
+)
+
+// Paths inside every container.
+const (
+	homeDir = "/pgbench-ha"
+	dataDir = homeDir + "/data" // the data directory, 0700, owned by postgres
+	runDir  = homeDir + "/run"  // the server's socket directory, 0700
+)
+
+// node is one server of a docker cluster.
+type node struct {
+	name string
+	ct   *container
+	log  *logWriter
+	path string // log file on the host; "" when the spec has no LogDir
+	srv  *server
+}
+
+// Cluster is a running docker cluster: one container per node on the
+// backend's private network.
+type Cluster struct {
+	b       *Backend
+	id      string
+	nodes   []*node
+	adminPW string
+	appPW   string
+	replPW  string
+
+	mu        sync.Mutex
+	down      bool
+	BringUpMs float64
+}
+
+var (
+	_ cluster.Cluster = (*Cluster)(nil)
+	_ cluster.Killer  = (*Cluster)(nil)
+	_ cluster.Stopper = (*Cluster)(nil)
+	_ cluster.Pauser  = (*Cluster)(nil)
+)
+
+var nodeNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+
+// Up builds the cluster: a container per node (created in parallel),
+// initdb in the primary's, roles and slots, each standby cloned with
+// pg_basebackup in its own container (in parallel), and returns once
+// every standby is streaming. On error (and when ctx ends) every
+// container it created is removed.
+func (b *Backend) Up(ctx context.Context, spec cluster.Spec) (cl cluster.Cluster, err error) {
+	start := time.Now()
+	if spec.Network {
+		// Not yet: a Partitioner/Networker would use iptables in the
+		// containers (they have NET_ADMIN).
+		return nil, errors.New("docker backend: link faults (partitions, latency, bandwidth, resets) are not supported yet; use the local backend")
+	}
+	names := []string{"primary"}
+	for _, r := range spec.Replicas {
+		names = append(names, r.Name)
+	}
+	seen := map[string]bool{}
+	for _, n := range names {
+		if !nodeNameRE.MatchString(n) || seen[n] {
+			return nil, fmt.Errorf("docker backend: node name %q is not usable as a container name, or repeated", n)
+		}
+		seen[n] = true
+	}
+	network, err := b.ensureNetwork()
+	if err != nil {
+		return nil, err
+	}
+	id := spec.ID
+	if id == "" {
+		id = "c"
+	}
+	c := &Cluster{
+		b:       b,
+		id:      b.clusterID(id),
+		adminPW: randomPassword(),
+		appPW:   randomPassword(),
+		replPW:  randomPassword(),
+	}
+	defer func() {
+		if err != nil {
+			_ = c.Down(context.Background())
+			if b.checkOpen() != nil && !errors.Is(err, ErrClosed) {
+				err = fmt.Errorf("%w (%v)", ErrClosed, err)
+			}
+			if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+				err = fmt.Errorf("%w (%v)", ctx.Err(), err)
+			}
+		}
+	}()
+	if spec.LogDir != "" {
+		if err := os.MkdirAll(spec.LogDir, 0o755); err != nil {
+			return nil, fmt.Errorf("log dir: %w", err)
+		}
+	}
+	for _, name := range names {
+		n := &node{name: name, log: newLogWriter()}
+		if spec.LogDir != "" {
+			n.path = filepath.Join(spec.LogDir, name+".log")
+			f, err := os.OpenFile(n.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+			if err != nil {
+				return nil, fmt.Errorf("server log: %w", err)
+			}
+			n.log.f = f
+		}
+		c.nodes = append(c.nodes, n)
+	}
+
+	// A container per node, each with its data and socket directories.
+	// The standbys' are created while the primary initializes.
+	newContainer := func(n *node) error {
+		ct, err := b.createContainer(ctx, containerSpec{
+			name:     b.resourceName(c.id + "-" + n.name),
+			hostname: n.name,
+			labels:   map[string]string{LabelCluster: c.id, LabelNode: n.name},
+			network:  network.Name,
+			publish:  true,
+		})
+		if err != nil {
+			return err
+		}
+		c.mu.Lock()
+		n.ct = ct
+		c.mu.Unlock()
+		return b.writeFiles(ctx, ct.id, "/",
+			file{name: "pgbench-ha", dir: true, mode: 0o755},
+			file{name: "pgbench-ha/data", dir: true, mode: 0o700, uid: b.uid, gid: b.gid},
+			file{name: "pgbench-ha/run", dir: true, mode: 0o700, uid: b.uid, gid: b.gid})
+	}
+	created := make(chan error, 1)
+	go func() { created <- c.parallel(c.nodes[1:], newContainer) }()
+	waited, replicaErr := false, error(nil)
+	waitReplicas := func() error {
+		if !waited {
+			waited, replicaErr = true, <-created
+		}
+		return replicaErr
+	}
+	defer func() { _ = waitReplicas() }() // before Down, on error
+
+	// The primary: initdb, access rules, settings, start.
+	p := c.nodes[0]
+	if err := newContainer(p); err != nil {
+		return nil, err
+	}
+	if err := c.initdb(ctx, p); err != nil {
+		return nil, err
+	}
+	if err := c.writeHBA(ctx, p); err != nil {
+		return nil, err
+	}
+	// synchronous_standby_names is set once the standbys stream: before,
+	// every write (even creating the roles) would wait for them.
+	if err := c.appendConf(ctx, p, spec.Settings[p.name], map[string]string{"synchronous_standby_names": ""}); err != nil {
+		return nil, err
+	}
+	if err := c.start(ctx, p); err != nil {
+		return nil, err
+	}
+	conn, err := c.connect(ctx, p.name, cluster.Admin, 5*time.Second)
+	if err != nil {
+		return nil, fmt.Errorf("connect to primary: %s", cluster.Redact(err.Error()))
+	}
+	defer conn.Close(context.Background())
+	setup := []string{
+		"CREATE ROLE replicator REPLICATION LOGIN PASSWORD " + quoteLit(c.replPW),
+		"CREATE ROLE app LOGIN PASSWORD " + quoteLit(c.appPW),
+		"GRANT CREATE ON SCHEMA public TO app",
+	}
+	for _, r := range spec.Replicas {
+		if r.Slot != "" {
+			setup = append(setup, "SELECT pg_create_physical_replication_slot("+quoteLit(r.Slot)+", true)")
+		}
+	}
+	for _, q := range setup {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			return nil, fmt.Errorf("primary setup: %s", cluster.Redact(err.Error()))
+		}
+	}
+
+	// Replicas, cloned in parallel.
+	if err := waitReplicas(); err != nil {
+		return nil, err
+	}
+	slots := map[string]string{}
+	for _, r := range spec.Replicas {
+		slots[r.Name] = r.Slot
+	}
+	err = c.parallel(c.nodes[1:], func(n *node) error {
+		return c.cloneReplica(ctx, n, slots[n.name], spec.Settings[n.name])
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := waitStreaming(ctx, conn, spec.Replicas); err != nil {
+		return nil, err
+	}
+	if spec.SyncStandbyNames != "" {
+		if err := setSyncNames(ctx, conn, spec.SyncStandbyNames); err != nil {
+			return nil, err
+		}
+	}
+	c.BringUpMs = float64(time.Since(start).Microseconds()) / 1000
+	return c, nil
+}
+
+// parallel runs f for each node at once and joins the errors.
+func (c *Cluster) parallel(nodes []*node, f func(*node) error) error {
+	errs := make([]error, len(nodes))
+	var wg sync.WaitGroup
+	for i, n := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = f(n)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// env is the environment of every process the harness runs in a
+// container.
+var env = []string{"LC_ALL=C", "LANG=C", "TZ=UTC"}
+
+// run runs a tool of the server's bin dir in n's container as the postgres
+// user and fails with its last lines of output.
+func (c *Cluster) run(ctx context.Context, n *node, extraEnv []string, tool string, args ...string) error {
+	var out bytes.Buffer
+	cmd := append([]string{path.Join(c.b.binDir, tool)}, args...)
+	code, err := c.b.exec(ctx, n.ct.id, "postgres", append(append([]string(nil), env...), extraEnv...), cmd, nil, &out)
+	if err != nil {
+		return fmt.Errorf("%s on %s: %w", tool, n.name, err)
+	}
+	if code != 0 {
+		return fmt.Errorf("%s on %s: exit status %d: %s", tool, n.name, code, cluster.Redact(lastLines(out.Bytes(), 5)))
+	}
+	return nil
+}
+
+// initdb initializes the primary's data directory; the superuser's
+// password comes from a file removed right after.
+func (c *Cluster) initdb(ctx context.Context, n *node) error {
+	pw := file{name: "initdb.pw", body: []byte(c.adminPW + "\n"), mode: 0o600, uid: c.b.uid, gid: c.b.gid}
+	if err := c.b.writeFiles(ctx, n.ct.id, runDir, pw); err != nil {
+		return err
+	}
+	err := c.run(ctx, n, nil, "initdb", "-D", dataDir, "-U", "postgres", "--pwfile", runDir+"/initdb.pw",
+		"--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C", "--no-sync")
+	if _, rmErr := c.b.exec(ctx, n.ct.id, "postgres", nil, []string{"rm", "-f", runDir + "/initdb.pw"}, nil, nil); rmErr != nil && err == nil {
+		err = rmErr
+	}
+	return err
+}
+
+// cloneReplica takes a base backup of the primary inside n's container
+// and starts n as a standby streaming from the primary.
+func (c *Cluster) cloneReplica(ctx context.Context, n *node, slot string, settings map[string]string) error {
+	p := c.nodes[0]
+	args := []string{"-h", p.ct.name, "-p", "5432", "-U", "replicator", "-D", dataDir,
+		"-X", "stream", "-c", "fast", "--no-sync", "-w"}
+	if slot != "" {
+		args = append(args, "-S", slot)
+	}
+	if err := c.run(ctx, n, []string{"PGPASSWORD=" + c.replPW, "PGAPPNAME=pgbench-ha-clone"}, "pg_basebackup", args...); err != nil {
+		return fmt.Errorf("clone %s: %w", n.name, err)
+	}
+	// The base backup copies the primary's settings: a standby must not
+	// wait for synchronous standbys of its own once promoted.
+	if err := c.appendConf(ctx, n, settings, map[string]string{"synchronous_standby_names": ""}); err != nil {
+		return err
+	}
+	auto := "primary_conninfo = " + quoteConf(c.PrimaryConnInfo(n.name, "primary")) + "\n"
+	if slot != "" {
+		auto += "primary_slot_name = " + quoteConf(slot) + "\n"
+	}
+	err := c.b.writeFiles(ctx, n.ct.id, dataDir,
+		file{name: "postgresql.auto.conf", body: []byte(auto), mode: 0o600, uid: c.b.uid, gid: c.b.gid},
+		file{name: "standby.signal", mode: 0o600, uid: c.b.uid, gid: c.b.gid})
+	if err != nil {
+		return err
+	}
+	return c.start(ctx, n)
+}
+
+// writeHBA lets the private network in with scram-sha-256 (samenet: the
+// container's own subnets; the harness arrives through the gateway).
+func (c *Cluster) writeHBA(ctx context.Context, n *node) error {
+	hba := "# written by pgbench-ha\n" +
+		"local all all trust\n" + // the socket dir is 0700, owned by the server user
+		"host all all samenet scram-sha-256\n" +
+		"host replication replicator samenet scram-sha-256\n"
+	return c.b.writeFiles(ctx, n.ct.id, dataDir, file{name: "pg_hba.conf", body: []byte(hba), mode: 0o600, uid: c.b.uid, gid: c.b.gid})
+}
+
+// appendConf appends the harness's settings, then the scenario's, then the
+// node's own to postgresql.conf; the last occurrence of a name wins.
+func (c *Cluster) appendConf(ctx context.Context, n *node, scenario, own map[string]string) error {
+	base := map[string]string{
+		"listen_addresses":             "*", // inside the container: the private network
+		"port":                         "5432",
+		"unix_socket_directories":      runDir,
+		"cluster_name":                 n.name,
+		"wal_level":                    "replica",
+		"max_wal_senders":              "10",
+		"max_replication_slots":        "10",
+		"hot_standby":                  "on",
+		"password_encryption":          "scram-sha-256",
+		"logging_collector":            "off",
+		"log_line_prefix":              "%m [%p] %q%u@%d ",
+		"log_connections":              "off",
+		"log_checkpoints":              "on",
+		"wal_receiver_status_interval": "1s",
+	}
+	conf, err := c.b.readFile(ctx, n.ct.id, dataDir+"/postgresql.conf")
+	if err != nil {
+		return err
+	}
+	var sb strings.Builder
+	sb.Write(conf)
+	sb.WriteString("\n# pgbench-ha: harness settings\n")
+	writeSorted(&sb, base)
+	if len(scenario) > 0 {
+		sb.WriteString("# pgbench-ha: scenario settings\n")
+		writeSorted(&sb, scenario)
+	}
+	sb.WriteString("# pgbench-ha: node settings\n")
+	writeSorted(&sb, own)
+	return c.b.writeFiles(ctx, n.ct.id, dataDir,
+		file{name: "postgresql.conf", body: []byte(sb.String()), mode: 0o600, uid: c.b.uid, gid: c.b.gid})
+}
+
+func writeSorted(sb *strings.Builder, m map[string]string) {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(sb, "%s = %s\n", k, quoteConf(m[k]))
+	}
+}
+
+// start runs postgres in n's container and waits until it accepts
+// connections on the published port.
+func (c *Cluster) start(ctx context.Context, n *node) error {
+	select {
+	case <-n.log.ready: // from an earlier start
+	default:
+	}
+	srv, err := c.b.execServer(n.ct.id, "postgres", env, []string{path.Join(c.b.binDir, "postgres"), "-D", dataDir}, n.log)
+	if err != nil {
+		return fmt.Errorf("start %s: %w", n.name, err)
+	}
+	c.mu.Lock()
+	n.srv = srv
+	c.mu.Unlock()
+	// Each refused attempt during startup costs a FATAL line in the
+	// server log: poll with a growing interval, and at once when the
+	// server logs that it is ready.
+	interval := 10 * time.Millisecond
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if !srv.running() {
+			return fmt.Errorf("start %s: postgres exited: %s%s", n.name, n.log.last(3), c.seeLog(n))
+		}
+		conn, err := c.connect(ctx, n.name, cluster.Admin, time.Second)
+		if err == nil {
+			conn.Close(context.Background())
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("start %s: not accepting connections after 60s: %s%s", n.name, cluster.Redact(err.Error()), c.seeLog(n))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-n.log.ready:
+		case <-srv.done:
+		case <-time.After(interval):
+		}
+		interval = min(2*interval, 200*time.Millisecond)
+	}
+}
+
+func (c *Cluster) seeLog(n *node) string {
+	if n.path == "" {
+		return ""
+	}
+	return "; see " + n.path
+}
+
+// connect opens a connection to a node's published port.
+func (c *Cluster) connect(ctx context.Context, name string, u cluster.User, timeout time.Duration) (*pgx.Conn, error) {
+	cfg, err := pgx.ParseConfig(c.ConnString(name, u))
+	if err != nil {
+		return nil, err
+	}
+	cfg.ConnectTimeout = timeout
+	cfg.RuntimeParams["application_name"] = "pgbench-ha-admin"
+	return pgx.ConnectConfig(ctx, cfg)
+}
+
+func waitStreaming(ctx context.Context, conn *pgx.Conn, replicas []cluster.ReplicaSpec) error {
+	want := map[string]bool{}
+	for _, r := range replicas {
+		want[r.Name] = true
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		rows, err := conn.Query(ctx, "SELECT application_name FROM pg_stat_replication WHERE state = 'streaming'")
+		if err != nil {
+			return fmt.Errorf("wait for streaming: %w", err)
+		}
+		got := map[string]bool{}
+		for rows.Next() {
+			var name string
+			if err := rows.Scan(&name); err == nil {
+				got[name] = true
+			}
+		}
+		rows.Close()
+		missing := []string{}
+		for n := range want {
+			if !got[n] {
+				missing = append(missing, n)
+			}
+		}
+		if len(missing) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			sort.Strings(missing)
+			return fmt.Errorf("replicas not streaming after 60s: %s (see their logs)", strings.Join(missing, ", "))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(3 * time.Millisecond):
+		}
+	}
+}
+
+// setSyncNames sets the primary's synchronous_standby_names and waits
+// until the server has loaded it.
+func setSyncNames(ctx context.Context, conn *pgx.Conn, names string) error {
+	if _, err := conn.Exec(ctx, "ALTER SYSTEM SET synchronous_standby_names = "+quoteLit(names)); err != nil {
+		return fmt.Errorf("set synchronous_standby_names: %w", err)
+	}
+	if _, err := conn.Exec(ctx, "SELECT pg_reload_conf()"); err != nil {
+		return fmt.Errorf("reload: %w", err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var n int
+		err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_stat_replication WHERE sync_state IN ('sync', 'quorum')").Scan(&n)
+		if err != nil {
+			return fmt.Errorf("wait for sync standbys: %w", err)
+		}
+		if n > 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("no standby became synchronous for %q after 10s", names)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(3 * time.Millisecond):
+		}
+	}
+}
+
+// Nodes lists the nodes, the primary first, as the harness reaches them:
+// 127.0.0.1 and each container's published port.
+func (c *Cluster) Nodes() []cluster.Node {
+	out := make([]cluster.Node, len(c.nodes))
+	for i, n := range c.nodes {
+		out[i] = cluster.Node{Name: n.name, Host: "127.0.0.1"}
+		if n.ct != nil {
+			out[i].Port = n.ct.hostPort
+		}
+	}
+	return out
+}
+
+func (c *Cluster) node(name string) (*node, error) {
+	for _, n := range c.nodes {
+		if n.name == name {
+			return n, nil
+		}
+	}
+	return nil, fmt.Errorf("no node %q", name)
+}
+
+// ConnString reaches node's published port on 127.0.0.1 as user.
+func (c *Cluster) ConnString(name string, u cluster.User) string {
+	n, err := c.node(name)
+	if err != nil || n.ct == nil {
+		return ""
+	}
+	user, pw := "postgres", c.adminPW
+	if u == cluster.App {
+		user, pw = "app", c.appPW
+	}
+	return fmt.Sprintf("host=127.0.0.1 port=%d user=%s password=%s dbname=postgres sslmode=disable",
+		n.ct.hostPort, user, quoteConnValue(pw))
+}
+
+// PrimaryConnInfo is what standby streams from upstream with: upstream's
+// container name on the private network, port 5432.
+func (c *Cluster) PrimaryConnInfo(standby, upstream string) string {
+	n, err := c.node(upstream)
+	if err != nil || n.ct == nil {
+		return ""
+	}
+	return fmt.Sprintf("host=%s port=5432 user=replicator password=%s application_name=%s sslmode=disable",
+		n.ct.name, quoteConnValue(c.replPW), quoteConnValue(standby))
+}
+
+// LogPath is the server log of a node on the host ("" without a LogDir).
+func (c *Cluster) LogPath(name string) string {
+	if n, err := c.node(name); err == nil {
+		return n.path
+	}
+	return ""
+}
+
+// ContainerName is the name of a node's container, also its host name
+// on the private network.
+func (c *Cluster) ContainerName(name string) string {
+	if n, err := c.node(name); err == nil && n.ct != nil {
+		return n.ct.name
+	}
+	return ""
+}
+
+// running returns the node if its server runs.
+func (c *Cluster) running(name string) (*node, *server, error) {
+	n, err := c.node(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	c.mu.Lock()
+	srv, down := n.srv, c.down
+	c.mu.Unlock()
+	if down {
+		return n, nil, fmt.Errorf("%s: the cluster is down", name)
+	}
+	if !srv.running() {
+		return n, nil, fmt.Errorf("%s is not running", name)
+	}
+	return n, srv, nil
+}
+
+// Kill crashes a node: docker kill, SIGKILL to the container's first
+// process, which takes every process of the container with it at once.
+// It returns once the server's processes are gone.
+func (c *Cluster) Kill(ctx context.Context, name string) error {
+	n, srv, err := c.running(name)
+	if err != nil {
+		return fmt.Errorf("kill: %w", err)
+	}
+	if err := c.b.pool.Client.KillContainer(dc.KillContainerOptions{ID: n.ct.id, Signal: dc.SIGKILL, Context: ctx}); err != nil {
+		return fmt.Errorf("kill %s: %w", name, err)
+	}
+	if !srv.wait(10 * time.Second) {
+		return fmt.Errorf("kill %s: the server's output did not end 10s after docker kill", name)
+	}
+	return c.waitContainer(ctx, n, false, 10*time.Second)
+}
+
+// waitContainer waits until the container's running state is want.
+func (c *Cluster) waitContainer(ctx context.Context, n *node, want bool, d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for {
+		ct, err := c.b.pool.Client.InspectContainerWithContext(n.ct.id, ctx)
+		if err != nil {
+			return fmt.Errorf("%s: %w", n.name, err)
+		}
+		if ct.State.Running == want {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s: container still %s after %s", n.name, ct.State.StateString(), d)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// Stop shuts a node's server down with pg_ctl inside its container: fast
+// (SIGINT: clean, with a checkpoint) or immediate (SIGQUIT: crash
+// recovery at the next start). The container keeps running. It returns
+// once the server has exited.
+func (c *Cluster) Stop(ctx context.Context, name string, immediate bool) error {
+	n, srv, err := c.running(name)
+	if err != nil {
+		return fmt.Errorf("stop: %w", err)
+	}
+	mode := "fast"
+	if immediate {
+		mode = "immediate"
+	}
+	if err := c.run(ctx, n, nil, "pg_ctl", "stop", "-D", dataDir, "-m", mode, "-w", "-t", "60"); err != nil {
+		return fmt.Errorf("stop %s: %w", name, err)
+	}
+	select {
+	case <-srv.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(30 * time.Second):
+		return fmt.Errorf("stop %s: pg_ctl returned but the server's output did not end%s", name, c.seeLog(n))
+	}
+}
+
+// Start starts a stopped or killed node again (its container first, if it
+// was killed) with the same data and published port, and waits until it
+// accepts connections, after crash recovery if it was killed.
+func (c *Cluster) Start(ctx context.Context, name string) error {
+	n, err := c.node(name)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	srv, down := n.srv, c.down
+	c.mu.Unlock()
+	if down {
+		return fmt.Errorf("start %s: the cluster is down", name)
+	}
+	if srv.running() {
+		return fmt.Errorf("start %s: already running", name)
+	}
+	ct, err := c.b.pool.Client.InspectContainerWithContext(n.ct.id, ctx)
+	if err != nil {
+		return fmt.Errorf("start %s: %w", name, err)
+	}
+	if !ct.State.Running {
+		if err := c.b.pool.Client.StartContainerWithContext(n.ct.id, nil, ctx); err != nil {
+			return fmt.Errorf("start %s: container: %w", name, err)
+		}
+	}
+	return c.start(ctx, n)
+}
+
+// Pause freezes every process of the node (docker pause, the cgroup
+// freezer): connections stay open and nothing answers.
+func (c *Cluster) Pause(ctx context.Context, name string) error {
+	n, _, err := c.running(name)
+	if err != nil {
+		return fmt.Errorf("pause: %w", err)
+	}
+	if err := c.b.pool.Client.PauseContainer(n.ct.id); err != nil {
+		return fmt.Errorf("pause %s: %w", name, err)
+	}
+	return nil
+}
+
+// Resume thaws a paused node (docker unpause).
+func (c *Cluster) Resume(ctx context.Context, name string) error {
+	n, _, err := c.running(name)
+	if err != nil {
+		return fmt.Errorf("resume: %w", err)
+	}
+	if err := c.b.pool.Client.UnpauseContainer(n.ct.id); err != nil {
+		return fmt.Errorf("resume %s: %w", name, err)
+	}
+	return nil
+}
+
+// Down removes the cluster's containers (with force: every server dies
+// at once) and closes the logs, which stay in the log dir. It is safe to
+// call more than once.
+func (c *Cluster) Down(ctx context.Context) error {
+	c.mu.Lock()
+	if c.down {
+		c.mu.Unlock()
+		return nil
+	}
+	c.down = true
+	c.mu.Unlock()
+	var ids []string
+	for _, n := range c.nodes {
+		if n.ct != nil {
+			ids = append(ids, n.ct.id)
+		}
+	}
+	// Also containers whose creation was interrupted before it answered.
+	found, lerr := c.b.listContainers(ctx, map[string]string{LabelRun: c.b.runID, LabelCluster: c.id})
+	for _, f := range found {
+		ids = append(ids, f.ID)
+	}
+	errs := []error{lerr, c.b.removeContainers(ctx, ids)}
+	for _, n := range c.nodes {
+		c.mu.Lock()
+		srv := n.srv
+		c.mu.Unlock()
+		if srv != nil && !srv.wait(5*time.Second) {
+			_ = srv.cw.Close()
+		}
+		if err := n.log.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// quoteConf quotes a value for postgresql.conf.
+func quoteConf(v string) string {
+	return "'" + strings.ReplaceAll(v, "'", "''") + "'"
+}
+
+// quoteLit quotes a SQL string literal.
+func quoteLit(v string) string {
+	return "'" + strings.ReplaceAll(v, "'", "''") + "'"
+}
+
+// quoteConnValue quotes a libpq keyword/value connection string value.
+func quoteConnValue(v string) string {
+	if v != "" && !strings.ContainsAny(v, " '\\") {
+		return v
+	}
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(v) + "'"
+}

@@ -1,0 +1,366 @@
+package docker
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ory/dockertest/v3"
+	dc "github.com/ory/dockertest/v3/docker"
+
+	"github.com/pgbench-ha/pgbench-ha/cluster"
+)
+
+// DefaultImage is the image used when Options.Image is empty.
+const DefaultImage = "postgres:16"
+
+// LocalImage is the image scripts/image.sh (make image) builds.
+const LocalImage = "pgbench-ha/postgres:15"
+
+// Labels on every container and network the backend creates.
+const (
+	LabelOwner   = "pgbench-ha"      // "1"
+	LabelRun     = "pgbench-ha.run"  // the backend's run id
+	LabelPID     = "pgbench-ha.pid"  // the harness's process id
+	LabelHost    = "pgbench-ha.host" // the harness's host name
+	LabelCluster = "pgbench-ha.cluster"
+	LabelNode    = "pgbench-ha.node"
+)
+
+var (
+	// ErrNoDocker means the Docker daemon could not be reached.
+	ErrNoDocker = errors.New("docker daemon not reachable")
+	// ErrNoImage means the image is not on this machine (the backend never
+	// pulls).
+	ErrNoImage = errors.New("docker image not found")
+	// ErrBadImage means the image has no usable PostgreSQL server.
+	ErrBadImage = errors.New("docker image has no usable PostgreSQL server")
+	// ErrClosed is returned by Up after Close.
+	ErrClosed = errors.New("docker backend closed")
+)
+
+// Options configure the docker backend.
+type Options struct {
+	// Image holds the PostgreSQL server; default DefaultImage. It must
+	// already be on this machine: pull it, or build LocalImage with
+	// `make image`.
+	Image string
+	// Endpoint is the Docker daemon; empty means DOCKER_HOST, else the
+	// default socket.
+	Endpoint string
+	// RunID is the value of the pgbench-ha.run label and part of every
+	// resource name; empty means a random one.
+	RunID string
+}
+
+// Backend runs clusters in Docker containers. Its methods are safe for
+// concurrent use.
+type Backend struct {
+	pool    *dockertest.Pool
+	image   string // as the user named it
+	imageID string
+	binDir  string
+	version string
+	uid     int // the image's postgres user
+	gid     int
+	runID   string
+	labels  map[string]string
+
+	mu         sync.Mutex
+	closed     bool
+	network    *dc.Network
+	containers map[string]string // id → name, everything created and not removed
+	ids        map[string]int    // cluster ids used, for unique names
+}
+
+// New connects to the Docker daemon, checks the image is here and finds
+// the server binaries and the postgres user in it. Call Close.
+func New(opts Options) (*Backend, error) {
+	image := opts.Image
+	if image == "" {
+		image = DefaultImage
+	}
+	pool, err := dockertest.NewPool(opts.Endpoint)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNoDocker, err)
+	}
+	if err := pingTimeout(pool.Client, 5*time.Second); err != nil {
+		return nil, fmt.Errorf("%w at %s: %v (is it running, and may this user use it?)", ErrNoDocker, pool.Client.Endpoint(), err)
+	}
+	img, err := pool.Client.InspectImage(image)
+	if err != nil {
+		if errors.Is(err, dc.ErrNoSuchImage) {
+			return nil, fmt.Errorf("%w: %s is not on this machine and the docker backend never pulls; "+
+				"pull it (docker pull %s), or build the local image with `make image` and pass --image %s",
+				ErrNoImage, image, image, LocalImage)
+		}
+		return nil, fmt.Errorf("inspect image %s: %w", image, err)
+	}
+	runID := opts.RunID
+	if runID == "" {
+		runID = randomHex(4)
+	}
+	host, _ := os.Hostname()
+	b := &Backend{
+		pool:    pool,
+		image:   image,
+		imageID: img.ID,
+		runID:   runID,
+		labels: map[string]string{
+			LabelOwner: "1",
+			LabelRun:   runID,
+			LabelPID:   strconv.Itoa(os.Getpid()),
+			LabelHost:  host,
+		},
+		containers: map[string]string{},
+		ids:        map[string]int{},
+	}
+	if err := b.inspectServer(); err != nil {
+		_ = b.Close()
+		return nil, err
+	}
+	return b, nil
+}
+
+func pingTimeout(c *dc.Client, d time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	return c.PingWithContext(ctx)
+}
+
+// findServer prints the candidate binary directories (pg_config and PATH
+// first, then the versioned Debian layout) and the postgres user's ids.
+const findServer = `for d in "$(pg_config --bindir 2>/dev/null)" "$(dirname "$(command -v postgres 2>/dev/null || echo /nonexistent/postgres)")"; do
+	[ -x "$d/postgres" ] && [ -x "$d/initdb" ] && [ -x "$d/pg_basebackup" ] && [ -x "$d/pg_ctl" ] && echo "first $d"
+done
+for d in /usr/lib/postgresql/*/bin /usr/local/pgsql/bin; do
+	[ -x "$d/postgres" ] && [ -x "$d/initdb" ] && [ -x "$d/pg_basebackup" ] && [ -x "$d/pg_ctl" ] && echo "versioned $d"
+done
+echo "uid $(id -u postgres 2>/dev/null)"
+echo "gid $(id -g postgres 2>/dev/null)"
+`
+
+// inspectServer runs a short-lived container of the image to find the
+// server binaries, their version and the postgres user.
+func (b *Backend) inspectServer() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	ct, err := b.createContainer(ctx, containerSpec{name: b.resourceName("probe"), labels: map[string]string{LabelNode: "probe"}})
+	if err != nil {
+		return fmt.Errorf("docker image %s: %w", b.image, err)
+	}
+	defer b.removeContainers(context.Background(), []string{ct.id})
+	var out bytes.Buffer
+	code, err := b.exec(ctx, ct.id, "", nil, []string{"sh", "-c", findServer}, nil, &out)
+	if err != nil {
+		return fmt.Errorf("docker image %s: %w", b.image, err)
+	}
+	if code != 0 {
+		return fmt.Errorf("%w: %s: sh exited with %d: %s", ErrBadImage, b.image, code, lastLines(out.Bytes(), 3))
+	}
+	var first, versioned []string
+	b.uid, b.gid = -1, -1
+	sc := bufio.NewScanner(&out)
+	for sc.Scan() {
+		k, v, _ := strings.Cut(sc.Text(), " ")
+		switch k {
+		case "first":
+			first = append(first, v)
+		case "versioned":
+			versioned = append(versioned, v)
+		case "uid":
+			if n, err := strconv.Atoi(v); err == nil {
+				b.uid = n
+			}
+		case "gid":
+			if n, err := strconv.Atoi(v); err == nil {
+				b.gid = n
+			}
+		}
+	}
+	sort.SliceStable(versioned, func(i, j int) bool { return majorOf(versioned[i]) > majorOf(versioned[j]) })
+	switch {
+	case len(first) > 0:
+		b.binDir = first[0]
+	case len(versioned) > 0:
+		b.binDir = versioned[0]
+	default:
+		return fmt.Errorf("%w: %s: no directory with postgres, initdb, pg_basebackup and pg_ctl "+
+			"(tried pg_config --bindir, PATH, /usr/lib/postgresql/*/bin)", ErrBadImage, b.image)
+	}
+	if b.uid < 0 || b.gid < 0 {
+		return fmt.Errorf("%w: %s has no postgres user to run the server as", ErrBadImage, b.image)
+	}
+	out.Reset()
+	code, err = b.exec(ctx, ct.id, "postgres", nil, []string{path.Join(b.binDir, "postgres"), "--version"}, nil, &out)
+	if err != nil || code != 0 {
+		return fmt.Errorf("%w: %s: %s --version: %v %s", ErrBadImage, b.image, path.Join(b.binDir, "postgres"), err, lastLines(out.Bytes(), 3))
+	}
+	b.version = parseVersion(out.String())
+	return nil
+}
+
+func majorOf(binDir string) int {
+	n, _ := strconv.Atoi(path.Base(path.Dir(binDir)))
+	return n
+}
+
+func parseVersion(s string) string {
+	// "postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)"
+	f := strings.Fields(s)
+	for i, w := range f {
+		if w == "(PostgreSQL)" && i+1 < len(f) {
+			return f[i+1]
+		}
+	}
+	return strings.TrimSpace(s)
+}
+
+// Name is "docker".
+func (b *Backend) Name() string { return "docker" }
+
+// ServerVersion is the version of the image's server.
+func (b *Backend) ServerVersion() string { return b.version }
+
+// Image is the image the containers run, as given.
+func (b *Backend) Image() string { return b.image }
+
+// BinDir is where the server binaries are inside the image.
+func (b *Backend) BinDir() string { return b.binDir }
+
+// RunID is the value of the pgbench-ha.run label on everything the
+// backend creates.
+func (b *Backend) RunID() string { return b.runID }
+
+// FaultKinds lists the faults docker clusters can inject.
+func (b *Backend) FaultKinds() []string {
+	return []string{"kill", "stop", "restart", "pause"}
+}
+
+var (
+	_ cluster.Backend      = (*Backend)(nil)
+	_ cluster.FaultBackend = (*Backend)(nil)
+)
+
+// Close removes every container and the network the backend created,
+// whether or not their clusters are down, and refuses further Up calls.
+// It is quick (containers are removed in parallel, with force) so it can
+// run on a forced exit, and safe to call more than once.
+func (b *Backend) Close() error {
+	b.mu.Lock()
+	b.closed = true
+	var ids []string
+	for id := range b.containers {
+		ids = append(ids, id)
+	}
+	b.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	// Also whatever carries the run's label and was not registered (a
+	// create interrupted before it answered).
+	if found, err := b.listContainers(ctx, map[string]string{LabelRun: b.runID}); err == nil {
+		for _, c := range found {
+			ids = append(ids, c.ID)
+		}
+	}
+	errs := []error{b.removeContainers(ctx, ids)}
+	b.mu.Lock()
+	network := b.network
+	b.network = nil
+	b.mu.Unlock()
+	if network != nil {
+		if err := b.pool.Client.RemoveNetwork(network.ID); err != nil && !isNoSuch(err) {
+			errs = append(errs, fmt.Errorf("remove network %s: %w", network.Name, err))
+		}
+	}
+	nets, err := b.pool.Client.FilteredListNetworks(dc.NetworkFilterOpts{"label": {LabelRun + "=" + b.runID: true}})
+	if err == nil {
+		for _, n := range nets {
+			if err := b.pool.Client.RemoveNetwork(n.ID); err != nil && !isNoSuch(err) {
+				errs = append(errs, fmt.Errorf("remove network %s: %w", n.Name, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ensureNetwork creates the run's private network on first use.
+func (b *Backend) ensureNetwork() (*dc.Network, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return nil, ErrClosed
+	}
+	if b.network != nil {
+		return b.network, nil
+	}
+	n, err := b.pool.CreateNetwork(b.resourceName(""), func(o *dc.CreateNetworkOptions) {
+		o.Driver = "bridge"
+		o.Labels = b.labelsWith(nil)
+		o.CheckDuplicate = true
+		// Published ports default to loopback on this network too.
+		o.Options = map[string]interface{}{"com.docker.network.bridge.host_binding_ipv4": "127.0.0.1"}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create network: %w", err)
+	}
+	b.network = n.Network
+	return b.network, nil
+}
+
+// resourceName is pgbench-ha-<run>[-suffix].
+func (b *Backend) resourceName(suffix string) string {
+	if suffix == "" {
+		return "pgbench-ha-" + b.runID
+	}
+	return "pgbench-ha-" + b.runID + "-" + suffix
+}
+
+func (b *Backend) labelsWith(extra map[string]string) map[string]string {
+	out := make(map[string]string, len(b.labels)+len(extra))
+	for k, v := range b.labels {
+		out[k] = v
+	}
+	for k, v := range extra {
+		out[k] = v
+	}
+	return out
+}
+
+// clusterID returns a unique, name-safe id for a cluster.
+func (b *Backend) clusterID(want string) string {
+	want = unsafeName.Replace(want)
+	if want == "" {
+		want = "c"
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.ids[want]++
+	if n := b.ids[want]; n > 1 {
+		return want + "-" + strconv.Itoa(n)
+	}
+	return want
+}
+
+var unsafeName = strings.NewReplacer(" ", "_", "/", "_", ":", "_", "@", "_", "+", "_", "=", "_", ",", "_")
+
+func randomHex(n int) string {
+	buf := make([]byte, n)
+	if _, err := rand.Read(buf); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(buf)
+}
+
+func randomPassword() string { return randomHex(18) }

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Builds pgbench-ha/postgres:15, a local PostgreSQL image for the docker
+# backend on machines that cannot pull one: a minimal Debian (debootstrap,
+# minbase) with postgresql-15, iproute2 and iptables, imported with
+# `docker import`. Nothing comes from a container registry. Does nothing
+# when the image already exists (remove it with `docker image rm` to build
+# it again).
+#
+#   bash scripts/image.sh                      # or: make image
+#   pgbench-ha run --backend docker --image pgbench-ha/postgres:15 scenarios/sync-vs-async.yaml
+#
+# Environment: IMAGE (default pgbench-ha/postgres:15), SUITE (bookworm),
+# MIRROR (http://deb.debian.org/debian), PG_MAJOR (15).
+#
+# The image has no default cluster: the package's main cluster is neither
+# created nor started (policy-rc.d denies service starts during the install,
+# createcluster.conf says create_main_cluster = false). The harness runs
+# initdb and postgres itself.
+set -euo pipefail
+
+IMAGE=${IMAGE:-pgbench-ha/postgres:15}
+SUITE=${SUITE:-bookworm}
+MIRROR=${MIRROR:-http://deb.debian.org/debian}
+PG_MAJOR=${PG_MAJOR:-15}
+
+say() { echo "image: $*" >&2; }
+
+if ! command -v docker >/dev/null 2>&1; then
+	say "docker is not installed"
+	exit 1
+fi
+if docker image inspect "$IMAGE" >/dev/null 2>&1; then
+	say "$IMAGE exists (docker image rm $IMAGE to build it again)"
+	exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+	say "building $IMAGE needs root (debootstrap and chroot): run it with sudo"
+	exit 1
+fi
+if ! command -v debootstrap >/dev/null 2>&1; then
+	say "installing debootstrap"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null ||
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null; }
+fi
+
+dir=$(mktemp -d "${TMPDIR:-/var/tmp}/pgbench-ha-image.XXXXXX")
+cleanup() {
+	# Unmount whatever is still mounted inside the tree (deepest first),
+	# then remove it without crossing into another file system.
+	local m
+	for m in $(awk -v d="$dir/" 'index($2, d) == 1 { print $2 }' /proc/mounts | sort -r); do
+		umount -l "$m" 2>/dev/null || true
+	done
+	rm -rf --one-file-system "$dir"
+}
+trap cleanup EXIT
+chmod 0755 "$dir"
+root="$dir/rootfs"
+start=$(date +%s)
+
+say "debootstrap $SUITE (minbase, iproute2, iptables) from $MIRROR"
+debootstrap --variant=minbase --include=iproute2,iptables,ca-certificates \
+	"$SUITE" "$root" "$MIRROR" >"$dir/debootstrap.log" 2>&1 ||
+	{ tail -n 30 "$dir/debootstrap.log" >&2; say "debootstrap failed"; exit 1; }
+
+# No service may start during the install, and the package must not create
+# a main cluster: the harness initializes its own data directories.
+printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
+chmod 0755 "$root/usr/sbin/policy-rc.d"
+mkdir -p "$root/etc/postgresql-common"
+echo "create_main_cluster = false" >"$root/etc/postgresql-common/createcluster.conf"
+cp /etc/resolv.conf "$root/etc/resolv.conf"
+mount -t proc proc "$root/proc"
+
+say "installing postgresql-$PG_MAJOR"
+chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive LC_ALL=C \
+	sh -c "apt-get update -qq && apt-get install -y -qq --no-install-recommends \
+		-o Dpkg::Options::=--force-confold postgresql-$PG_MAJOR" >"$dir/apt.log" 2>&1 ||
+	{ tail -n 30 "$dir/apt.log" >&2; say "apt-get install postgresql-$PG_MAJOR failed"; exit 1; }
+umount "$root/proc"
+
+bindir="/usr/lib/postgresql/$PG_MAJOR/bin"
+for b in postgres initdb pg_basebackup pg_ctl; do
+	[ -x "$root$bindir/$b" ] || { say "$bindir/$b missing after the install"; exit 1; }
+done
+chroot "$root" id postgres >/dev/null || { say "no postgres user after the install"; exit 1; }
+if [ -n "$(ls -A "$root/etc/postgresql/$PG_MAJOR" 2>/dev/null)" ] || [ -n "$(ls -A "$root/var/lib/postgresql/$PG_MAJOR" 2>/dev/null)" ]; then
+	say "the package created a default cluster; it should not have"
+	exit 1
+fi
+
+# Smaller: no package cache, lists, docs, man pages or translations.
+rm -f "$root/usr/sbin/policy-rc.d"
+rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/cache/apt/*.bin "$root"/var/lib/apt/lists/* \
+	"$root"/usr/share/doc/* "$root"/usr/share/man/* "$root"/usr/share/info/* \
+	"$root"/usr/share/locale/* "$root"/var/log/*.log "$root"/var/log/apt/* "$root"/tmp/*
+: >"$root/etc/resolv.conf"
+
+say "importing $IMAGE"
+tar --numeric-owner -C "$root" -c . | docker import \
+	--change "ENV PATH=$bindir:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
+	--change "ENV LANG=C.UTF-8" \
+	--change 'CMD ["sleep", "infinity"]' \
+	--message "debootstrap $SUITE minbase + postgresql-$PG_MAJOR, iproute2, iptables" \
+	- "$IMAGE" >/dev/null
+size=$(docker image inspect -f '{{.Size}}' "$IMAGE")
+say "built $IMAGE ($((size / 1024 / 1024)) MB) in $(($(date +%s) - start)) s"
