@@ -184,13 +184,13 @@ func (b *Backend) Up(ctx context.Context, spec cluster.Spec) (cl cluster.Cluster
 	}
 	defer conn.Close(context.Background())
 	setup := []string{
-		"CREATE ROLE replicator REPLICATION LOGIN PASSWORD " + quoteLit(c.replPW),
-		"CREATE ROLE app LOGIN PASSWORD " + quoteLit(c.appPW),
+		"CREATE ROLE replicator REPLICATION LOGIN PASSWORD " + cluster.QuoteLiteral(c.replPW),
+		"CREATE ROLE app LOGIN PASSWORD " + cluster.QuoteLiteral(c.appPW),
 		"GRANT CREATE ON SCHEMA public TO app",
 	}
 	for _, r := range spec.Replicas {
 		if r.Slot != "" {
-			setup = append(setup, "SELECT pg_create_physical_replication_slot("+quoteLit(r.Slot)+", true)")
+			setup = append(setup, "SELECT pg_create_physical_replication_slot("+cluster.QuoteLiteral(r.Slot)+", true)")
 		}
 	}
 	for _, q := range setup {
@@ -213,11 +213,11 @@ func (b *Backend) Up(ctx context.Context, spec cluster.Spec) (cl cluster.Cluster
 	if err != nil {
 		return nil, err
 	}
-	if err := waitStreaming(ctx, conn, spec.Replicas); err != nil {
+	if err := cluster.WaitStreaming(ctx, conn, spec.Replicas); err != nil {
 		return nil, err
 	}
 	if spec.SyncStandbyNames != "" {
-		if err := setSyncNames(ctx, conn, spec.SyncStandbyNames); err != nil {
+		if err := cluster.SetSyncNames(ctx, conn, spec.SyncStandbyNames); err != nil {
 			return nil, err
 		}
 	}
@@ -291,9 +291,9 @@ func (c *Cluster) cloneReplica(ctx context.Context, n *node, slot string, settin
 	if err := c.appendConf(ctx, n, settings, map[string]string{"synchronous_standby_names": ""}); err != nil {
 		return err
 	}
-	auto := "primary_conninfo = " + quoteConf(c.PrimaryConnInfo(n.name, "primary")) + "\n"
+	auto := "primary_conninfo = " + cluster.QuoteLiteral(c.PrimaryConnInfo(n.name, "primary")) + "\n"
 	if slot != "" {
-		auto += "primary_slot_name = " + quoteConf(slot) + "\n"
+		auto += "primary_slot_name = " + cluster.QuoteLiteral(slot) + "\n"
 	}
 	err := c.b.writeFiles(ctx, n.ct.id, dataDir,
 		file{name: "postgresql.auto.conf", body: []byte(auto), mode: 0o600, uid: c.b.uid, gid: c.b.gid},
@@ -358,7 +358,7 @@ func writeSorted(sb *strings.Builder, m map[string]string) {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		fmt.Fprintf(sb, "%s = %s\n", k, quoteConf(m[k]))
+		fmt.Fprintf(sb, "%s = %s\n", k, cluster.QuoteLiteral(m[k]))
 	}
 }
 
@@ -422,76 +422,6 @@ func (c *Cluster) connect(ctx context.Context, name string, u cluster.User, time
 	return pgx.ConnectConfig(ctx, cfg)
 }
 
-func waitStreaming(ctx context.Context, conn *pgx.Conn, replicas []cluster.ReplicaSpec) error {
-	want := map[string]bool{}
-	for _, r := range replicas {
-		want[r.Name] = true
-	}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		rows, err := conn.Query(ctx, "SELECT application_name FROM pg_stat_replication WHERE state = 'streaming'")
-		if err != nil {
-			return fmt.Errorf("wait for streaming: %w", err)
-		}
-		got := map[string]bool{}
-		for rows.Next() {
-			var name string
-			if err := rows.Scan(&name); err == nil {
-				got[name] = true
-			}
-		}
-		rows.Close()
-		missing := []string{}
-		for n := range want {
-			if !got[n] {
-				missing = append(missing, n)
-			}
-		}
-		if len(missing) == 0 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			sort.Strings(missing)
-			return fmt.Errorf("replicas not streaming after 60s: %s (see their logs)", strings.Join(missing, ", "))
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(3 * time.Millisecond):
-		}
-	}
-}
-
-// setSyncNames sets the primary's synchronous_standby_names and waits
-// until the server has loaded it.
-func setSyncNames(ctx context.Context, conn *pgx.Conn, names string) error {
-	if _, err := conn.Exec(ctx, "ALTER SYSTEM SET synchronous_standby_names = "+quoteLit(names)); err != nil {
-		return fmt.Errorf("set synchronous_standby_names: %w", err)
-	}
-	if _, err := conn.Exec(ctx, "SELECT pg_reload_conf()"); err != nil {
-		return fmt.Errorf("reload: %w", err)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		var n int
-		err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_stat_replication WHERE sync_state IN ('sync', 'quorum')").Scan(&n)
-		if err != nil {
-			return fmt.Errorf("wait for sync standbys: %w", err)
-		}
-		if n > 0 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("no standby became synchronous for %q after 10s", names)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(3 * time.Millisecond):
-		}
-	}
-}
-
 // Nodes lists the nodes, the primary first, as the harness reaches them:
 // 127.0.0.1 and each container's published port.
 func (c *Cluster) Nodes() []cluster.Node {
@@ -525,7 +455,7 @@ func (c *Cluster) ConnString(name string, u cluster.User) string {
 		user, pw = "app", c.appPW
 	}
 	return fmt.Sprintf("host=127.0.0.1 port=%d user=%s password=%s dbname=postgres sslmode=disable",
-		n.ct.hostPort, user, quoteConnValue(pw))
+		n.ct.hostPort, user, cluster.QuoteConnValue(pw))
 }
 
 // PrimaryConnInfo is what standby streams from upstream with: upstream's
@@ -536,7 +466,7 @@ func (c *Cluster) PrimaryConnInfo(standby, upstream string) string {
 		return ""
 	}
 	return fmt.Sprintf("host=%s port=5432 user=replicator password=%s application_name=%s sslmode=disable",
-		n.ct.name, quoteConnValue(c.replPW), quoteConnValue(standby))
+		n.ct.name, cluster.QuoteConnValue(c.replPW), cluster.QuoteConnValue(standby))
 }
 
 // LogPath is the server log of a node on the host ("" without a LogDir).
@@ -728,22 +658,4 @@ func (c *Cluster) Down(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// quoteConf quotes a value for postgresql.conf.
-func quoteConf(v string) string {
-	return "'" + strings.ReplaceAll(v, "'", "''") + "'"
-}
-
-// quoteLit quotes a SQL string literal.
-func quoteLit(v string) string {
-	return "'" + strings.ReplaceAll(v, "'", "''") + "'"
-}
-
-// quoteConnValue quotes a libpq keyword/value connection string value.
-func quoteConnValue(v string) string {
-	if v != "" && !strings.ContainsAny(v, " '\\") {
-		return v
-	}
-	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(v) + "'"
 }

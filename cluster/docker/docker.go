@@ -207,24 +207,13 @@ func (b *Backend) inspectServer() error {
 	if err != nil || code != 0 {
 		return fmt.Errorf("%w: %s: %s --version: %v %s", ErrBadImage, b.image, path.Join(b.binDir, "postgres"), err, lastLines(out.Bytes(), 3))
 	}
-	b.version = parseVersion(out.String())
+	b.version = cluster.ParseServerVersion(out.String())
 	return nil
 }
 
 func majorOf(binDir string) int {
 	n, _ := strconv.Atoi(path.Base(path.Dir(binDir)))
 	return n
-}
-
-func parseVersion(s string) string {
-	// "postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)"
-	f := strings.Fields(s)
-	for i, w := range f {
-		if w == "(PostgreSQL)" && i+1 < len(f) {
-			return f[i+1]
-		}
-	}
-	return strings.TrimSpace(s)
 }
 
 // Name is "docker".

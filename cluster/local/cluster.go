@@ -13,7 +13,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"golang.org/x/sys/unix"
 
 	"github.com/pgbench-ha/pgbench-ha/cluster"
@@ -137,14 +136,14 @@ func (b *Backend) Up(ctx context.Context, spec cluster.Spec) (cl cluster.Cluster
 		return nil, fmt.Errorf("connect to primary: %w", err)
 	}
 	setup := []string{
-		"ALTER ROLE postgres PASSWORD " + quoteLit(c.adminPW),
-		"CREATE ROLE replicator REPLICATION LOGIN PASSWORD " + quoteLit(c.replPW),
-		"CREATE ROLE app LOGIN PASSWORD " + quoteLit(c.appPW),
+		"ALTER ROLE postgres PASSWORD " + cluster.QuoteLiteral(c.adminPW),
+		"CREATE ROLE replicator REPLICATION LOGIN PASSWORD " + cluster.QuoteLiteral(c.replPW),
+		"CREATE ROLE app LOGIN PASSWORD " + cluster.QuoteLiteral(c.appPW),
 		"GRANT CREATE ON SCHEMA public TO app",
 	}
 	for _, r := range spec.Replicas {
 		if r.Slot != "" {
-			setup = append(setup, "SELECT pg_create_physical_replication_slot("+quoteLit(r.Slot)+", true)")
+			setup = append(setup, "SELECT pg_create_physical_replication_slot("+cluster.QuoteLiteral(r.Slot)+", true)")
 		}
 	}
 	for _, q := range setup {
@@ -169,9 +168,9 @@ func (b *Backend) Up(ctx context.Context, spec cluster.Spec) (cl cluster.Cluster
 		conn.Close(ctx)
 		return nil, err
 	}
-	err = waitStreaming(ctx, conn, spec.Replicas)
+	err = cluster.WaitStreaming(ctx, conn, spec.Replicas)
 	if err == nil && spec.SyncStandbyNames != "" {
-		err = setSyncNames(ctx, conn, spec.SyncStandbyNames)
+		err = cluster.SetSyncNames(ctx, conn, spec.SyncStandbyNames)
 	}
 	conn.Close(context.Background())
 	if err != nil {
@@ -205,9 +204,9 @@ func (c *Cluster) cloneReplica(ctx context.Context, n *node, r cluster.ReplicaSp
 	if err := c.appendConf(n, settings, own); err != nil {
 		return err
 	}
-	auto := "primary_conninfo = " + quoteConf(c.PrimaryConnInfo(n.name, "primary")) + "\n"
+	auto := "primary_conninfo = " + cluster.QuoteLiteral(c.PrimaryConnInfo(n.name, "primary")) + "\n"
 	if r.Slot != "" {
-		auto += "primary_slot_name = " + quoteConf(r.Slot) + "\n"
+		auto += "primary_slot_name = " + cluster.QuoteLiteral(r.Slot) + "\n"
 	}
 	if err := c.writeOwned(filepath.Join(n.dataDir, "postgresql.auto.conf"), auto); err != nil {
 		return err
@@ -216,76 +215,6 @@ func (c *Cluster) cloneReplica(ctx context.Context, n *node, r cluster.ReplicaSp
 		return err
 	}
 	return c.start(ctx, n)
-}
-
-func waitStreaming(ctx context.Context, conn *pgx.Conn, replicas []cluster.ReplicaSpec) error {
-	want := map[string]bool{}
-	for _, r := range replicas {
-		want[r.Name] = true
-	}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		rows, err := conn.Query(ctx, "SELECT application_name FROM pg_stat_replication WHERE state = 'streaming'")
-		if err != nil {
-			return fmt.Errorf("wait for streaming: %w", err)
-		}
-		got := map[string]bool{}
-		for rows.Next() {
-			var name string
-			if err := rows.Scan(&name); err == nil {
-				got[name] = true
-			}
-		}
-		rows.Close()
-		missing := []string{}
-		for n := range want {
-			if !got[n] {
-				missing = append(missing, n)
-			}
-		}
-		if len(missing) == 0 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			sort.Strings(missing)
-			return fmt.Errorf("replicas not streaming after 60s: %s (see their logs)", strings.Join(missing, ", "))
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(3 * time.Millisecond):
-		}
-	}
-}
-
-// setSyncNames sets the primary's synchronous_standby_names and waits
-// until the server has loaded it.
-func setSyncNames(ctx context.Context, conn *pgx.Conn, names string) error {
-	if _, err := conn.Exec(ctx, "ALTER SYSTEM SET synchronous_standby_names = "+quoteLit(names)); err != nil {
-		return fmt.Errorf("set synchronous_standby_names: %w", err)
-	}
-	if _, err := conn.Exec(ctx, "SELECT pg_reload_conf()"); err != nil {
-		return fmt.Errorf("reload: %w", err)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		var n int
-		err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_stat_replication WHERE sync_state IN ('sync', 'quorum')").Scan(&n)
-		if err != nil {
-			return fmt.Errorf("wait for sync standbys: %w", err)
-		}
-		if n > 0 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("no standby became synchronous for %q after 10s", names)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(3 * time.Millisecond):
-		}
-	}
 }
 
 func (c *Cluster) writeOwned(path, content string) error {
@@ -349,7 +278,7 @@ func writeSorted(sb *strings.Builder, m map[string]string) {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		fmt.Fprintf(sb, "%s = %s\n", k, quoteConf(m[k]))
+		fmt.Fprintf(sb, "%s = %s\n", k, cluster.QuoteLiteral(m[k]))
 	}
 }
 
@@ -422,7 +351,7 @@ func (c *Cluster) ConnString(name string, u cluster.User) string {
 		user, pw = "app", c.appPW
 	}
 	return fmt.Sprintf("host=127.0.0.1 port=%d user=%s password=%s dbname=postgres sslmode=disable",
-		n.port, user, quoteConnValue(pw))
+		n.port, user, cluster.QuoteConnValue(pw))
 }
 
 // PrimaryConnInfo is what standby streams from upstream with: through the
@@ -433,7 +362,7 @@ func (c *Cluster) PrimaryConnInfo(standby, upstream string) string {
 		return ""
 	}
 	return fmt.Sprintf("host=127.0.0.1 port=%d user=replicator password=%s application_name=%s sslmode=disable",
-		c.linkPort(standby, n), quoteConnValue(c.replPW), quoteConnValue(standby))
+		c.linkPort(standby, n), cluster.QuoteConnValue(c.replPW), cluster.QuoteConnValue(standby))
 }
 
 // LogPath is the server log of a node.

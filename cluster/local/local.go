@@ -112,7 +112,7 @@ func New(opts Options) (*Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s --version: %w", filepath.Join(bin, "postgres"), err)
 	}
-	b := &Backend{binDir: bin, version: parseVersion(string(out)), uid: os.Getuid(), gid: os.Getgid()}
+	b := &Backend{binDir: bin, version: cluster.ParseServerVersion(string(out)), uid: os.Getuid(), gid: os.Getgid()}
 	if os.Geteuid() == 0 {
 		name := opts.RunAs
 		if name == "" {
@@ -140,17 +140,6 @@ func New(opts Options) (*Backend, error) {
 	}
 	b.root = root
 	return b, nil
-}
-
-func parseVersion(s string) string {
-	// "postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)"
-	f := strings.Fields(s)
-	for i, w := range f {
-		if w == "(PostgreSQL)" && i+1 < len(f) {
-			return f[i+1]
-		}
-	}
-	return strings.TrimSpace(s)
 }
 
 // Name is "local".
@@ -272,24 +261,6 @@ func (b *Backend) mkdirOwned(p string) error {
 		return err
 	}
 	return os.Chown(p, b.uid, b.gid)
-}
-
-// quoteConf quotes a value for postgresql.conf.
-func quoteConf(v string) string {
-	return "'" + strings.ReplaceAll(v, "'", "''") + "'"
-}
-
-// quoteLit quotes a SQL string literal.
-func quoteLit(v string) string {
-	return "'" + strings.ReplaceAll(v, "'", "''") + "'"
-}
-
-// quoteConnValue quotes a libpq keyword/value connection string value.
-func quoteConnValue(v string) string {
-	if v != "" && !strings.ContainsAny(v, " '\\") {
-		return v
-	}
-	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(v) + "'"
 }
 
 // connectSocket opens an admin connection over the node's private socket.

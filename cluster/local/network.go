@@ -168,7 +168,7 @@ func (c *Cluster) ClientConnString(client, node string, u cluster.User) string {
 		user, pw = "app", c.appPW
 	}
 	return fmt.Sprintf("host=127.0.0.1 port=%d user=%s password=%s dbname=postgres sslmode=disable",
-		l.port, user, quoteConnValue(pw))
+		l.port, user, cluster.QuoteConnValue(pw))
 }
 
 // Links lists every link, (from, to): between nodes first, then from each
