@@ -12,12 +12,19 @@
 //
 // Render writes, into one folder:
 //
-//	report.html              header, status banners, one headline per variant,
+//	report.html              header, status banners, one headline per variant
+//	                         (with its stale-read rate and any split brain),
 //	                         the scenario's thresholds (passed or failed, with
 //	                         each variant's value) when the result records
-//	                         them, the comparison table, the figures, per-variant
-//	                         details (topology, lag per replica, failover,
-//	                         audit, lost writes), the scenario and environment
+//	                         them, the comparison table, the stale reads per
+//	                         node and variant, the figures, the fault phases
+//	                         and catch-ups, the failover (split-brain
+//	                         warnings first), WAL retention per slot, the
+//	                         repetitions, per-variant details (topology,
+//	                         phases, catch-up, reads, lag per replica,
+//	                         failover, audit, heartbeat timelines,
+//	                         repetitions, lost writes), the scenario and
+//	                         environment
 //	throughput.png           acknowledged and failed+unknown writes per second
 //	latency-percentiles.png  commit latency by percentile, HDR style
 //	commit-p99.png           per-second p99 commit latency
@@ -25,9 +32,23 @@
 //	lag-bytes.png            replay lag in bytes per replica, a panel per variant
 //	lag-ms.png               heartbeat visibility and server replay_lag, per variant
 //	visibility.png           the worst replica's visibility, variants compared
+//	phases.png               p99 commit latency and TPS per phase, a bar per variant
+//	reads.png                stale reads and read errors per second and node
+//	wal.png                  pg_wal and each slot's retained bytes, with its
+//	                         wal_status changes, for variants where the WAL
+//	                         has a story (a slot left wal_status reserved, was
+//	                         limited by max_slot_wal_keep_size or held a
+//	                         segment back, or pg_wal grew)
+//	repetitions.png          the write outage of every repetition, p50/p90/max
 //
-// Time series shade the outage, from the fault to the first acknowledged
-// write on the new primary. A figure with nothing to show is not written.
+// Time series shade each fault that lasts from its "fault" event to the
+// "heal" event of the same detail (or to the end when never healed) and
+// label it; an instant fault (a kill, a restart, a reset) is a red line.
+// The outage, from the fault to the first acknowledged write on the new
+// primary, is shaded apart, in red; a fault that did not stop writes (on a
+// replica, or a split brain where the old primary kept taking them) has no
+// outage. A figure with nothing to show is not written, so a result
+// written before these measurements existed renders as it did.
 // The page is self-contained apart from those PNGs: inline CSS, no scripts,
 // nothing fetched. RenderWith with Options{SVG: true} also writes each
 // figure as an SVG beside its PNG (lag-bytes.svg, ...), drawn by the same

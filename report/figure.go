@@ -346,6 +346,7 @@ func (v vline) Plot(c draw.Canvas, p *plot.Plot) {
 type band struct {
 	x0, x1 float64
 	label  string
+	row    int // the label's line from the top: 1 under fault-window labels
 }
 
 func (b band) Plot(c draw.Canvas, p *plot.Plot) {
@@ -368,6 +369,7 @@ func (b band) Plot(c draw.Canvas, p *plot.Plot) {
 	sty.Color = outageText
 	sty.XAlign, sty.YAlign = draw.XLeft, draw.YTop
 	w, h := sty.Width(b.label), sty.Height(b.label)
+	top := c.Max.Y - 2 - vg.Length(b.row)*(h+3)
 	x := a + 3
 	if w+6 > z-a {
 		// Too narrow: beside the band, on a white ground so that it
@@ -376,12 +378,12 @@ func (b band) Plot(c draw.Canvas, p *plot.Plot) {
 		if x+w > c.Max.X {
 			x = a - 3 - w
 		}
-		y := c.Max.Y - 2
+		y := top
 		c.FillPolygon(color.NRGBA{R: 0xff, G: 0xff, B: 0xff, A: 0xd8}, []vg.Point{
 			{X: x - 2, Y: y - h - 1}, {X: x + w + 2, Y: y - h - 1}, {X: x + w + 2, Y: y + 1}, {X: x - 2, Y: y + 1},
 		})
 	}
-	c.FillText(sty, vg.Point{X: x, Y: c.Max.Y - 2}, b.label)
+	c.FillText(sty, vg.Point{X: x, Y: top}, b.label)
 }
 
 // textPlotter writes a message in the middle of an empty panel.

@@ -60,7 +60,7 @@ func TestRenderThresholds(t *testing.T) {
 
 func TestRenderSVG(t *testing.T) {
 	t.Parallel()
-	r := synthResult(t)
+	r := synthCatalogue(t)
 	dir := t.TempDir()
 	if err := RenderWith(r, dir, Options{SVG: true}); err != nil {
 		t.Fatal(err)

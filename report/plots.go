@@ -23,12 +23,17 @@ const (
 	pngPercentiles = "latency-percentiles.png"
 	pngFailover    = "failover.png"
 	pngCommitP99   = "commit-p99.png"
+	pngPhases      = "phases.png"
+	pngReads       = "reads.png"
+	pngWAL         = "wal.png"
+	pngRepetitions = "repetitions.png"
 )
 
 // figureNames lists every figure Render may write.
 var figureNames = []string{
 	pngThroughput, pngPercentiles, pngCommitP99, pngFailover,
 	pngLagBytes, pngLagMs, pngVisibility,
+	pngPhases, pngReads, pngWAL, pngRepetitions,
 }
 
 // eventMark is how an event kind is drawn on time series.
@@ -43,7 +48,11 @@ var eventMarks = []eventMark{
 	{"detected", "failure detected", draw.LineStyle{Color: faultRed, Width: 1, Dashes: []vg.Length{4, 3}}},
 	{"promote_done", "promotion done", draw.LineStyle{Color: black, Width: 1, Dashes: []vg.Length{6, 2, 1.5, 2}}},
 	{"first_write", "first write on new primary", draw.LineStyle{Color: black, Width: 1.3, Dashes: []vg.Length{1.5, 2}}},
+	{"split_brain", "split brain seen", draw.LineStyle{Color: splitPurple, Width: 1.4, Dashes: []vg.Length{2, 2}}},
 }
+
+// splitPurple marks a split brain.
+var splitPurple = rgb(0x8e2c9e)
 
 // run is the Result prepared for plotting: sorted copies, never the
 // caller's slices.
@@ -52,6 +61,8 @@ type run struct {
 	variants []*variantData
 	replicas []string // every replica name, in order of first appearance
 	maxMs    float64  // the end of the longest measured window
+	// overlays are drawn over a panel's data once it is complete.
+	overlays map[*plot.Plot][]plot.Plotter
 }
 
 type variantData struct {
@@ -62,7 +73,8 @@ type variantData struct {
 	vis  map[string][]result.VisibilityPoint
 	// replicas present in the series, in run order.
 	replicas []string
-	events   []result.Event // the marked kinds, sorted by time
+	events   []result.Event // the marked kinds, sorted by time; lasting faults are windows
+	windows  []faultWindow  // the faults that lasted, sorted by start
 	tp       []result.ThroughputPoint
 }
 
@@ -80,10 +92,14 @@ func (d *variantData) hasLag() bool { return len(d.repl) > 0 || len(d.vis) > 0 }
 
 // outage returns the variant's window without writes, in ms: from the
 // fault to the first acknowledged write after it, or to end when writes
-// did not resume. ok is false without a fault.
+// did not resume. ok is false without a fault, and when writes went on
+// without a new primary (a fault on a replica, or a split brain).
 func (d *variantData) outage(end float64) (from, to float64, resumed, ok bool) {
 	f := d.v.Summary.Failover
 	if f == nil || f.FaultMs == nil {
+		return 0, 0, false, false
+	}
+	if f.FirstWriteMs == nil && writesContinued(d.v) {
 		return 0, 0, false, false
 	}
 	if f.FirstWriteMs == nil {
@@ -102,19 +118,19 @@ func outageLabel(from, to float64, resumed bool) string {
 
 // addOutage shades d's outage on p, behind what is added after it, and
 // reports whether it drew one.
-func (r *run) addOutage(p *plot.Plot, d *variantData) bool {
+func (r *run) addOutage(p *plot.Plot, d *variantData, row int) bool {
 	from, to, resumed, ok := d.outage(r.maxMs)
 	if !ok {
 		return false
 	}
-	p.Add(band{x0: from / 1000, x1: to / 1000, label: outageLabel(from, to, resumed)})
+	p.Add(band{x0: from / 1000, x1: to / 1000, label: outageLabel(from, to, resumed), row: row})
 	return true
 }
 
 // addOutages shades, on a chart of several variants, the span from the
 // earliest fault to the latest first write among ds, and reports whether
 // it drew one.
-func (r *run) addOutages(p *plot.Plot, ds []*variantData) bool {
+func (r *run) addOutages(p *plot.Plot, ds []*variantData, row int) bool {
 	lo, hi := math.Inf(1), math.Inf(-1)
 	allResumed := true
 	for _, d := range ds {
@@ -132,7 +148,7 @@ func (r *run) addOutages(p *plot.Plot, ds []*variantData) bool {
 	if !allResumed {
 		label = "outage; some variants never wrote again"
 	}
-	p.Add(band{x0: lo / 1000, x1: hi / 1000, label: label})
+	p.Add(band{x0: lo / 1000, x1: hi / 1000, label: label, row: row})
 	return true
 }
 
@@ -180,18 +196,31 @@ func prepare(r *result.Result) *run {
 		if n := len(d.tp); n > 0 {
 			out.maxMs = math.Max(out.maxMs, float64(d.tp[n-1].Second+1)*1000)
 		}
+		for _, p := range v.Series.WAL {
+			out.maxMs = math.Max(out.maxMs, p.Ms)
+		}
+		for _, p := range v.Series.Reads {
+			out.maxMs = math.Max(out.maxMs, float64(p.Second+1)*1000)
+		}
 		for _, e := range v.Events {
 			for _, m := range eventMarks {
-				if e.Kind == m.kind {
+				if e.Kind == m.kind && e.Kind != "fault" {
 					d.events = append(d.events, e)
 				}
 			}
 		}
-		sort.SliceStable(d.events, func(a, b int) bool { return d.events[a].Ms < d.events[b].Ms })
-		if len(d.repl) > 0 || len(d.vis) > 0 || len(d.tp) > 0 {
+		if len(d.repl) > 0 || len(d.vis) > 0 || len(d.tp) > 0 || len(v.Series.WAL) > 0 || len(v.Series.Reads) > 0 {
 			out.maxMs = math.Max(out.maxMs, v.Summary.DurationS*1000)
 		}
 		out.variants = append(out.variants, d)
+	}
+	// Faults that lasted are windows; the others keep their line.
+	for _, d := range out.variants {
+		end := math.Max(d.v.Summary.DurationS*1000, out.maxMs)
+		var instants []result.Event
+		d.windows, instants = faultWindows(d.v.Events, end)
+		d.events = append(d.events, instants...)
+		sort.SliceStable(d.events, func(a, b int) bool { return d.events[a].Ms < d.events[b].Ms })
 	}
 	for _, d := range out.variants {
 		for _, name := range out.replicas {
@@ -289,7 +318,7 @@ func (r *run) lagBytesFigure() (*figure, bool) {
 	f := &figure{title: "Replay lag (bytes behind the primary's current WAL position)",
 		note: "From pg_stat_replication on the primary. Log scale where values span more than two decades; zero is drawn at the axis floor."}
 	used, drawn := map[string]bool{}, map[string]bool{}
-	any, shaded := false, false
+	any, shaded, windows := false, false, false
 	for _, d := range r.variants {
 		if len(d.repl) == 0 {
 			f.panels = append(f.panels, emptyPanel(d.v.Name, noDataReason(d.v, "replication samples")))
@@ -323,7 +352,8 @@ func (r *run) lagBytesFigure() (*figure, bool) {
 		// panel.)
 		p := newPlot(d.v.Name, "", "")
 		r.timeAxis(p, false)
-		shaded = r.addOutage(p, d) || shaded
+		w, o := r.shade(p, d)
+		windows, shaded = windows || w, shaded || o
 		for _, name := range d.replicas {
 			if xy, ok := lines[name]; ok {
 				addLine(p, xy, draw.LineStyle{Color: colorAt(r.replicaColor(name)), Width: 1.4}, gap, sc)
@@ -340,9 +370,7 @@ func (r *run) lagBytesFigure() (*figure, bool) {
 	}
 	r.labelLastTimeAxis(f)
 	f.legend = append(r.replicaLegend(used), eventLegend(drawn)...)
-	if shaded {
-		f.legend = append(f.legend, outageLegend())
-	}
+	f.legend = append(f.legend, shadeLegend(windows, shaded)...)
 	return f, true
 }
 
@@ -353,7 +381,7 @@ func (r *run) lagMsFigure() (*figure, bool) {
 		note: "Solid: heartbeat written on the primary until visible on the replica (end to end). Dashed: the server's replay_lag, absent when idle."}
 	used, drawn := map[string]bool{}, map[string]bool{}
 	anyServer := false
-	any, shaded := false, false
+	any, shaded, windows := false, false, false
 	for _, d := range r.variants {
 		if !d.hasLag() {
 			f.panels = append(f.panels, emptyPanel(d.v.Name, noDataReason(d.v, "lag samples")))
@@ -407,7 +435,8 @@ func (r *run) lagMsFigure() (*figure, bool) {
 		sc := chooseScale(all...)
 		p := newPlot(d.v.Name, "", "")
 		r.timeAxis(p, false)
-		shaded = r.addOutage(p, d) || shaded
+		w, o := r.shade(p, d)
+		windows, shaded = windows || w, shaded || o
 		for _, name := range d.replicas {
 			pr, ok := lines[name]
 			if !ok {
@@ -438,9 +467,7 @@ func (r *run) lagMsFigure() (*figure, bool) {
 		f.legend = append(f.legend, legendItem{"server replay_lag", lineThumb(draw.LineStyle{Color: black, Width: 1.1, Dashes: []vg.Length{4, 2.5}})})
 	}
 	f.legend = append(f.legend, eventLegend(drawn)...)
-	if shaded {
-		f.legend = append(f.legend, outageLegend())
-	}
+	f.legend = append(f.legend, shadeLegend(windows, shaded)...)
 	return f, true
 }
 
@@ -509,7 +536,7 @@ func (r *run) faultLines(p *plot.Plot, ds []*variantData) faultKind {
 	return ownFaults
 }
 
-func (r *run) variantLegend(ds []*variantData, faults faultKind, shaded bool) []legendItem {
+func (r *run) variantLegend(ds []*variantData, faults faultKind, windows, shaded bool) []legendItem {
 	var out []legendItem
 	for _, d := range ds {
 		out = append(out, legendItem{d.v.Name, lineThumb(draw.LineStyle{Color: colorAt(d.color), Width: 2})})
@@ -520,10 +547,7 @@ func (r *run) variantLegend(ds []*variantData, faults faultKind, shaded bool) []
 	case ownFaults:
 		out = append(out, legendItem{"fault (in the variant's colour)", vlineThumb(draw.LineStyle{Color: black, Width: 1.2, Dashes: []vg.Length{5, 3}})})
 	}
-	if shaded {
-		out = append(out, outageLegend())
-	}
-	return out
+	return append(out, shadeLegend(windows, shaded)...)
 }
 
 // worstVisibility is, per sampling instant, the largest visibility across
@@ -586,7 +610,7 @@ func (r *run) visibilityFigure() (*figure, bool) {
 	sc := chooseScale(all...)
 	p := newPlot("", "", "")
 	r.timeAxis(p, true)
-	shaded := r.addOutages(p, ds)
+	windows, shaded := r.shade(p, ds...)
 	for _, d := range ds {
 		addLine(p, lines[d], draw.LineStyle{Color: colorAt(d.color), Width: 1.5}, 0, sc)
 	}
@@ -597,7 +621,7 @@ func (r *run) visibilityFigure() (*figure, bool) {
 		note:    "How long a heartbeat written on the primary took to become visible on the slowest replica.",
 		panels:  []*plot.Plot{p},
 		heights: []vg.Length{230},
-		legend:  r.variantLegend(ds, faults, shaded),
+		legend:  r.variantLegend(ds, faults, windows, shaded),
 	}, true
 }
 
@@ -617,8 +641,8 @@ func (r *run) throughputFigure() (*figure, bool) {
 	bad := newPlot("failed + unknown outcome", "", "writes / s")
 	r.timeAxis(ok, false)
 	r.timeAxis(bad, true)
-	shaded := r.addOutages(ok, ds)
-	r.addOutages(bad, ds)
+	windows, shaded := r.shade(ok, ds...)
+	r.shade(bad, ds...)
 	var maxOK, maxBad float64
 	for _, d := range ds {
 		a := make(plotter.XYs, len(d.tp))
@@ -642,7 +666,7 @@ func (r *run) throughputFigure() (*figure, bool) {
 		title:   "Throughput",
 		panels:  []*plot.Plot{ok, bad},
 		heights: []vg.Length{210, 130},
-		legend:  r.variantLegend(ds, faults, shaded),
+		legend:  r.variantLegend(ds, faults, windows, shaded),
 	}, true
 }
 
@@ -674,7 +698,7 @@ func (r *run) commitP99Figure() (*figure, bool) {
 	sc := chooseScale(all...)
 	p := newPlot("", "", "")
 	r.timeAxis(p, true)
-	shaded := r.addOutages(p, ds)
+	windows, shaded := r.shade(p, ds...)
 	for _, d := range ds {
 		addLine(p, lines[d], draw.LineStyle{Color: colorAt(d.color), Width: 1.6}, 1.5, sc)
 	}
@@ -685,7 +709,7 @@ func (r *run) commitP99Figure() (*figure, bool) {
 		note:    "Seconds without an acknowledged commit are gaps.",
 		panels:  []*plot.Plot{p},
 		heights: []vg.Length{230},
-		legend:  r.variantLegend(ds, faults, shaded),
+		legend:  r.variantLegend(ds, faults, windows, shaded),
 	}, true
 }
 
@@ -781,6 +805,7 @@ func (percentileTicks) Ticks(lo, hi float64) []plot.Tick {
 // fault, or ok false when the variant had no fault.
 type failoverSteps struct {
 	detected, promoted, firstWrite, lastAck *float64
+	splitBrain                              bool
 }
 
 func stepsOf(f *result.Failover) (failoverSteps, bool) {
@@ -799,6 +824,7 @@ func stepsOf(f *result.Failover) (failoverSteps, bool) {
 		promoted:   rel(f.PromoteDoneMs),
 		firstWrite: rel(f.FirstWriteMs),
 		lastAck:    rel(f.LastAckBeforeMs),
+		splitBrain: splitBrain(f),
 	}, true
 }
 
@@ -864,10 +890,16 @@ func (t timelineBars) Plot(c draw.Canvas, p *plot.Plot) {
 			c.StrokeLine2(sty, b, yy-3, b, yy+3)
 		}
 		label := "no promotion"
-		if r.firstWrite != nil {
+		switch {
+		case r.firstWrite != nil:
 			label = "first write +" + fmtDuration(*r.firstWrite)
-		} else if r.promoted != nil {
+		case r.promoted != nil && r.splitBrain:
+			label = "promoted +" + fmtDuration(*r.promoted) + ", split brain"
+		case r.promoted != nil:
 			label = "promoted +" + fmtDuration(*r.promoted) + ", no write"
+		}
+		if r.splitBrain && r.firstWrite != nil {
+			label += ", split brain"
 		}
 		c.FillText(lab, vg.Point{X: trX(end) + 6, Y: trY(y + 0.08)}, label)
 	}
@@ -882,7 +914,7 @@ func (r *run) failoverFigure() (*figure, bool) {
 	var rows []failoverSteps
 	for _, d := range r.variants {
 		st, ok := stepsOf(d.v.Summary.Failover)
-		if !ok {
+		if !ok || !failoverShown(d.v) {
 			continue
 		}
 		names = append(names, d.v.Name)
@@ -897,7 +929,7 @@ func (r *run) failoverFigure() (*figure, bool) {
 	xmin, xmax, _, _ := bars.DataRange()
 	span := math.Max(xmax-xmin, 100)
 	p.X.Min = xmin - 0.03*span
-	p.X.Max = xmax + 0.2*span // room for the labels at the bars' ends
+	p.X.Max = xmax + 0.3*span // room for the labels at the bars' ends
 	// Nominal Y axis, first variant on top.
 	rev := make([]string, len(names))
 	for i, n := range names {

@@ -26,7 +26,8 @@ var tmpl = template.Must(template.New("report").Parse(pageTemplate))
 
 // Render writes dir/report.html and the PNG figures it shows (throughput.png,
 // latency-percentiles.png, commit-p99.png, failover.png, lag-bytes.png,
-// lag-ms.png, visibility.png) into dir, creating dir if needed. A figure
+// lag-ms.png, visibility.png, and when the result has the data for them
+// phases.png, reads.png, wal.png, repetitions.png) into dir, creating dir if needed. A figure
 // without data is not written, and a stale copy of it from an earlier render
 // is removed. Render never modifies r. Variants without data (pending or
 // failed) are shown as such.
@@ -72,10 +73,15 @@ func RenderWith(r *result.Result, dir string, opts Options) error {
 		{pngLagBytes, noErr(run.lagBytesFigure)},
 		{pngLagMs, noErr(run.lagMsFigure)},
 		{pngVisibility, noErr(run.visibilityFigure)},
+		{pngPhases, noErr(run.phasesFigure)},
+		{pngReads, noErr(run.readsFigure)},
+		{pngWAL, noErr(run.walFigure)},
+		{pngRepetitions, noErr(run.repetitionsFigure)},
 	}
 	written := map[string]bool{}
 	for _, m := range makers {
 		f, ok, ferr := m.fn()
+		run.raise(f)
 		if ferr != nil {
 			pg.Warnings = append(pg.Warnings, redact(ferr.Error()))
 		}
@@ -166,6 +172,17 @@ type page struct {
 	// Thresholds are the scenario's thresholds as checked after the run.
 	Thresholds       []thresholdRow
 	ThresholdsFailed int
+	// SplitBrains warn, in the failover section, of the variants where
+	// two nodes took writes.
+	SplitBrains []splitBrainView
+	// Faults is the cross-variant view of the phases and catch-ups.
+	Faults faultsView
+	// Reads compares the stale reads of the variants; nil without reads.
+	Reads *readsMatrix
+	// WAL sums up the primary's WAL and its slots, per variant.
+	WAL []walView
+	// Repeats sums up the repetitions of each repeated variant.
+	Repeats []repeatSummaryRow
 }
 
 type thresholdRow struct {
@@ -226,6 +243,7 @@ type failoverRow struct {
 	Mode, Primaries                                 string
 	Detected, PromoteStart, PromoteDone, FirstWrite string
 	LastAck, Unavailable, DetectAfter               string
+	SplitBrain                                      bool
 }
 
 type topologyRow struct {
@@ -245,7 +263,7 @@ type variantView struct {
 	Workload     []kv
 	Latency      []kv
 	Replicas     []replicaRow
-	Failover     []kv
+	Failover     []flaggedKV
 	Audit        []flaggedKV
 	AuditNodes   []nodeRow
 	Lost         []lostRow
@@ -254,6 +272,15 @@ type variantView struct {
 	Effective    []kv
 	LogDir       string
 	HistogramErr string
+	// SplitBrain is the variant's split-brain warning; empty without one.
+	SplitBrain string
+	Timelines  []timelineRow
+	// HeartbeatGap is the server-measured gap between timelines.
+	HeartbeatGap string
+	Phases       []phaseRow
+	CatchUp      catchUpTable
+	Reads        []readRow
+	Repetitions  []repetitionRow
 }
 
 type replicaRow struct {
@@ -340,7 +367,11 @@ func buildPage(r *result.Result, run *run) *page {
 	for i := range r.Variants {
 		v := &r.Variants[i]
 		name, parts := headlineParts(v)
-		pg.Headlines = append(pg.Headlines, headline{Class: statusClass(v.Status), Name: name, Parts: parts})
+		class := statusClass(v.Status)
+		if splitBrain(v.Summary.Failover) {
+			class = "alarm"
+		}
+		pg.Headlines = append(pg.Headlines, headline{Class: class, Name: name, Parts: parts})
 	}
 	var fallback []string
 	for i := range r.Variants {
@@ -358,7 +389,14 @@ func buildPage(r *result.Result, run *run) *page {
 	pg.Failover = buildFailoverRows(r)
 	for i := range r.Variants {
 		pg.Variants = append(pg.Variants, buildVariant(&r.Variants[i], i))
+		if t := splitBrainText(&r.Variants[i]); t != "" {
+			pg.SplitBrains = append(pg.SplitBrains, splitBrainView{Name: r.Variants[i].Name, Text: t})
+		}
 	}
+	pg.Faults = buildFaults(r)
+	pg.Reads = buildReadsMatrix(r)
+	pg.WAL = buildSlotRows(r)
+	pg.Repeats = buildRepeatSummary(r)
 	pg.Env = []kv{
 		{"Scenario file", orDash(m.ScenarioFile)},
 		{"Scenario sha256", orDash(m.ScenarioSHA256)},
@@ -516,10 +554,16 @@ func headlineParts(v *result.Variant) (string, []headlinePart) {
 	} else {
 		add(fmt.Sprintf("%s acknowledged writes, not audited", fmtInt(v.Summary.Acked)), false)
 	}
+	if sb := splitBrainHeadline(v); sb != "" {
+		add(sb, true)
+	}
 	if f := v.Summary.Failover; f != nil && f.WriteUnavailableMs != nil {
 		add("writes unavailable "+fmtDuration(*f.WriteUnavailableMs), false)
-	} else if f != nil && f.FaultMs != nil && f.FirstWriteMs == nil {
+	} else if f != nil && f.FaultMs != nil && f.FirstWriteMs == nil && !writesContinued(v) {
 		add("writes did not resume", true)
+	}
+	if rs := staleHeadline(v.Summary.Reads); rs != "" {
+		add(rs, false)
 	}
 	if l := v.Summary.CommitLatency; l.N > 0 || l.P99 > 0 {
 		add("p99 commit "+fmtMs(l.P99)+" ms", false)
@@ -666,6 +710,14 @@ func buildCompare(r *result.Result) compareTable {
 	return t
 }
 
+// relMsUnit is relMs with the unit, or "–".
+func relMsUnit(p, fault *float64) string {
+	if p == nil {
+		return "–"
+	}
+	return relMs(p, fault) + " ms"
+}
+
 // relMs formats p as an offset from the fault.
 func relMs(p, fault *float64) string {
 	if p == nil {
@@ -686,7 +738,7 @@ func buildFailoverRows(r *result.Result) []failoverRow {
 	for i := range r.Variants {
 		v := &r.Variants[i]
 		f := v.Summary.Failover
-		if f == nil {
+		if !failoverShown(v) {
 			continue
 		}
 		row := failoverRow{
@@ -708,6 +760,7 @@ func buildFailoverRows(r *result.Result) []failoverRow {
 		if f.WriteUnavailableMs != nil {
 			row.Unavailable = fmtMs(*f.WriteUnavailableMs)
 		}
+		row.SplitBrain = f.SplitBrain || f.DualPrimaryMs != nil
 		out = append(out, row)
 	}
 	return out
@@ -802,26 +855,43 @@ func buildVariant(v *result.Variant, i int) variantView {
 			VisSamples: fmtInt(rl.VisibilitySamples), ReplSamples: fmtInt(rl.ReplicationSamples),
 		})
 	}
-	if f := s.Failover; f != nil {
+	if f := s.Failover; f != nil && failoverShown(v) {
 		prim := orDash(f.OldPrimary)
 		if f.NewPrimary != "" {
 			prim += " → " + f.NewPrimary
 		}
-		vv.Failover = []kv{
-			{"Mode", orDash(f.Mode)},
-			{"Primary", prim},
-			{"Fault at", faultAt(f.FaultMs)},
-			{"Last ack before the fault", relMs(f.LastAckBeforeMs, f.FaultMs) + " ms"},
-			{"Detected", relMs(f.DetectedMs, f.FaultMs) + " ms (configured: " + fmtMs(f.DetectAfterMs) + " ms)"},
-			{"Promotion started", relMs(f.PromoteStartMs, f.FaultMs) + " ms"},
-			{"Promotion done", relMs(f.PromoteDoneMs, f.FaultMs) + " ms"},
-			{"First write on the new primary", relMs(f.FirstWriteMs, f.FaultMs) + " ms"},
-			{"Writes unavailable", fmtMsOpt(f.WriteUnavailableMs, " ms")},
+		vv.Failover = []flaggedKV{
+			{K: "Mode", V: orDash(f.Mode)},
+			{K: "Primary", V: prim},
+			{K: "Fault at", V: faultAt(f.FaultMs)},
+			{K: "Last ack before the fault", V: relMsUnit(f.LastAckBeforeMs, f.FaultMs)},
+			{K: "Detected", V: relMsUnit(f.DetectedMs, f.FaultMs) + " (configured: " + fmtMs(f.DetectAfterMs) + " ms)"},
+			{K: "Promotion started", V: relMsUnit(f.PromoteStartMs, f.FaultMs)},
+			{K: "Promotion done", V: relMsUnit(f.PromoteDoneMs, f.FaultMs)},
+			{K: "First write on the new primary", V: relMsUnit(f.FirstWriteMs, f.FaultMs)},
+			{K: "Writes unavailable", V: fmtMsOpt(f.WriteUnavailableMs, " ms")},
 		}
 		if len(f.Repointed) > 0 {
-			vv.Failover = append(vv.Failover, kv{"Repointed", strings.Join(f.Repointed, ", ")})
+			vv.Failover = append(vv.Failover, flaggedKV{K: "Repointed", V: strings.Join(f.Repointed, ", ")})
+		}
+		if f.SplitBrain || f.DualPrimaryMs != nil {
+			vv.Failover = append(vv.Failover, flaggedKV{K: "Split brain", V: "yes: " + orDash(f.OldPrimary) + " still took writes after the promotion", Bad: true})
+		}
+		if f.DualPrimaryMs != nil {
+			vv.Failover = append(vv.Failover, flaggedKV{K: "Two primaries acknowledging", V: fmtDuration(*f.DualPrimaryMs)})
+		}
+		if f.LastAckOldPrimaryMs != nil {
+			vv.Failover = append(vv.Failover, flaggedKV{K: "Last ack by the old primary", V: relMsUnit(f.LastAckOldPrimaryMs, f.FaultMs)})
+		}
+		if a := s.Audit; a != nil && a.HeartbeatGapMs != nil {
+			vv.Failover = append(vv.Failover, flaggedKV{K: "Server-measured gap", V: fmtDuration(*a.HeartbeatGapMs) + " between heartbeat timelines"})
 		}
 	}
+	vv.SplitBrain = splitBrainText(v)
+	vv.Phases = buildPhaseRows(v)
+	vv.CatchUp = buildCatchUps([]*result.Variant{v})
+	vv.Reads = buildReadRows(s.Reads)
+	vv.Repetitions = buildRepetitionRows(v)
 	if a := s.Audit; a != nil {
 		vv.Audit = []flaggedKV{
 			{K: "Final primary", V: orDash(a.FinalPrimary)},
@@ -831,6 +901,13 @@ func buildVariant(v *result.Variant, i int) variantView {
 			{K: "Unknown outcome, present", V: fmtInt(a.UnknownFound)},
 			{K: "Failed, yet present", V: fmtInt(a.FailedFound)},
 			{K: "Foreign rows (never attempted)", V: fmtInt(a.Foreign), Bad: a.Foreign > 0},
+		}
+		if by := lostByNodeText(a, s.Failover); by != "" {
+			vv.Audit = append(vv.Audit, flaggedKV{K: "Lost, by the node that acknowledged them", V: by, Bad: true})
+		}
+		vv.Timelines = buildTimelineRows(a)
+		if a.HeartbeatGapMs != nil {
+			vv.HeartbeatGap = fmtDuration(*a.HeartbeatGapMs)
 		}
 		for _, n := range a.Nodes {
 			ids := make([]string, 0, len(n.MissingIDs))

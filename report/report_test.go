@@ -27,7 +27,7 @@ func TestRenderPreview(t *testing.T) {
 	if *preview == "" {
 		return
 	}
-	if err := Render(synthResult(t), *preview); err != nil {
+	if err := Render(synthCatalogue(t), *preview); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("open file://%s", filepath.Join(*preview, ReportFile))
@@ -108,12 +108,26 @@ func hasSaturated(img image.Image) bool {
 	return false
 }
 
+// olderFigures are the figures of a result without the fault catalogue's
+// measurements (phases, reads, WAL, repetitions).
+var olderFigures = []string{pngThroughput, pngPercentiles, pngCommitP99, pngFailover, pngLagBytes, pngLagMs, pngVisibility}
+
 func TestRender(t *testing.T) {
 	t.Parallel()
 	r := synthResult(t)
 	dir, page := mustRender(t, r)
 
-	for _, name := range figureNames {
+	for _, name := range []string{pngPhases, pngReads, pngWAL, pngRepetitions} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+			t.Errorf("%s written for a result without its data", name)
+		}
+	}
+	for _, id := range []string{`id="reads"`, `id="faults"`, `id="wal"`, `id="repetitions"`, "Split brain"} {
+		if strings.Contains(page, id) {
+			t.Errorf("report.html shows %s without its data", id)
+		}
+	}
+	for _, name := range olderFigures {
 		t.Run(name, func(t *testing.T) {
 			path := filepath.Join(dir, name)
 			if _, err := os.Stat(path); err != nil {
@@ -264,10 +278,14 @@ func sectionOf(t *testing.T, page, name string) string {
 
 func TestRenderDoesNotModifyResult(t *testing.T) {
 	t.Parallel()
-	r := synthResult(t)
+	r := synthCatalogue(t)
 	// Unsorted series must stay unsorted.
 	s := r.Variants[0].Series.Replication
 	s[0], s[len(s)-1] = s[len(s)-1], s[0]
+	w := r.Variants[1].Series.WAL
+	w[0], w[len(w)-1] = w[len(w)-1], w[0]
+	e := r.Variants[0].Events
+	e[0], e[len(e)-1] = e[len(e)-1], e[0]
 	before, err := json.Marshal(r)
 	if err != nil {
 		t.Fatal(err)
@@ -304,7 +322,7 @@ func TestRenderPartial(t *testing.T) {
 			},
 			want: []string{"Run interrupted: the results are partial", "interrupted by the user (SIGINT)",
 				"synchronous_commit=remote_apply: not run", "synchronous_commit=on interrupted during workload"},
-			pngs: figureNames,
+			pngs: olderFigures,
 		},
 		{
 			name: "nothing ran",

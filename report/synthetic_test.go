@@ -337,3 +337,180 @@ var synthHeadlines = []string{
 	"synchronous_commit=on: 0 of 24,081 acknowledged writes lost (3 ghost writes); writes unavailable 1.9 s; p99 commit 3.2 ms; 803 TPS.",
 	"synchronous_commit=remote_apply: 0 of 48,210 acknowledged writes lost (3 ghost writes); writes unavailable 1.9 s; p99 commit 4.1 ms; 1,607 TPS.",
 }
+
+// The fault catalogue on top of the synthetic run: replica2 paused from 6
+// to 10 s, then the kill at 18 s; reads on both replicas; WAL and slots
+// sampled; a split brain in synchronous_commit=off; the last two
+// variants repeated ten times.
+const (
+	synthPauseMs = 6_000
+	synthHealMs  = 10_000
+)
+
+// synthCatalogue is synthResult with every measurement of the fault
+// catalogue filled in.
+func synthCatalogue(t testing.TB) *result.Result {
+	t.Helper()
+	r := synthResult(t)
+	staleScale := map[string]float64{"off": 0.31, "local": 0.24, "on": 0.08, "remote_apply": 0.0}
+	for i := range r.Variants {
+		v := &r.Variants[i]
+		if v.Status != result.StatusComplete {
+			continue
+		}
+		level := v.Settings["synchronous_commit"]
+		rng := rand.New(rand.NewSource(int64(100 + i)))
+		v.Events = append(v.Events,
+			result.Event{Ms: synthPauseMs + float64(i), Kind: "fault", Node: "replica2", Detail: "pause replica2"},
+			result.Event{Ms: synthHealMs + float64(i), Kind: "heal", Node: "replica2", Detail: "pause replica2"})
+		v.Phases = []result.PhaseStats{
+			{Name: "before", StartMs: 0, EndMs: synthPauseMs, TPS: v.Summary.TPS, Acked: int64(v.Summary.TPS * 6),
+				P50CommitMs: v.Summary.CommitLatency.P50, P99CommitMs: v.Summary.CommitLatency.P99, MaxCommitMs: v.Summary.CommitLatency.P99 * 2,
+				MaxReplayLagBytes: 300_000, MaxVisibilityMs: 40},
+			{Name: "during: pause replica2", StartMs: synthPauseMs, EndMs: synthHealMs, TPS: v.Summary.TPS * 1.02, Acked: int64(v.Summary.TPS * 4.08),
+				P50CommitMs: v.Summary.CommitLatency.P50 * 1.1, P99CommitMs: v.Summary.CommitLatency.P99 * 1.4, MaxCommitMs: v.Summary.CommitLatency.P99 * 3,
+				MaxReplayLagBytes: 8_100_000, MaxVisibilityMs: 4_000},
+			{Name: "during: kill primary", StartMs: synthKillMs, EndMs: synthWindowMs, TPS: v.Summary.TPS * 0.8, Acked: int64(v.Summary.TPS * 9.6),
+				Errors: 260, P50CommitMs: v.Summary.CommitLatency.P50, P99CommitMs: v.Summary.CommitLatency.P99 * 6, MaxCommitMs: 1850,
+				MaxReplayLagBytes: 2_000_000, MaxVisibilityMs: 2_100},
+		}
+		cu := result.CatchUp{Fault: "pause replica2", Replica: "replica2", HealMs: synthHealMs + float64(i),
+			LagBytesLimit: 1 << 20, LagMsLimit: 100, BytesMs: ptr(420), VisibilityMs: ptr(610)}
+		if level == "local" {
+			cu.BytesMs, cu.VisibilityMs = ptr(980), nil // never under 100 ms
+		}
+		v.CatchUps = []result.CatchUp{cu}
+
+		// Reads: 200 a second on each replica, stale more often under
+		// weaker levels and while replica2 is paused; errors while
+		// replica1 is promoted.
+		v.Summary.Reads = nil
+		for _, node := range []string{"replica1", "replica2"} {
+			sum := result.Reads{Node: node}
+			for s := 0; s < synthWindowMs/1000; s++ {
+				p := result.ReadPoint{Second: s, Node: node, Reads: 200}
+				rate := staleScale[level]
+				if node == "replica2" && s*1000 >= synthPauseMs && s*1000 < synthHealMs {
+					rate = 1
+				}
+				if node == "replica2" && level == "remote_apply" {
+					rate = math.Max(rate, 0.12)
+				}
+				p.Stale = int64(float64(p.Reads) * rate * (0.8 + 0.4*rng.Float64()))
+				p.Stale = min(p.Stale, p.Reads)
+				if node == "replica1" && s*1000 >= synthKillMs+1000 && s*1000 < synthKillMs+2000 {
+					p.Errors = 40
+				}
+				if p.Stale > 0 {
+					p.MaxStaleMs = 2 + 30*rng.Float64()
+				}
+				sum.Reads += p.Reads
+				sum.Stale += p.Stale
+				sum.Errors += p.Errors
+				v.Series.Reads = append(v.Series.Reads, p)
+			}
+			if answered := sum.Reads - sum.Errors; answered > 0 {
+				sum.StaleRate = float64(sum.Stale) / float64(answered)
+			}
+			if sum.Stale > 0 {
+				sum.StaleP50Ms, sum.StaleP99Ms, sum.StaleMaxMs, sum.StaleMaxOrders = 1.2, 24, 4_010, 73
+			}
+			if sum.Errors > 0 {
+				sum.UnavailableMs = 1_000
+			}
+			v.Summary.Reads = append(v.Summary.Reads, sum)
+		}
+
+		// WAL: replica2's slot holds WAL back while it is paused; under
+		// local the slot runs out of max_slot_wal_keep_size and is lost.
+		for ms := 250.0; ms < synthWindowMs; ms += 250 {
+			node := "primary"
+			if ms >= synthKillMs+1_200 {
+				node = "replica1"
+			}
+			wp := result.WALPoint{Ms: ms, Node: node, PgWalBytes: 48 << 20}
+			ret2 := 2_000.0
+			if ms >= synthPauseMs && ms < synthHealMs+300 {
+				ret2 = (ms - synthPauseMs) * 9_000
+			}
+			status2, safe2 := "reserved", ptr(40<<20-ret2)
+			if level == "local" {
+				switch {
+				case ms >= synthHealMs-500: // and for good
+					status2 = "lost"
+					ret2, safe2 = 0, nil
+				case ms >= synthHealMs-1_500 && ms < synthHealMs:
+					status2 = "unreserved"
+				case ms >= synthHealMs-2_500 && ms < synthHealMs:
+					status2 = "extended"
+				}
+			}
+			wp.PgWalBytes = math.Max(wp.PgWalBytes, ret2+16<<20)
+			if node == "primary" {
+				wp.Slots = []result.SlotPoint{
+					{Slot: "replica1", Active: true, WalStatus: "reserved", SafeWalBytes: ptr(40 << 20), RetainedBytes: 1_500},
+					{Slot: "replica2", Active: !(ms >= synthPauseMs && ms < synthHealMs), WalStatus: status2, SafeWalBytes: safe2, RetainedBytes: ret2},
+				}
+			} else {
+				wp.Slots = []result.SlotPoint{{Slot: "replica2", Active: true, WalStatus: "reserved", SafeWalBytes: ptr(40 << 20), RetainedBytes: 900}}
+			}
+			v.Series.WAL = append(v.Series.WAL, wp)
+		}
+
+		a := v.Summary.Audit
+		a.LostByNode = map[string]int64{}
+		if a.Lost > 0 {
+			a.LostByNode["primary"] = a.Lost
+		}
+		t0 := r.Run.StartedAt.Add(time.Duration(i) * time.Minute)
+		a.Timelines = []result.TimelineSpan{
+			{Node: "primary", Timeline: "00000001", FirstAt: t0, LastAt: t0.Add(17_950 * time.Millisecond), Heartbeats: 180},
+			{Node: "replica1", Timeline: "00000002", FirstAt: t0.Add(19_600 * time.Millisecond), LastAt: t0.Add(30 * time.Second), Heartbeats: 104},
+		}
+		a.HeartbeatGapMs = ptr(1_650)
+	}
+
+	// The old primary of synchronous_commit=off kept taking writes.
+	off := &r.Variants[0]
+	f := off.Summary.Failover
+	f.SplitBrain = true
+	f.DualPrimaryMs = ptr(850)
+	f.LastAckOldPrimaryMs = ptr(*f.FirstWriteMs + 850)
+	off.Events = append(off.Events, result.Event{Ms: *f.PromoteDoneMs + 40, Kind: "split_brain", Node: "primary",
+		Detail: "primary is still a writable primary after replica1 was promoted"})
+
+	// Ten repetitions of the last two variants, faults shifted.
+	for _, i := range []int{3, 4} {
+		v := &r.Variants[i]
+		rng := rand.New(rand.NewSource(int64(200 + i)))
+		var un, det, lost []float64
+		for k := 1; k <= 10; k++ {
+			shift := float64((k-1)%5-2) * 400
+			fault := synthKillMs + shift
+			u := 1_750 + 400*rng.Float64()
+			if k == 7 {
+				u = 3_400 // one slow failover
+			}
+			rp := result.Repetition{Index: k, ShiftMs: shift, Status: result.StatusComplete,
+				TPS: v.Summary.TPS * (0.97 + 0.06*rng.Float64()), P99CommitMs: v.Summary.CommitLatency.P99 * (0.9 + 0.2*rng.Float64()),
+				Failover: &result.Failover{Mode: "promote", FaultMs: ptr(fault), DetectedMs: ptr(fault + 1_000 + 20*rng.Float64()),
+					PromoteStartMs: ptr(fault + 1_040), PromoteDoneMs: ptr(fault + 1_560), FirstWriteMs: ptr(fault + u - 30),
+					LastAckBeforeMs: ptr(fault - 30), WriteUnavailableMs: ptr(u), OldPrimary: "primary", NewPrimary: "replica1"}}
+			if k == 10 && i == 4 {
+				rp.Status, rp.Error, rp.Failover = result.StatusFailed, "bring up replica1: timeout", nil
+			}
+			v.Repetitions = append(v.Repetitions, rp)
+			if rp.Status == result.StatusComplete {
+				un = append(un, u)
+				det = append(det, *rp.Failover.DetectedMs-fault)
+				lost = append(lost, 0)
+			}
+		}
+		if i == 3 {
+			// The runner's summary; remote_apply's is left to the report.
+			v.Summary.Repeated = &result.RepeatSummary{Runs: 10, Complete: len(un),
+				WriteUnavailableMs: distribution(un), DetectMs: distribution(det), LostAckedWrites: distribution(lost)}
+		}
+	}
+	return r
+}

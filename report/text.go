@@ -15,8 +15,11 @@ const textWidth = 100
 
 // WriteText writes the short plain-text summary printed at the end of a
 // run: one table row per variant with throughput, commit latency, the worst
-// replica's lag, write unavailability and the audit counts, followed by the
-// errors of failed or interrupted variants. Lines are at most 100 columns.
+// replica's lag, write unavailability, the audit counts and, when the
+// scenario read from replicas, the stale-read rate; followed by the errors
+// of failed or interrupted variants, lost writes, split brains, and the
+// distributions over repetitions when the scenario repeats. Lines are at
+// most 100 columns.
 // Write errors are ignored: the summary is a courtesy, result.json is the
 // record.
 func WriteText(w io.Writer, r *result.Result) {
@@ -41,10 +44,23 @@ func WriteText(w io.Writer, r *result.Result) {
 	b.WriteString("\n")
 
 	nameHead, names := variantColumn(r.Variants)
+	reads := false
+	for i := range r.Variants {
+		reads = reads || len(r.Variants[i].Summary.Reads) > 0
+	}
 	rows := [][]string{{nameHead, "status", "TPS", "p50", "p99", "lag", "vis", "unavail", "lost", "ghost", "unkn"}}
+	if reads {
+		rows[0] = append(rows[0], "stale")
+	}
 	for i := range r.Variants {
 		v := &r.Variants[i]
 		row := []string{names[i], orDash(v.Status), "–", "–", "–", "–", "–", "–", "–", "–", "–"}
+		if reads {
+			row = append(row, "–")
+			if rate, ok := staleRate(v.Summary.Reads); ok {
+				row[11] = fmtPct(rate)
+			}
+		}
 		if hasData(v) {
 			s := v.Summary
 			row[2] = fmtCount(s.TPS)
@@ -97,6 +113,9 @@ func WriteText(w io.Writer, r *result.Result) {
 	b.WriteString("p50, p99: commit latency, ms; lag: worst replica's max replay lag; vis: worst replica's\n" +
 		"max heartbeat visibility, ms; unavail: writes unavailable, ms; lost: acknowledged writes lost;\n" +
 		"ghost: unacknowledged writes found; unkn: writes with an unknown outcome\n")
+	if reads {
+		b.WriteString("stale: share of the answered reads that missed an acknowledged write, every node\n")
+	}
 
 	var notes []string
 	for i := range r.Variants {
@@ -111,9 +130,15 @@ func WriteText(w io.Writer, r *result.Result) {
 		case result.StatusPending:
 			notes = append(notes, v.Name+": not run")
 		}
-		if a := v.Summary.Audit; a != nil && a.Lost > 0 {
+		sb := splitBrainHeadline(v)
+		// The split-brain note names the lost writes when the old
+		// primary acknowledged them all.
+		if a := v.Summary.Audit; a != nil && a.Lost > 0 && (sb == "" || a.LostByNode[v.Summary.Failover.OldPrimary] != a.Lost) {
 			notes = append(notes, fmt.Sprintf("%s: %s acknowledged writes missing on %s",
 				v.Name, fmtInt(a.Lost), orDash(a.FinalPrimary)))
+		}
+		if sb != "" {
+			notes = append(notes, v.Name+": "+sb)
 		}
 	}
 	if len(notes) > 0 {
@@ -122,6 +147,7 @@ func WriteText(w io.Writer, r *result.Result) {
 			b.WriteString(wrap(n, textWidth, "    "))
 		}
 	}
+	writeRepeats(&b, r)
 	io.WriteString(w, b.String())
 }
 
@@ -219,4 +245,34 @@ func wrap(s string, n int, indent string) string {
 		b.WriteString(clip(line, n) + "\n")
 	}
 	return b.String()
+}
+
+// writeRepeats writes, for each repeated variant, the distributions of
+// its write outage and detection time and its lost writes over the
+// repetitions, as a table.
+func writeRepeats(b *strings.Builder, r *result.Result) {
+	nameHead, names := variantColumn(r.Variants)
+	rows := [][]string{{nameHead, "runs", "unavail p50", "p90", "max", "detect p50", "p90", "max", "lost"}}
+	for i := range r.Variants {
+		v := &r.Variants[i]
+		rs := repeated(v)
+		if rs == nil {
+			continue
+		}
+		row := []string{names[i], fmt.Sprintf("%d of %d", rs.Complete, rs.Runs), "–", "–", "–", "–", "–", "–", fmtInt(rs.LostTotal)}
+		if d := rs.WriteUnavailableMs; d.N > 0 {
+			row[2], row[3], row[4] = fmtMs(d.P50), fmtMs(d.P90), fmtMs(d.Max)
+		}
+		if d := rs.DetectMs; d.N > 0 {
+			row[5], row[6], row[7] = fmtMs(d.P50), fmtMs(d.P90), fmtMs(d.Max)
+		}
+		rows = append(rows, row)
+	}
+	if len(rows) == 1 {
+		return
+	}
+	b.WriteString("\nrepetitions: complete runs; writes unavailable and detection, ms; lost writes in all\n")
+	for _, l := range tableLines(rows) {
+		b.WriteString(clip(l, textWidth) + "\n")
+	}
 }

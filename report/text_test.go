@@ -27,6 +27,7 @@ func TestWriteTextGolden(t *testing.T) {
 			r.Variants[4] = result.Variant{Name: "synchronous_commit=remote_apply", Status: result.StatusPending}
 			return r
 		}},
+		{"catalogue", func(t *testing.T) *result.Result { return synthCatalogue(t) }},
 		{"mixed-names", func(t *testing.T) *result.Result {
 			r := synthResult(t)
 			r.Variants[0].Name = "synchronous_commit=off,failover=promote,detect_after=1s,extra=a-rather-long-value"
