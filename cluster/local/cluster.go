@@ -250,6 +250,9 @@ func (c *Cluster) appendConf(n *node, scenario, own map[string]string) error {
 		"log_connections":              "off",
 		"log_checkpoints":              "on",
 		"wal_receiver_status_interval": "1s",
+		// Dynamic shared memory in files of the data dir, not /dev/shm: a
+		// killed node's segments go with its data dir instead of leaking.
+		"dynamic_shared_memory_type": "mmap",
 	}
 	var sb strings.Builder
 	sb.WriteString("\n# pgbench-ha: harness settings\n")

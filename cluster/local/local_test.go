@@ -30,6 +30,8 @@ func TestUpStreamingKillDown(t *testing.T) {
 	b := newBackend(t)
 	ctx := context.Background()
 	logs := t.TempDir()
+	shmBefore, _ := filepath.Glob("/dev/shm/PostgreSQL.*")
+	start := time.Now()
 	c, err := b.Up(ctx, cluster.Spec{
 		ID:               "t",
 		Replicas:         []cluster.ReplicaSpec{{Name: "replica1", Slot: "replica1"}, {Name: "replica2"}},
@@ -83,5 +85,19 @@ func TestUpStreamingKillDown(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(logs, "replica1.log")); err != nil {
 		t.Fatalf("replica log not kept: %v", err)
+	}
+	// Nothing left in /dev/shm by the killed node or the teardown (other
+	// servers on the machine may add theirs meanwhile: compare names).
+	shmAfter, _ := filepath.Glob("/dev/shm/PostgreSQL.*")
+	had := map[string]bool{}
+	for _, f := range shmBefore {
+		had[f] = true
+	}
+	for _, f := range shmAfter {
+		if !had[f] {
+			if st, err := os.Stat(f); err == nil && st.ModTime().After(start) {
+				t.Errorf("shared memory left behind: %s", f)
+			}
+		}
 	}
 }
