@@ -118,12 +118,9 @@ func Run(ctx context.Context, cfg Config, live *Live) (*Stats, error) {
 		}
 	}()
 
-	queue := make(chan job, cfg.MaxQueue)
-	gate := make(chan struct{}, 1)
+	sh := &shared{queue: make(chan job, cfg.MaxQueue), gate: make(chan struct{}, 1), sched: schedCtx}
+	sh.nextID.Store(cfg.Ledger.FirstID())
 	st := &Stats{Latency: newHist(), SchedLag: newHist()}
-	var skipped atomic.Int64
-	var nextID atomic.Int64
-	nextID.Store(cfg.Ledger.FirstID())
 
 	var wg sync.WaitGroup
 	recs := make([]*recorder, cfg.Writers)
@@ -132,17 +129,17 @@ func Run(ctx context.Context, cfg Config, live *Live) (*Stats, error) {
 		wg.Add(1)
 		go func(r *recorder) {
 			defer wg.Done()
-			writer(execCtx, cfg, pcfg, queue, gate, r, live)
+			writer(execCtx, cfg, pcfg, sh, r, live)
 		}(recs[w])
 	}
-	dispatch(schedCtx, cfg, queue, &nextID, &skipped, live)
-	close(queue)
+	dispatch(schedCtx, cfg, sh, live)
+	close(sh.queue)
 	wg.Wait()
 
-	for range queue { // drained by writers unless ctx ended
+	for range sh.queue { // drained by writers unless ctx ended
 		st.NotSent++
 	}
-	st.Skipped = skipped.Load()
+	st.Skipped = sh.skipped.Load()
 	st.PerSecond = make([]*hdrhistogram.Histogram, secs)
 	st.Acked = make([]int64, secs)
 	st.Failed = make([]int64, secs)
@@ -151,10 +148,11 @@ func Run(ctx context.Context, cfg Config, live *Live) (*Stats, error) {
 		st.PerSecond[i] = newHist()
 	}
 	for _, r := range recs {
-		st.Latency.Merge(r.lat)
 		st.SchedLag.Merge(r.lag)
 		for i := 0; i < secs; i++ {
-			st.PerSecond[i].Merge(r.perSec[i])
+			if r.perSec[i] != nil {
+				st.PerSecond[i].Merge(r.perSec[i])
+			}
 			st.Acked[i] += r.acked[i]
 			st.Failed[i] += r.failed[i]
 			st.Unknown[i] += r.unknown[i]
@@ -163,31 +161,64 @@ func Run(ctx context.Context, cfg Config, live *Live) (*Stats, error) {
 		st.Connects += r.connects
 		st.ConnectErrs += r.connectErrs
 	}
+	for _, h := range st.PerSecond {
+		st.Latency.Merge(h)
+	}
 	return st, nil
+}
+
+// shared is what the dispatcher and the writers share.
+type shared struct {
+	queue     chan job
+	gate      chan struct{} // one writer at a time looks for a writable node
+	sched     context.Context
+	nextID    atomic.Int64
+	skipped   atomic.Int64
+	unlimited atomic.Bool // the rate is 0 now: writers take ids themselves
+}
+
+// take returns the next write: from the queue, or, while the rate is
+// unlimited, a new id the writer hands itself (no dispatcher round trip).
+// It reports false when the queue is closed and drained.
+func (sh *shared) take() (job, bool) {
+	for {
+		select {
+		case j, ok := <-sh.queue:
+			return j, ok
+		default:
+		}
+		if sh.unlimited.Load() && sh.sched.Err() == nil {
+			return job{id: sh.nextID.Add(1) - 1, intended: -1}, true
+		}
+		select {
+		case j, ok := <-sh.queue:
+			return j, ok
+		case <-time.After(time.Millisecond): // the rate may turn unlimited
+		}
+	}
 }
 
 // dispatch generates arrivals on schedule and queues them. Ids are handed
 // out in arrival order, so the same seed and rate give the same ids.
-func dispatch(ctx context.Context, cfg Config, queue chan<- job, nextID *atomic.Int64, skipped *atomic.Int64, live *Live) {
+// While the rate is unlimited it only watches for the rate to change.
+func dispatch(ctx context.Context, cfg Config, sh *shared, live *Live) {
 	rng := rand.New(rand.NewPCG(uint64(cfg.Seed), 0x5eed))
 	next := time.Duration(0)
+	defer sh.unlimited.Store(false)
 	for {
 		if ctx.Err() != nil {
 			return
 		}
 		rate := cfg.Rate(next)
 		if rate <= 0 {
-			// Unlimited: keep the writers busy; the intended time is
-			// when a writer takes the job.
-			id := nextID.Add(1) - 1
-			select {
-			case queue <- job{id: id, intended: -1}:
-			case <-ctx.Done():
+			sh.unlimited.Store(true)
+			if !sleepCtx(ctx, time.Millisecond) {
 				return
 			}
 			next = time.Since(cfg.Start)
 			continue
 		}
+		sh.unlimited.Store(false)
 		gap := 1 / rate
 		if cfg.Poisson {
 			gap = -math.Log(1-rng.Float64()) / rate
@@ -198,26 +229,33 @@ func dispatch(ctx context.Context, cfg Config, queue chan<- job, nextID *atomic.
 			return
 		}
 		if wait := next - time.Since(cfg.Start); wait > 200*time.Microsecond {
-			t := time.NewTimer(wait)
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-				t.Stop()
+			if !sleepCtx(ctx, wait) {
 				return
 			}
 		}
-		id := nextID.Add(1) - 1
+		id := sh.nextID.Add(1) - 1
 		select {
-		case queue <- job{id: id, intended: next}:
-			live.Queue.Store(int64(len(queue)))
+		case sh.queue <- job{id: id, intended: next}:
+			live.Queue.Store(int64(len(sh.queue)))
 		default:
-			skipped.Add(1)
+			sh.skipped.Add(1)
 		}
 	}
 }
 
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
 type recorder struct {
-	lat, lag    *hdrhistogram.Histogram
+	lag         *hdrhistogram.Histogram
 	perSec      []*hdrhistogram.Histogram
 	acked       []int64
 	failed      []int64
@@ -228,12 +266,10 @@ type recorder struct {
 }
 
 func newRecorder(secs int) *recorder {
-	r := &recorder{lat: newHist(), lag: newHist(), perSec: make([]*hdrhistogram.Histogram, secs),
+	// Per-second histograms are made on first use: a long run with few
+	// busy seconds should not pay for all of them.
+	return &recorder{lag: newHist(), perSec: make([]*hdrhistogram.Histogram, secs),
 		acked: make([]int64, secs), failed: make([]int64, secs), unknown: make([]int64, secs)}
-	for i := range r.perSec {
-		r.perSec[i] = newHist()
-	}
-	return r
 }
 
 func (r *recorder) sec(at time.Duration) int {
@@ -260,34 +296,41 @@ func clampUs(d time.Duration) int64 {
 
 // writer takes jobs from the queue and writes them, reconnecting whenever
 // its connection is lost, until the queue is closed or execCtx ends.
-func writer(execCtx context.Context, cfg Config, pcfg *pgx.ConnConfig, queue <-chan job, gate chan struct{}, r *recorder, live *Live) {
+func writer(execCtx context.Context, cfg Config, pcfg *pgx.ConnConfig, sh *shared, r *recorder, live *Live) {
 	var conn *pgx.Conn
+	var stopWatch func() bool
 	node := -1
-	defer func() {
-		if conn != nil {
-			conn.Close(context.Background())
-			live.Writers.Add(-1)
-		}
-	}()
 	drop := func() {
 		if conn != nil {
+			stopWatch()
 			conn.Close(context.Background())
 			live.Writers.Add(-1)
 		}
 		conn, node = nil, -1
 	}
+	defer drop()
 	connect := func() bool {
 		for conn == nil {
+			if execCtx.Err() != nil {
+				return false
+			}
 			// One writer at a time looks for a writable node, pausing
 			// between failed attempts while it holds the gate: during an
 			// outage the cluster sees one attempt per pause, not one per
 			// writer, and once one writer gets in the others follow at once.
 			select {
-			case gate <- struct{}{}:
+			case sh.gate <- struct{}{}:
 			case <-execCtx.Done():
 				return false
 			}
 			c, err := pgx.ConnectConfig(execCtx, pcfg)
+			if execCtx.Err() != nil {
+				<-sh.gate
+				if err == nil {
+					c.Close(context.Background())
+				}
+				return false
+			}
 			r.connects++
 			if err != nil {
 				r.connectErrs++
@@ -295,22 +338,35 @@ func writer(execCtx context.Context, cfg Config, pcfg *pgx.ConnConfig, queue <-c
 				case <-execCtx.Done():
 				case <-time.After(cfg.Reconnect):
 				}
-				<-gate
+				<-sh.gate
 				continue
 			}
-			<-gate
+			<-sh.gate
 			conn = c
 			live.Writers.Add(1)
+			// Writes run with no context of their own (pgx would start a
+			// goroutine per query to watch it); the end of the run and
+			// the write timeout reach them as deadlines on the socket.
+			netConn := c.PgConn().Conn()
+			stopWatch = context.AfterFunc(execCtx, func() { _ = netConn.SetDeadline(time.Now()) })
 			if cfg.NodeOf != nil {
-				node = cfg.NodeOf(c.PgConn().Conn().RemoteAddr().String())
+				node = cfg.NodeOf(netConn.RemoteAddr().String())
 			}
 		}
 		return true
 	}
-	for j := range queue {
-		// Hold the job until a writable node accepts us: the write waits
-		// as a client application's would; its wait shows as schedule lag.
+	for {
+		j, ok := sh.take()
+		if !ok {
+			return
+		}
+		// Hold the write until a writable node accepts us: it waits as a
+		// client application's would; the wait shows as schedule lag.
 		if !connect() {
+			r.notSent++
+			continue
+		}
+		if execCtx.Err() != nil {
 			r.notSent++
 			continue
 		}
@@ -320,19 +376,20 @@ func writer(execCtx context.Context, cfg Config, pcfg *pgx.ConnConfig, queue <-c
 		}
 		o := OrderFor(cfg.Seed, j.id)
 		cfg.Ledger.Begin(j.id)
-		wctx, cancel := execCtx, context.CancelFunc(func() {})
 		if cfg.WriteTimeout > 0 {
-			wctx, cancel = context.WithTimeout(execCtx, cfg.WriteTimeout)
+			_ = conn.PgConn().Conn().SetDeadline(time.Now().Add(cfg.WriteTimeout))
 		}
-		_, err := conn.Exec(wctx, InsertSQL, o.ID, o.CustomerID, o.SKU, o.Qty, o.AmountCents)
-		cancel()
+		_, err := conn.Exec(context.Background(), InsertSQL, o.ID, o.CustomerID, o.SKU, o.Qty, o.AmountCents)
 		done := time.Since(cfg.Start)
 		s := r.sec(done)
 		switch classify(err) {
 		case Acked:
-			lat := clampUs(done - sent)
-			r.lat.RecordValue(lat)
-			r.perSec[s].RecordValue(lat)
+			h := r.perSec[s]
+			if h == nil {
+				h = newHist()
+				r.perSec[s] = h
+			}
+			h.RecordValue(clampUs(done - sent))
 			r.acked[s]++
 			cfg.Ledger.Finish(j.id, Acked, node, done)
 			live.Acked.Add(1)
