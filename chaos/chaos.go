@@ -31,17 +31,65 @@ func Supported(file string, backend cluster.Backend, faults []scenario.Fault) er
 	if fb, ok := backend.(cluster.FaultBackend); ok {
 		kinds = fb.FaultKinds()
 	}
+	clientLinks := false
+	if cl, ok := backend.(cluster.ClientLinker); ok {
+		clientLinks = cl.ClientLinks()
+	}
 	var probs []string
 	for _, f := range faults {
 		if !slices.Contains(kinds, f.Kind) {
-			probs = append(probs, fmt.Sprintf("%s:%d: fault kind %q is not supported by the %s backend (it supports: %s)",
-				file, f.Line, f.Kind, backend.Name(), strings.Join(kinds, ", ")))
+			msg := fmt.Sprintf("%s:%d: fault kind %q is not supported by the %s backend (it supports: %s)",
+				file, f.Line, f.Kind, backend.Name(), strings.Join(kinds, ", "))
+			if !clientLinks && linkOnly(f.Kind) {
+				msg += "; latency, bandwidth and reset act on per-link proxies and are supported by the local backend only"
+			}
+			probs = append(probs, msg)
+			continue
+		}
+		if clientLinks {
+			continue
+		}
+		if groups := clientGroups(f); len(groups) > 0 {
+			what := "partition naming client groups"
+			if f.Kind == scenario.FaultIsolate {
+				what = "isolate with client groups"
+			}
+			probs = append(probs, fmt.Sprintf("%s:%d: %s (%s) is not supported by the %s backend: it cuts links between nodes only; client groups on a side need the local backend",
+				file, f.Line, what, strings.Join(groups, ", "), backend.Name()))
 		}
 	}
 	if len(probs) == 0 {
 		return nil
 	}
 	return errors.New(strings.Join(probs, "\n"))
+}
+
+// linkOnly reports whether a fault kind needs per-link proxies (a
+// cluster.Networker): it cannot be done by cutting links between nodes.
+func linkOnly(kind string) bool {
+	return kind == scenario.FaultLatency || kind == scenario.FaultBandwidth || kind == scenario.FaultReset
+}
+
+// clientGroups lists the client groups an isolate or a partition names
+// (with:, sides, from, to), in order, once each.
+func clientGroups(f scenario.Fault) []string {
+	if f.Kind != scenario.FaultIsolate && f.Kind != scenario.FaultPartition {
+		return nil
+	}
+	var names []string
+	names = append(names, f.With...)
+	for _, s := range f.Sides {
+		names = append(names, s...)
+	}
+	names = append(names, f.From...)
+	names = append(names, f.To...)
+	var out []string
+	for _, n := range names {
+		if slices.Contains(scenario.ClientNames, n) && !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // Timeline fires faults at their offsets and heals them.
@@ -278,12 +326,15 @@ func (t *Timeline) inject(ctx context.Context, f scenario.Fault) (*active, error
 		if !f.IsNetwork() {
 			return a, fmt.Errorf("unknown fault kind %q", f.Kind)
 		}
-		n, ok := t.c.(cluster.Networker)
-		if !ok {
-			return a, fmt.Errorf("the cluster was built without link proxies")
-		}
 		if f.Node == "" && len(f.From) > 0 {
 			a.target = strings.Join(f.From, ",") + "->" + strings.Join(f.To, ",")
+		}
+		n, ok := t.c.(cluster.Networker)
+		if !ok {
+			if np, ok := t.c.(cluster.NodePartitioner); ok && (f.Kind == scenario.FaultIsolate || f.Kind == scenario.FaultPartition) {
+				return t.cutNodes(ctx, np, f, a)
+			}
+			return a, fmt.Errorf("the cluster was built without link proxies")
 		}
 		toxics := Toxics(f, n.Links())
 		for _, tx := range toxics {
@@ -297,6 +348,71 @@ func (t *Timeline) inject(ctx context.Context, f scenario.Fault) (*active, error
 		a.heal = func(ctx context.Context) error { return t.removeToxics(ctx, n, placedToxics) }
 	}
 	return a, nil
+}
+
+// cutNodes carries out an isolate or a partition on a cluster that can only
+// cut links between nodes: client groups named in the fault are refused
+// (Supported refuses them before anything starts).
+func (t *Timeline) cutNodes(ctx context.Context, np cluster.NodePartitioner, f scenario.Fault, a *active) (*active, error) {
+	if groups := clientGroups(f); len(groups) > 0 {
+		return a, fmt.Errorf("the backend cannot cut the links of client groups (%s)", strings.Join(groups, ", "))
+	}
+	var nodes []string
+	for _, n := range t.c.Nodes() {
+		nodes = append(nodes, n.Name)
+	}
+	cuts := NodeCuts(f, nodes)
+	for _, c := range cuts {
+		if err := np.Cut(ctx, c[0], c[1]); err != nil {
+			_ = np.Heal(ctx)
+			return a, fmt.Errorf("%s -/-> %s: %w", c[0], c[1], err)
+		}
+	}
+	a.heal = np.Heal
+	return a, nil
+}
+
+// NodeCuts translates an isolate or a partition into one-way cuts (from,
+// to) between the nodes named in nodes; client groups are ignored. It is
+// pure, for tests.
+func NodeCuts(f scenario.Fault, nodes []string) [][2]string {
+	var out [][2]string
+	switch f.Kind {
+	case scenario.FaultIsolate:
+		if !slices.Contains(nodes, f.Node) {
+			break
+		}
+		for _, o := range nodes {
+			if o != f.Node {
+				out = append(out, [2]string{f.Node, o}, [2]string{o, f.Node})
+			}
+		}
+	case scenario.FaultPartition:
+		if len(f.Sides) > 0 {
+			side := map[string]int{}
+			for i, s := range f.Sides {
+				for _, n := range s {
+					side[n] = i + 1
+				}
+			}
+			for _, a := range nodes {
+				for _, b := range nodes {
+					if sa, sb := side[a], side[b]; sa != 0 && sb != 0 && sa != sb {
+						out = append(out, [2]string{a, b})
+					}
+				}
+			}
+			break
+		}
+		for _, a := range f.From {
+			for _, b := range f.To {
+				if a != b && slices.Contains(nodes, a) && slices.Contains(nodes, b) {
+					out = append(out, [2]string{a, b})
+				}
+			}
+		}
+	}
+	return out
 }
 
 func (t *Timeline) markDown(node string) {

@@ -179,3 +179,19 @@ type FaultBackend interface {
 	Backend
 	FaultKinds() []string
 }
+
+// NodePartitioner is a Cluster that can cut links between nodes (not
+// client groups): data between a and b vanishes, both ways or one way.
+type NodePartitioner interface {
+	// Cut drops packets from node `from` to node `to` (one way); Heal
+	// removes every cut.
+	Cut(ctx context.Context, from, to string) error
+	Heal(ctx context.Context) error
+}
+
+// ClientLinker is a Backend whose clusters give client groups (writers,
+// readers, controller) links of their own, so a network fault may name
+// them. A backend that is not one can only cut links between nodes.
+type ClientLinker interface {
+	ClientLinks() bool
+}

@@ -48,6 +48,7 @@ type Cluster struct {
 
 	mu        sync.Mutex
 	down      bool
+	cuts      []cut // iptables rules Cut added, removed by Heal
 	BringUpMs float64
 }
 
@@ -67,11 +68,9 @@ var nodeNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 // container it created is removed.
 func (b *Backend) Up(ctx context.Context, spec cluster.Spec) (cl cluster.Cluster, err error) {
 	start := time.Now()
-	if spec.Network {
-		// Not yet: a Partitioner/Networker would use iptables in the
-		// containers (they have NET_ADMIN).
-		return nil, errors.New("docker backend: link faults (partitions, latency, bandwidth, resets) are not supported yet; use the local backend")
-	}
+	// spec.Network needs nothing more: links between nodes are cut with
+	// iptables in the containers (NodePartitioner); client groups connect
+	// from the host and have no links of their own.
 	names := []string{"primary"}
 	for _, r := range spec.Replicas {
 		names = append(names, r.Name)

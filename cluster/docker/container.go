@@ -59,7 +59,7 @@ func (b *Backend) createContainer(ctx context.Context, s containerSpec) (*contai
 			Env:        []string{"LC_ALL=C", "TZ=UTC"},
 		}
 		hc := &dc.HostConfig{
-			// A Partitioner will need iptables inside the container.
+			// Cut (NodePartitioner) runs iptables inside the container.
 			CapAdd:  []string{"NET_ADMIN"},
 			ShmSize: 256 << 20,
 		}

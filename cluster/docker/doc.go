@@ -32,13 +32,16 @@
 //   - stop, restart: pg_ctl stop -m fast or -m immediate inside the
 //     container, which keeps running; Start runs postgres again.
 //   - pause, resume: docker pause and unpause (the cgroup freezer).
-//
-// Network partitions are not implemented yet. Containers are given
-// NET_ADMIN so that a Partitioner can later drop a peer's traffic with
-// iptables inside a container (docker exec as root; the peers' addresses
-// on the private network come from docker inspect) without changing how
-// containers are created; the image scripts/image.sh builds has iproute2
-// and iptables.
+//   - isolate, partition (NodePartitioner): Cut drops the packets one node
+//     sends another with an iptables rule in the receiving container
+//     (docker exec as root; containers have NET_ADMIN, the sender's
+//     address on the private network comes from docker inspect); Heal
+//     deletes every rule. Connections hang as in a real partition. Only
+//     links between nodes can be cut: the harness's clients connect from
+//     the host through published ports, which these rules do not see, so
+//     faults naming client groups, and latency, bandwidth and reset, need
+//     the local backend. The image needs iptables (scripts/image.sh's has
+//     it).
 //
 // # Safety and cleanup
 //

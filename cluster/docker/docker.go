@@ -234,7 +234,7 @@ func (b *Backend) RunID() string { return b.runID }
 
 // FaultKinds lists the faults docker clusters can inject.
 func (b *Backend) FaultKinds() []string {
-	return []string{"kill", "stop", "restart", "pause"}
+	return []string{"kill", "stop", "restart", "pause", "isolate", "partition"}
 }
 
 var (

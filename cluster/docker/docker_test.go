@@ -183,7 +183,7 @@ func TestMissingImage(t *testing.T) {
 
 func TestFaultKinds(t *testing.T) {
 	var b *Backend
-	if got := strings.Join(b.FaultKinds(), ","); got != "kill,stop,restart,pause" {
+	if got := strings.Join(b.FaultKinds(), ","); got != "kill,stop,restart,pause,isolate,partition" {
 		t.Errorf("FaultKinds = %s", got)
 	}
 	var _ cluster.FaultBackend = b

@@ -278,7 +278,14 @@ func connectSocket(ctx context.Context, sockDir string, port int) (*pgx.Conn, er
 	return pgx.ConnectConfig(ctx, cfg)
 }
 
-var _ cluster.Backend = (*Backend)(nil)
+var (
+	_ cluster.Backend      = (*Backend)(nil)
+	_ cluster.ClientLinker = (*Backend)(nil)
+)
+
+// ClientLinks is true: with Spec.Network, client groups connect through
+// links of their own, which network faults may name.
+func (b *Backend) ClientLinks() bool { return true }
 
 // FaultKinds lists the faults local clusters can inject.
 func (b *Backend) FaultKinds() []string {
