@@ -43,8 +43,14 @@ func spec3(id, logDir string) cluster.Spec {
 
 // newBackend starts a local backend under a temp dir of its own, which
 // it returns; b.Cleanup closes the backend after the clusters registered
-// later are down, then removes the dir.
+// later are down, then removes the dir. It runs its own initdb: no
+// template cache.
 func newBackend(b *testing.B) (*local.Backend, string) {
+	return newBackendWith(b, local.Options{NoCache: true})
+}
+
+// newBackendWith is newBackend with options (TempDir is set here).
+func newBackendWith(b *testing.B, opts local.Options) (*local.Backend, string) {
 	b.Helper()
 	dir, err := os.MkdirTemp("", "backend-")
 	if err != nil {
@@ -54,7 +60,8 @@ func newBackend(b *testing.B) (*local.Backend, string) {
 	if err := os.Chmod(dir, 0o711); err != nil { // the server user goes through
 		b.Fatal(err)
 	}
-	be, err := local.New(local.Options{TempDir: dir})
+	opts.TempDir = dir
+	be, err := local.New(opts)
 	if err != nil {
 		if errors.Is(err, local.ErrNoPostgres) {
 			b.Skipf("PostgreSQL server binaries missing: %v", err)

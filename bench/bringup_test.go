@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pgbench-ha/pgbench-ha/cluster/local"
 	"golang.org/x/sys/unix"
 )
 
@@ -26,6 +27,8 @@ const bringUpReps = 3
 //   - cold: local.New then Up, so the backend's one initdb counts, as for
 //     the first variant of a run;
 //   - warm: a second Up on the same backend, as variants 2..N see it;
+//   - cached: local.New then Up with the template already in the cache,
+//     as the first variant of every run after the first on a machine;
 //   - manual: the same steps with the binaries, one after the other as one
 //     types them: initdb, pg_ctl -w start, psql to create the roles,
 //     pg_basebackup -R -X stream -c fast -C -S twice, pg_ctl -w start twice,
@@ -41,7 +44,8 @@ func BenchmarkBringUp(b *testing.B) {
 	for _, tool := range []string{"initdb", "pg_ctl", "psql", "pg_basebackup"} {
 		mustExist(b, bin, tool)
 	}
-	var cold, warm, manual []float64
+	var cold, warm, cached, manual []float64
+	cacheDir := primeCache(b)
 	coldSteps, warmSteps, manualSteps := stepTable{}, stepTable{}, stepTable{}
 
 	b.ResetTimer()
@@ -49,6 +53,7 @@ func BenchmarkBringUp(b *testing.B) {
 		harness := func() {
 			c, w, cs, ws := harnessBringUp(b, i)
 			cold, warm = append(cold, c), append(warm, w)
+			cached = append(cached, cachedBringUp(b, i, cacheDir))
 			coldSteps.add(cs)
 			warmSteps.add(ws)
 		}
@@ -64,7 +69,7 @@ func BenchmarkBringUp(b *testing.B) {
 			byHand()
 			harness()
 		}
-		b.Logf("rep %d: harness cold %4.0f ms, warm %4.0f ms; manual %4.0f ms", i+1, cold[i], warm[i], manual[i])
+		b.Logf("rep %d: harness cold %4.0f ms, cached %4.0f ms, warm %4.0f ms; manual %4.0f ms", i+1, cold[i], cached[i], warm[i], manual[i])
 	}
 	b.StopTimer()
 	b.Logf("medians of %d, ms:", bringUpReps)
@@ -76,6 +81,8 @@ func BenchmarkBringUp(b *testing.B) {
 	b.ReportMetric(median(manual), "manual_ms")
 	b.ReportMetric(median(cold)/median(manual), "cold_ratio")
 	b.ReportMetric(median(warm)/median(manual), "warm_ratio")
+	b.ReportMetric(median(cached), "cached_ms")
+	b.ReportMetric(median(cached)/median(manual), "cached_ratio")
 }
 
 // step is one timed part of a bring-up.
@@ -417,4 +424,29 @@ func manualStop(su serverUser, bin, data string) error {
 		}
 	}
 	return fmt.Errorf("pg_ctl stop failed (%v: %s); killed process group %d", stopErr, out, pid)
+}
+
+// primeCache makes a template cache for cachedBringUp: one backend's
+// initdb, stored in a temp dir.
+func primeCache(b *testing.B) string {
+	dir := b.TempDir()
+	be, _ := newBackendWith(b, local.Options{CacheDir: dir})
+	if err := be.Prepare(context.Background()); err != nil {
+		b.Fatalf("prime the template cache: %v", err)
+	}
+	return dir
+}
+
+// cachedBringUp times local.New then Up with the template in the cache.
+func cachedBringUp(b *testing.B, rep int, cacheDir string) float64 {
+	ctx := context.Background()
+	t0 := time.Now()
+	be, dir := newBackendWith(b, local.Options{CacheDir: cacheDir})
+	c, err := be.Up(ctx, spec3(fmt.Sprintf("cached%d", rep), b.TempDir()))
+	took := ms(time.Since(t0))
+	if err != nil {
+		b.Fatalf("cached up: %v", err)
+	}
+	mustDown(b, c, dir)
+	return took
 }

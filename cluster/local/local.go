@@ -8,6 +8,7 @@ package local
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -43,6 +44,13 @@ type Options struct {
 	// RunAs is the system user that runs the servers when the harness is
 	// root; default "postgres".
 	RunAs string
+	// CacheDir keeps the initdb template between runs, keyed by the
+	// server version and binaries, so a run's first cluster needs no
+	// initdb. Empty: $PGBENCH_HA_CACHE_DIR, else the user's cache dir
+	// (~/.cache/pgbench-ha).
+	CacheDir string
+	// NoCache makes every backend run its own initdb.
+	NoCache bool
 }
 
 // Backend runs clusters as local processes.
@@ -54,6 +62,7 @@ type Backend struct {
 	uid     int
 	gid     int
 
+	cacheDir string // "" without a template cache
 	tmplOnce sync.Once
 	tmplErr  error
 	tmplDir  string
@@ -139,7 +148,49 @@ func New(opts Options) (*Backend, error) {
 		return nil, fmt.Errorf("local backend: give %s to the server user: %w", root, err)
 	}
 	b.root = root
+	if !opts.NoCache {
+		b.cacheDir = cacheDir(opts.CacheDir)
+	}
 	return b, nil
+}
+
+// cacheDir picks the template cache: explicit, environment, user cache.
+func cacheDir(explicit string) string {
+	if explicit != "" {
+		return explicit
+	}
+	if env := os.Getenv("PGBENCH_HA_CACHE_DIR"); env != "" {
+		return env
+	}
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "pgbench-ha")
+	}
+	return ""
+}
+
+// initdbArgs are the template's initdb options (and part of its cache key).
+var initdbArgs = []string{"-U", "postgres", "--auth-local=trust", "--auth-host=scram-sha-256",
+	"-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions"}
+
+// cachedTemplate is where the template for these binaries is cached.
+func (b *Backend) cachedTemplate() string {
+	if b.cacheDir == "" {
+		return ""
+	}
+	h := sha256.Sum256([]byte(b.version + "\x00" + b.binDir + "\x00" + strings.Join(initdbArgs, " ")))
+	return filepath.Join(b.cacheDir, "template-"+b.version+"-"+hex.EncodeToString(h[:6]))
+}
+
+// validTemplate reports whether dir holds a complete data directory.
+func validTemplate(dir string) bool {
+	return fileExists(filepath.Join(dir, "PG_VERSION")) && fileExists(filepath.Join(dir, "global", "pg_control"))
+}
+
+// Prepare makes the template ready (from the cache or with initdb), so
+// the first Up does not pay for it.
+func (b *Backend) Prepare(ctx context.Context) error {
+	_, err := b.template(ctx)
+	return err
 }
 
 // Name is "local".
@@ -166,10 +217,18 @@ func (b *Backend) baseEnv() []string {
 	return env
 }
 
-// template initializes, once, the data directory every node starts from.
+// template initializes, once, the data directory every node starts from:
+// taken from the cache when a run before made it, else made with initdb
+// (and then cached). The superuser's initdb password is random and thrown
+// away; every cluster sets its own passwords.
 func (b *Backend) template(ctx context.Context) (string, error) {
 	b.tmplOnce.Do(func() {
 		start := time.Now()
+		cached := b.cachedTemplate()
+		if cached != "" && validTemplate(cached) {
+			b.tmplDir = cached
+			return
+		}
 		dir := filepath.Join(b.root, "template")
 		pw := filepath.Join(b.root, "initdb.pw")
 		if err := os.WriteFile(pw, []byte(randomPassword()+"\n"), 0o600); err != nil {
@@ -177,11 +236,8 @@ func (b *Backend) template(ctx context.Context) (string, error) {
 			return
 		}
 		_ = os.Chown(pw, b.uid, b.gid)
-		_, err := b.run(ctx, filepath.Join(b.binDir, "initdb"), []string{
-			"-D", dir, "-U", "postgres", "--pwfile", pw,
-			"--auth-local=trust", "--auth-host=scram-sha-256",
-			"-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions",
-		}, nil)
+		args := append([]string{"-D", dir, "--pwfile", pw}, initdbArgs...)
+		_, err := b.run(ctx, filepath.Join(b.binDir, "initdb"), args, nil)
 		os.Remove(pw)
 		if err != nil {
 			b.tmplErr = fmt.Errorf("initdb: %w", err)
@@ -189,8 +245,27 @@ func (b *Backend) template(ctx context.Context) (string, error) {
 		}
 		b.tmplDir = dir
 		b.tmplMs = float64(time.Since(start).Microseconds()) / 1000
+		if cached != "" {
+			b.storeTemplate(dir, cached)
+		}
 	})
 	return b.tmplDir, b.tmplErr
+}
+
+// storeTemplate copies a fresh template into the cache under a temporary
+// name and renames it into place, so a concurrent run never sees half of
+// one. A cache that cannot be written is only a missed speed-up.
+func (b *Backend) storeTemplate(dir, cached string) {
+	if err := os.MkdirAll(b.cacheDir, 0o700); err != nil {
+		return
+	}
+	tmp, err := os.MkdirTemp(b.cacheDir, ".template-")
+	if err != nil {
+		return
+	}
+	if err := b.copyTree(dir, tmp); err != nil || os.Chmod(tmp, 0o700) != nil || os.Rename(tmp, cached) != nil {
+		os.RemoveAll(tmp)
+	}
 }
 
 // copyTree copies a data directory, files owned by the server user.
