@@ -2,7 +2,6 @@ package audit_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -13,45 +12,10 @@ import (
 
 	"github.com/pgbench-ha/pgbench-ha/audit"
 	"github.com/pgbench-ha/pgbench-ha/cluster"
-	"github.com/pgbench-ha/pgbench-ha/cluster/local"
+	"github.com/pgbench-ha/pgbench-ha/internal/pgtest"
 	"github.com/pgbench-ha/pgbench-ha/result"
 	"github.com/pgbench-ha/pgbench-ha/workload"
 )
-
-// upCluster starts primary + replica1 (sync) + replica2 (async) on a fresh
-// local backend, torn down with the test.
-func upCluster(t *testing.T) cluster.Cluster {
-	t.Helper()
-	b, err := local.New(local.Options{})
-	if err != nil {
-		if errors.Is(err, local.ErrNoPostgres) {
-			t.Skipf("PostgreSQL server binaries missing: %v", err)
-		}
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := b.Close(); err != nil {
-			t.Errorf("close backend: %v", err)
-		}
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	c, err := b.Up(ctx, cluster.Spec{
-		ID:               "audit",
-		Replicas:         []cluster.ReplicaSpec{{Name: "replica1", Slot: "replica1"}, {Name: "replica2", Slot: "replica2"}},
-		SyncStandbyNames: "FIRST 1 (replica1)",
-		LogDir:           t.TempDir(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := c.Down(context.Background()); err != nil {
-			t.Errorf("down: %v", err)
-		}
-	})
-	return c
-}
 
 func appDSN(t *testing.T, c cluster.Cluster) string {
 	t.Helper()
@@ -111,7 +75,7 @@ func checkNodes(t *testing.T, a *result.Audit, missing []int64) {
 // then removes acknowledged rows behind the workload's back: the audit
 // must name exactly those as lost, on the primary and on every replica.
 func TestAuditFindsDeletedAckedWrites(t *testing.T) {
-	c := upCluster(t)
+	c := pgtest.Cluster3(t, "audit")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 

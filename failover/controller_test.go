@@ -14,47 +14,12 @@ import (
 
 	"github.com/pgbench-ha/pgbench-ha/chaos"
 	"github.com/pgbench-ha/pgbench-ha/cluster"
-	"github.com/pgbench-ha/pgbench-ha/cluster/local"
 	"github.com/pgbench-ha/pgbench-ha/failover"
+	"github.com/pgbench-ha/pgbench-ha/internal/pgtest"
 	"github.com/pgbench-ha/pgbench-ha/result"
 	"github.com/pgbench-ha/pgbench-ha/scenario"
 	"github.com/pgbench-ha/pgbench-ha/workload"
 )
-
-// upCluster starts primary + replica1 (sync) + replica2 (async), each
-// replica with a slot, on a fresh local backend, torn down with the test.
-func upCluster(t *testing.T) cluster.Cluster {
-	t.Helper()
-	b, err := local.New(local.Options{})
-	if err != nil {
-		if errors.Is(err, local.ErrNoPostgres) {
-			t.Skipf("PostgreSQL server binaries missing: %v", err)
-		}
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := b.Close(); err != nil {
-			t.Errorf("close backend: %v", err)
-		}
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	c, err := b.Up(ctx, cluster.Spec{
-		ID:               "failover",
-		Replicas:         []cluster.ReplicaSpec{{Name: "replica1", Slot: "replica1"}, {Name: "replica2", Slot: "replica2"}},
-		SyncStandbyNames: "FIRST 1 (replica1)",
-		LogDir:           t.TempDir(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := c.Down(context.Background()); err != nil {
-			t.Errorf("down: %v", err)
-		}
-	})
-	return c
-}
 
 // appDSN is the multi-host connection string the workload writes with.
 func appDSN(t *testing.T, c cluster.Cluster) string {
@@ -152,7 +117,7 @@ func waitStreaming(ctx context.Context, t *testing.T, c cluster.Cluster, primary
 // controller must promote the most advanced replica, which then takes the
 // writes, and repoint the other replica to it.
 func TestKillPrimaryPromote(t *testing.T) {
-	c := upCluster(t)
+	c := pgtest.Cluster3(t, "failover")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 

@@ -5,10 +5,13 @@
 package pgtest
 
 import (
+	"context"
 	"errors"
 	"os"
 	"testing"
+	"time"
 
+	"github.com/pgbench-ha/pgbench-ha/cluster"
 	"github.com/pgbench-ha/pgbench-ha/cluster/local"
 )
 
@@ -39,4 +42,30 @@ func Backend(t testing.TB) *local.Backend {
 		}
 	})
 	return b
+}
+
+// Cluster3 starts the cluster most integration tests use on a new local
+// backend: primary, replica1 (synchronous, FIRST 1) and replica2
+// (asynchronous), each replica with a slot. It is taken down, and the
+// backend closed, with the test.
+func Cluster3(t testing.TB, id string) cluster.Cluster {
+	t.Helper()
+	b := Backend(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c, err := b.Up(ctx, cluster.Spec{
+		ID:               id,
+		Replicas:         []cluster.ReplicaSpec{{Name: "replica1", Slot: "replica1"}, {Name: "replica2", Slot: "replica2"}},
+		SyncStandbyNames: "FIRST 1 (replica1)",
+		LogDir:           t.TempDir(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := c.Down(context.Background()); err != nil {
+			t.Errorf("down: %v", err)
+		}
+	})
+	return c
 }
