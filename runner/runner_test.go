@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"image"
 	_ "image/png"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/pgbench-ha/pgbench-ha/cluster/local"
+	"github.com/pgbench-ha/pgbench-ha/internal/pgtest"
 	"github.com/pgbench-ha/pgbench-ha/report"
 	"github.com/pgbench-ha/pgbench-ha/result"
 	"github.com/pgbench-ha/pgbench-ha/runner"
@@ -25,19 +25,7 @@ import (
 // brings each variant's cluster down itself; Close removes what is left.
 func newBackend(t *testing.T) *local.Backend {
 	t.Helper()
-	b, err := local.New(local.Options{})
-	if err != nil {
-		if errors.Is(err, local.ErrNoPostgres) {
-			t.Skipf("PostgreSQL server binaries missing: %v", err)
-		}
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := b.Close(); err != nil {
-			t.Errorf("close backend: %v", err)
-		}
-	})
-	return b
+	return pgtest.Backend(t)
 }
 
 // shortScenario is a few seconds of writes at 500 TPS with the primary

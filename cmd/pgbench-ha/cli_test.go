@@ -18,7 +18,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pgbench-ha/pgbench-ha/cluster/local"
+	"github.com/pgbench-ha/pgbench-ha/internal/pgtest"
 	"github.com/pgbench-ha/pgbench-ha/report"
 	"github.com/pgbench-ha/pgbench-ha/result"
 )
@@ -51,16 +51,7 @@ func runCLI(ctx context.Context, args ...string) (code int, stdout, stderr strin
 // needPostgres skips the test when the server binaries are missing.
 func needPostgres(t *testing.T) {
 	t.Helper()
-	b, err := local.New(local.Options{})
-	if err != nil {
-		if errors.Is(err, local.ErrNoPostgres) {
-			t.Skipf("PostgreSQL server binaries missing: %v", err)
-		}
-		t.Fatal(err)
-	}
-	if err := b.Close(); err != nil {
-		t.Fatal(err)
-	}
+	pgtest.Backend(t)
 }
 
 // writeScenario writes a scenario file into a temp dir.
