@@ -23,6 +23,8 @@ run: setup build ## run the flagship scenario (SCENARIO=..., OUT=...)
 	./$(BIN) run --out $(OUT) $(SCENARIO)
 
 test: setup ## run every test, integration tests on real clusters included
+	@if docker info >/dev/null 2>&1; then bash scripts/image.sh; \
+	else echo "test: no docker daemon: the docker backend's tests will be skipped"; fi
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 20m ./...
 
