@@ -167,11 +167,11 @@ func TestFmtPct(t *testing.T) {
 
 func TestDistribution(t *testing.T) {
 	t.Parallel()
-	d := distribution([]float64{5, 1, 4, 2, 3, 10, 9, 8, 7, 6})
+	d := result.NewDistribution([]float64{5, 1, 4, 2, 3, 10, 9, 8, 7, 6})
 	if d.N != 10 || d.Min != 1 || d.P50 != 5 || d.P90 != 9 || d.Max != 10 {
 		t.Errorf("distribution %+v", d)
 	}
-	if d := distribution(nil); d.N != 0 {
+	if d := result.NewDistribution(nil); d.N != 0 {
 		t.Errorf("empty distribution %+v", d)
 	}
 	// Computed when the result lacks the summary.

@@ -3,7 +3,6 @@ package report
 import (
 	"fmt"
 	"math"
-	"sort"
 	"strings"
 
 	"gonum.org/v1/plot"
@@ -61,21 +60,6 @@ func buildRepetitionRows(v *result.Variant) []repetitionRow {
 	return out
 }
 
-// distribution is a nearest-rank summary of xs, as the result records
-// them.
-func distribution(xs []float64) result.Distribution {
-	if len(xs) == 0 {
-		return result.Distribution{}
-	}
-	s := append([]float64(nil), xs...)
-	sort.Float64s(s)
-	rank := func(q float64) float64 {
-		i := int(math.Ceil(q*float64(len(s)))) - 1
-		return s[min(max(i, 0), len(s)-1)]
-	}
-	return result.Distribution{N: len(s), Min: s[0], P50: rank(0.5), P90: rank(0.9), Max: s[len(s)-1]}
-}
-
 // repeated returns a variant's repetition summary: the recorded one, or
 // one computed from its repetitions when the result lacks it.
 func repeated(v *result.Variant) *result.RepeatSummary {
@@ -85,32 +69,7 @@ func repeated(v *result.Variant) *result.RepeatSummary {
 	if len(v.Repetitions) == 0 {
 		return nil
 	}
-	rs := &result.RepeatSummary{Runs: len(v.Repetitions)}
-	var un, det, pro, lost, tps, p99 []float64
-	for _, rp := range v.Repetitions {
-		if rp.Status != result.StatusComplete {
-			continue
-		}
-		rs.Complete++
-		rs.LostTotal += rp.Lost
-		lost = append(lost, float64(rp.Lost))
-		tps = append(tps, rp.TPS)
-		p99 = append(p99, rp.P99CommitMs)
-		if f := rp.Failover; f != nil {
-			if f.WriteUnavailableMs != nil {
-				un = append(un, *f.WriteUnavailableMs)
-			}
-			if d := stepMs(f.DetectedMs, f.FaultMs); d != nil {
-				det = append(det, *d)
-			}
-			if d := stepMs(f.PromoteDoneMs, f.PromoteStartMs); d != nil {
-				pro = append(pro, *d)
-			}
-		}
-	}
-	rs.WriteUnavailableMs, rs.DetectMs, rs.PromoteMs = distribution(un), distribution(det), distribution(pro)
-	rs.LostAckedWrites, rs.TPS, rs.P99CommitMs = distribution(lost), distribution(tps), distribution(p99)
-	return rs
+	return result.SummarizeRepetitions(v.Repetitions)
 }
 
 // fmtDist formats a distribution of milliseconds: "1,900 / 2,050 / 2,400".
@@ -236,7 +195,7 @@ func (r *run) repetitionsFigure() (*figure, bool) {
 		if len(xs) == 0 {
 			continue
 		}
-		dist := distribution(xs)
+		dist := result.NewDistribution(xs)
 		if rs := d.v.Summary.Repeated; rs != nil && rs.WriteUnavailableMs.N > 0 {
 			dist = rs.WriteUnavailableMs
 		}

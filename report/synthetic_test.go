@@ -509,7 +509,7 @@ func synthCatalogue(t testing.TB) *result.Result {
 		if i == 3 {
 			// The runner's summary; remote_apply's is left to the report.
 			v.Summary.Repeated = &result.RepeatSummary{Runs: 10, Complete: len(un),
-				WriteUnavailableMs: distribution(un), DetectMs: distribution(det), LostAckedWrites: distribution(lost)}
+				WriteUnavailableMs: result.NewDistribution(un), DetectMs: result.NewDistribution(det), LostAckedWrites: result.NewDistribution(lost)}
 		}
 	}
 	return r

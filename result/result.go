@@ -10,8 +10,10 @@ package result
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
+	"sort"
 	"time"
 )
 
@@ -465,4 +467,53 @@ func Read(path string) (*Result, error) {
 		return nil, fmt.Errorf("%s: schema_version %d is newer than this build understands (%d); upgrade pgbench-ha", path, r.SchemaVersion, SchemaVersion)
 	}
 	return &r, nil
+}
+
+// NewDistribution is the nearest-rank summary of xs (not modified).
+func NewDistribution(xs []float64) Distribution {
+	if len(xs) == 0 {
+		return Distribution{}
+	}
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	rank := func(q float64) float64 {
+		i := int(math.Ceil(q*float64(len(s)))) - 1
+		return s[min(max(i, 0), len(s)-1)]
+	}
+	return Distribution{N: len(s), Min: s[0], P50: rank(0.5), P90: rank(0.9), Max: s[len(s)-1]}
+}
+
+// SummarizeRepetitions turns the completed repetitions' figures into
+// distributions.
+func SummarizeRepetitions(reps []Repetition) *RepeatSummary {
+	s := &RepeatSummary{Runs: len(reps)}
+	var unavail, detect, promote, lost, tps, p99 []float64
+	for _, r := range reps {
+		if r.Status != StatusComplete {
+			continue
+		}
+		s.Complete++
+		s.LostTotal += r.Lost
+		lost = append(lost, float64(r.Lost))
+		tps = append(tps, r.TPS)
+		p99 = append(p99, r.P99CommitMs)
+		if f := r.Failover; f != nil {
+			if f.WriteUnavailableMs != nil {
+				unavail = append(unavail, *f.WriteUnavailableMs)
+			}
+			if f.DetectedMs != nil && f.FaultMs != nil {
+				detect = append(detect, *f.DetectedMs-*f.FaultMs)
+			}
+			if f.PromoteDoneMs != nil && f.PromoteStartMs != nil {
+				promote = append(promote, *f.PromoteDoneMs-*f.PromoteStartMs)
+			}
+		}
+	}
+	s.WriteUnavailableMs = NewDistribution(unavail)
+	s.DetectMs = NewDistribution(detect)
+	s.PromoteMs = NewDistribution(promote)
+	s.LostAckedWrites = NewDistribution(lost)
+	s.TPS = NewDistribution(tps)
+	s.P99CommitMs = NewDistribution(p99)
+	return s
 }

@@ -142,7 +142,7 @@ func Run(ctx context.Context, opts Options) (*result.Result, string, error) {
 			opts.Progress.VariantDone(rv)
 			if s.Repeat.Times > 1 {
 				v.Repetitions = append(v.Repetitions, repetitionOf(rep, shift, rv, err))
-				v.Summary.Repeated = summarizeRepetitions(v.Repetitions)
+				v.Summary.Repeated = result.SummarizeRepetitions(v.Repetitions)
 			}
 			if err == nil {
 				_ = save()
