@@ -1,7 +1,8 @@
 // Package chaos fires the scenario's fault timeline against a cluster. A
-// fault has a lifecycle: inject at its offset, heal after its `for:` (or
-// when the timeline ends, on error and on Ctrl-C), each step recorded as an
-// event on the run's clock.
+// fault has a lifecycle (package fault): inject at its offset, wait until
+// it took effect, heal after its `for:` (or when the timeline ends, on
+// error and on Ctrl-C), wait until healed; each step is recorded as a typed
+// event on the run's clock and in the fault's record.
 //
 //	tl := chaos.New(c, roles, faults, t0, emit)
 //	go tl.Run(ctx)
@@ -12,13 +13,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/pgbench-ha/pgbench-ha/cluster"
+	"github.com/pgbench-ha/pgbench-ha/fault"
 	"github.com/pgbench-ha/pgbench-ha/result"
 	"github.com/pgbench-ha/pgbench-ha/scenario"
 )
@@ -27,112 +28,57 @@ import (
 // cannot inject, with where it is in the scenario file, or nil. Call it
 // before anything starts.
 func Supported(file string, backend cluster.Backend, faults []scenario.Fault) error {
-	var kinds []string
-	if fb, ok := backend.(cluster.FaultBackend); ok {
-		kinds = fb.FaultKinds()
+	var a cluster.Abilities
+	if ab, ok := backend.(cluster.Able); ok {
+		a = ab.Abilities()
 	}
-	clientLinks := false
-	if cl, ok := backend.(cluster.ClientLinker); ok {
-		clientLinks = cl.ClientLinks()
-	}
-	var probs []string
+	var specs []fault.Spec
+	var lines []int
 	for _, f := range faults {
-		if !slices.Contains(kinds, f.Kind) {
-			msg := fmt.Sprintf("%s:%d: fault kind %q is not supported by the %s backend (it supports: %s)",
-				file, f.Line, f.Kind, backend.Name(), strings.Join(kinds, ", "))
-			if !clientLinks && linkOnly(f.Kind) {
-				msg += "; latency, bandwidth and reset act on per-link proxies and are supported by the local backend only"
-			}
-			probs = append(probs, msg)
-			continue
-		}
-		if clientLinks {
-			continue
-		}
-		if groups := clientGroups(f); len(groups) > 0 {
-			what := "partition naming client groups"
-			if f.Kind == scenario.FaultIsolate {
-				what = "isolate with client groups"
-			}
-			probs = append(probs, fmt.Sprintf("%s:%d: %s (%s) is not supported by the %s backend: it cuts links between nodes only; client groups on a side need the local backend",
-				file, f.Line, what, strings.Join(groups, ", "), backend.Name()))
+		if f.Spec != nil {
+			specs = append(specs, f.Spec)
+			lines = append(lines, f.Line)
 		}
 	}
+	probs := fault.Supported(file, backend.Name(), a, specs, lines)
 	if len(probs) == 0 {
 		return nil
 	}
 	return errors.New(strings.Join(probs, "\n"))
 }
 
-// linkOnly reports whether a fault kind needs per-link proxies (a
-// cluster.Networker): it cannot be done by cutting links between nodes.
-func linkOnly(kind string) bool {
-	return kind == scenario.FaultLatency || kind == scenario.FaultBandwidth || kind == scenario.FaultReset
-}
-
-// clientGroups lists the client groups an isolate or a partition names
-// (with:, sides, from, to), in order, once each.
-func clientGroups(f scenario.Fault) []string {
-	if f.Kind != scenario.FaultIsolate && f.Kind != scenario.FaultPartition {
-		return nil
-	}
-	var names []string
-	names = append(names, f.With...)
-	for _, s := range f.Sides {
-		names = append(names, s...)
-	}
-	names = append(names, f.From...)
-	names = append(names, f.To...)
-	var out []string
-	for _, n := range names {
-		if slices.Contains(scenario.ClientNames, n) && !slices.Contains(out, n) {
-			out = append(out, n)
-		}
-	}
-	return out
-}
-
-// Timeline fires faults at their offsets and heals them.
+// Timeline fires faults at their offsets and heals them. Its methods are
+// safe for concurrent use.
 type Timeline struct {
 	c      cluster.Cluster
 	roles  *cluster.Roles
-	faults []scenario.Fault
+	faults []scenario.Fault // in file order
 	start  time.Time
 	emit   func(result.Event)
 
-	mu     sync.Mutex
-	fired  []Fired
-	active map[int]*active // by index in faults
+	mu      sync.Mutex
+	records []result.Fault     // by index in faults
+	active  map[int]fault.Heal // injected, not yet healed
+	waits   sync.WaitGroup     // "took effect" and "healed" waits under way
+	// waitErrs are heals not seen to take effect, for HealAll.
+	waitErrs []error
 }
 
-// Fired is one fault that was injected, and healed if it was.
-type Fired struct {
-	Fault  scenario.Fault
-	At     time.Duration
-	Healed time.Duration // 0 when not healed
-	Err    error
-}
-
-type active struct {
-	idx    int
-	fired  int    // index in Timeline.fired
-	target string // the node a node fault acted on
-	toxics []placed
-	heal   func(ctx context.Context) error
-}
-
-type placed struct {
-	from, to, name string
-}
-
-// New returns a timeline of faults, sorted by offset.
+// New returns a timeline of faults (in file order; they fire in time
+// order).
 func New(c cluster.Cluster, roles *cluster.Roles, faults []scenario.Fault, start time.Time, emit func(result.Event)) *Timeline {
-	fs := append([]scenario.Fault(nil), faults...)
-	sort.SliceStable(fs, func(i, j int) bool { return fs[i].At < fs[j].At })
-	return &Timeline{c: c, roles: roles, faults: fs, start: start, emit: emit, active: map[int]*active{}}
+	t := &Timeline{c: c, roles: roles, faults: append([]scenario.Fault(nil), faults...), start: start, emit: emit, active: map[int]fault.Heal{}}
+	for i, f := range t.faults {
+		t.records = append(t.records, result.Fault{Index: i, Kind: f.Kind(), Name: f.Spec.Describe(), Node: f.Spec.Node(),
+			Targets: append([]string{}, f.Spec.Targets()...), Lasting: f.Spec.Lasting(),
+			AtMs: ms(f.At.D()), ForMs: ms(f.For.D()), Outcome: result.OutcomeNotFired})
+	}
+	return t
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func (t *Timeline) now() float64 { return ms(time.Since(t.start)) }
 
 type step struct {
 	at   time.Duration
@@ -160,58 +106,113 @@ func (t *Timeline) Run(ctx context.Context) {
 		case <-timer.C:
 		}
 		if st.heal {
-			_ = t.healOne(ctx, st.idx) // recorded as an error event
+			_ = t.healOne(ctx, st.idx) // recorded in the fault and as an error event
 			continue
 		}
 		t.injectOne(ctx, st.idx)
 	}
 }
 
+// event is an event about fault idx.
+func (t *Timeline) event(kind string, idx int, at float64, detail, outcome string) result.Event {
+	r := t.records[idx]
+	i := idx
+	return result.Event{Ms: at, Kind: kind, Node: r.Node, Detail: detail, Fault: &i,
+		FaultKind: r.Kind, Lasting: r.Lasting, Outcome: outcome}
+}
+
+func (t *Timeline) env(idx int) fault.Env {
+	return fault.Env{Cluster: t.c, Roles: t.roles, ID: fmt.Sprintf("f%d", idx)}
+}
+
 func (t *Timeline) injectOne(ctx context.Context, idx int) {
-	f := t.faults[idx]
-	at := time.Since(t.start)
-	a, err := t.inject(ctx, f)
+	spec := t.faults[idx].Spec
+	at := t.now()
+	heal, err := spec.Inject(ctx, t.env(idx))
 	t.mu.Lock()
-	t.fired = append(t.fired, Fired{Fault: f, At: at, Err: err})
-	if err == nil {
-		a.idx = idx
-		a.fired = len(t.fired) - 1
-		t.active[idx] = a
-	}
-	t.mu.Unlock()
-	ev := result.Event{Ms: ms(at), Kind: "fault", Node: a.target, Detail: Describe(f)}
+	r := &t.records[idx]
+	r.InjectedMs = &at
 	if err != nil {
-		ev.Kind, ev.Detail = "error", fmt.Sprintf("%s: %v", Describe(f), err)
+		r.Outcome, r.Error = result.OutcomeFailed, cluster.Redact(err.Error())
+	} else {
+		r.Outcome = result.OutcomeInjected
+		t.active[idx] = heal
 	}
-	t.emit(ev)
+	name := r.Name
+	t.mu.Unlock()
+	if err != nil {
+		t.emit(t.event(result.EventError, idx, at, fmt.Sprintf("%s: %s", name, cluster.Redact(err.Error())), result.OutcomeFailed))
+		return
+	}
+	t.emit(t.event(result.EventFault, idx, at, name, result.OutcomeInjected))
+	if e, ok := spec.(fault.Effecter); ok {
+		// Waited on aside, so that the next fault is not held up.
+		t.waits.Add(1)
+		go func() {
+			defer t.waits.Done()
+			if err := e.TookEffect(context.WithoutCancel(ctx), t.env(idx)); err != nil {
+				t.emit(t.event(result.EventError, idx, t.now(), fmt.Sprintf("%s: not seen to take effect: %v", name, err), ""))
+				return
+			}
+			eff := t.now()
+			t.mu.Lock()
+			t.records[idx].EffectiveMs = &eff
+			t.mu.Unlock()
+			t.emit(t.event(result.EventEffective, idx, eff, name+" took effect", ""))
+		}()
+	}
 }
 
 func (t *Timeline) healOne(ctx context.Context, idx int) error {
 	t.mu.Lock()
-	a := t.active[idx]
+	h, ok := t.active[idx]
 	delete(t.active, idx)
+	name := t.records[idx].Name
 	t.mu.Unlock()
-	if a == nil {
+	if !ok || h.Do == nil {
 		return nil
 	}
-	f := t.faults[idx]
-	err := a.heal(ctx)
-	at := time.Since(t.start)
+	err := h.Do(ctx)
+	at := t.now()
 	t.mu.Lock()
-	t.fired[a.fired].Healed = at
-	t.mu.Unlock()
-	ev := result.Event{Ms: ms(at), Kind: "heal", Node: a.target, Detail: Describe(f)}
+	r := &t.records[idx]
+	r.HealedMs = &at
 	if err != nil {
-		ev.Kind, ev.Detail = "error", fmt.Sprintf("heal %s: %v", Describe(f), err)
-		err = fmt.Errorf("heal %s: %w", Describe(f), err)
+		r.HealError = cluster.Redact(err.Error())
 	}
-	t.emit(ev)
-	return err
+	t.mu.Unlock()
+	if err != nil {
+		t.emit(t.event(result.EventError, idx, at, fmt.Sprintf("heal %s: %s", name, cluster.Redact(err.Error())), result.OutcomeHealFailed))
+		return fmt.Errorf("heal %s: %w", name, err)
+	}
+	t.emit(t.event(result.EventHeal, idx, at, name, ""))
+	if w, ok := t.faults[idx].Spec.(fault.HealWaiter); ok {
+		t.waits.Add(1)
+		go func() {
+			defer t.waits.Done()
+			if err := w.Healed(context.WithoutCancel(ctx), t.env(idx)); err != nil {
+				msg := cluster.Redact(err.Error())
+				t.mu.Lock()
+				t.records[idx].HealError = "not seen healed: " + msg
+				t.waitErrs = append(t.waitErrs, fmt.Errorf("heal %s: not seen to take effect: %w", name, err))
+				t.mu.Unlock()
+				t.emit(t.event(result.EventError, idx, t.now(), fmt.Sprintf("%s: heal not seen to take effect: %s", name, msg), result.OutcomeHealFailed))
+				return
+			}
+			seen := t.now()
+			t.mu.Lock()
+			t.records[idx].HealedSeenMs = &seen
+			t.mu.Unlock()
+			t.emit(t.event(result.EventHealed, idx, seen, name+" healed", ""))
+		}()
+	}
+	return nil
 }
 
 // HealAll heals every fault still active: paused nodes resume, links are
-// restored. Killed and stopped nodes without a for: stay down: a crashed
-// machine is not healed by the end of a run.
+// restored. A fault whose heal keeps it at the end (a killed or stopped
+// node) and that has no for: stays: a crashed machine is not mended by the
+// end of a run. Heal errors are recorded in the faults and returned.
 func (t *Timeline) HealAll(ctx context.Context) error {
 	t.mu.Lock()
 	var idxs []int
@@ -219,334 +220,41 @@ func (t *Timeline) HealAll(ctx context.Context) error {
 		idxs = append(idxs, i)
 	}
 	t.mu.Unlock()
-	// Thaw paused nodes first: a toxic change waits for data in flight,
-	// which a frozen node would never read.
+	// Heal node faults before link faults (thaw a paused node first): a
+	// toxic change waits for data in flight, which a frozen node would
+	// never read.
 	sort.SliceStable(idxs, func(a, b int) bool {
-		pa, pb := t.faults[idxs[a]].Kind == scenario.FaultPause, t.faults[idxs[b]].Kind == scenario.FaultPause
-		if pa != pb {
-			return pa
+		la, lb := t.faults[idxs[a]].IsNetwork(), t.faults[idxs[b]].IsNetwork()
+		if la != lb {
+			return lb
 		}
 		return idxs[a] < idxs[b]
 	})
 	var errs []error
 	for _, i := range idxs {
-		f := t.faults[i]
-		if (f.Kind == scenario.FaultKill || f.Kind == scenario.FaultStop) && f.For == 0 {
+		t.mu.Lock()
+		keep := t.active[i].KeepAtEnd && t.faults[i].For == 0
+		t.mu.Unlock()
+		if keep {
 			continue
 		}
 		if err := t.healOne(ctx, i); err != nil {
 			errs = append(errs, err)
 		}
 	}
+	// The waits under way end before the records are read; a heal not
+	// seen to take effect is an error too.
+	t.waits.Wait()
+	t.mu.Lock()
+	errs = append(errs, t.waitErrs...)
+	t.waitErrs = nil
+	t.mu.Unlock()
 	return errors.Join(errs...)
 }
 
-// Fired lists the faults injected so far.
-func (t *Timeline) Fired() []Fired {
+// Faults returns the record of every fault, in file order.
+func (t *Timeline) Faults() []result.Fault {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return append([]Fired(nil), t.fired...)
-}
-
-// Describe names a fault in a few words, for events and reports.
-func Describe(f scenario.Fault) string {
-	switch f.Kind {
-	case scenario.FaultKill, scenario.FaultPause:
-		return f.Kind + " " + f.Node
-	case scenario.FaultStop, scenario.FaultRestart:
-		mode := f.Mode
-		if mode == "" {
-			mode = scenario.StopFast
-		}
-		return fmt.Sprintf("%s %s (%s)", f.Kind, f.Node, mode)
-	case scenario.FaultIsolate:
-		if len(f.With) > 0 {
-			return fmt.Sprintf("isolate %s with %s", f.Node, strings.Join(f.With, ", "))
-		}
-		return "isolate " + f.Node
-	case scenario.FaultPartition:
-		if len(f.Sides) > 0 {
-			var sides []string
-			for _, s := range f.Sides {
-				sides = append(sides, strings.Join(s, ", "))
-			}
-			return "partition " + strings.Join(sides, " | ")
-		}
-		return fmt.Sprintf("partition %s -/-> %s", strings.Join(f.From, ", "), strings.Join(f.To, ", "))
-	case scenario.FaultLatency:
-		return fmt.Sprintf("latency %s ±%s %s -> %s", f.Latency, f.Jitter, strings.Join(f.From, ", "), strings.Join(f.To, ", "))
-	case scenario.FaultBandwidth:
-		return fmt.Sprintf("bandwidth %d KB/s %s -> %s", f.RateKBps, strings.Join(f.From, ", "), strings.Join(f.To, ", "))
-	case scenario.FaultReset:
-		if f.Node != "" {
-			return "reset connections to " + f.Node
-		}
-		return fmt.Sprintf("reset %s -> %s", strings.Join(f.From, ", "), strings.Join(f.To, ", "))
-	}
-	return f.Kind
-}
-
-// inject carries out a fault and returns how to heal it.
-func (t *Timeline) inject(ctx context.Context, f scenario.Fault) (*active, error) {
-	a := &active{target: f.Node, heal: func(context.Context) error { return nil }}
-	switch f.Kind {
-	case scenario.FaultKill:
-		k, ok := t.c.(cluster.Killer)
-		if !ok {
-			return a, fmt.Errorf("the backend cannot kill a node")
-		}
-		if err := k.Kill(ctx, f.Node); err != nil {
-			return a, err
-		}
-		t.markDown(f.Node)
-		a.heal = t.startAgain(f.Node)
-	case scenario.FaultStop, scenario.FaultRestart:
-		s, ok := t.c.(cluster.Stopper)
-		if !ok {
-			return a, fmt.Errorf("the backend cannot stop a node")
-		}
-		if err := s.Stop(ctx, f.Node, f.Mode == scenario.StopImmediate); err != nil {
-			return a, err
-		}
-		if f.Kind == scenario.FaultRestart {
-			return a, s.Start(ctx, f.Node)
-		}
-		t.markDown(f.Node)
-		a.heal = t.startAgain(f.Node)
-	case scenario.FaultPause:
-		p, ok := t.c.(cluster.Pauser)
-		if !ok {
-			return a, fmt.Errorf("the backend cannot pause a node")
-		}
-		if err := p.Pause(ctx, f.Node); err != nil {
-			return a, err
-		}
-		a.heal = func(ctx context.Context) error { return p.Resume(ctx, f.Node) }
-	default:
-		if !f.IsNetwork() {
-			return a, fmt.Errorf("unknown fault kind %q", f.Kind)
-		}
-		if f.Node == "" && len(f.From) > 0 {
-			a.target = strings.Join(f.From, ",") + "->" + strings.Join(f.To, ",")
-		}
-		n, ok := t.c.(cluster.Networker)
-		if !ok {
-			if np, ok := t.c.(cluster.NodePartitioner); ok && (f.Kind == scenario.FaultIsolate || f.Kind == scenario.FaultPartition) {
-				return t.cutNodes(ctx, np, f, a)
-			}
-			return a, fmt.Errorf("the cluster was built without link proxies")
-		}
-		toxics := Toxics(f, n.Links())
-		for _, tx := range toxics {
-			if err := n.AddToxic(ctx, tx.From, tx.To, tx.Toxic); err != nil {
-				t.removeToxics(ctx, n, a.toxics)
-				return a, fmt.Errorf("%s -> %s: %w", tx.From, tx.To, err)
-			}
-			a.toxics = append(a.toxics, placed{tx.From, tx.To, tx.Toxic.Name})
-		}
-		placedToxics := a.toxics
-		a.heal = func(ctx context.Context) error { return t.removeToxics(ctx, n, placedToxics) }
-	}
-	return a, nil
-}
-
-// cutNodes carries out an isolate or a partition on a cluster that can only
-// cut links between nodes: client groups named in the fault are refused
-// (Supported refuses them before anything starts).
-func (t *Timeline) cutNodes(ctx context.Context, np cluster.NodePartitioner, f scenario.Fault, a *active) (*active, error) {
-	if groups := clientGroups(f); len(groups) > 0 {
-		return a, fmt.Errorf("the backend cannot cut the links of client groups (%s)", strings.Join(groups, ", "))
-	}
-	var nodes []string
-	for _, n := range t.c.Nodes() {
-		nodes = append(nodes, n.Name)
-	}
-	cuts := NodeCuts(f, nodes)
-	for _, c := range cuts {
-		if err := np.Cut(ctx, c[0], c[1]); err != nil {
-			_ = np.Heal(ctx)
-			return a, fmt.Errorf("%s -/-> %s: %w", c[0], c[1], err)
-		}
-	}
-	a.heal = np.Heal
-	return a, nil
-}
-
-// NodeCuts translates an isolate or a partition into one-way cuts (from,
-// to) between the nodes named in nodes; client groups are ignored. It is
-// pure, for tests.
-func NodeCuts(f scenario.Fault, nodes []string) [][2]string {
-	var out [][2]string
-	switch f.Kind {
-	case scenario.FaultIsolate:
-		if !slices.Contains(nodes, f.Node) {
-			break
-		}
-		for _, o := range nodes {
-			if o != f.Node {
-				out = append(out, [2]string{f.Node, o}, [2]string{o, f.Node})
-			}
-		}
-	case scenario.FaultPartition:
-		if len(f.Sides) > 0 {
-			side := map[string]int{}
-			for i, s := range f.Sides {
-				for _, n := range s {
-					side[n] = i + 1
-				}
-			}
-			for _, a := range nodes {
-				for _, b := range nodes {
-					if sa, sb := side[a], side[b]; sa != 0 && sb != 0 && sa != sb {
-						out = append(out, [2]string{a, b})
-					}
-				}
-			}
-			break
-		}
-		for _, a := range f.From {
-			for _, b := range f.To {
-				if a != b && slices.Contains(nodes, a) && slices.Contains(nodes, b) {
-					out = append(out, [2]string{a, b})
-				}
-			}
-		}
-	}
-	return out
-}
-
-func (t *Timeline) markDown(node string) {
-	if node != t.roles.Primary() {
-		t.roles.MarkDown(node)
-	}
-}
-
-// startAgain heals a kill or stop with a for: the node starts again. A
-// replica streams again from its upstream; an old primary comes back as
-// a primary (a second writable node, if a replica was promoted meanwhile:
-// exactly the split brain a scenario may want to see).
-func (t *Timeline) startAgain(node string) func(context.Context) error {
-	return func(ctx context.Context) error {
-		s, ok := t.c.(cluster.Stopper)
-		if !ok {
-			return fmt.Errorf("the backend cannot start a node again")
-		}
-		if err := s.Start(ctx, node); err != nil {
-			return err
-		}
-		t.roles.MarkUp(node)
-		return nil
-	}
-}
-
-func (t *Timeline) removeToxics(ctx context.Context, n cluster.Networker, ps []placed) error {
-	var errs []error
-	for _, p := range ps {
-		if err := n.RemoveToxic(ctx, p.from, p.to, p.name); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// LinkToxic is a toxic to put on the link from From to To.
-type LinkToxic struct {
-	From, To string
-	Toxic    cluster.Toxic
-}
-
-var toxicSeq struct {
-	sync.Mutex
-	n int
-}
-
-func toxicName(kind string) string {
-	toxicSeq.Lock()
-	defer toxicSeq.Unlock()
-	toxicSeq.n++
-	return fmt.Sprintf("%s-%d", kind, toxicSeq.n)
-}
-
-// Toxics translates a network fault into toxics on links (from connects
-// to to). It is pure, for tests.
-func Toxics(f scenario.Fault, links [][2]string) []LinkToxic {
-	var out []LinkToxic
-	add := func(from, to, dir string, tx cluster.Toxic) {
-		tx.Direction = dir
-		tx.Name = toxicName(tx.Kind)
-		out = append(out, LinkToxic{From: from, To: to, Toxic: tx})
-	}
-	both := func(from, to string, tx cluster.Toxic, direction string) {
-		switch direction {
-		case scenario.DirectionUpstream:
-			add(from, to, cluster.Upstream, tx)
-		case scenario.DirectionDownstream:
-			add(from, to, cluster.Downstream, tx)
-		default:
-			add(from, to, cluster.Upstream, tx)
-			add(from, to, cluster.Downstream, tx)
-		}
-	}
-	black := cluster.Toxic{Kind: cluster.ToxicBlackhole}
-	switch f.Kind {
-	case scenario.FaultIsolate:
-		for _, l := range links {
-			var other string
-			switch {
-			case l[0] == f.Node:
-				other = l[1]
-			case l[1] == f.Node:
-				other = l[0]
-			default:
-				continue
-			}
-			if slices.Contains(f.With, other) {
-				continue
-			}
-			both(l[0], l[1], black, scenario.DirectionBoth)
-		}
-	case scenario.FaultPartition:
-		if len(f.Sides) > 0 {
-			side := map[string]int{}
-			for i, s := range f.Sides {
-				for _, n := range s {
-					side[n] = i + 1
-				}
-			}
-			for _, l := range links {
-				a, b := side[l[0]], side[l[1]]
-				if a != 0 && b != 0 && a != b {
-					both(l[0], l[1], black, scenario.DirectionBoth)
-				}
-			}
-			break
-		}
-		// One way: data from From to To vanishes.
-		for _, l := range links {
-			switch {
-			case slices.Contains(f.From, l[0]) && slices.Contains(f.To, l[1]):
-				add(l[0], l[1], cluster.Upstream, black)
-			case slices.Contains(f.To, l[0]) && slices.Contains(f.From, l[1]):
-				add(l[0], l[1], cluster.Downstream, black)
-			}
-		}
-	case scenario.FaultLatency, scenario.FaultBandwidth:
-		tx := cluster.Toxic{Kind: cluster.ToxicLatency, Latency: f.Latency.D(), Jitter: f.Jitter.D()}
-		if f.Kind == scenario.FaultBandwidth {
-			tx = cluster.Toxic{Kind: cluster.ToxicBandwidth, RateKBps: f.RateKBps}
-		}
-		for _, l := range links {
-			if slices.Contains(f.From, l[0]) && slices.Contains(f.To, l[1]) {
-				both(l[0], l[1], tx, f.Direction)
-			}
-		}
-	case scenario.FaultReset:
-		tx := cluster.Toxic{Kind: cluster.ToxicReset}
-		for _, l := range links {
-			if (f.Node != "" && l[1] == f.Node) || (slices.Contains(f.From, l[0]) && slices.Contains(f.To, l[1])) {
-				add(l[0], l[1], cluster.Upstream, tx)
-			}
-		}
-	}
-	return out
+	return append([]result.Fault(nil), t.records...)
 }

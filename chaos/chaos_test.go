@@ -17,6 +17,7 @@ import (
 
 	"github.com/pgbench-ha/pgbench-ha/chaos"
 	"github.com/pgbench-ha/pgbench-ha/cluster"
+	"github.com/pgbench-ha/pgbench-ha/fault"
 	"github.com/pgbench-ha/pgbench-ha/internal/pgtest"
 	"github.com/pgbench-ha/pgbench-ha/result"
 	"github.com/pgbench-ha/pgbench-ha/scenario"
@@ -286,10 +287,25 @@ func (l *eventLog) String() string {
 
 // run is one timeline being run in the background.
 type run struct {
-	tl    *chaos.Timeline
-	log   *eventLog
-	done  chan struct{}
-	start time.Time
+	tl     *chaos.Timeline
+	faults []scenario.Fault
+	log    *eventLog
+	done   chan struct{}
+	start  time.Time
+}
+
+// msDur is a record's offset in ms as a duration.
+func msDur(ms float64) time.Duration { return time.Duration(ms * float64(time.Millisecond)) }
+
+// fired lists the records of the faults that were injected.
+func (r *run) fired() []result.Fault {
+	var out []result.Fault
+	for _, f := range r.tl.Faults() {
+		if f.InjectedMs != nil {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // fire runs a timeline of faults from now and returns once every fault
@@ -297,7 +313,7 @@ type run struct {
 // so a failed subtest does not leave the shared cluster faulted.
 func (fx *fixture) fire(t *testing.T, ctx context.Context, faults ...scenario.Fault) *run {
 	t.Helper()
-	r := &run{log: &eventLog{}, done: make(chan struct{}), start: time.Now()}
+	r := &run{faults: faults, log: &eventLog{}, done: make(chan struct{}), start: time.Now()}
 	r.tl = chaos.New(fx.c, fx.roles, faults, r.start, r.log.emit)
 	rctx, cancel := context.WithCancel(ctx)
 	go func() {
@@ -311,15 +327,15 @@ func (fx *fixture) fire(t *testing.T, ctx context.Context, faults ...scenario.Fa
 			t.Errorf("heal all: %v", err)
 		}
 	})
-	for deadline := time.Now().Add(30 * time.Second); len(r.tl.Fired()) < len(faults); {
+	for deadline := time.Now().Add(30 * time.Second); len(r.fired()) < len(faults); {
 		if time.Now().After(deadline) {
 			t.Fatalf("faults not injected 30s after the start:\n%s", r.log)
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
-	for _, f := range r.tl.Fired() {
-		if f.Err != nil {
-			t.Fatalf("inject %s: %v", chaos.Describe(f.Fault), f.Err)
+	for _, f := range r.fired() {
+		if f.Outcome == result.OutcomeFailed {
+			t.Fatalf("inject %s: %v", f.Name, f.Error)
 		}
 	}
 	return r
@@ -339,24 +355,33 @@ func (r *run) wait(t *testing.T, d time.Duration) {
 // out: what was measured until now was measured under the fault.
 func (r *run) during(t *testing.T) {
 	t.Helper()
-	f := r.tl.Fired()[0]
-	if now := time.Since(r.start); now >= f.At+f.Fault.For.D() {
+	f := r.fired()[0]
+	due := msDur(*f.InjectedMs + f.ForMs)
+	if now := time.Since(r.start); now >= due {
 		t.Fatalf("measured until %v, after the heal was due at %v: the machine is too slow for this test",
-			now.Round(time.Millisecond), (f.At + f.Fault.For.D()).Round(time.Millisecond))
+			now.Round(time.Millisecond), due.Round(time.Millisecond))
 	}
 }
 
-// check asserts the timeline's record: a fault event per fault, a heal
-// event per healed fault, and Fired with Healed set for those.
+// check asserts the timeline's record: a fault event per fault (and a
+// fault_effective event for a kind that can tell it took effect), a heal
+// event per healed fault (and a healed event for a kind that can tell the
+// heal took effect), and the fault records with HealedMs set for those.
 func (r *run) check(t *testing.T, healed ...bool) {
 	t.Helper()
 	var want []string
-	for range healed {
-		want = append(want, "fault")
+	for i := range healed {
+		want = append(want, result.EventFault)
+		if _, ok := r.faults[i].Spec.(fault.Effecter); ok {
+			want = append(want, result.EventEffective)
+		}
 	}
-	for _, h := range healed {
+	for i, h := range healed {
 		if h {
-			want = append(want, "heal")
+			want = append(want, result.EventHeal)
+			if _, ok := r.faults[i].Spec.(fault.HealWaiter); ok {
+				want = append(want, result.EventHealed)
+			}
 		}
 	}
 	got := r.log.kinds()
@@ -366,22 +391,22 @@ func (r *run) check(t *testing.T, healed ...bool) {
 	if strings.Join(gotSorted, ",") != strings.Join(want, ",") {
 		t.Errorf("events %v, want %v:\n%s", got, want, r.log)
 	}
-	fired := r.tl.Fired()
+	fired := r.fired()
 	if len(fired) != len(healed) {
-		t.Fatalf("Fired lists %d faults, want %d", len(fired), len(healed))
+		t.Fatalf("%d faults fired, want %d", len(fired), len(healed))
 	}
 	for i, f := range fired {
-		if f.Err != nil {
-			t.Errorf("%s: %v", chaos.Describe(f.Fault), f.Err)
+		if f.Outcome == result.OutcomeFailed {
+			t.Errorf("%s: %v", f.Name, f.Error)
 		}
-		if (f.Healed > 0) != healed[i] {
-			t.Errorf("%s: Healed %v, want healed: %v", chaos.Describe(f.Fault), f.Healed, healed[i])
+		if (f.HealedMs != nil) != healed[i] {
+			t.Errorf("%s: HealedMs %v, want healed: %v", f.Name, f.HealedMs, healed[i])
 		}
-		if f.Healed > 0 && f.Healed < f.At {
-			t.Errorf("%s: healed at %v, before its injection at %v", chaos.Describe(f.Fault), f.Healed, f.At)
+		if f.HealedMs != nil && *f.HealedMs < *f.InjectedMs {
+			t.Errorf("%s: healed at %v ms, before its injection at %v ms", f.Name, *f.HealedMs, *f.InjectedMs)
 		}
-		if f.Fault.Node != "" && !r.log.recorded("fault", f.Fault.Node, chaos.Describe(f.Fault)) {
-			t.Errorf("no fault event on %s for %q:\n%s", f.Fault.Node, chaos.Describe(f.Fault), r.log)
+		if f.Node != "" && !r.log.recorded("fault", f.Node, f.Name) {
+			t.Errorf("no fault event on %s for %q:\n%s", f.Node, f.Name, r.log)
 		}
 	}
 }
@@ -487,7 +512,7 @@ func TestFaults(t *testing.T) {
 
 	t.Run("pause of the sync standby blocks commits until resumed", func(t *testing.T) {
 		fx.settle(t, ctx)
-		r := fx.fire(t, ctx, scenario.Fault{Kind: scenario.FaultPause, Node: "replica1", For: dur(1200 * time.Millisecond)})
+		r := fx.fire(t, ctx, scenario.Fault{Spec: fault.Pause{Target: "replica1"}, For: dur(1200 * time.Millisecond)})
 		cctx, ccancel := context.WithTimeout(ctx, 10*time.Second)
 		defer ccancel()
 		begin := time.Now()
@@ -500,15 +525,17 @@ func TestFaults(t *testing.T) {
 		if took < 500*time.Millisecond {
 			t.Errorf("sync commit with the sync standby paused took %v, want > 500ms", took)
 		}
-		if resumed := r.tl.Fired()[0].Healed; end < resumed-50*time.Millisecond {
-			t.Errorf("the commit returned at %v, before the resume at %v", end, resumed)
+		if h := r.fired()[0].HealedMs; h != nil {
+			if resumed := msDur(*h); end < resumed-50*time.Millisecond {
+				t.Errorf("the commit returned at %v, before the resume at %v", end, resumed)
+			}
 		}
 		r.check(t, true)
 	})
 
 	t.Run("pause of an async standby", func(t *testing.T) {
 		fx.settle(t, ctx)
-		r := fx.fire(t, ctx, scenario.Fault{Kind: scenario.FaultPause, Node: "replica2", For: dur(1500 * time.Millisecond)})
+		r := fx.fire(t, ctx, scenario.Fault{Spec: fault.Pause{Target: "replica2"}, For: dur(1500 * time.Millisecond)})
 		begin := time.Now()
 		err := answers(ctx, fx.c.ConnString("replica2", cluster.Admin), 300*time.Millisecond)
 		t.Logf("query to paused replica2: %v after %v", err, time.Since(begin).Round(time.Millisecond))
@@ -527,7 +554,7 @@ func TestFaults(t *testing.T) {
 
 	t.Run("isolate an async standby", func(t *testing.T) {
 		fx.settle(t, ctx)
-		r := fx.fire(t, ctx, scenario.Fault{Kind: scenario.FaultIsolate, Node: "replica2", For: dur(2 * time.Second)})
+		r := fx.fire(t, ctx, scenario.Fault{Spec: fault.Isolate{Target: "replica2"}, For: dur(2 * time.Second)})
 		_, _, primary := fx.frozen(t, ctx, fx.replay, []string{"replica2"}, time.Second)
 		r.during(t)
 		r.wait(t, 5*time.Second)
@@ -537,7 +564,7 @@ func TestFaults(t *testing.T) {
 
 	t.Run("isolate the primary with the writers", func(t *testing.T) {
 		fx.settle(t, ctx)
-		r := fx.fire(t, ctx, scenario.Fault{Kind: scenario.FaultIsolate, Node: "primary", With: []string{scenario.ClientWriters},
+		r := fx.fire(t, ctx, scenario.Fault{Spec: fault.Isolate{Target: "primary", With: []string{scenario.ClientWriters}},
 			For: dur(2500 * time.Millisecond)})
 		w := mustConnect(t, ctx, nw.ClientConnString(scenario.ClientWriters, "primary", cluster.App))
 		mustExec(t, ctx, w, "SET synchronous_commit = local")
@@ -561,9 +588,9 @@ func TestFaults(t *testing.T) {
 
 	t.Run("partition sides", func(t *testing.T) {
 		fx.settle(t, ctx)
-		r := fx.fire(t, ctx, scenario.Fault{Kind: scenario.FaultPartition,
-			Sides: [][]string{{"primary", scenario.ClientWriters}, {"replica1", "replica2", scenario.ClientController}},
-			For:   dur(2 * time.Second)})
+		r := fx.fire(t, ctx, scenario.Fault{
+			Spec: fault.Partition{Sides: [][]string{{"primary", scenario.ClientWriters}, {"replica1", "replica2", scenario.ClientController}}},
+			For:  dur(2 * time.Second)})
 		_, _, primary := fx.frozen(t, ctx, fx.replay, []string{"replica1", "replica2"}, time.Second)
 		r.during(t)
 		w := mustConnect(t, ctx, nw.ClientConnString(scenario.ClientWriters, "primary", cluster.App))
@@ -578,7 +605,7 @@ func TestFaults(t *testing.T) {
 
 	t.Run("one-way partition from the primary to a standby", func(t *testing.T) {
 		fx.settle(t, ctx)
-		r := fx.fire(t, ctx, scenario.Fault{Kind: scenario.FaultPartition, From: []string{"primary"}, To: []string{"replica2"},
+		r := fx.fire(t, ctx, scenario.Fault{Spec: fault.Partition{From: []string{"primary"}, To: []string{"replica2"}},
 			For: dur(2 * time.Second)})
 		_, _, primary := fx.frozen(t, ctx, fx.replay, []string{"replica2"}, time.Second)
 		r.during(t)
@@ -590,8 +617,8 @@ func TestFaults(t *testing.T) {
 	t.Run("latency on the sync standby's link", func(t *testing.T) {
 		fx.settle(t, ctx)
 		base := medianCommit(t, ctx, fx.app, 20)
-		r := fx.fire(t, ctx, scenario.Fault{Kind: scenario.FaultLatency, From: []string{"replica1"}, To: []string{"primary"},
-			Latency: dur(20 * time.Millisecond)})
+		r := fx.fire(t, ctx, scenario.Fault{Spec: fault.Latency{From: []string{"replica1"}, To: []string{"primary"},
+			Latency: 20 * time.Millisecond}})
 		r.wait(t, 5*time.Second) // no for: Run returns once it is injected
 		slow := medianCommit(t, ctx, fx.app, 20)
 		if err := r.tl.HealAll(ctx); err != nil {
@@ -612,8 +639,8 @@ func TestFaults(t *testing.T) {
 	t.Run("bandwidth on an async standby's WAL", func(t *testing.T) {
 		fx.settle(t, ctx)
 		mustExec(t, ctx, fx.app, "CREATE TABLE chaos_big (id int, pad text)")
-		r := fx.fire(t, ctx, scenario.Fault{Kind: scenario.FaultBandwidth, From: []string{"replica2"}, To: []string{"primary"},
-			RateKBps: 64, Direction: scenario.DirectionDownstream})
+		r := fx.fire(t, ctx, scenario.Fault{Spec: fault.Bandwidth{From: []string{"replica2"}, To: []string{"primary"},
+			RateKBps: 64, Direction: fault.DirectionDownstream}})
 		r.wait(t, 5*time.Second)
 		p0 := fx.primaryLSN(t, ctx)
 		mustExec(t, ctx, fx.app, "INSERT INTO chaos_big SELECT g, repeat(md5(g::text), 30) FROM generate_series(1, 2000) g")
@@ -655,7 +682,7 @@ func TestFaults(t *testing.T) {
 		cs := nw.ClientConnString(scenario.ClientReaders, "replica2", cluster.App)
 		rd := mustConnect(t, ctx, cs)
 		mustExec(t, ctx, rd, "SELECT 1")
-		r := fx.fire(t, ctx, scenario.Fault{Kind: scenario.FaultReset, Node: "replica2", For: dur(time.Second)})
+		r := fx.fire(t, ctx, scenario.Fault{Spec: fault.Reset{Target: "replica2"}, For: dur(time.Second)})
 		qctx, qcancel := context.WithTimeout(ctx, 3*time.Second)
 		begin := time.Now()
 		_, err := rd.Exec(qctx, "SELECT 1")
@@ -676,7 +703,7 @@ func TestFaults(t *testing.T) {
 
 	t.Run("kill a standby, started again after for", func(t *testing.T) {
 		fx.settle(t, ctx)
-		r := fx.fire(t, ctx, scenario.Fault{Kind: scenario.FaultKill, Node: "replica2", For: dur(1500 * time.Millisecond)})
+		r := fx.fire(t, ctx, scenario.Fault{Spec: fault.Kill{Target: "replica2"}, For: dur(1500 * time.Millisecond)})
 		fx.refused(t, "replica2")
 		if !fx.roles.IsDown("replica2") {
 			t.Error("roles do not mark killed replica2 down")
@@ -692,10 +719,10 @@ func TestFaults(t *testing.T) {
 		r.check(t, true)
 	})
 
-	for _, mode := range []string{scenario.StopFast, scenario.StopImmediate} {
+	for _, mode := range []string{fault.StopFast, fault.StopImmediate} {
 		t.Run("stop a standby "+mode+", started again after for", func(t *testing.T) {
 			fx.settle(t, ctx)
-			r := fx.fire(t, ctx, scenario.Fault{Kind: scenario.FaultStop, Node: "replica2", Mode: mode, For: dur(time.Second)})
+			r := fx.fire(t, ctx, scenario.Fault{Spec: fault.Stop{Target: "replica2", Mode: mode}, For: dur(time.Second)})
 			fx.refused(t, "replica2")
 			if !fx.roles.IsDown("replica2") {
 				t.Error("roles do not mark stopped replica2 down")
@@ -711,7 +738,7 @@ func TestFaults(t *testing.T) {
 
 	t.Run("restart a standby", func(t *testing.T) {
 		fx.settle(t, ctx)
-		r := fx.fire(t, ctx, scenario.Fault{Kind: scenario.FaultRestart, Node: "replica2"})
+		r := fx.fire(t, ctx, scenario.Fault{Spec: fault.Restart{Target: "replica2"}})
 		r.wait(t, 30*time.Second)
 		if err := answers(ctx, fx.c.ConnString("replica2", cluster.Admin), 2*time.Second); err != nil {
 			t.Fatalf("replica2 right after the restart: %v", err)
@@ -726,13 +753,12 @@ func TestFaults(t *testing.T) {
 	// Last: replica2 stays down.
 	t.Run("HealAll removes toxics and resumes, a kill without for stays", func(t *testing.T) {
 		fx.settle(t, ctx)
-		// Lines as a scenario file gives them: Fired tells faults at the
-		// same moment apart by line (TestFiredHealedPerFault).
+		// Lines as a scenario file gives them.
 		r := fx.fire(t, ctx,
-			scenario.Fault{Kind: scenario.FaultLatency, From: []string{"replica1"}, To: []string{"primary"},
-				Latency: dur(20 * time.Millisecond), Line: 1},
-			scenario.Fault{Kind: scenario.FaultPause, Node: "replica1", Line: 2},
-			scenario.Fault{Kind: scenario.FaultKill, Node: "replica2", Line: 3},
+			scenario.Fault{Spec: fault.Latency{From: []string{"replica1"}, To: []string{"primary"},
+				Latency: 20 * time.Millisecond}, Line: 1},
+			scenario.Fault{Spec: fault.Pause{Target: "replica1"}, Line: 2},
+			scenario.Fault{Spec: fault.Kill{Target: "replica2"}, Line: 3},
 		)
 		r.wait(t, 5*time.Second)
 		if err := answers(ctx, fx.c.ConnString("replica1", cluster.Admin), 300*time.Millisecond); !errors.Is(err, context.DeadlineExceeded) {

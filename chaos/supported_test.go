@@ -2,6 +2,7 @@ package chaos_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -11,82 +12,78 @@ import (
 
 	"github.com/pgbench-ha/pgbench-ha/chaos"
 	"github.com/pgbench-ha/pgbench-ha/cluster"
+	"github.com/pgbench-ha/pgbench-ha/fault"
 	"github.com/pgbench-ha/pgbench-ha/result"
 	"github.com/pgbench-ha/pgbench-ha/scenario"
 )
 
-// nodeOnlyBackend cuts links between nodes only, like docker.
-type nodeOnlyBackend struct{ fakeFaultBackend }
+// fakeBackend is a Backend, and with abilities an Able one.
+type fakeBackend struct{ name string }
 
-// linkBackend has client links, like local.
-type linkBackend struct{ fakeFaultBackend }
+func (b fakeBackend) Name() string          { return b.name }
+func (b fakeBackend) ServerVersion() string { return "15" }
+func (b fakeBackend) Up(context.Context, cluster.Spec) (cluster.Cluster, error) {
+	return nil, errors.New("not here")
+}
+func (b fakeBackend) Close() error { return nil }
 
-func (linkBackend) ClientLinks() bool { return true }
-
-func TestSupportedClientGroups(t *testing.T) {
-	t.Parallel()
-	faults := []scenario.Fault{
-		{Kind: scenario.FaultIsolate, Node: "replica2", Line: 5},
-		{Kind: scenario.FaultIsolate, Node: "primary", With: []string{"writers", "controller"}, Line: 8},
-		{Kind: scenario.FaultPartition, Sides: [][]string{{"primary"}, {"replica1", "replica2"}}, Line: 11},
-		{Kind: scenario.FaultPartition, Sides: [][]string{{"primary", "writers"}, {"replica1", "readers"}}, Line: 14},
-		{Kind: scenario.FaultPartition, From: []string{"primary"}, To: []string{"replica2"}, Line: 17},
-		{Kind: scenario.FaultPartition, From: []string{"controller"}, To: []string{"primary"}, Line: 20},
-		{Kind: scenario.FaultLatency, From: []string{"replica1"}, To: []string{"primary"}, Line: 23},
-		{Kind: scenario.FaultReset, Node: "primary", Line: 26},
-	}
-	docker := nodeOnlyBackend{fakeFaultBackend{fakeBackend{"docker"}, []string{"kill", "stop", "restart", "pause", "isolate", "partition"}}}
-	err := chaos.Supported("s.yaml", docker, faults)
-	if err == nil {
-		t.Fatal("Supported = nil on a node-only backend with client groups and latency")
-	}
-	t.Log(err)
-	lines := strings.Split(err.Error(), "\n")
-	want := []string{
-		`s.yaml:8: isolate with client groups (writers, controller) is not supported by the docker backend: it cuts links between nodes only; client groups on a side need the local backend`,
-		`s.yaml:14: partition naming client groups (writers, readers) is not supported by the docker backend: it cuts links between nodes only; client groups on a side need the local backend`,
-		`s.yaml:20: partition naming client groups (controller) is not supported by the docker backend: it cuts links between nodes only; client groups on a side need the local backend`,
-		`s.yaml:23: fault kind "latency" is not supported by the docker backend (it supports: kill, stop, restart, pause, isolate, partition); latency, bandwidth and reset act on per-link proxies and are supported by the local backend only`,
-		`s.yaml:26: fault kind "reset" is not supported by the docker backend (it supports: kill, stop, restart, pause, isolate, partition); latency, bandwidth and reset act on per-link proxies and are supported by the local backend only`,
-	}
-	if !slices.Equal(lines, want) {
-		t.Errorf("Supported:\n%s\nwant:\n%s", err, strings.Join(want, "\n"))
-	}
-
-	local := linkBackend{fakeFaultBackend{fakeBackend{"local"}, scenario.FaultKinds}}
-	if err := chaos.Supported("s.yaml", local, faults); err != nil {
-		t.Errorf("Supported on a backend with client links = %v, want nil", err)
-	}
-	partial := linkBackend{fakeFaultBackend{fakeBackend{"partial"}, []string{"kill"}}}
-	err = chaos.Supported("s.yaml", partial, faults[6:7])
-	if err == nil || strings.Contains(err.Error(), "local backend only") {
-		t.Errorf("Supported on a backend with client links but no latency = %v, want the plain message", err)
-	}
+type ableBackend struct {
+	fakeBackend
+	a cluster.Abilities
 }
 
-func TestNodeCuts(t *testing.T) {
+func (b ableBackend) Abilities() cluster.Abilities { return b.a }
+
+// TestSupportedBackend: chaos.Supported checks a scenario's faults against
+// what the backend says it can do (fault.Supported, tested in package
+// fault), naming the file and each fault's line.
+func TestSupportedBackend(t *testing.T) {
 	t.Parallel()
-	nodes := []string{"primary", "replica1", "replica2"}
-	for _, tc := range []struct {
-		f    scenario.Fault
-		want string
-	}{
-		{scenario.Fault{Kind: scenario.FaultIsolate, Node: "replica2"},
-			"replica2>primary primary>replica2 replica2>replica1 replica1>replica2"},
-		{scenario.Fault{Kind: scenario.FaultPartition, Sides: [][]string{{"primary"}, {"replica1", "replica2"}}},
-			"primary>replica1 primary>replica2 replica1>primary replica2>primary"},
-		{scenario.Fault{Kind: scenario.FaultPartition, From: []string{"primary"}, To: []string{"replica1", "replica2"}},
-			"primary>replica1 primary>replica2"},
-		{scenario.Fault{Kind: scenario.FaultIsolate, Node: "nobody"}, ""},
-	} {
-		var got []string
-		for _, c := range chaos.NodeCuts(tc.f, nodes) {
-			got = append(got, c[0]+">"+c[1])
-		}
-		if g := strings.Join(got, " "); g != tc.want {
-			t.Errorf("NodeCuts(%s) = %q, want %q", chaos.Describe(tc.f), g, tc.want)
-		}
+	faults := []scenario.Fault{
+		{Spec: fault.Kill{Target: "primary"}, Line: 7},
+		{Spec: fault.Partition{Sides: [][]string{{"primary"}, {"replica1"}}}, Line: 12},
+		{Spec: fault.Pause{Target: "replica1"}, Line: 15},
+		{Spec: fault.Latency{From: []string{"replica1"}, To: []string{"primary"}}, Line: 21},
 	}
+	t.Run("all supported", func(t *testing.T) {
+		b := ableBackend{fakeBackend{"full"}, cluster.Abilities{Kill: true, Stop: true, Pause: true, Links: true, NodeCuts: true}}
+		if err := chaos.Supported("s.yaml", b, faults); err != nil {
+			t.Errorf("Supported = %v, want nil", err)
+		}
+		if err := chaos.Supported("s.yaml", b, nil); err != nil {
+			t.Errorf("Supported of no faults = %v, want nil", err)
+		}
+	})
+	t.Run("some kinds unsupported", func(t *testing.T) {
+		b := ableBackend{fakeBackend{"partial"}, cluster.Abilities{Kill: true, Pause: true}}
+		err := chaos.Supported("s.yaml", b, faults)
+		if err == nil {
+			t.Fatal("Supported = nil with partition and latency unsupported")
+		}
+		lines := strings.Split(err.Error(), "\n")
+		if len(lines) != 2 {
+			t.Fatalf("want one line per unsupported fault, got:\n%v", err)
+		}
+		for i, want := range []string{`s.yaml:12: fault kind "partition"`, `s.yaml:21: fault kind "latency"`} {
+			if !strings.HasPrefix(lines[i], want) {
+				t.Errorf("line %d = %q, want it to start with %q", i, lines[i], want)
+			}
+			if !strings.Contains(lines[i], "partial backend") || !strings.Contains(lines[i], "kill, pause") {
+				t.Errorf("line %d = %q, want the backend's name and what it supports", i, lines[i])
+			}
+		}
+	})
+	t.Run("a backend that says nothing of its abilities supports none", func(t *testing.T) {
+		err := chaos.Supported("s.yaml", fakeBackend{"bare"}, faults)
+		if err == nil {
+			t.Fatal("Supported = nil for a backend that is not Able")
+		}
+		for _, f := range faults {
+			if want := fmt.Sprintf("s.yaml:%d: fault kind %q", f.Line, f.Kind()); !strings.Contains(err.Error(), want) {
+				t.Errorf("error does not name %s:\n%v", want, err)
+			}
+		}
+	})
 }
 
 // cutCluster is a cluster that can only cut links between nodes.
@@ -128,8 +125,8 @@ func TestTimelineNodeCuts(t *testing.T) {
 		events = append(events, fmt.Sprintf("%s %s %s", e.Kind, e.Node, e.Detail))
 	}
 	faults := []scenario.Fault{
-		{Kind: scenario.FaultPartition, From: []string{"primary"}, To: []string{"replica2"}},
-		{Kind: scenario.FaultIsolate, Node: "replica1", With: []string{"readers"}, At: scenario.Duration(time.Millisecond)},
+		{Spec: fault.Partition{From: []string{"primary"}, To: []string{"replica2"}}},
+		{Spec: fault.Isolate{Target: "replica1", With: []string{"readers"}}, At: scenario.Duration(time.Millisecond)},
 	}
 	tl := chaos.New(c, roles, faults, time.Now(), emit)
 	tl.Run(context.Background())

@@ -172,12 +172,27 @@ type Networker interface {
 	RemoveToxic(ctx context.Context, from, to, name string) error
 }
 
-// FaultBackend is a Backend that says which fault kinds its clusters can
-// inject (the scenario's kind names: kill, stop, restart, pause, ...), so
-// a scenario is refused before anything starts rather than at minute 3.
-type FaultBackend interface {
-	Backend
-	FaultKinds() []string
+// Abilities says what a backend's clusters can do to their nodes and
+// links, so that a fault they cannot do is refused before anything starts
+// rather than at minute 3. Each fault kind says which it needs.
+type Abilities struct {
+	Kill  bool // Killer
+	Stop  bool // Stopper
+	Pause bool // Pauser
+	// Links: with Spec.Network every link goes through a proxy
+	// (Networker): links can be cut, slowed or reset one at a time.
+	Links bool
+	// NodeCuts: links between nodes can be cut (NodePartitioner).
+	NodeCuts bool
+	// ClientLinks: client groups (writers, readers, controller) have
+	// links of their own that a network fault may name.
+	ClientLinks bool
+}
+
+// Able is a Backend that says what its clusters can do. A backend that is
+// not one can only run faults that need nothing but SQL.
+type Able interface {
+	Abilities() Abilities
 }
 
 // NodePartitioner is a Cluster that can cut links between nodes (not
@@ -187,11 +202,4 @@ type NodePartitioner interface {
 	// removes every cut.
 	Cut(ctx context.Context, from, to string) error
 	Heal(ctx context.Context) error
-}
-
-// ClientLinker is a Backend whose clusters give client groups (writers,
-// readers, controller) links of their own, so a network fault may name
-// them. A backend that is not one can only cut links between nodes.
-type ClientLinker interface {
-	ClientLinks() bool
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/pgbench-ha/pgbench-ha/chaos"
 	"github.com/pgbench-ha/pgbench-ha/cluster"
 	"github.com/pgbench-ha/pgbench-ha/failover"
+	"github.com/pgbench-ha/pgbench-ha/fault"
 	"github.com/pgbench-ha/pgbench-ha/internal/pgtest"
 	"github.com/pgbench-ha/pgbench-ha/result"
 	"github.com/pgbench-ha/pgbench-ha/scenario"
@@ -155,7 +156,7 @@ func TestKillPrimaryPromote(t *testing.T) {
 	bg, stopBG := context.WithCancel(ctx)
 	defer stopBG()
 	go ctl.Run(bg)
-	faults := chaos.New(c, roles, []scenario.Fault{{At: scenario.Duration(faultAt), Kind: scenario.FaultKill, Node: "primary"}}, start, evs.emit)
+	faults := chaos.New(c, roles, []scenario.Fault{{At: scenario.Duration(faultAt), Spec: fault.Kill{Target: "primary"}}}, start, evs.emit)
 	go faults.Run(bg)
 
 	nodes := c.Nodes()
@@ -185,14 +186,14 @@ func TestKillPrimaryPromote(t *testing.T) {
 
 	// Once the primary is dead, and before the controller may act, read
 	// how far each replica got: the controller must pick the furthest.
-	for len(faults.Fired()) == 0 {
+	for faults.Faults()[0].InjectedMs == nil {
 		if time.Since(start) > faultAt+10*time.Second {
 			t.Fatal("the kill never fired")
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	if err := faults.Fired()[0].Err; err != nil {
-		t.Fatalf("kill: %v", err)
+	if f := faults.Faults()[0]; f.Outcome == result.OutcomeFailed {
+		t.Fatalf("kill: %v", f.Error)
 	}
 	time.Sleep(100 * time.Millisecond) // let the walreceivers notice and flush
 	if _, ok := evs.first("detected"); ok {
@@ -272,7 +273,7 @@ func TestKillPrimaryPromote(t *testing.T) {
 	})
 
 	t.Run("writers moved to the new primary", func(t *testing.T) {
-		fault := faults.Fired()[0].At
+		fault := time.Duration(*faults.Faults()[0].InjectedMs * float64(time.Millisecond))
 		at, node, ok := led.FirstAckAfter(fault, index[fmt.Sprintf("%s:%d", nodes[0].Host, nodes[0].Port)])
 		if !ok {
 			t.Fatalf("no write acknowledged after the fault (acked %d, failed %d, unknown %d)",

@@ -113,18 +113,18 @@ func (ctl *Controller) Run(ctx context.Context) {
 		now := ctl.now()
 		if !failing {
 			failing, since = true, now
-			ctl.cfg.Emit(result.Event{Ms: msOf(now), Kind: "probe_failed", Node: primary})
+			ctl.cfg.Emit(result.Event{Ms: msOf(now), Kind: result.EventProbeFailed, Node: primary})
 		}
 		if now-since < ctl.cfg.DetectAfter {
 			continue
 		}
 		ctl.tl.FirstFailure, ctl.tl.Detected, ctl.tl.OldPrimary = since, now, primary
-		ctl.cfg.Emit(result.Event{Ms: msOf(now), Kind: "detected", Node: primary,
+		ctl.cfg.Emit(result.Event{Ms: msOf(now), Kind: result.EventDetected, Node: primary,
 			Detail: fmt.Sprintf("health probe failing for %s", (now - since).Round(time.Millisecond))})
 		ctl.roles.MarkDown(primary)
 		if err := ctl.promote(ctx, rcs, primary); err != nil {
 			ctl.tl.Err = err
-			ctl.cfg.Emit(result.Event{Ms: msOf(ctl.now()), Kind: "error", Detail: "failover: " + err.Error()})
+			ctl.cfg.Emit(result.Event{Ms: msOf(ctl.now()), Kind: result.EventError, Detail: "failover: " + err.Error()})
 		}
 		return
 	}
@@ -195,7 +195,7 @@ func (ctl *Controller) promote(ctx context.Context, cs *cluster.Conns, old strin
 	best := cands[0]
 	conn, _ := cs.Get(ctx, best.name)
 	ctl.tl.PromoteStart = ctl.now()
-	ctl.cfg.Emit(result.Event{Ms: msOf(ctl.tl.PromoteStart), Kind: "promote_start", Node: best.name,
+	ctl.cfg.Emit(result.Event{Ms: msOf(ctl.tl.PromoteStart), Kind: result.EventPromoteStart, Node: best.name,
 		Detail: fmt.Sprintf("most advanced replica: received %s", formatLSN(best.receive))})
 	if _, err := conn.Exec(ctx, "SELECT pg_promote(wait => false)"); err != nil {
 		return fmt.Errorf("promote %s: %w", best.name, err)
@@ -221,7 +221,7 @@ func (ctl *Controller) promote(ctx context.Context, cs *cluster.Conns, old strin
 	ctl.tl.NewPrimary = best.name
 	ctl.tl.Promoted = true
 	ctl.roles.Promote(best.name)
-	ctl.cfg.Emit(result.Event{Ms: msOf(ctl.tl.PromoteDone), Kind: "promote_done", Node: best.name,
+	ctl.cfg.Emit(result.Event{Ms: msOf(ctl.tl.PromoteDone), Kind: result.EventPromoteDone, Node: best.name,
 		Detail: fmt.Sprintf("promoted in %s", (ctl.tl.PromoteDone - ctl.tl.PromoteStart).Round(100*time.Microsecond))})
 	ctl.checkSplitBrain(ctx, old)
 	if !ctl.cfg.Repoint {
@@ -229,11 +229,11 @@ func (ctl *Controller) promote(ctx context.Context, cs *cluster.Conns, old strin
 	}
 	for _, c := range cands[1:] {
 		if err := ctl.repoint(ctx, cs, c.name, best.name); err != nil {
-			ctl.cfg.Emit(result.Event{Ms: msOf(ctl.now()), Kind: "error", Node: c.name, Detail: err.Error()})
+			ctl.cfg.Emit(result.Event{Ms: msOf(ctl.now()), Kind: result.EventError, Node: c.name, Detail: err.Error()})
 			continue
 		}
 		ctl.tl.Repointed = append(ctl.tl.Repointed, c.name)
-		ctl.cfg.Emit(result.Event{Ms: msOf(ctl.now()), Kind: "repoint", Node: c.name, Detail: "now streams from " + best.name})
+		ctl.cfg.Emit(result.Event{Ms: msOf(ctl.now()), Kind: result.EventRepoint, Node: c.name, Detail: "now streams from " + best.name})
 	}
 	return nil
 }
@@ -254,7 +254,7 @@ func (ctl *Controller) checkSplitBrain(ctx context.Context, old string) {
 		return
 	}
 	ctl.tl.SplitBrain = true
-	ctl.cfg.Emit(result.Event{Ms: msOf(ctl.now()), Kind: "split_brain", Node: old,
+	ctl.cfg.Emit(result.Event{Ms: msOf(ctl.now()), Kind: result.EventSplitBrain, Node: old,
 		Detail: fmt.Sprintf("%s is still a writable primary after %s was promoted", old, ctl.tl.NewPrimary)})
 }
 

@@ -12,7 +12,6 @@ package probe
 import (
 	"context"
 	"fmt"
-	"sort"
 	"sync"
 	"time"
 
@@ -381,47 +380,16 @@ func (s *Sampler) Series() (repl []result.ReplicationPoint, vis []result.Visibil
 	return append([]result.ReplicationPoint(nil), s.repl...), append([]result.VisibilityPoint(nil), s.vis...)
 }
 
-// Summaries computes the per-replica lag summary for the given replicas
-// (name → sync).
-func (s *Sampler) Summaries(replicas []string, sync map[string]bool) []result.Lag {
+// Latencies returns each replica's heartbeat visibility latencies, in
+// ms, one per heartbeat it showed.
+func (s *Sampler) Latencies() map[string][]float64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []result.Lag
-	for _, r := range replicas {
-		l := result.Lag{Replica: r, Sync: sync[r]}
-		var replay, replayMs []float64
-		for _, p := range s.repl {
-			if p.Replica != r {
-				continue
-			}
-			l.ReplicationSamples++
-			replay = append(replay, p.ReplayBytes)
-			if p.SentBytes > l.MaxSentLagBytes {
-				l.MaxSentLagBytes = p.SentBytes
-			}
-			if p.ReplayLagMs != nil {
-				replayMs = append(replayMs, *p.ReplayLagMs)
-			}
-		}
-		l.MaxReplayLagBytes, l.P99ReplayLagBytes = maxP(replay, 0.99)
-		l.MaxReplayLagMs, l.P99ReplayLagMs = maxP(replayMs, 0.99)
-		vis := s.latency[r]
-		l.VisibilitySamples = int64(len(vis))
-		l.MaxVisibilityMs, l.P99VisibilityMs = maxP(vis, 0.99)
-		_, l.P50VisibilityMs = maxP(vis, 0.5)
-		out = append(out, l)
+	out := make(map[string][]float64, len(s.latency))
+	for r, l := range s.latency {
+		out[r] = append([]float64(nil), l...)
 	}
 	return out
-}
-
-// maxP returns the maximum and the q-quantile (nearest rank) of v.
-func maxP(v []float64, q float64) (max, p float64) {
-	if len(v) == 0 {
-		return 0, 0
-	}
-	c := append([]float64(nil), v...)
-	sort.Float64s(c)
-	return c[len(c)-1], Quantile(c, q)
 }
 
 // Quantile is the nearest-rank q-quantile of sorted values.

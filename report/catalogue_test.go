@@ -1,6 +1,7 @@
 package report
 
 import (
+	"encoding/json"
 	"html"
 	"math"
 	"os"
@@ -74,6 +75,28 @@ func TestRenderCatalogue(t *testing.T) {
 
 func TestFaultWindows(t *testing.T) {
 	t.Parallel()
+	at := func(ms float64) *float64 { return &ms }
+	fault := func(idx int, kind, node, name string, lasting bool, injected, healed *float64) result.Fault {
+		return result.Fault{Index: idx, Kind: kind, Name: name, Node: node, Targets: []string{}, Lasting: lasting,
+			Outcome: result.OutcomeInjected, InjectedMs: injected, HealedMs: healed}
+	}
+	faults := []result.Fault{
+		fault(0, "pause", "replica1", "pause replica1", true, at(22_000), at(24_000)),
+		fault(1, "pause", "replica2", "pause replica2", true, at(5_000), at(15_000)),
+		fault(2, "latency", "replica1->primary", "latency 5ms replica1 -> primary", true, at(6_000), at(12_000)),
+		fault(3, "latency", "replica1->primary", "latency 20ms replica1 -> primary", true, at(12_000), nil),
+		fault(4, "kill", "primary", "kill primary", false, at(18_000), nil),
+		fault(5, "stop", "replica2", "stop replica2 (immediate)", true, at(19_000), nil),
+		fault(6, "reset", "primary", "reset connections to primary", false, at(25_000), nil),
+	}
+	checkFaultWindows(t, faults)
+}
+
+// TestFaultWindowsSchema1: the fault events of a schema 1 result, read
+// back (result.Decode upgrades them into fault records), give the same
+// windows.
+func TestFaultWindowsSchema1(t *testing.T) {
+	t.Parallel()
 	evs := []result.Event{
 		{Ms: 22_000, Kind: "fault", Node: "replica1", Detail: "pause replica1"},
 		{Ms: 5_000, Kind: "fault", Node: "replica2", Detail: "pause replica2"},
@@ -86,7 +109,22 @@ func TestFaultWindows(t *testing.T) {
 		{Ms: 24_000, Kind: "heal", Node: "replica1", Detail: "pause replica1"},
 		{Ms: 25_000, Kind: "fault", Node: "primary", Detail: "reset connections to primary"},
 	}
-	ws, inst := faultWindows(evs, 30_000)
+	b, err := json.Marshal(map[string]any{"schema_version": 1, "variants": []map[string]any{{"name": "default", "events": evs}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := result.Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkFaultWindows(t, r.Variants[0].Faults)
+}
+
+// checkFaultWindows checks the windows and instants of the faults of
+// TestFaultWindows.
+func checkFaultWindows(t *testing.T, faults []result.Fault) {
+	t.Helper()
+	ws, inst := faultWindows(faults, 30_000)
 	got := map[string][2]float64{}
 	for _, w := range ws {
 		got[w.label] = [2]float64{w.from, w.to}

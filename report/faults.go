@@ -13,75 +13,38 @@ import (
 	"github.com/pgbench-ha/pgbench-ha/result"
 )
 
-// faultWindow is a fault that lasted: from the "fault" event to the "heal"
-// event with the same detail, or to the end of the window when it was
-// never healed.
+// faultWindow is a fault that lasted: from its injection to its heal, or
+// to the end of the window when it was never healed.
 type faultWindow struct {
 	from, to float64 // ms
 	label    string
 	healed   bool
 }
 
-// instantFault reports whether a fault that was never healed acted at one
-// instant (a kill, a restart, a connection reset) rather than lasting to
-// the end (a stop, a pause, a partition).
-func instantFault(detail string) bool {
-	for _, p := range []string{"kill ", "restart ", "reset "} {
-		if strings.HasPrefix(detail, p) {
-			return true
-		}
-	}
-	return detail == "kill" || detail == "restart" || detail == "reset"
-}
-
-// faultKey pairs a fault with its heal: the detail, or the node when the
-// detail is empty.
-func faultKey(e result.Event) string {
-	if e.Detail != "" {
-		return e.Detail
-	}
-	return "\x00" + e.Node
-}
-
-// faultWindows splits a variant's fault events into windows (paired with
-// their heals, or open to end) and instants. events need not be sorted.
-func faultWindows(events []result.Event, end float64) (windows []faultWindow, instants []result.Event) {
-	evs := append([]result.Event(nil), events...)
-	sort.SliceStable(evs, func(a, b int) bool { return evs[a].Ms < evs[b].Ms })
-	used := make([]bool, len(evs))
-	for i, e := range evs {
-		if e.Kind != "fault" {
+// faultWindows splits a variant's fired faults into windows (healed, or
+// lasting to the end) and instants (one act never healed: a kill, a
+// restart), the latter as fault events to mark. A fault whose injection
+// failed is neither.
+func faultWindows(faults []result.Fault, end float64) (windows []faultWindow, instants []result.Event) {
+	for _, f := range faults {
+		if !f.Fired() {
 			continue
 		}
-		heal := -1
-		for j := range evs {
-			if !used[j] && evs[j].Kind == "heal" && evs[j].Ms >= e.Ms && faultKey(evs[j]) == faultKey(e) {
-				heal = j
-				break
-			}
-		}
-		label := faultLabel(e)
+		at := *f.InjectedMs
 		switch {
-		case heal >= 0:
-			used[heal] = true
-			windows = append(windows, faultWindow{from: e.Ms, to: evs[heal].Ms, label: label, healed: true})
-		case instantFault(e.Detail):
-			instants = append(instants, evs[i])
+		case f.HealedMs != nil:
+			windows = append(windows, faultWindow{from: at, to: *f.HealedMs, label: f.Name, healed: true})
+		case f.Lasting:
+			windows = append(windows, faultWindow{from: at, to: math.Max(end, at), label: f.Name})
 		default:
-			windows = append(windows, faultWindow{from: e.Ms, to: math.Max(end, e.Ms), label: label})
+			idx := f.Index
+			instants = append(instants, result.Event{Ms: at, Kind: result.EventFault, Node: f.Node, Detail: f.Name,
+				Fault: &idx, FaultKind: f.Kind, Outcome: f.Outcome})
 		}
 	}
+	sort.SliceStable(windows, func(a, b int) bool { return windows[a].from < windows[b].from })
+	sort.SliceStable(instants, func(a, b int) bool { return instants[a].Ms < instants[b].Ms })
 	return windows, instants
-}
-
-// faultLabel names a fault in a few words: its detail without a zero
-// jitter.
-func faultLabel(e result.Event) string {
-	s := e.Detail
-	if s == "" {
-		s = "fault " + e.Node
-	}
-	return strings.ReplaceAll(s, " ±0s", "")
 }
 
 var (

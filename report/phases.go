@@ -31,9 +31,6 @@ func fmtTenths(ms float64) string {
 // hasPhases reports whether a variant's workload was split at faults.
 func hasPhases(v *result.Variant) bool { return len(v.Phases) >= 2 }
 
-// phaseName is a phase's name as shown: without a zero jitter.
-func phaseName(name string) string { return strings.ReplaceAll(name, " ±0s", "") }
-
 func buildPhaseRows(v *result.Variant) []phaseRow {
 	if !hasPhases(v) {
 		return nil
@@ -41,7 +38,7 @@ func buildPhaseRows(v *result.Variant) []phaseRow {
 	var out []phaseRow
 	for _, p := range v.Phases {
 		row := phaseRow{
-			Name:   phaseName(p.Name),
+			Name:   p.Name,
 			Span:   fmtTenths(p.StartMs) + "–" + fmtTenths(p.EndMs) + " s",
 			TPS:    fmtCount(p.TPS),
 			Acked:  fmtInt(p.Acked),
@@ -49,7 +46,7 @@ func buildPhaseRows(v *result.Variant) []phaseRow {
 			P50:    fmtMs(p.P50CommitMs), P99: fmtMs(p.P99CommitMs), Max: fmtMs(p.MaxCommitMs),
 			Lag:       fmtBytes(p.MaxReplayLagBytes),
 			Vis:       fmtMs(p.MaxVisibilityMs),
-			During:    strings.HasPrefix(p.Name, "during"),
+			During:    p.Kind == result.PhaseDuring,
 			ErrorsBad: p.Errors > 0,
 		}
 		if p.Acked == 0 {
@@ -101,7 +98,7 @@ func buildCatchUps(vs []*result.Variant) catchUpTable {
 func buildCatchUpRows(v *result.Variant, variant string) []catchUpRow {
 	var out []catchUpRow
 	for _, c := range v.CatchUps {
-		row := catchUpRow{Variant: variant, Fault: phaseName(c.Fault), Replica: orDash(c.Replica),
+		row := catchUpRow{Variant: variant, Fault: c.Fault, Replica: orDash(c.Replica),
 			HealAt: fmtTenths(c.HealMs) + " s", Bytes: "never", Vis: "never",
 			BytesNever: c.BytesMs == nil, VisNever: c.VisibilityMs == nil}
 		// Healed as the window closed: no sample after the heal to tell.
@@ -166,10 +163,11 @@ type phaseMatrixRow struct {
 }
 
 // phaseKey names a phase across variants: its name and which occurrence
-// of that name it is.
+// of that name it is; during says it is a fault's.
 type phaseKey struct {
-	name string
-	n    int
+	name   string
+	n      int
+	during bool
 }
 
 // phaseKeys returns the phases of the variants in order of first
@@ -183,7 +181,7 @@ func phaseKeys(vs []*result.Variant) ([]phaseKey, []map[phaseKey]*result.PhaseSt
 		count := map[string]int{}
 		for j := range v.Phases {
 			p := &v.Phases[j]
-			k := phaseKey{p.Name, count[p.Name]}
+			k := phaseKey{p.Name, count[p.Name], p.Kind == result.PhaseDuring}
 			count[p.Name]++
 			by[i][k] = p
 			if !seen[k] {
@@ -213,7 +211,7 @@ func buildFaults(r *result.Result) faultsView {
 		}
 		keys, by := phaseKeys(vs)
 		for _, k := range keys {
-			row := phaseMatrixRow{Name: phaseName(k.name), During: strings.HasPrefix(k.name, "during")}
+			row := phaseMatrixRow{Name: k.name, During: k.during}
 			if k.n > 0 {
 				row.Name += fmt.Sprintf(" (%d)", k.n+1)
 			}
@@ -278,7 +276,10 @@ func (r *run) phasesFigure() (*figure, bool) {
 	keys, by := phaseKeys(vs)
 	labels := make([]string, len(keys))
 	for i, k := range keys {
-		name := strings.TrimPrefix(phaseName(k.name), "during: ")
+		name := k.name
+		if k.during {
+			name = strings.TrimPrefix(name, "during: ")
+		}
 		if k.n > 0 {
 			name += fmt.Sprintf(" (%d)", k.n+1)
 		}

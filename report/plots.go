@@ -44,11 +44,11 @@ type eventMark struct {
 
 // eventMarks are the events drawn as vertical lines, in timeline order.
 var eventMarks = []eventMark{
-	{"fault", "fault", draw.LineStyle{Color: faultRed, Width: 1.6}},
-	{"detected", "failure detected", draw.LineStyle{Color: faultRed, Width: 1, Dashes: []vg.Length{4, 3}}},
-	{"promote_done", "promotion done", draw.LineStyle{Color: black, Width: 1, Dashes: []vg.Length{6, 2, 1.5, 2}}},
-	{"first_write", "first write on new primary", draw.LineStyle{Color: black, Width: 1.3, Dashes: []vg.Length{1.5, 2}}},
-	{"split_brain", "split brain seen", draw.LineStyle{Color: splitPurple, Width: 1.4, Dashes: []vg.Length{2, 2}}},
+	{result.EventFault, "fault", draw.LineStyle{Color: faultRed, Width: 1.6}},
+	{result.EventDetected, "failure detected", draw.LineStyle{Color: faultRed, Width: 1, Dashes: []vg.Length{4, 3}}},
+	{result.EventPromoteDone, "promotion done", draw.LineStyle{Color: black, Width: 1, Dashes: []vg.Length{6, 2, 1.5, 2}}},
+	{result.EventFirstWrite, "first write on new primary", draw.LineStyle{Color: black, Width: 1.3, Dashes: []vg.Length{1.5, 2}}},
+	{result.EventSplitBrain, "split brain seen", draw.LineStyle{Color: splitPurple, Width: 1.4, Dashes: []vg.Length{2, 2}}},
 }
 
 // splitPurple marks a split brain.
@@ -81,7 +81,7 @@ type variantData struct {
 func (d *variantData) faults() []float64 {
 	var out []float64
 	for _, e := range d.events {
-		if e.Kind == "fault" {
+		if e.Kind == result.EventFault {
 			out = append(out, e.Ms)
 		}
 	}
@@ -204,7 +204,7 @@ func prepare(r *result.Result) *run {
 		}
 		for _, e := range v.Events {
 			for _, m := range eventMarks {
-				if e.Kind == m.kind && e.Kind != "fault" {
+				if e.Kind == m.kind && e.Kind != result.EventFault {
 					d.events = append(d.events, e)
 				}
 			}
@@ -218,7 +218,7 @@ func prepare(r *result.Result) *run {
 	for _, d := range out.variants {
 		end := math.Max(d.v.Summary.DurationS*1000, out.maxMs)
 		var instants []result.Event
-		d.windows, instants = faultWindows(d.v.Events, end)
+		d.windows, instants = faultWindows(d.v.Faults, end)
 		d.events = append(d.events, instants...)
 		sort.SliceStable(d.events, func(a, b int) bool { return d.events[a].Ms < d.events[b].Ms })
 	}

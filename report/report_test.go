@@ -358,6 +358,7 @@ func TestRenderPartial(t *testing.T) {
 						}
 					}
 					v.Events = evs
+					v.Faults = nil
 				}
 				return r
 			},

@@ -77,7 +77,7 @@ func splitBrainText(v *result.Variant) string {
 	var parts []string
 	s := "The old primary (" + orDash(f.OldPrimary) + ") was still writable after " + orDash(f.NewPrimary) + " was promoted"
 	for _, e := range v.Events {
-		if e.Kind == "split_brain" {
+		if e.Kind == result.EventSplitBrain {
 			s += " (seen " + relMs(&e.Ms, f.FaultMs) + " ms after the fault)"
 			break
 		}

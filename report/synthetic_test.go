@@ -64,6 +64,8 @@ var synthVariants = []synthVariant{
 
 func ptr(v float64) *float64 { return &v }
 
+func intp(i int) *int { return &i }
+
 // synthResult builds a realistic result.json for the synchronous_commit
 // matrix, deterministic for a given seed.
 func synthResult(t testing.TB) *result.Result {
@@ -140,9 +142,11 @@ func synthVariantResult(t testing.TB, sv synthVariant, seed int64) result.Varian
 	promoteStart := detect + 40
 	promoteDone := detect + 560
 	firstWrite := float64(synthKillMs) - 30 + sv.unavailable
+	v.Faults = []result.Fault{{Index: 0, Kind: "kill", Name: "kill -9", Node: "primary", Targets: []string{"primary"},
+		AtMs: synthKillMs, Outcome: result.OutcomeInjected, InjectedMs: ptr(synthKillMs)}}
 	v.Events = []result.Event{
 		{Ms: 0, Kind: "phase", Detail: "workload"},
-		{Ms: synthKillMs, Kind: "fault", Node: "primary", Detail: "kill -9"},
+		{Ms: synthKillMs, Kind: "fault", Node: "primary", Detail: "kill -9", Fault: intp(0), FaultKind: "kill", Outcome: result.OutcomeInjected},
 		{Ms: detect, Kind: "detected", Node: "primary"},
 		{Ms: promoteStart, Kind: "promote_start", Node: "replica1"},
 		{Ms: promoteDone, Kind: "promote_done", Node: "replica1"},
@@ -360,21 +364,27 @@ func synthCatalogue(t testing.TB) *result.Result {
 		}
 		level := v.Settings["synchronous_commit"]
 		rng := rand.New(rand.NewSource(int64(100 + i)))
+		pause := len(v.Faults)
+		v.Faults = append(v.Faults, result.Fault{Index: pause, Kind: "pause", Name: "pause replica2", Node: "replica2",
+			Targets: []string{"replica2"}, Lasting: true, AtMs: synthPauseMs, ForMs: synthHealMs - synthPauseMs,
+			Outcome: result.OutcomeInjected, InjectedMs: ptr(synthPauseMs + float64(i)), HealedMs: ptr(synthHealMs + float64(i))})
 		v.Events = append(v.Events,
-			result.Event{Ms: synthPauseMs + float64(i), Kind: "fault", Node: "replica2", Detail: "pause replica2"},
-			result.Event{Ms: synthHealMs + float64(i), Kind: "heal", Node: "replica2", Detail: "pause replica2"})
+			result.Event{Ms: synthPauseMs + float64(i), Kind: "fault", Node: "replica2", Detail: "pause replica2",
+				Fault: intp(pause), FaultKind: "pause", Lasting: true, Outcome: result.OutcomeInjected},
+			result.Event{Ms: synthHealMs + float64(i), Kind: "heal", Node: "replica2", Detail: "pause replica2",
+				Fault: intp(pause), FaultKind: "pause", Lasting: true})
 		v.Phases = []result.PhaseStats{
-			{Name: "before", StartMs: 0, EndMs: synthPauseMs, TPS: v.Summary.TPS, Acked: int64(v.Summary.TPS * 6),
+			{Name: "before", Kind: result.PhaseBefore, StartMs: 0, EndMs: synthPauseMs, TPS: v.Summary.TPS, Acked: int64(v.Summary.TPS * 6),
 				P50CommitMs: v.Summary.CommitLatency.P50, P99CommitMs: v.Summary.CommitLatency.P99, MaxCommitMs: v.Summary.CommitLatency.P99 * 2,
 				MaxReplayLagBytes: 300_000, MaxVisibilityMs: 40},
-			{Name: "during: pause replica2", StartMs: synthPauseMs, EndMs: synthHealMs, TPS: v.Summary.TPS * 1.02, Acked: int64(v.Summary.TPS * 4.08),
+			{Name: "during: pause replica2", Kind: result.PhaseDuring, Fault: intp(pause), StartMs: synthPauseMs, EndMs: synthHealMs, TPS: v.Summary.TPS * 1.02, Acked: int64(v.Summary.TPS * 4.08),
 				P50CommitMs: v.Summary.CommitLatency.P50 * 1.1, P99CommitMs: v.Summary.CommitLatency.P99 * 1.4, MaxCommitMs: v.Summary.CommitLatency.P99 * 3,
 				MaxReplayLagBytes: 8_100_000, MaxVisibilityMs: 4_000},
-			{Name: "during: kill primary", StartMs: synthKillMs, EndMs: synthWindowMs, TPS: v.Summary.TPS * 0.8, Acked: int64(v.Summary.TPS * 9.6),
+			{Name: "during: kill primary", Kind: result.PhaseDuring, Fault: intp(0), StartMs: synthKillMs, EndMs: synthWindowMs, TPS: v.Summary.TPS * 0.8, Acked: int64(v.Summary.TPS * 9.6),
 				Errors: 260, P50CommitMs: v.Summary.CommitLatency.P50, P99CommitMs: v.Summary.CommitLatency.P99 * 6, MaxCommitMs: 1850,
 				MaxReplayLagBytes: 2_000_000, MaxVisibilityMs: 2_100},
 		}
-		cu := result.CatchUp{Fault: "pause replica2", Replica: "replica2", HealMs: synthHealMs + float64(i),
+		cu := result.CatchUp{Fault: "pause replica2", FaultIndex: intp(pause), Replica: "replica2", HealMs: synthHealMs + float64(i),
 			LagBytesLimit: 1 << 20, LagMsLimit: 100, BytesMs: ptr(420), VisibilityMs: ptr(610)}
 		if level == "local" {
 			cu.BytesMs, cu.VisibilityMs = ptr(980), nil // never under 100 ms

@@ -19,7 +19,11 @@ import (
 
 // SchemaVersion is the version of the result.json layout written by this
 // build. Readers refuse files with a newer major version.
-const SchemaVersion = 1
+//
+// Version 2 typed the events (fault index, fault kind, lasting, outcome),
+// added the variant's fault records and typed the phases; a version 1 file
+// is read into the same shape by Read (see upgrade.go).
+const SchemaVersion = 2
 
 // Status values for a Result and for each Variant.
 const (
@@ -111,6 +115,9 @@ type Variant struct {
 	// Repetitions, when the scenario repeats: one entry per run of the
 	// variant (the first also fills Summary, Series and Events).
 	Repetitions []Repetition `json:"repetitions,omitempty"`
+	// Faults are the scenario's faults as this variant's timeline fired
+	// them, in file order.
+	Faults []Fault `json:"faults"`
 	// Phases split the workload at fault boundaries.
 	Phases []PhaseStats `json:"phases"`
 	// CatchUps: per healed fault and replica, time back under the lag
@@ -339,10 +346,22 @@ type SlotPoint struct {
 	RetainedBytes float64  `json:"retained_bytes"`      // current LSN minus restart_lsn
 }
 
+// Phase kinds: where a phase lies on the fault timeline.
+const (
+	PhaseWhole  = "whole"  // a window without faults
+	PhaseBefore = "before" // before the first fault
+	PhaseDuring = "during" // one fault, injected to healed (or the end)
+	PhaseAfter  = "after"  // after the last heal
+)
+
 // PhaseStats are the workload's figures over one phase of the timeline:
 // before the first fault, during each fault (inject to heal), after.
 type PhaseStats struct {
-	Name              string  `json:"name"` // "before", "during: pause replica1", "after"
+	Name string `json:"name"` // "before", "during: pause replica1", "after"
+	Kind string `json:"kind"` // PhaseWhole, PhaseBefore, PhaseDuring, PhaseAfter
+	// Fault is the index (in Variant.Faults) of the fault a "during"
+	// phase belongs to.
+	Fault             *int    `json:"fault,omitempty"`
 	StartMs           float64 `json:"start_ms"`
 	EndMs             float64 `json:"end_ms"`
 	TPS               float64 `json:"tps"`
@@ -358,7 +377,8 @@ type PhaseStats struct {
 // CatchUp is how long a replica took, after a fault healed, to be back
 // under the catch-up thresholds.
 type CatchUp struct {
-	Fault         string   `json:"fault"`
+	Fault         string   `json:"fault"` // the fault's name
+	FaultIndex    *int     `json:"fault_index,omitempty"`
 	Replica       string   `json:"replica"`
 	HealMs        float64  `json:"heal_ms"`
 	LagBytesLimit float64  `json:"lag_bytes_limit"`
@@ -404,12 +424,77 @@ type VisibilityPoint struct {
 	VisibilityMs float64 `json:"visibility_ms"`
 }
 
+// Event kinds.
+const (
+	EventPhase        = "phase"           // the workload started
+	EventFault        = "fault"           // a fault's injection started (Fault set)
+	EventEffective    = "fault_effective" // a fault was seen to take effect (Fault set)
+	EventHeal         = "heal"            // a fault was healed (Fault set)
+	EventHealed       = "healed"          // a healed fault was seen gone (Fault set)
+	EventProbeFailed  = "probe_failed"    // the primary's health probe failed first
+	EventDetected     = "detected"        // the primary was declared dead
+	EventPromoteStart = "promote_start"
+	EventPromoteDone  = "promote_done"
+	EventRepoint      = "repoint"     // a replica follows the new primary
+	EventSplitBrain   = "split_brain" // an old primary is writable after a promotion
+	EventFirstWrite   = "first_write" // first acknowledged write after the fault
+	EventError        = "error"       // something failed (Outcome says what, for a fault)
+)
+
+// Outcomes of a fault, in Fault.Outcome and in its events.
+const (
+	OutcomeInjected   = "injected"    // it was carried out
+	OutcomeFailed     = "failed"      // its injection failed: it never happened
+	OutcomeHealFailed = "heal_failed" // its heal failed
+	OutcomeNotFired   = "not_fired"   // the run ended before its moment
+)
+
 // Event is one thing that happened, on the run's clock.
 type Event struct {
 	Ms     float64 `json:"ms"`
-	Kind   string  `json:"kind"` // fault, detected, promote_start, promote_done, first_write, repoint, phase, error
+	Kind   string  `json:"kind"` // one of the Event* constants
 	Node   string  `json:"node,omitempty"`
-	Detail string  `json:"detail,omitempty"`
+	Detail string  `json:"detail,omitempty"` // for people; never parsed
+	// Fault is the index in Variant.Faults of the fault the event is
+	// about (fault, fault_effective, heal, healed, and an error of one).
+	Fault *int `json:"fault,omitempty"`
+	// FaultKind, Lasting and Outcome repeat the fault's, so that a reader
+	// of the events alone can tell them apart.
+	FaultKind string `json:"fault_kind,omitempty"`
+	Lasting   bool   `json:"lasting,omitempty"`
+	Outcome   string `json:"outcome,omitempty"`
+}
+
+// Fault is one fault of the scenario as a variant's timeline fired it.
+// Every *_ms field is an offset from the start of the measured window, or
+// null when the step did not happen.
+type Fault struct {
+	Index   int      `json:"index"` // position in the scenario's faults, from 0
+	Kind    string   `json:"kind"`  // kill, stop, pause, partition, ...
+	Name    string   `json:"name"`  // "pause replica1"
+	Node    string   `json:"node,omitempty"`
+	Targets []string `json:"targets"` // the nodes and client groups it names
+	// Lasting: left unhealed, its effect lasts (a pause, a partition, a
+	// stop) rather than being one act (a kill, a restart, a reset).
+	Lasting bool    `json:"lasting"`
+	AtMs    float64 `json:"at_ms"`  // when it was due
+	ForMs   float64 `json:"for_ms"` // its for:, 0 when none
+	Outcome string  `json:"outcome"`
+	Error   string  `json:"error,omitempty"`
+	// InjectedMs is when the injection started; EffectiveMs when the fault
+	// was seen to take effect, for kinds that can tell.
+	InjectedMs  *float64 `json:"injected_ms"`
+	EffectiveMs *float64 `json:"effective_ms,omitempty"`
+	// HealedMs is when its heal returned; HealedSeenMs when the heal was
+	// seen to take effect, for kinds that can tell.
+	HealedMs     *float64 `json:"healed_ms"`
+	HealedSeenMs *float64 `json:"healed_seen_ms,omitempty"`
+	HealError    string   `json:"heal_error,omitempty"`
+}
+
+// Fired reports whether the fault was carried out.
+func (f Fault) Fired() bool {
+	return f.InjectedMs != nil && f.Outcome != OutcomeFailed && f.Outcome != OutcomeNotFired
 }
 
 // Histogram is an HDR histogram of commit latency in microseconds, in
@@ -456,16 +541,27 @@ func Read(path string) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	r, err := Decode(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return r, nil
+}
+
+// Decode decodes the bytes of a result.json, upgrading an older schema
+// version to this one.
+func Decode(b []byte) (*Result, error) {
 	var r Result
 	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("%s: not a result.json: %w", path, err)
+		return nil, fmt.Errorf("not a result.json: %w", err)
 	}
 	if r.SchemaVersion == 0 {
-		return nil, fmt.Errorf("%s: no schema_version: not a pgbench-ha result", path)
+		return nil, fmt.Errorf("no schema_version: not a pgbench-ha result")
 	}
 	if r.SchemaVersion > SchemaVersion {
-		return nil, fmt.Errorf("%s: schema_version %d is newer than this build understands (%d); upgrade pgbench-ha", path, r.SchemaVersion, SchemaVersion)
+		return nil, fmt.Errorf("schema_version %d is newer than this build understands (%d); upgrade pgbench-ha", r.SchemaVersion, SchemaVersion)
 	}
+	upgrade(&r)
 	return &r, nil
 }
 

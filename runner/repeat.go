@@ -9,7 +9,7 @@ import (
 
 // repetitionOf keeps the figures of one repetition of a variant.
 func repetitionOf(rep int, shift time.Duration, v *result.Variant, err error) result.Repetition {
-	r := result.Repetition{Index: rep + 1, ShiftMs: msOf(shift), Status: v.Status,
+	r := result.Repetition{Index: rep + 1, ShiftMs: float64(shift.Microseconds()) / 1000, Status: v.Status,
 		TPS: v.Summary.TPS, P99CommitMs: v.Summary.CommitLatency.P99, Failover: v.Summary.Failover}
 	if err != nil {
 		r.Status = result.StatusFailed

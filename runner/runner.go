@@ -1,6 +1,8 @@
 // Package runner runs a scenario: one fresh cluster per matrix variant,
 // the workload, the probes, the fault timeline and the failover controller
-// on one clock, then the audit, into a result.json and a report.
+// on one clock, then the audit; package summary turns what was measured
+// into the result. Writing result.json and rendering the report are the
+// caller's (the CLI's), after it has checked the thresholds.
 //
 //	res, dir, err := runner.Run(ctx, runner.Options{Scenario: s, Backend: b, OutDir: "results"})
 package runner
@@ -16,12 +18,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
-	"slices"
 	"sort"
 	"sync"
 	"time"
 
-	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgbench-ha/pgbench-ha/audit"
@@ -29,9 +29,9 @@ import (
 	"github.com/pgbench-ha/pgbench-ha/cluster"
 	"github.com/pgbench-ha/pgbench-ha/failover"
 	"github.com/pgbench-ha/pgbench-ha/probe"
-	"github.com/pgbench-ha/pgbench-ha/report"
 	"github.com/pgbench-ha/pgbench-ha/result"
 	"github.com/pgbench-ha/pgbench-ha/scenario"
+	"github.com/pgbench-ha/pgbench-ha/summary"
 	"github.com/pgbench-ha/pgbench-ha/workload"
 )
 
@@ -62,16 +62,19 @@ type Options struct {
 	Progress    Progress
 	// Grace lets writes in flight at the end of the window finish.
 	Grace time.Duration
-	// Finish, when set, completes the result (thresholds, say) before it
-	// is written for the last time and the report is rendered.
-	Finish func(*result.Result)
-	// Report configures the rendering (SVG plots beside the PNGs).
-	Report report.Options
+	// Checkpoint, when set, is called with the result so far at the
+	// start, when a variant's figures are in (before its audit) and after
+	// each variant, so that a run killed hard leaves a partial
+	// result.json. It is called from Run's goroutine.
+	// dir is the run folder.
+	Checkpoint func(dir string, r *result.Result)
 }
 
-// Run runs every variant of the scenario and writes result.json (after
-// each variant, so an interrupted run leaves a partial one) and the
-// report. It returns the result and the run folder even on error.
+// Run runs every variant of the scenario, each on a fresh cluster, in
+// the run folder OutDir/<scenario>/<run-id> (server logs go there). It
+// returns the result and the run folder, even on error. A variant that
+// fails is recorded with its error and the run stops there; an interrupted
+// run returns ErrInterrupted with a partial result.
 func Run(ctx context.Context, opts Options) (*result.Result, string, error) {
 	s := opts.Scenario
 	if opts.Progress == nil {
@@ -103,16 +106,16 @@ func Run(ctx context.Context, opts Options) (*result.Result, string, error) {
 	for _, p := range plans {
 		res.Variants = append(res.Variants, result.Variant{
 			Name: p.Name, Settings: p.Values, Status: result.StatusPending, Phase: "pending",
-			Series: emptySeries(), Events: []result.Event{},
+			Series: summary.EmptySeries(), Events: []result.Event{}, Faults: []result.Fault{},
 		})
 	}
-	save := func() error {
+	save := func() {
 		res.Run.FinishedAt = time.Now().UTC()
-		return result.Write(filepath.Join(dir, "result.json"), res)
+		if opts.Checkpoint != nil {
+			opts.Checkpoint(dir, res)
+		}
 	}
-	if err := save(); err != nil {
-		return res, dir, err
-	}
+	save()
 	var runErr error
 	for i, p := range plans {
 		if ctx.Err() != nil {
@@ -125,7 +128,7 @@ func Run(ctx context.Context, opts Options) (*result.Result, string, error) {
 			// figures to its repetitions, each on a fresh cluster.
 			rv := v
 			if rep > 0 {
-				rv = &result.Variant{Name: p.Name, Settings: p.Values, Series: emptySeries(), Events: []result.Event{}}
+				rv = &result.Variant{Name: p.Name, Settings: p.Values, Series: summary.EmptySeries(), Events: []result.Event{}, Faults: []result.Fault{}}
 			}
 			sc, shift := p.Shifted(rep)
 			rp := p
@@ -135,7 +138,7 @@ func Run(ctx context.Context, opts Options) (*result.Result, string, error) {
 				name = fmt.Sprintf("%s (%d/%d)", p.Name, rep+1, s.Repeat.Times)
 			}
 			opts.Progress.Variant(i, len(plans), name, s.Duration.D())
-			err = runVariant(ctx, opts, rp, rep, dir, rv, func() { _ = save() })
+			err = runVariant(ctx, opts, rp, rep, dir, rv, save)
 			if err == nil {
 				rv.Status = result.StatusComplete
 			}
@@ -145,7 +148,7 @@ func Run(ctx context.Context, opts Options) (*result.Result, string, error) {
 				v.Summary.Repeated = result.SummarizeRepetitions(v.Repetitions)
 			}
 			if err == nil {
-				_ = save()
+				save()
 			}
 		}
 		if err != nil {
@@ -157,12 +160,10 @@ func Run(ctx context.Context, opts Options) (*result.Result, string, error) {
 				v.Status = result.StatusFailed
 				runErr = fmt.Errorf("variant %s: %w", p.Name, err)
 			}
-			_ = save()
+			save()
 			break
 		}
-		if err := save(); err != nil {
-			return res, dir, err
-		}
+		save()
 	}
 	switch {
 	case runErr == nil && ctx.Err() != nil:
@@ -177,21 +178,8 @@ func Run(ctx context.Context, opts Options) (*result.Result, string, error) {
 	default:
 		res.Status = result.StatusComplete
 	}
-	if opts.Finish != nil {
-		opts.Finish(res)
-	}
-	if err := save(); err != nil && runErr == nil {
-		runErr = err
-	}
-	if err := report.RenderWith(res, dir, opts.Report); err != nil && runErr == nil {
-		runErr = fmt.Errorf("report: %w", err)
-	}
+	res.Run.FinishedAt = time.Now().UTC()
 	return res, dir, runErr
-}
-
-func emptySeries() result.Series {
-	return result.Series{Throughput: []result.ThroughputPoint{}, Replication: []result.ReplicationPoint{},
-		Visibility: []result.VisibilityPoint{}, WAL: []result.WALPoint{}, Reads: []result.ReadPoint{}}
 }
 
 func shortRandom() string {
@@ -304,7 +292,7 @@ func runVariant(ctx context.Context, opts Options, p scenario.Plan, rep int, dir
 	phase("workload")
 	start = time.Now()
 	sampler = probe.New(c, roles, probe.Config{Start: start, LagInterval: s.Probes.LagInterval.D(), HeartbeatInterval: s.Probes.HeartbeatInterval.D()})
-	evs.emit(result.Event{Ms: 0, Kind: "phase", Detail: "workload start"})
+	evs.emit(result.Event{Ms: 0, Kind: result.EventPhase, Detail: "workload start"})
 	bg, stopBG := context.WithCancel(ctx)
 	defer stopBG()
 	var wg sync.WaitGroup
@@ -354,42 +342,34 @@ func runVariant(ctx context.Context, opts Options, p scenario.Plan, rep int, dir
 	stopBG()
 	wg.Wait()
 	<-tickDone
+	// The runner always heals, also when the workload failed; a heal error
+	// is recorded in the fault's record and as an error event.
+	_ = timeline.HealAll(context.Background())
 	if werr != nil {
+		v.Faults, v.Events = timeline.Faults(), evs.list()
 		return fmt.Errorf("workload: %w", werr)
 	}
-	window := time.Since(start)
-	_ = timeline.HealAll(context.Background())
 
 	// What happened, before the audit can fail.
-	var tl *failover.Timeline
-	if ctl != nil {
-		t := ctl.Wait()
-		tl = &t
-	}
-	fillSummary(v, s, st, led, sampler, replicaNames, isSync, window)
-	v.Summary.Failover = failoverSummary(s, tl, timeline.Fired(), led, nodes, evs)
-	v.Events = evs.list()
 	repl, vis := sampler.Series()
-	v.Series = emptySeries()
-	v.Series.Replication = append(v.Series.Replication, repl...)
-	v.Series.Visibility = append(v.Series.Visibility, vis...)
-	v.Series.Throughput = throughput(st, s.Duration.D()+opts.Grace)
-	v.Series.WAL = append([]result.WALPoint{}, sampler.WAL()...)
-	v.Summary.Reads, v.Series.Reads = readResults(reads)
-	v.Phases = phases(timeline.Fired(), st, repl, vis, s.Duration.D())
-	v.CatchUps = catchUps(timeline.Fired(), replicaNames, repl, vis)
-	v.Histogram = encodeHist(st.Latency)
+	nodeNames := make([]string, len(nodes))
+	for i, n := range nodes {
+		nodeNames[i] = n.Name
+	}
+	summary.Fill(v, summary.Input{
+		Duration: s.Duration.D(), Grace: opts.Grace, TargetRateTPS: s.Workload.Rate, InitialOrders: s.Workload.InitialOrders,
+		FailoverMode: s.Failover.Mode, DetectAfter: s.Failover.DetectAfter.D(), OldPrimary: scenario.PrimaryName,
+		Nodes: nodeNames, Replicas: replicaNames, Sync: isSync,
+		Stats: st, Ledger: led, Replication: repl, Visibility: vis, Latencies: sampler.Latencies(), WAL: sampler.WAL(),
+		Reads: reads, Faults: timeline.Faults(), Events: evs.list(),
+	})
 	save()
 	if ctx.Err() != nil {
 		return ErrInterrupted
 	}
 
 	phase("audit")
-	names := make([]string, len(nodes))
-	for i, n := range nodes {
-		names[i] = n.Name
-	}
-	a, err := audit.Run(ctx, c, roles, led, audit.Config{Timeout: s.Probes.AuditTimeout.D(), NodeNames: names})
+	a, err := audit.Run(ctx, c, roles, led, audit.Config{Timeout: s.Probes.AuditTimeout.D(), NodeNames: nodeNames})
 	if err != nil {
 		return err
 	}
@@ -510,124 +490,4 @@ func ticks(ctx context.Context, p Progress, start time.Time, live *workload.Live
 		lag, vis := s.Live()
 		p.Tick(now, tps, lag, vis, live.Writers.Load())
 	}
-}
-
-func msOf(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
-func ptr(f float64) *float64 { return &f }
-
-func latencyOf(h *hdrhistogram.Histogram) result.Latency {
-	if h.TotalCount() == 0 {
-		return result.Latency{}
-	}
-	q := func(p float64) float64 { return float64(h.ValueAtQuantile(p)) / 1000 }
-	return result.Latency{P50: q(50), P90: q(90), P99: q(99), P999: q(99.9),
-		Max: float64(h.Max()) / 1000, Mean: h.Mean() / 1000, N: h.TotalCount()}
-}
-
-func fillSummary(v *result.Variant, s *scenario.Scenario, st *workload.Stats, led *workload.Ledger,
-	sampler *probe.Sampler, replicas []string, sync map[string]bool, window time.Duration) {
-	sum := &v.Summary
-	sum.DurationS = s.Duration.D().Seconds()
-	sum.Acked = led.Count(workload.Acked)
-	sum.Failed = led.Count(workload.Failed)
-	sum.Unknown = led.Count(workload.Unknown)
-	sum.Attempted = sum.Acked + sum.Failed + sum.Unknown
-	sum.Skipped = st.Skipped
-	sum.TPS = float64(sum.Acked) / s.Duration.D().Seconds()
-	sum.TargetRateTPS = s.Workload.Rate
-	sum.CommitLatency = latencyOf(st.Latency)
-	sum.ScheduleLagP99 = float64(st.SchedLag.ValueAtQuantile(99)) / 1000
-	sum.Replicas = sampler.Summaries(replicas, sync)
-	sum.InitialOrders = s.Workload.InitialOrders
-}
-
-func failoverSummary(s *scenario.Scenario, tl *failover.Timeline, fired []chaos.Fired, led *workload.Ledger,
-	nodes []cluster.Node, evs *events) *result.Failover {
-	if len(fired) == 0 {
-		return nil
-	}
-	f := &result.Failover{Mode: s.Failover.Mode, DetectAfterMs: msOf(s.Failover.DetectAfter.D())}
-	// The fault the failover answers: the first one on the primary, else
-	// the first one.
-	fault := fired[0]
-	for _, fd := range fired {
-		if fd.Fault.Node == scenario.PrimaryName || slices.Contains(fd.Fault.From, scenario.PrimaryName) ||
-			slices.ContainsFunc(fd.Fault.Sides, func(side []string) bool { return slices.Contains(side, scenario.PrimaryName) }) {
-			fault = fd
-			break
-		}
-	}
-	f.FaultMs = ptr(msOf(fault.At))
-	f.OldPrimary = scenario.PrimaryName
-	exclude := -1
-	for i, n := range nodes {
-		if n.Name == f.OldPrimary {
-			exclude = i
-		}
-	}
-	if last, ok := led.LastAckBefore(fault.At); ok {
-		f.LastAckBeforeMs = ptr(msOf(last))
-	}
-	if tl != nil && tl.Detected > 0 {
-		f.DetectedMs = ptr(msOf(tl.Detected))
-	}
-	if tl != nil && tl.Promoted {
-		f.PromoteStartMs = ptr(msOf(tl.PromoteStart))
-		f.PromoteDoneMs = ptr(msOf(tl.PromoteDone))
-		f.NewPrimary = tl.NewPrimary
-		f.Repointed = tl.Repointed
-		f.SplitBrain = tl.SplitBrain
-	}
-	// Two writable primaries: acknowledgements from the old primary after
-	// the first one from the new primary.
-	if lastOld, ok := led.LastAckBy(exclude); ok && f.NewPrimary != "" {
-		if first, _, ok := led.FirstAckAfter(fault.At, exclude); ok && lastOld > first {
-			f.DualPrimaryMs = ptr(msOf(lastOld - first))
-			f.LastAckOldPrimaryMs = ptr(msOf(lastOld))
-		}
-	}
-	if first, node, ok := led.FirstAckAfter(fault.At, exclude); ok {
-		f.FirstWriteMs = ptr(msOf(first))
-		name := ""
-		if node >= 0 && node < len(nodes) {
-			name = nodes[node].Name
-		}
-		evs.emit(result.Event{Ms: msOf(first), Kind: "first_write", Node: name, Detail: "first acknowledged write after the fault"})
-		if f.LastAckBeforeMs != nil {
-			f.WriteUnavailableMs = ptr(*f.FirstWriteMs - *f.LastAckBeforeMs)
-		}
-	}
-	return f
-}
-
-func throughput(st *workload.Stats, upTo time.Duration) []result.ThroughputPoint {
-	n := int(upTo/time.Second) + 1
-	if n > len(st.Acked) {
-		n = len(st.Acked)
-	}
-	// Trim trailing empty seconds after the window.
-	for n > 0 && st.Acked[n-1] == 0 && st.Failed[n-1] == 0 && st.Unknown[n-1] == 0 {
-		n--
-	}
-	out := make([]result.ThroughputPoint, 0, n)
-	for i := 0; i < n; i++ {
-		h := st.PerSecond[i]
-		p := result.ThroughputPoint{Second: i, Acked: st.Acked[i], Failed: st.Failed[i], Unknown: st.Unknown[i]}
-		if h.TotalCount() > 0 {
-			p.P50Ms = float64(h.ValueAtQuantile(50)) / 1000
-			p.P99Ms = float64(h.ValueAtQuantile(99)) / 1000
-			p.MaxMs = float64(h.Max()) / 1000
-		}
-		out = append(out, p)
-	}
-	return out
-}
-
-func encodeHist(h *hdrhistogram.Histogram) *result.Histogram {
-	b, err := h.Encode(hdrhistogram.V2CompressedEncodingCookieBase)
-	if err != nil {
-		return nil
-	}
-	return &result.Histogram{Unit: "us", Encoded: string(b)} // Encode already yields base64
 }

@@ -180,6 +180,13 @@ func TestRunKillPromote(t *testing.T) {
 	if res.Status != result.StatusComplete || res.Error != "" {
 		t.Errorf("status %q error %q", res.Status, res.Error)
 	}
+	// What the CLI does after Run.
+	if err := result.Write(filepath.Join(dir, "result.json"), res); err != nil {
+		t.Fatal(err)
+	}
+	if err := report.RenderWith(res, dir, report.Options{}); err != nil {
+		t.Fatalf("report: %v", err)
+	}
 
 	t.Run("result.json reads back", func(t *testing.T) {
 		back, err := result.Read(filepath.Join(dir, "result.json"))

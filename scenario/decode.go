@@ -39,6 +39,7 @@ func Parse(file string, data []byte) (*Scenario, error) {
 		nulls: map[string]bool{},
 
 		limitKeys: map[string]bool{},
+		kindNames: map[string]string{},
 
 		resolved: map[*ast.AliasNode]ast.Node{},
 	}
@@ -76,6 +77,8 @@ type decoder struct {
 	// limitKeys holds the thresholds entries with a key other than metric
 	// and where, valid or not, so a missing limit is not reported twice.
 	limitKeys map[string]bool
+	// kindNames holds each fault's kind as written, known or not.
+	kindNames map[string]string
 
 	anchors  []anchorDef
 	resolved map[*ast.AliasNode]ast.Node

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pgbench-ha/pgbench-ha/fault"
 )
 
 // mustParse parses src as "test.yaml" and fails the test on any error.
@@ -180,8 +182,8 @@ faults:
 `,
 			check: func(t *testing.T, s *Scenario) {
 				want := []Fault{
-					{At: 0, Kind: "kill", Node: "r1", Line: 10},
-					{At: Duration(29 * time.Second), Kind: "kill", Node: "primary", Line: 13},
+					{At: 0, Spec: fault.Kill{Target: "r1"}, Line: 10},
+					{At: Duration(29 * time.Second), Spec: fault.Kill{Target: "primary"}, Line: 13},
 				}
 				if !reflect.DeepEqual(s.Faults, want) {
 					t.Errorf("faults:\ngot  %+v\nwant %+v", s.Faults, want)
@@ -313,7 +315,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "unknown fault kind",
 			src:  minimal + "faults:\n  - {at: 1s, kind: explode, node: primary}\n",
-			want: []string{`test.yaml:4:20: faults[0].kind: "explode" is not a valid fault kind; valid: kill, stop, restart, pause, isolate, partition, latency, bandwidth, reset`},
+			want: []string{`test.yaml:4:20: faults[0].kind: "explode" is not a valid fault kind; valid: bandwidth, isolate, kill, latency, partition, pause, reset, restart, stop`},
 		},
 		{
 			name: "fault outside duration",
@@ -505,7 +507,7 @@ func TestFlagship(t *testing.T) {
 	if s.Seed != 42 || s.Duration.D() != 30*time.Second || s.Failover.Mode != FailoverPromote || s.Failover.DetectAfter.D() != time.Second {
 		t.Errorf("scenario: %+v", s)
 	}
-	if got := s.Faults; len(got) != 1 || got[0].Kind != FaultKill || got[0].Node != PrimaryName || got[0].At.D() != 18*time.Second {
+	if got := s.Faults; len(got) != 1 || got[0].Kind() != "kill" || got[0].Spec.Node() != PrimaryName || got[0].At.D() != 18*time.Second {
 		t.Errorf("faults: %+v", got)
 	}
 	if s.Probes.HeartbeatInterval.D() != 50*time.Millisecond || s.Probes.LagInterval.D() != 100*time.Millisecond {
@@ -642,8 +644,8 @@ func TestFullFile(t *testing.T) {
 			MaxQueue:      50,
 		},
 		Faults: []Fault{
-			{At: Duration(45 * time.Second), Kind: "kill", Node: "primary", Line: 39},
-			{At: Duration(time.Minute), Kind: "kill", Node: "replica3", Line: 42},
+			{At: Duration(45 * time.Second), Spec: fault.Kill{Target: "primary"}, Line: 39},
+			{At: Duration(time.Minute), Spec: fault.Kill{Target: "replica3"}, Line: 42},
 		},
 		Failover: Failover{
 			Mode:          "promote",

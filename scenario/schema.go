@@ -1,9 +1,15 @@
 package scenario
 
 import (
+	"fmt"
+	"reflect"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/goccy/go-yaml/ast"
+
+	"github.com/pgbench-ha/pgbench-ha/fault"
 )
 
 // The keys each mapping of a scenario file accepts, in documentation order.
@@ -15,7 +21,6 @@ var (
 	workloadKeys = []string{"writers", "rate", "arrival", "bursts", "initial_orders", "max_queue", "reads"}
 	readsKeys    = []string{"rate", "nodes"}
 	burstKeys    = []string{"at", "duration", "rate"}
-	faultKeys    = []string{"at", "kind", "node", "for", "mode", "with", "sides", "from", "to", "latency", "jitter", "rate_kbps", "direction"}
 	failoverKeys = []string{"mode", "detect_after", "probe_interval", "repoint"}
 	probesKeys   = []string{"lag_interval", "heartbeat_interval", "audit_timeout"}
 )
@@ -215,46 +220,127 @@ func (d *decoder) faults(path string, n ast.Node, s *Scenario) {
 		entries, ok := d.mapping(ip, item)
 		if ok {
 			d.set[ip] = true
-			for _, e := range entries {
-				p := join(ip, e.key)
-				d.record(p, e)
-				switch e.key {
-				case "at":
-					f.At, _ = d.duration(p, e.val)
-				case "kind":
-					f.Kind, _ = d.str(p, e.val)
-				case "node":
-					f.Node, _ = d.str(p, e.val)
-				case "for":
-					f.For, _ = d.duration(p, e.val)
-				case "mode":
-					f.Mode, _ = d.str(p, e.val)
-				case "with":
-					f.With = d.names(p, e.val)
-				case "from":
-					f.From = d.names(p, e.val)
-				case "to":
-					f.To = d.names(p, e.val)
-				case "sides":
-					items, _ := d.list(p, e.val)
-					for j, item := range items {
-						f.Sides = append(f.Sides, d.names(index(p, j), item))
-					}
-				case "latency":
-					f.Latency, _ = d.duration(p, e.val)
-				case "jitter":
-					f.Jitter, _ = d.duration(p, e.val)
-				case "rate_kbps":
-					f.RateKBps, _ = d.integer(p, e.val)
-				case "direction":
-					f.Direction, _ = d.str(p, e.val)
-				default:
-					d.unknownKey(ip, e, faultKeys)
-				}
-			}
+			f.Spec = d.faultEntries(ip, entries, &f)
 		}
 		s.Faults = append(s.Faults, f)
 	}
+}
+
+// faultEntries decodes one fault's keys: at, kind and for, and the keys
+// of its kind into the kind's Spec (nil when the kind is unknown).
+func (d *decoder) faultEntries(ip string, entries []entry, f *Fault) fault.Spec {
+	var kind fault.Kind
+	known := false
+	for _, e := range entries {
+		if e.key == "kind" {
+			p := join(ip, e.key)
+			d.record(p, e)
+			name, _ := d.str(p, e.val)
+			d.kindNames[ip] = name
+			kind, known = fault.Lookup(name)
+		}
+	}
+	var spec reflect.Value // a pointer to the kind's Spec
+	fields := map[string]int{}
+	valid := []string{"at", "kind"}
+	if known {
+		spec = reflect.ValueOf(kind.New())
+		t := spec.Elem().Type()
+		for i := 0; i < t.NumField(); i++ {
+			if key := t.Field(i).Tag.Get("yaml"); key != "" && key != "-" {
+				fields[key] = i
+				valid = append(valid, key)
+			}
+		}
+		if !kind.Once {
+			valid = append(valid, "for")
+		}
+	} else {
+		valid = faultKeys()
+	}
+	for _, e := range entries {
+		p := join(ip, e.key)
+		switch e.key {
+		case "kind":
+			continue
+		case "at":
+			d.record(p, e)
+			f.At, _ = d.duration(p, e.val)
+			continue
+		case "for":
+			d.record(p, e)
+			f.For, _ = d.duration(p, e.val)
+			continue
+		}
+		i, ok := fields[e.key]
+		switch {
+		case ok:
+			d.record(p, e)
+			d.field(p, e.val, spec.Elem().Field(i))
+		case slices.Contains(faultKeys(), e.key):
+			// Some kind takes it: this one does not, or the kind is
+			// unknown (reported on kind).
+			d.record(p, e)
+			if known {
+				d.problemAt(p, "%q does not apply to a %s fault", e.key, kind.Name)
+			}
+		default:
+			d.unknownKey(ip, e, valid)
+		}
+	}
+	if !known {
+		return nil
+	}
+	return spec.Elem().Interface().(fault.Spec)
+}
+
+var durationType = reflect.TypeOf(time.Duration(0))
+
+// field decodes n into the Spec field v by its type.
+func (d *decoder) field(p string, n ast.Node, v reflect.Value) {
+	switch {
+	case v.Type() == durationType:
+		x, _ := d.duration(p, n)
+		v.SetInt(int64(x))
+	case v.Kind() == reflect.String:
+		x, _ := d.str(p, n)
+		v.SetString(x)
+	case v.Kind() == reflect.Int64:
+		x, _ := d.integer(p, n)
+		v.SetInt(x)
+	case v.Kind() == reflect.Float64:
+		x, _ := d.number(p, n)
+		v.SetFloat(x)
+	case v.Kind() == reflect.Bool:
+		x, _ := d.boolean(p, n)
+		v.SetBool(x)
+	case v.Type() == reflect.TypeOf([]string(nil)):
+		v.Set(reflect.ValueOf(d.names(p, n)))
+	case v.Type() == reflect.TypeOf([][]string(nil)):
+		items, _ := d.list(p, n)
+		var out [][]string
+		for j, item := range items {
+			out = append(out, d.names(index(p, j), item))
+		}
+		v.Set(reflect.ValueOf(out))
+	default:
+		panic(fmt.Sprintf("scenario: fault field %s has a type the decoder does not know: %s", p, v.Type()))
+	}
+}
+
+// faultKeys lists every key a fault of some kind takes: at, kind, then
+// the kinds' own keys in kind order, then for.
+func faultKeys() []string {
+	keys := []string{"at", "kind"}
+	for _, k := range fault.Kinds() {
+		t := reflect.TypeOf(k.New()).Elem()
+		for i := 0; i < t.NumField(); i++ {
+			if key := t.Field(i).Tag.Get("yaml"); key != "" && key != "-" && !slices.Contains(keys, key) {
+				keys = append(keys, key)
+			}
+		}
+	}
+	return append(keys, "for")
 }
 
 // names decodes a name or a list of names (nodes or client groups).

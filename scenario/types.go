@@ -3,6 +3,8 @@ package scenario
 import (
 	"fmt"
 	"time"
+
+	"github.com/pgbench-ha/pgbench-ha/fault"
 )
 
 // Scenario is a decoded, validated scenario file with defaults applied.
@@ -99,95 +101,48 @@ type Burst struct {
 	Rate     float64  `yaml:"rate"` // 0 = unlimited during the burst
 }
 
-// Fault kinds.
-const (
-	FaultKill      = "kill"      // SIGKILL of the node's whole process group
-	FaultStop      = "stop"      // shutdown (mode fast or immediate)
-	FaultRestart   = "restart"   // stop, then start again
-	FaultPause     = "pause"     // SIGSTOP of the node's processes; resumed after for
-	FaultIsolate   = "isolate"   // every link of the node blackholed
-	FaultPartition = "partition" // links between sides blackholed (or one way)
-	FaultLatency   = "latency"   // delay on a link
-	FaultBandwidth = "bandwidth" // rate cap on a link
-	FaultReset     = "reset"     // connections on a link reset
-)
-
-// FaultKinds lists the fault kinds this build knows, for error messages.
-var FaultKinds = []string{FaultKill, FaultStop, FaultRestart, FaultPause, FaultIsolate, FaultPartition, FaultLatency, FaultBandwidth, FaultReset}
-
-// NetworkFaultKinds are the kinds that act on links; a scenario with any
-// of them runs its cluster with a proxy on every link.
-var NetworkFaultKinds = []string{FaultIsolate, FaultPartition, FaultLatency, FaultBandwidth, FaultReset}
-
 // Client groups: connections that are not a node's, each with its own
 // links to every node, so a partition can put them on a side.
 const (
-	ClientWriters    = "writers"
-	ClientReaders    = "readers"
-	ClientController = "controller"
+	ClientWriters    = fault.ClientWriters
+	ClientReaders    = fault.ClientReaders
+	ClientController = fault.ClientController
 )
 
 // ClientNames lists the client groups a fault may name.
-var ClientNames = []string{ClientWriters, ClientReaders, ClientController}
+var ClientNames = fault.ClientNames
 
-// Stop modes.
-const (
-	StopFast      = "fast"
-	StopImmediate = "immediate"
-)
-
-// Link directions of a link fault.
-const (
-	DirectionBoth       = "both"
-	DirectionUpstream   = "upstream"   // data from the connecting side
-	DirectionDownstream = "downstream" // data to the connecting side
-)
-
-// Fault is one entry of the fault timeline.
+// Fault is one entry of the fault timeline: when it fires, how long it
+// lasts, and its kind with the kind's own parameters (package fault).
 type Fault struct {
-	At   Duration `yaml:"at"`
-	Kind string   `yaml:"kind"`
-	// Node is the target of kill, stop, restart, pause, isolate and, with
-	// no from/to, of reset (every link into the node).
-	Node string `yaml:"node"`
+	At Duration `yaml:"at"`
 	// For heals the fault after this long: a paused node resumes, a
 	// killed or stopped node starts again, links are restored. Without it
 	// a kill or stop lasts to the end of the run and every other fault is
 	// healed when the workload ends.
 	For Duration `yaml:"for"`
-	// Mode is fast (default) or immediate, for stop and restart.
-	Mode string `yaml:"mode"`
-	// With lists client groups that stay on the isolated node's side.
-	With []string `yaml:"with"`
-	// Sides of a partition: lists of nodes and client groups. Every link
-	// between two sides is cut both ways. Names on no side are not cut.
-	Sides [][]string `yaml:"sides"`
-	// From and To: a one-way partition (data from From to To vanishes),
-	// or the link (From connects to To) that latency, bandwidth and reset
-	// act on.
-	From []string `yaml:"from"`
-	To   []string `yaml:"to"`
-	// Latency and Jitter of a latency fault; RateKBps of a bandwidth fault.
-	Latency  Duration `yaml:"latency"`
-	Jitter   Duration `yaml:"jitter"`
-	RateKBps int64    `yaml:"rate_kbps"`
-	// Direction of latency and bandwidth: both (default), upstream or
-	// downstream.
-	Direction string `yaml:"direction"`
-	Line      int    `yaml:"-"` // line in the scenario file, for messages
+	// Spec is the fault's kind and parameters; nil only in a scenario
+	// that failed validation (an unknown kind).
+	Spec fault.Spec `yaml:"-"`
+	Line int        `yaml:"-"` // line in the scenario file, for messages
+}
+
+// Kind is the fault's kind name, "" when unknown.
+func (f Fault) Kind() string {
+	if f.Spec == nil {
+		return ""
+	}
+	return f.Spec.Kind()
 }
 
 // IsNetwork reports whether the fault acts on links.
 func (f Fault) IsNetwork() bool {
-	for _, k := range NetworkFaultKinds {
-		if f.Kind == k {
-			return true
-		}
-	}
-	return false
+	_, ok := f.Spec.(fault.Linker)
+	return ok
 }
 
-// HasNetworkFaults reports whether any fault acts on links.
+// HasNetworkFaults reports whether any fault acts on links: the cluster is
+// then built with a proxy on every link.
 func (s *Scenario) HasNetworkFaults() bool {
 	for _, f := range s.Faults {
 		if f.IsNetwork() {

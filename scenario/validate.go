@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"slices"
 	"time"
+
+	"github.com/pgbench-ha/pgbench-ha/fault"
 )
 
 // Backend names.
@@ -290,6 +292,7 @@ func (d *decoder) validateReads(s *Scenario) {
 func (d *decoder) validateFaults(s *Scenario) {
 	nodes := s.NodeNames()
 	durOK := d.set["duration"] && s.Duration > 0
+	kinds := fault.Names()
 	for i, f := range s.Faults {
 		fp := index("faults", i)
 		if !d.set[fp] {
@@ -303,115 +306,57 @@ func (d *decoder) validateFaults(s *Scenario) {
 				d.problemAt(fp+".at", "%s is not within the scenario's duration; a fault must fire at or after 0s and before %s", f.At, s.Duration)
 			}
 		}
-		if d.required(fp+".kind", "one of "+quoteList(FaultKinds)) {
-			d.enum(fp+".kind", f.Kind, "fault kind", FaultKinds)
+		if d.required(fp+".kind", "one of "+quoteList(kinds)) && f.Spec == nil {
+			d.enum(fp+".kind", d.kindNames[fp], "fault kind", kinds)
 		}
-		d.validateFault(s, fp, f, nodes)
+		if f.Spec == nil {
+			continue
+		}
+		if k, _ := fault.Lookup(f.Kind()); k.Once && d.set[fp+".for"] {
+			d.problemAt(fp+".for", "%q does not apply to a %s fault", "for", f.Kind())
+		} else if d.set[fp+".for"] && f.For <= 0 {
+			d.problemAt(fp+".for", "must be positive, got %s", f.For)
+		}
+		f.Spec.Validate(faultCheck{d: d, fp: fp, nodes: nodes})
 	}
 }
 
-// validateFault checks the keys each fault kind needs and allows.
-func (d *decoder) validateFault(s *Scenario, fp string, f Fault, nodes []string) {
-	names := append(append([]string(nil), nodes...), ClientNames...)
-	node := func() {
-		if d.required(fp+".node", "one of "+quoteList(nodes)) && !slices.Contains(nodes, f.Node) {
-			d.problemAt(fp+".node", "no node named %q%s; nodes: %s", clip(f.Node), didYouMean(f.Node, nodes), quoteList(nodes))
+// faultCheck is the fault.Check of one fault: keys relative to it.
+type faultCheck struct {
+	d     *decoder
+	fp    string
+	nodes []string
+}
+
+func (c faultCheck) path(key string) string {
+	if key == "" {
+		return c.fp
+	}
+	return c.fp + "." + key
+}
+
+func (c faultCheck) Set(key string) bool { return c.d.set[c.path(key)] }
+func (c faultCheck) Problem(key, format string, args ...any) {
+	c.d.problemAt(c.path(key), format, args...)
+}
+func (c faultCheck) Required(key, want string) bool { return c.d.required(c.path(key), want) }
+func (c faultCheck) Enum(key, value, what string, valid []string) {
+	c.d.enum(c.path(key), value, what, valid)
+}
+func (c faultCheck) Nodes() []string   { return c.nodes }
+func (c faultCheck) Clients() []string { return ClientNames }
+
+func (c faultCheck) Known(key string, names, valid []string, what string) {
+	for i, n := range names {
+		if !slices.Contains(valid, n) {
+			c.d.problemAt(index(c.path(key), i), "no %s named %q%s; valid: %s", what, clip(n), didYouMean(n, valid), quoteList(valid))
 		}
 	}
-	known := func(key string, list []string, valid []string, what string) {
-		for i, n := range list {
-			if !slices.Contains(valid, n) {
-				d.problemAt(index(fp+"."+key, i), "no %s named %q%s; valid: %s", what, clip(n), didYouMean(n, valid), quoteList(valid))
-			}
-		}
-	}
-	not := func(keys ...string) {
-		for _, k := range keys {
-			if d.set[fp+"."+k] {
-				d.problemAt(fp+"."+k, "%q does not apply to a %s fault", k, f.Kind)
-			}
-		}
-	}
-	if d.set[fp+".for"] && f.For <= 0 {
-		d.problemAt(fp+".for", "must be positive, got %s", f.For)
-	}
-	link := func() {
-		if !d.set[fp+".from"] || !d.set[fp+".to"] {
-			d.problemAt(fp, "a %s fault needs from and to: the side that connects and the node it connects to, e.g. from: replica1, to: primary", f.Kind)
-			return
-		}
-		known("from", f.From, names, "node or client group")
-		known("to", f.To, nodes, "node")
-	}
-	direction := func() {
-		if d.set[fp+".direction"] {
-			d.enum(fp+".direction", f.Direction, "direction", []string{DirectionBoth, DirectionUpstream, DirectionDownstream})
-		}
-	}
-	switch f.Kind {
-	case FaultKill, FaultPause:
-		node()
-		not("mode", "with", "sides", "from", "to", "latency", "jitter", "rate_kbps", "direction")
-	case FaultStop, FaultRestart:
-		node()
-		if d.set[fp+".mode"] {
-			d.enum(fp+".mode", f.Mode, "stop mode", []string{StopFast, StopImmediate})
-		}
-		not("with", "sides", "from", "to", "latency", "jitter", "rate_kbps", "direction")
-		if f.Kind == FaultRestart {
-			not("for")
-		}
-	case FaultIsolate:
-		node()
-		known("with", f.With, ClientNames, "client group")
-		not("mode", "sides", "from", "to", "latency", "jitter", "rate_kbps", "direction")
-	case FaultPartition:
-		switch {
-		case d.set[fp+".sides"] && (d.set[fp+".from"] || d.set[fp+".to"]):
-			d.problemAt(fp+".sides", "give either sides (a two-way partition) or from and to (one way), not both")
-		case d.set[fp+".sides"]:
-			if len(f.Sides) < 2 {
-				d.problemAt(fp+".sides", "a partition needs at least two sides, e.g. [[primary, writers], [replica1, replica2, controller]]")
-			}
-			seen := map[string]bool{}
-			for i, side := range f.Sides {
-				known(fmt.Sprintf("sides[%d]", i), side, names, "node or client group")
-				for _, n := range side {
-					if seen[n] {
-						d.problemAt(index(fp+".sides", i), "%q is on more than one side", n)
-					}
-					seen[n] = true
-				}
-			}
-		default:
-			link()
-		}
-		not("node", "mode", "with", "latency", "jitter", "rate_kbps", "direction")
-	case FaultLatency:
-		link()
-		direction()
-		if d.required(fp+".latency", "a delay such as 20ms") && f.Latency <= 0 {
-			d.problemAt(fp+".latency", "must be positive, got %s", f.Latency)
-		}
-		if f.Jitter < 0 {
-			d.problemAt(fp+".jitter", "must not be negative, got %s", f.Jitter)
-		}
-		not("node", "mode", "with", "sides", "rate_kbps")
-	case FaultBandwidth:
-		link()
-		direction()
-		if d.required(fp+".rate_kbps", "a rate in KB/s such as 1024") && f.RateKBps <= 0 {
-			d.problemAt(fp+".rate_kbps", "must be positive, got %d", f.RateKBps)
-		}
-		not("node", "mode", "with", "sides", "latency", "jitter")
-	case FaultReset:
-		if d.set[fp+".node"] {
-			node()
-			not("from", "to")
-		} else {
-			link()
-		}
-		not("mode", "with", "sides", "latency", "jitter", "rate_kbps", "direction", "for")
+}
+
+func (c faultCheck) Node(key, value string) {
+	if c.Required(key, "one of "+quoteList(c.nodes)) && !slices.Contains(c.nodes, value) {
+		c.d.problemAt(c.path(key), "no node named %q%s; nodes: %s", clip(value), didYouMean(value, c.nodes), quoteList(c.nodes))
 	}
 }
 

@@ -232,14 +232,16 @@ func (b *Backend) BinDir() string { return b.binDir }
 // backend creates.
 func (b *Backend) RunID() string { return b.runID }
 
-// FaultKinds lists the faults docker clusters can inject.
-func (b *Backend) FaultKinds() []string {
-	return []string{"kill", "stop", "restart", "pause", "isolate", "partition"}
+// Abilities: docker clusters kill, stop and pause nodes and cut links
+// between nodes (iptables in the containers); client groups have no links
+// of their own.
+func (b *Backend) Abilities() cluster.Abilities {
+	return cluster.Abilities{Kill: true, Stop: true, Pause: true, NodeCuts: true}
 }
 
 var (
-	_ cluster.Backend      = (*Backend)(nil)
-	_ cluster.FaultBackend = (*Backend)(nil)
+	_ cluster.Backend = (*Backend)(nil)
+	_ cluster.Able    = (*Backend)(nil)
 )
 
 // Close removes every container and the network the backend created,

@@ -13,7 +13,8 @@ import (
 	dc "github.com/ory/dockertest/v3/docker"
 
 	"github.com/pgbench-ha/pgbench-ha/cluster"
-	"github.com/pgbench-ha/pgbench-ha/cluster/clustertest"
+	"github.com/pgbench-ha/pgbench-ha/clustertest"
+	"github.com/pgbench-ha/pgbench-ha/fault"
 )
 
 // RequireEnv, when set to a non-empty value, turns a missing Docker daemon
@@ -181,12 +182,19 @@ func TestMissingImage(t *testing.T) {
 	}
 }
 
+// TestFaultKinds: the fault kinds docker's abilities let it inject.
 func TestFaultKinds(t *testing.T) {
 	var b *Backend
-	if got := strings.Join(b.FaultKinds(), ","); got != "kill,stop,restart,pause,isolate,partition" {
-		t.Errorf("FaultKinds = %s", got)
+	var kinds []string
+	for _, k := range fault.Kinds() {
+		if k.Runs == nil || k.Runs(b.Abilities()) {
+			kinds = append(kinds, k.Name)
+		}
 	}
-	var _ cluster.FaultBackend = b
+	if got := strings.Join(kinds, ","); got != "isolate,kill,partition,pause,restart,stop" {
+		t.Errorf("fault kinds = %s", got)
+	}
+	var _ cluster.Able = b
 }
 
 // deadPID is the pid of a process that has exited.

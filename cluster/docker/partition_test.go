@@ -13,7 +13,8 @@ import (
 
 	"github.com/pgbench-ha/pgbench-ha/chaos"
 	"github.com/pgbench-ha/pgbench-ha/cluster"
-	"github.com/pgbench-ha/pgbench-ha/cluster/clustertest"
+	"github.com/pgbench-ha/pgbench-ha/clustertest"
+	"github.com/pgbench-ha/pgbench-ha/fault"
 	"github.com/pgbench-ha/pgbench-ha/result"
 	"github.com/pgbench-ha/pgbench-ha/scenario"
 )
@@ -75,11 +76,11 @@ func TestNodePartition(t *testing.T) {
 		replayLSN  = "SELECT pg_last_wal_replay_lsn()::text"
 	)
 	for _, f := range []scenario.Fault{
-		{Kind: scenario.FaultIsolate, Node: clustertest.Replica2},
-		{Kind: scenario.FaultPartition, From: []string{clustertest.Primary}, To: []string{clustertest.Replica2}},
+		{Spec: fault.Isolate{Target: clustertest.Replica2}},
+		{Spec: fault.Partition{From: []string{clustertest.Primary}, To: []string{clustertest.Replica2}}},
 	} {
 		f.For = scenario.Duration(1500 * time.Millisecond)
-		t.Run(f.Kind, func(t *testing.T) {
+		t.Run(f.Kind(), func(t *testing.T) {
 			var mu sync.Mutex
 			var events []string
 			emit := func(e result.Event) {
@@ -96,7 +97,7 @@ func TestNodePartition(t *testing.T) {
 			ran := make(chan struct{})
 			go func() { defer close(ran); tl.Run(ctx) }()
 			defer tl.HealAll(context.Background())
-			for len(tl.Fired()) == 0 {
+			for tl.Faults()[0].InjectedMs == nil {
 				time.Sleep(10 * time.Millisecond)
 			}
 			injected := time.Since(t0)
@@ -104,7 +105,7 @@ func TestNodePartition(t *testing.T) {
 			before := queryLSN(t, ctx, replica2, replayLSN)
 			for n := 0; time.Since(t0) < 1200*time.Millisecond; n++ {
 				if _, err := primary.Exec(ctx, "INSERT INTO t SELECT generate_series(1, 1000)"); err != nil {
-					t.Fatalf("write during %s: %v", chaos.Describe(f), err)
+					t.Fatalf("write during %s: %v", f.Spec.Describe(), err)
 				}
 			}
 			wrote := queryLSN(t, ctx, primary, currentLSN)
@@ -113,7 +114,7 @@ func TestNodePartition(t *testing.T) {
 				t.Fatalf("checked after the heal (%s): too slow to tell", time.Since(t0))
 			}
 			if during != before || wrote <= before {
-				t.Errorf("during %s: replica2 replayed %X -> %X, primary at %X; want replica2 to stay put", chaos.Describe(f), before, during, wrote)
+				t.Errorf("during %s: replica2 replayed %X -> %X, primary at %X; want replica2 to stay put", f.Spec.Describe(), before, during, wrote)
 			}
 			<-ran
 			healed := time.Since(t0)
@@ -128,7 +129,7 @@ func TestNodePartition(t *testing.T) {
 				time.Sleep(50 * time.Millisecond)
 			}
 			t.Logf("%s: injected at %s, replica2 held at %X while the primary reached %X, healed at %s, caught up at %s",
-				chaos.Describe(f), injected.Round(time.Millisecond), before, wrote, healed.Round(time.Millisecond), time.Since(t0).Round(time.Millisecond))
+				f.Spec.Describe(), injected.Round(time.Millisecond), before, wrote, healed.Round(time.Millisecond), time.Since(t0).Round(time.Millisecond))
 			mu.Lock()
 			t.Logf("events: %s", strings.Join(events, "; "))
 			mu.Unlock()

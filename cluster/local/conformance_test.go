@@ -3,7 +3,7 @@ package local_test
 import (
 	"testing"
 
-	"github.com/pgbench-ha/pgbench-ha/cluster/clustertest"
+	"github.com/pgbench-ha/pgbench-ha/clustertest"
 	"github.com/pgbench-ha/pgbench-ha/internal/pgtest"
 )
 

@@ -354,15 +354,12 @@ func connectSocket(ctx context.Context, sockDir string, port int) (*pgx.Conn, er
 }
 
 var (
-	_ cluster.Backend      = (*Backend)(nil)
-	_ cluster.ClientLinker = (*Backend)(nil)
+	_ cluster.Backend = (*Backend)(nil)
+	_ cluster.Able    = (*Backend)(nil)
 )
 
-// ClientLinks is true: with Spec.Network, client groups connect through
-// links of their own, which network faults may name.
-func (b *Backend) ClientLinks() bool { return true }
-
-// FaultKinds lists the faults local clusters can inject.
-func (b *Backend) FaultKinds() []string {
-	return []string{"kill", "stop", "restart", "pause", "isolate", "partition", "latency", "bandwidth", "reset"}
+// Abilities: local clusters kill, stop and pause nodes, and with
+// Spec.Network put every link, client groups' included, behind a proxy.
+func (b *Backend) Abilities() cluster.Abilities {
+	return cluster.Abilities{Kill: true, Stop: true, Pause: true, Links: true, ClientLinks: true}
 }

@@ -185,10 +185,20 @@ func runCmd(ctx context.Context, cmd *cli.Command, env Env) error {
 	prog := newProgress(env.Stdout, env.IsTerminal)
 	res, dir, err := runner.Run(ctx, runner.Options{
 		Scenario: s, Backend: b, OutDir: cmd.String("out"), ToolVersion: version, Progress: prog,
-		Finish: func(r *result.Result) { evaluateThresholds(s, r) },
-		Report: report.Options{SVG: cmd.Bool("svg")},
+		// Checkpoints: a run killed hard still leaves a partial result.json.
+		Checkpoint: func(dir string, r *result.Result) { _ = result.Write(filepath.Join(dir, "result.json"), r) },
 	})
 	prog.Wait()
+	if res != nil && dir != "" {
+		// Thresholds first, then result.json once and the report from it.
+		evaluateThresholds(s, res)
+		if werr := result.Write(filepath.Join(dir, "result.json"), res); werr != nil && err == nil {
+			err = werr
+		}
+		if rerr := report.RenderWith(res, dir, report.Options{SVG: cmd.Bool("svg")}); rerr != nil && err == nil {
+			err = fmt.Errorf("report: %w", rerr)
+		}
+	}
 	if res != nil {
 		fmt.Fprintln(env.Stdout)
 		report.WriteText(env.Stdout, res)

@@ -61,7 +61,7 @@ func thresholdsOf(s *scenario.Scenario) []verdict.Threshold {
 }
 
 // finishRun does what follows a run: it prints the thresholds (checked by
-// the runner's Finish hook, so result.json and the report hold them) and
+// runCmd before it writes result.json and the report, so both hold them) and
 // writes the JUnit and Markdown files asked for. It returns an
 // ExitThresholds error when a threshold failed, an ExitError one when a
 // file could not be written.
@@ -69,8 +69,8 @@ func finishRun(cmd *cli.Command, env Env, res *result.Result) error {
 	if res == nil {
 		return nil
 	}
-	// The thresholds were evaluated by the runner (evaluateThresholds)
-	// before it wrote result.json and the report for the last time.
+	// The thresholds were evaluated (evaluateThresholds) before
+	// result.json and the report were written.
 	if len(res.Thresholds) > 0 {
 		fmt.Fprintln(env.Stdout)
 		verdict.WriteThresholdsText(env.Stdout, res.Thresholds)

@@ -1,4 +1,4 @@
-package runner
+package summary
 
 import (
 	"slices"
@@ -6,9 +6,7 @@ import (
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 
-	"github.com/pgbench-ha/pgbench-ha/chaos"
 	"github.com/pgbench-ha/pgbench-ha/result"
-	"github.com/pgbench-ha/pgbench-ha/scenario"
 	"github.com/pgbench-ha/pgbench-ha/workload"
 )
 
@@ -19,39 +17,37 @@ const (
 	CatchUpMs    = 100
 )
 
-// phases splits the window at fault boundaries: before the first fault,
-// during each fault (inject to heal, or to the end), after the last heal.
-func phases(fired []chaos.Fired, st *workload.Stats, repl []result.ReplicationPoint, vis []result.VisibilityPoint, window time.Duration) []result.PhaseStats {
+// Phases splits the window at the fired faults: before the first, during
+// each (injected to healed, or to the end), after the last heal.
+func Phases(fired []result.Fault, st *workload.Stats, repl []result.ReplicationPoint, vis []result.VisibilityPoint, window time.Duration) []result.PhaseStats {
 	end := msOf(window)
 	out := []result.PhaseStats{}
 	if len(fired) == 0 {
-		return append(out, phaseStats("whole run", 0, end, st, repl, vis))
+		return append(out, phaseStats("whole run", result.PhaseWhole, nil, 0, end, st, repl, vis))
 	}
 	clip := func(ms float64) float64 { return min(ms, end) }
-	first := clip(msOf(fired[0].At))
-	out = append(out, phaseStats("before", 0, first, st, repl, vis))
+	out = append(out, phaseStats("before", result.PhaseBefore, nil, 0, clip(*fired[0].InjectedMs), st, repl, vis))
 	last := 0.0
 	allHealed := true
 	for _, f := range fired {
 		e := end
-		if f.Healed > 0 {
-			e = clip(msOf(f.Healed))
+		if f.HealedMs != nil {
+			e = clip(*f.HealedMs)
 		} else {
 			allHealed = false
 		}
-		if e > last {
-			last = e
-		}
-		out = append(out, phaseStats("during: "+chaos.Describe(f.Fault), clip(msOf(f.At)), e, st, repl, vis))
+		last = max(last, e)
+		idx := f.Index
+		out = append(out, phaseStats("during: "+f.Name, result.PhaseDuring, &idx, clip(*f.InjectedMs), e, st, repl, vis))
 	}
 	if allHealed && last < end {
-		out = append(out, phaseStats("after", last, end, st, repl, vis))
+		out = append(out, phaseStats("after", result.PhaseAfter, nil, last, end, st, repl, vis))
 	}
 	return out
 }
 
-func phaseStats(name string, start, end float64, st *workload.Stats, repl []result.ReplicationPoint, vis []result.VisibilityPoint) result.PhaseStats {
-	p := result.PhaseStats{Name: name, StartMs: start, EndMs: end}
+func phaseStats(name, kind string, fault *int, start, end float64, st *workload.Stats, repl []result.ReplicationPoint, vis []result.VisibilityPoint) result.PhaseStats {
+	p := result.PhaseStats{Name: name, Kind: kind, Fault: fault, StartMs: start, EndMs: end}
 	h := hdrhistogram.New(1, 120_000_000, 3)
 	secs := 0
 	// A second belongs to the phase its middle falls in; a phase shorter
@@ -71,7 +67,9 @@ func phaseStats(name string, start, end float64, st *workload.Stats, repl []resu
 		secs++
 		p.Acked += st.Acked[i]
 		p.Errors += st.Failed[i] + st.Unknown[i]
-		h.Merge(st.PerSecond[i])
+		if i < len(st.PerSecond) && st.PerSecond[i] != nil {
+			h.Merge(st.PerSecond[i])
+		}
 	}
 	if secs > 0 {
 		// Whole seconds overlapping the phase: a rate, not an exact count.
@@ -95,17 +93,19 @@ func phaseStats(name string, start, end float64, st *workload.Stats, repl []resu
 	return p
 }
 
-// catchUps finds, for each healed fault and replica, how long after the
-// heal the replica was back under CatchUpBytes and CatchUpMs.
-func catchUps(fired []chaos.Fired, replicas []string, repl []result.ReplicationPoint, vis []result.VisibilityPoint) []result.CatchUp {
+// CatchUps finds, for each healed fault and replica it names (every
+// replica when it names none), how long after the heal the replica was
+// back under CatchUpBytes and CatchUpMs.
+func CatchUps(fired []result.Fault, replicas []string, repl []result.ReplicationPoint, vis []result.VisibilityPoint) []result.CatchUp {
 	out := []result.CatchUp{}
 	for _, f := range fired {
-		if f.Healed == 0 {
+		if f.HealedMs == nil {
 			continue
 		}
-		heal := msOf(f.Healed)
-		for _, r := range affected(f.Fault, replicas) {
-			c := result.CatchUp{Fault: chaos.Describe(f.Fault), Replica: r, HealMs: heal, LagBytesLimit: CatchUpBytes, LagMsLimit: CatchUpMs}
+		heal := *f.HealedMs
+		for _, r := range affected(f.Targets, replicas) {
+			idx := f.Index
+			c := result.CatchUp{Fault: f.Name, FaultIndex: &idx, Replica: r, HealMs: heal, LagBytesLimit: CatchUpBytes, LagMsLimit: CatchUpMs}
 			for _, p := range repl {
 				if p.Replica == r && p.Ms >= heal && p.ReplayBytes < CatchUpBytes {
 					c.BytesMs = ptr(p.Ms - heal)
@@ -124,16 +124,12 @@ func catchUps(fired []chaos.Fired, replicas []string, repl []result.ReplicationP
 	return out
 }
 
-// affected lists the replicas a fault names (its node, link ends or
-// sides), or every replica when it names none (a fault on the primary).
-func affected(f scenario.Fault, replicas []string) []string {
-	named := append(append([]string{f.Node}, f.From...), f.To...)
-	for _, side := range f.Sides {
-		named = append(named, side...)
-	}
+// affected lists the replicas among targets, or every replica when it
+// names none (a fault on the primary).
+func affected(targets, replicas []string) []string {
 	var out []string
 	for _, r := range replicas {
-		if slices.Contains(named, r) {
+		if slices.Contains(targets, r) {
 			out = append(out, r)
 		}
 	}

@@ -1,0 +1,202 @@
+package fault
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/pgbench-ha/pgbench-ha/cluster"
+)
+
+// Link directions of a latency or bandwidth fault.
+const (
+	DirectionBoth       = "both"
+	DirectionUpstream   = "upstream"   // data from the connecting side
+	DirectionDownstream = "downstream" // data to the connecting side
+)
+
+// LinkToxic is a toxic to put on the link from From to To.
+type LinkToxic struct {
+	From, To string
+	Toxic    cluster.Toxic
+}
+
+// Linker is a Spec that acts on links through per-link proxies. Toxics is
+// pure: the toxics it puts on links (from connects to to), named from id.
+type Linker interface {
+	Toxics(links [][2]string, id string) []LinkToxic
+}
+
+// NodeCutter is a Spec that a backend able to cut links between nodes
+// only (docker's iptables) can still inject. NodeCuts is pure: the
+// one-way cuts (from, to) between nodes.
+type NodeCutter interface {
+	NodeCuts(nodes []string) [][2]string
+}
+
+// toxics builds LinkToxics named id-kind-N.
+type toxics struct {
+	id  string
+	out []LinkToxic
+}
+
+func (t *toxics) add(from, to, dir string, tx cluster.Toxic) {
+	tx.Direction = dir
+	tx.Name = fmt.Sprintf("%s-%s-%d", t.id, tx.Kind, len(t.out)+1)
+	t.out = append(t.out, LinkToxic{From: from, To: to, Toxic: tx})
+}
+
+// both puts tx on one or both directions of a link.
+func (t *toxics) both(from, to string, tx cluster.Toxic, direction string) {
+	switch direction {
+	case DirectionUpstream:
+		t.add(from, to, cluster.Upstream, tx)
+	case DirectionDownstream:
+		t.add(from, to, cluster.Downstream, tx)
+	default:
+		t.add(from, to, cluster.Upstream, tx)
+		t.add(from, to, cluster.Downstream, tx)
+	}
+}
+
+var blackhole = cluster.Toxic{Kind: cluster.ToxicBlackhole}
+
+// injectLinks carries out a link fault: toxics on every link it names
+// through the cluster's proxies, or cuts between nodes on a backend that
+// can only do that.
+func injectLinks(ctx context.Context, e Env, s Spec) (Heal, error) {
+	if n, ok := e.Cluster.(cluster.Networker); ok {
+		if l, ok := s.(Linker); ok {
+			return placeToxics(ctx, n, l.Toxics(n.Links(), e.ID))
+		}
+	}
+	if np, ok := e.Cluster.(cluster.NodePartitioner); ok {
+		if nc, ok := s.(NodeCutter); ok {
+			return cutNodes(ctx, e.Cluster, np, s, nc)
+		}
+	}
+	return Heal{}, fmt.Errorf("the cluster was built without link proxies")
+}
+
+func placeToxics(ctx context.Context, n cluster.Networker, txs []LinkToxic) (Heal, error) {
+	var placed []LinkToxic
+	remove := func(ctx context.Context) error {
+		var errs []error
+		for _, p := range placed {
+			if err := n.RemoveToxic(ctx, p.From, p.To, p.Toxic.Name); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		return errors.Join(errs...)
+	}
+	for _, tx := range txs {
+		if err := n.AddToxic(ctx, tx.From, tx.To, tx.Toxic); err != nil {
+			_ = remove(ctx)
+			return Heal{}, fmt.Errorf("%s -> %s: %w", tx.From, tx.To, err)
+		}
+		placed = append(placed, tx)
+	}
+	return Heal{Do: remove}, nil
+}
+
+// cutNodes carries out an isolate or a partition on a cluster that can
+// only cut links between nodes: client groups named in the fault are
+// refused (Refuse refuses them before anything starts).
+func cutNodes(ctx context.Context, c cluster.Cluster, np cluster.NodePartitioner, s Spec, nc NodeCutter) (Heal, error) {
+	if groups := clientGroups(s.Targets()); len(groups) > 0 {
+		return Heal{}, fmt.Errorf("the backend cannot cut the links of client groups (%s)", strings.Join(groups, ", "))
+	}
+	var nodes []string
+	for _, n := range c.Nodes() {
+		nodes = append(nodes, n.Name)
+	}
+	for _, cut := range nc.NodeCuts(nodes) {
+		if err := np.Cut(ctx, cut[0], cut[1]); err != nil {
+			_ = np.Heal(ctx)
+			return Heal{}, fmt.Errorf("%s -/-> %s: %w", cut[0], cut[1], err)
+		}
+	}
+	return Heal{Do: np.Heal}, nil
+}
+
+// Client groups: connections that are not a node's, each with its own
+// links to every node, so a partition can put them on a side.
+const (
+	ClientWriters    = "writers"
+	ClientReaders    = "readers"
+	ClientController = "controller"
+)
+
+// ClientNames lists the client groups a fault may name.
+var ClientNames = []string{ClientWriters, ClientReaders, ClientController}
+
+// clientGroups lists the client groups among names, in order, once each.
+func clientGroups(names []string) []string {
+	var out []string
+	for _, n := range names {
+		if slices.Contains(ClientNames, n) && !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// linksOnly is the check of kinds that need per-link proxies.
+func linksOnly(a cluster.Abilities) bool { return a.Links }
+
+// cutsLinks is the check of kinds that cut links: proxies or node cuts.
+func cutsLinks(a cluster.Abilities) bool { return a.Links || a.NodeCuts }
+
+// proxyHint explains why latency, bandwidth and reset need the local
+// backend.
+const proxyHint = "latency, bandwidth and reset act on per-link proxies and are supported by the local backend only"
+
+// refuseClientGroups is the Refuse of isolate and partition: client
+// groups need links of their own.
+func refuseClientGroups(a cluster.Abilities, backend, what string, targets []string) string {
+	if a.ClientLinks {
+		return ""
+	}
+	groups := clientGroups(targets)
+	if len(groups) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s (%s) is not supported by the %s backend: it cuts links between nodes only; client groups on a side need the local backend",
+		what, strings.Join(groups, ", "), backend)
+}
+
+// validateLink checks the from and to of a link fault.
+func validateLink(c Check, kind string, from, to []string) {
+	if !c.Set("from") || !c.Set("to") {
+		c.Problem("", "a %s fault needs from and to: the side that connects and the node it connects to, e.g. from: replica1, to: primary", kind)
+		return
+	}
+	c.Known("from", from, append(append([]string(nil), c.Nodes()...), c.Clients()...), "node or client group")
+	c.Known("to", to, c.Nodes(), "node")
+}
+
+// validateDirection checks a latency or bandwidth fault's direction.
+func validateDirection(c Check, dir string) {
+	if c.Set("direction") {
+		c.Enum("direction", dir, "direction", []string{DirectionBoth, DirectionUpstream, DirectionDownstream})
+	}
+}
+
+// onLinks calls fn for every link from one of from to one of to.
+func onLinks(links [][2]string, from, to []string, fn func(l [2]string)) {
+	for _, l := range links {
+		if slices.Contains(from, l[0]) && slices.Contains(to, l[1]) {
+			fn(l)
+		}
+	}
+}
+
+func arrow(from, to []string) string {
+	return strings.Join(from, ", ") + " -> " + strings.Join(to, ", ")
+}
+
+func linkNode(from, to []string) string {
+	return strings.Join(from, ",") + "->" + strings.Join(to, ",")
+}

@@ -1,0 +1,109 @@
+package fault
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgbench-ha/pgbench-ha/cluster"
+)
+
+// Waits of the node faults' lifecycle.
+const (
+	effectTimeout = 10 * time.Second
+	healTimeout   = 60 * time.Second
+	pollEvery     = 2 * time.Millisecond
+)
+
+// startAgain heals a kill or a stop: the node starts again. A replica
+// streams again from its upstream; an old primary comes back as a primary
+// (a second writable node, if a replica was promoted meanwhile: exactly the
+// split brain a scenario may want to see).
+func startAgain(e Env, node string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		s, ok := e.Cluster.(cluster.Stopper)
+		if !ok {
+			return fmt.Errorf("the backend cannot start a node again")
+		}
+		if err := s.Start(ctx, node); err != nil {
+			return err
+		}
+		if e.Roles != nil {
+			e.Roles.MarkUp(node)
+		}
+		return nil
+	}
+}
+
+// addrOf is the node's address as the harness reaches it directly.
+func addrOf(c cluster.Cluster, node string) (string, bool) {
+	for _, n := range c.Nodes() {
+		if n.Name == node {
+			return net.JoinHostPort(n.Host, strconv.Itoa(n.Port)), true
+		}
+	}
+	return "", false
+}
+
+// waitRefused waits until the node's port refuses connections: its
+// postmaster is gone.
+func waitRefused(ctx context.Context, c cluster.Cluster, node string) error {
+	addr, ok := addrOf(c, node)
+	if !ok {
+		return fmt.Errorf("no node %q", node)
+	}
+	ctx, cancel := context.WithTimeout(ctx, effectTimeout)
+	defer cancel()
+	var d net.Dialer
+	for {
+		conn, err := d.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("%s still accepts connections after %s", node, effectTimeout)
+			}
+			return nil
+		}
+		conn.Close()
+		if !sleep(ctx, pollEvery) {
+			return fmt.Errorf("%s still accepts connections after %s", node, effectTimeout)
+		}
+	}
+}
+
+// waitAnswers waits until the node answers a query.
+func waitAnswers(ctx context.Context, c cluster.Cluster, node string) error {
+	ctx, cancel := context.WithTimeout(ctx, healTimeout)
+	defer cancel()
+	var last error
+	for {
+		qctx, qcancel := context.WithTimeout(ctx, time.Second)
+		conn, err := pgx.Connect(qctx, c.ConnString(node, cluster.Admin))
+		if err == nil {
+			_, err = conn.Exec(qctx, "SELECT 1")
+			conn.Close(context.Background())
+		}
+		qcancel()
+		if err == nil {
+			return nil
+		}
+		last = err
+		if !sleep(ctx, 10*pollEvery) {
+			return fmt.Errorf("%s does not answer after %s: %s", node, healTimeout, cluster.Redact(last.Error()))
+		}
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

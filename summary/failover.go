@@ -1,0 +1,82 @@
+package summary
+
+import (
+	"slices"
+	"time"
+
+	"github.com/pgbench-ha/pgbench-ha/result"
+)
+
+// Failover is the timeline of the fault the failover answers (the first
+// fault that names the old primary, else the first fault) and of what
+// followed, from the ledger and the controller's events; nil without a
+// fault that fired. first is the first_write event to record, when writes
+// resumed.
+func Failover(in Input, fired []result.Fault, events []result.Event) (f *result.Failover, first *result.Event) {
+	if len(fired) == 0 {
+		return nil, nil
+	}
+	f = &result.Failover{Mode: in.FailoverMode, DetectAfterMs: msOf(in.DetectAfter), OldPrimary: in.OldPrimary}
+	fault := fired[0]
+	for _, fd := range fired {
+		if slices.Contains(fd.Targets, in.OldPrimary) {
+			fault = fd
+			break
+		}
+	}
+	faultAt := *fault.InjectedMs
+	f.FaultMs = ptr(faultAt)
+	at := time.Duration(faultAt * float64(time.Millisecond))
+	old := slices.Index(in.Nodes, in.OldPrimary)
+	led := in.Ledger
+	if last, ok := led.LastAckBefore(at); ok {
+		f.LastAckBeforeMs = ptr(msOf(last))
+	}
+	promoted := false
+	for _, e := range events {
+		switch e.Kind {
+		case result.EventDetected:
+			if f.DetectedMs == nil {
+				f.DetectedMs = ptr(e.Ms)
+			}
+		case result.EventPromoteStart:
+			if f.PromoteStartMs == nil {
+				f.PromoteStartMs = ptr(e.Ms)
+			}
+		case result.EventPromoteDone:
+			if !promoted {
+				promoted = true
+				f.PromoteDoneMs = ptr(e.Ms)
+				f.NewPrimary = e.Node
+			}
+		case result.EventRepoint:
+			f.Repointed = append(f.Repointed, e.Node)
+		case result.EventSplitBrain:
+			f.SplitBrain = true
+		}
+	}
+	if !promoted {
+		// Only a promotion that completed has a start worth showing.
+		f.PromoteStartMs = nil
+	}
+	// Two writable primaries: acknowledgements from the old primary after
+	// the first one from the new primary.
+	if lastOld, ok := led.LastAckBy(old); ok && f.NewPrimary != "" {
+		if firstNew, _, ok := led.FirstAckAfter(at, old); ok && lastOld > firstNew {
+			f.DualPrimaryMs = ptr(msOf(lastOld - firstNew))
+			f.LastAckOldPrimaryMs = ptr(msOf(lastOld))
+		}
+	}
+	if firstAt, node, ok := led.FirstAckAfter(at, old); ok {
+		f.FirstWriteMs = ptr(msOf(firstAt))
+		name := ""
+		if node >= 0 && node < len(in.Nodes) {
+			name = in.Nodes[node]
+		}
+		first = &result.Event{Ms: msOf(firstAt), Kind: result.EventFirstWrite, Node: name, Detail: "first acknowledged write after the fault"}
+		if f.LastAckBeforeMs != nil {
+			f.WriteUnavailableMs = ptr(*f.FirstWriteMs - *f.LastAckBeforeMs)
+		}
+	}
+	return f, first
+}

@@ -1,0 +1,163 @@
+package summary
+
+import (
+	"sort"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/pgbench-ha/pgbench-ha/result"
+	"github.com/pgbench-ha/pgbench-ha/workload"
+)
+
+// Input is what one variant measured, raw.
+type Input struct {
+	// Duration is the scheduled workload window; Grace the time writes in
+	// flight at its end had to finish.
+	Duration, Grace time.Duration
+	TargetRateTPS   float64
+	InitialOrders   int64
+	// FailoverMode and DetectAfter are the scenario's failover settings.
+	FailoverMode string
+	DetectAfter  time.Duration
+	// OldPrimary is the node that was primary when the window started.
+	OldPrimary string
+	// Nodes names the ledger's node indexes.
+	Nodes []string
+	// Replicas are the standbys as built, in order; Sync says which were
+	// synchronous.
+	Replicas []string
+	Sync     map[string]bool
+
+	Stats  *workload.Stats
+	Ledger *workload.Ledger
+	// Replication and Visibility are the probes' series; Latencies each
+	// replica's heartbeat visibility latencies (ms), one per heartbeat.
+	Replication []result.ReplicationPoint
+	Visibility  []result.VisibilityPoint
+	Latencies   map[string][]float64
+	WAL         []result.WALPoint
+	Reads       []*workload.Reads
+	// Faults are the timeline's records, in file order; Events every
+	// event of the variant.
+	Faults []result.Fault
+	Events []result.Event
+}
+
+// Fill sets v's summary, series, phases, catch-ups, faults, events and
+// histogram from in. It adds the first_write event when writes resumed
+// after a fault.
+func Fill(v *result.Variant, in Input) {
+	sum := &v.Summary
+	st, led := in.Stats, in.Ledger
+	sum.DurationS = in.Duration.Seconds()
+	sum.Acked = led.Count(workload.Acked)
+	sum.Failed = led.Count(workload.Failed)
+	sum.Unknown = led.Count(workload.Unknown)
+	sum.Attempted = sum.Acked + sum.Failed + sum.Unknown
+	sum.Skipped = st.Skipped
+	sum.TPS = TPS(sum.Acked, in.Duration)
+	sum.TargetRateTPS = in.TargetRateTPS
+	sum.CommitLatency = Latency(st.Latency)
+	sum.ScheduleLagP99 = float64(st.SchedLag.ValueAtQuantile(99)) / 1000
+	sum.Replicas = Lags(in.Replicas, in.Sync, in.Replication, in.Latencies)
+	sum.InitialOrders = in.InitialOrders
+
+	v.Faults = append([]result.Fault{}, in.Faults...)
+	events := append([]result.Event(nil), in.Events...)
+	f, first := Failover(in, fired(in.Faults), events)
+	sum.Failover = f
+	if first != nil {
+		events = append(events, *first)
+	}
+	sort.SliceStable(events, func(i, j int) bool { return events[i].Ms < events[j].Ms })
+	v.Events = append([]result.Event{}, events...)
+
+	v.Series = EmptySeries()
+	v.Series.Replication = append(v.Series.Replication, in.Replication...)
+	v.Series.Visibility = append(v.Series.Visibility, in.Visibility...)
+	v.Series.Throughput = Throughput(st, in.Duration+in.Grace)
+	v.Series.WAL = append(v.Series.WAL, in.WAL...)
+	sum.Reads, v.Series.Reads = Reads(in.Reads)
+	v.Phases = Phases(fired(in.Faults), st, in.Replication, in.Visibility, in.Duration)
+	v.CatchUps = CatchUps(fired(in.Faults), in.Replicas, in.Replication, in.Visibility)
+	v.Histogram = EncodeHistogram(st.Latency)
+}
+
+// EmptySeries is a Series with every list empty, not null.
+func EmptySeries() result.Series {
+	return result.Series{Throughput: []result.ThroughputPoint{}, Replication: []result.ReplicationPoint{},
+		Visibility: []result.VisibilityPoint{}, WAL: []result.WALPoint{}, Reads: []result.ReadPoint{}}
+}
+
+// fired keeps the faults that were carried out: a fault whose injection
+// failed never happened, and gets no phase and no failover.
+func fired(fs []result.Fault) []result.Fault {
+	var out []result.Fault
+	for _, f := range fs {
+		if f.Fired() {
+			out = append(out, f)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return *out[i].InjectedMs < *out[j].InjectedMs })
+	return out
+}
+
+// TPS is acknowledged writes per second of the window.
+func TPS(acked int64, window time.Duration) float64 {
+	if window <= 0 {
+		return 0
+	}
+	return float64(acked) / window.Seconds()
+}
+
+func msOf(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func ptr(f float64) *float64 { return &f }
+
+// Latency is the percentiles of an HDR histogram of microseconds, in ms.
+func Latency(h *hdrhistogram.Histogram) result.Latency {
+	if h == nil || h.TotalCount() == 0 {
+		return result.Latency{}
+	}
+	q := func(p float64) float64 { return float64(h.ValueAtQuantile(p)) / 1000 }
+	return result.Latency{P50: q(50), P90: q(90), P99: q(99), P999: q(99.9),
+		Max: float64(h.Max()) / 1000, Mean: h.Mean() / 1000, N: h.TotalCount()}
+}
+
+// EncodeHistogram is h in the result's compressed encoding, or nil.
+func EncodeHistogram(h *hdrhistogram.Histogram) *result.Histogram {
+	if h == nil {
+		return nil
+	}
+	b, err := h.Encode(hdrhistogram.V2CompressedEncodingCookieBase)
+	if err != nil {
+		return nil
+	}
+	return &result.Histogram{Unit: "us", Encoded: string(b)} // Encode already yields base64
+}
+
+// Throughput is the workload by second, up to upTo, without trailing
+// empty seconds.
+func Throughput(st *workload.Stats, upTo time.Duration) []result.ThroughputPoint {
+	n := int(upTo/time.Second) + 1
+	if n > len(st.Acked) {
+		n = len(st.Acked)
+	}
+	for n > 0 && st.Acked[n-1] == 0 && st.Failed[n-1] == 0 && st.Unknown[n-1] == 0 {
+		n--
+	}
+	out := make([]result.ThroughputPoint, 0, n)
+	for i := 0; i < n; i++ {
+		p := result.ThroughputPoint{Second: i, Acked: st.Acked[i], Failed: st.Failed[i], Unknown: st.Unknown[i]}
+		if i < len(st.PerSecond) {
+			if h := st.PerSecond[i]; h != nil && h.TotalCount() > 0 {
+				p.P50Ms = float64(h.ValueAtQuantile(50)) / 1000
+				p.P99Ms = float64(h.ValueAtQuantile(99)) / 1000
+				p.MaxMs = float64(h.Max()) / 1000
+			}
+		}
+		out = append(out, p)
+	}
+	return out
+}

@@ -1,0 +1,313 @@
+package summary
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/pgbench-ha/pgbench-ha/result"
+	"github.com/pgbench-ha/pgbench-ha/workload"
+)
+
+func ms(x float64) time.Duration { return time.Duration(x * float64(time.Millisecond)) }
+
+func fp(x float64) *float64 { return &x }
+
+func ip(i int) *int { return &i }
+
+// ack is one ledger entry: the node index that acknowledged it and when.
+type ack struct {
+	node int
+	atMs float64
+	o    workload.Outcome
+}
+
+func ledgerOf(acks ...ack) *workload.Ledger {
+	l := workload.NewLedger(1)
+	for i, a := range acks {
+		o := a.o
+		if o == 0 {
+			o = workload.Acked
+		}
+		l.Begin(int64(i + 1))
+		l.Finish(int64(i+1), o, a.node, ms(a.atMs))
+	}
+	return l
+}
+
+// statsOf is a workload of secs seconds with perSec acks each, every
+// commit taking latMs.
+func statsOf(secs int, perSec int64, latUs int64) *workload.Stats {
+	st := &workload.Stats{Latency: hdrhistogram.New(1, 120_000_000, 3), SchedLag: hdrhistogram.New(1, 120_000_000, 3)}
+	for i := 0; i < secs; i++ {
+		h := hdrhistogram.New(1, 120_000_000, 3)
+		for j := int64(0); j < perSec; j++ {
+			_ = h.RecordValue(latUs)
+			_ = st.Latency.RecordValue(latUs)
+		}
+		st.PerSecond = append(st.PerSecond, h)
+		st.Acked = append(st.Acked, perSec)
+		st.Failed = append(st.Failed, 0)
+		st.Unknown = append(st.Unknown, 0)
+	}
+	return st
+}
+
+func killAt(idx int, atMs float64, target string) result.Fault {
+	return result.Fault{Index: idx, Kind: "kill", Name: "kill " + target, Node: target, Targets: []string{target},
+		AtMs: atMs, Outcome: result.OutcomeInjected, InjectedMs: fp(atMs)}
+}
+
+var nodes = []string{"primary", "replica1", "replica2"}
+
+func TestFailover(t *testing.T) {
+	t.Parallel()
+	promoted := []result.Event{
+		{Ms: 2000, Kind: result.EventDetected, Node: "primary"},
+		{Ms: 2010, Kind: result.EventPromoteStart, Node: "replica1"},
+		{Ms: 2060, Kind: result.EventPromoteDone, Node: "replica1"},
+		{Ms: 2070, Kind: result.EventRepoint, Node: "replica2"},
+	}
+	for _, tc := range []struct {
+		name   string
+		faults []result.Fault
+		acks   []ack
+		events []result.Event
+		check  func(t *testing.T, f *result.Failover, first *result.Event)
+	}{
+		{
+			name:   "no fault fired: no failover",
+			faults: nil,
+			acks:   []ack{{0, 10, 0}},
+			check: func(t *testing.T, f *result.Failover, first *result.Event) {
+				if f != nil || first != nil {
+					t.Errorf("Failover = %+v, %+v; want nil", f, first)
+				}
+			},
+		},
+		{
+			name: "a failed injection never happened",
+			faults: []result.Fault{{Index: 0, Kind: "kill", Name: "kill primary", Targets: []string{"primary"},
+				Outcome: result.OutcomeFailed, InjectedMs: fp(1000), Error: "boom"}},
+			acks: []ack{{0, 10, 0}, {0, 1500, 0}},
+			check: func(t *testing.T, f *result.Failover, _ *result.Event) {
+				if f != nil {
+					t.Errorf("Failover = %+v for a fault that failed to inject; want nil", f)
+				}
+			},
+		},
+		{
+			name:   "kill and promote: outage from the last ack before to the first after, on the new primary",
+			faults: []result.Fault{killAt(0, 1000, "primary")},
+			acks:   []ack{{0, 900, 0}, {0, 990, 0}, {1, 2080, 0}, {1, 2100, 0}},
+			events: promoted,
+			check: func(t *testing.T, f *result.Failover, first *result.Event) {
+				if *f.FaultMs != 1000 || *f.LastAckBeforeMs != 990 || *f.FirstWriteMs != 2080 || *f.WriteUnavailableMs != 1090 {
+					t.Errorf("fault %v last %v first %v unavailable %v", *f.FaultMs, *f.LastAckBeforeMs, *f.FirstWriteMs, *f.WriteUnavailableMs)
+				}
+				if *f.DetectedMs != 2000 || *f.PromoteStartMs != 2010 || *f.PromoteDoneMs != 2060 || f.NewPrimary != "replica1" {
+					t.Errorf("detected %v promote %v..%v new %q", *f.DetectedMs, *f.PromoteStartMs, *f.PromoteDoneMs, f.NewPrimary)
+				}
+				if !slices.Equal(f.Repointed, []string{"replica2"}) || f.SplitBrain || f.DualPrimaryMs != nil {
+					t.Errorf("repointed %v split %v dual %v", f.Repointed, f.SplitBrain, f.DualPrimaryMs)
+				}
+				if first == nil || first.Kind != result.EventFirstWrite || first.Ms != 2080 || first.Node != "replica1" {
+					t.Errorf("first_write event %+v", first)
+				}
+			},
+		},
+		{
+			name: "the fault the failover answers is the first that names the old primary",
+			faults: []result.Fault{
+				{Index: 0, Kind: "pause", Name: "pause replica2", Targets: []string{"replica2"}, Outcome: result.OutcomeInjected, InjectedMs: fp(500), HealedMs: fp(700)},
+				killAt(1, 1000, "primary"),
+			},
+			acks:   []ack{{0, 990, 0}, {1, 2080, 0}},
+			events: promoted,
+			check: func(t *testing.T, f *result.Failover, _ *result.Event) {
+				if *f.FaultMs != 1000 {
+					t.Errorf("fault at %v, want the kill of the primary at 1000", *f.FaultMs)
+				}
+			},
+		},
+		{
+			name:   "old primary acking after the new one's first ack is two writable primaries",
+			faults: []result.Fault{killAt(0, 1000, "primary")},
+			acks:   []ack{{0, 990, 0}, {1, 2080, 0}, {0, 2500, 0}},
+			events: append(append([]result.Event(nil), promoted...), result.Event{Ms: 2061, Kind: result.EventSplitBrain, Node: "primary"}),
+			check: func(t *testing.T, f *result.Failover, _ *result.Event) {
+				if f.DualPrimaryMs == nil || *f.DualPrimaryMs != 420 || *f.LastAckOldPrimaryMs != 2500 || !f.SplitBrain {
+					t.Errorf("dual %v last old %v split %v", f.DualPrimaryMs, f.LastAckOldPrimaryMs, f.SplitBrain)
+				}
+			},
+		},
+		{
+			name:   "no promotion: no promotion figures, writes never resume",
+			faults: []result.Fault{killAt(0, 1000, "primary")},
+			acks:   []ack{{0, 990, 0}},
+			events: []result.Event{{Ms: 2000, Kind: result.EventDetected}, {Ms: 2010, Kind: result.EventPromoteStart, Node: "replica1"}},
+			check: func(t *testing.T, f *result.Failover, first *result.Event) {
+				if f.PromoteStartMs != nil || f.PromoteDoneMs != nil || f.NewPrimary != "" || f.FirstWriteMs != nil || f.WriteUnavailableMs != nil || first != nil {
+					t.Errorf("failover %+v, first %+v", f, first)
+				}
+			},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			in := Input{Nodes: nodes, OldPrimary: "primary", FailoverMode: "promote", Ledger: ledgerOf(tc.acks...)}
+			f, first := Failover(in, fired(tc.faults), tc.events)
+			tc.check(t, f, first)
+		})
+	}
+}
+
+func TestPhases(t *testing.T) {
+	t.Parallel()
+	st := statsOf(10, 100, 1000)
+	type want struct {
+		name, kind string
+		start, end float64
+		fault      *int
+	}
+	for _, tc := range []struct {
+		name   string
+		faults []result.Fault
+		want   []want
+	}{
+		{"no fault: the whole run", nil, []want{{"whole run", result.PhaseWhole, 0, 10000, nil}}},
+		{
+			name:   "a healed fault: before, during, after",
+			faults: []result.Fault{{Index: 0, Name: "pause replica1", Outcome: result.OutcomeInjected, InjectedMs: fp(3000), HealedMs: fp(5000)}},
+			want: []want{{"before", result.PhaseBefore, 0, 3000, nil}, {"during: pause replica1", result.PhaseDuring, 3000, 5000, ip(0)},
+				{"after", result.PhaseAfter, 5000, 10000, nil}},
+		},
+		{
+			name:   "a fault never healed lasts to the end: no after",
+			faults: []result.Fault{killAt(0, 4000, "primary")},
+			want:   []want{{"before", result.PhaseBefore, 0, 4000, nil}, {"during: kill primary", result.PhaseDuring, 4000, 10000, ip(0)}},
+		},
+		{
+			name: "a fault whose injection failed gets no phase",
+			faults: []result.Fault{
+				{Index: 0, Name: "pause replica9", Outcome: result.OutcomeFailed, InjectedMs: fp(2000), Error: "no node"},
+				{Index: 1, Name: "pause replica1", Outcome: result.OutcomeInjected, InjectedMs: fp(3000), HealedMs: fp(5000)},
+			},
+			want: []want{{"before", result.PhaseBefore, 0, 3000, nil}, {"during: pause replica1", result.PhaseDuring, 3000, 5000, ip(1)},
+				{"after", result.PhaseAfter, 5000, 10000, nil}},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got := Phases(fired(tc.faults), st, nil, nil, 10*time.Second)
+			if len(got) != len(tc.want) {
+				t.Fatalf("phases %+v, want %d", got, len(tc.want))
+			}
+			for i, w := range tc.want {
+				g := got[i]
+				if g.Name != w.name || g.Kind != w.kind || g.StartMs != w.start || g.EndMs != w.end || (g.Fault == nil) != (w.fault == nil) ||
+					(g.Fault != nil && *g.Fault != *w.fault) {
+					t.Errorf("phase %d = %s %s %v..%v fault %v; want %+v", i, g.Name, g.Kind, g.StartMs, g.EndMs, g.Fault, w)
+				}
+				if g.TPS != 100 || g.P50CommitMs != 1 {
+					t.Errorf("phase %d: tps %v p50 %v, want 100 and 1 ms", i, g.TPS, g.P50CommitMs)
+				}
+			}
+		})
+	}
+}
+
+func TestCatchUps(t *testing.T) {
+	t.Parallel()
+	repl := []result.ReplicationPoint{
+		{Ms: 4900, Replica: "replica1", ReplayBytes: 5 << 20},
+		{Ms: 5100, Replica: "replica1", ReplayBytes: 2 << 20},
+		{Ms: 5300, Replica: "replica1", ReplayBytes: 1000},
+		{Ms: 5100, Replica: "replica2", ReplayBytes: 10},
+	}
+	vis := []result.VisibilityPoint{{Ms: 5200, Replica: "replica1", VisibilityMs: 500}, {Ms: 5400, Replica: "replica1", VisibilityMs: 3}}
+	pause := result.Fault{Index: 2, Name: "pause replica1", Targets: []string{"replica1"}, Outcome: result.OutcomeInjected,
+		InjectedMs: fp(3000), HealedMs: fp(5000)}
+	got := CatchUps([]result.Fault{pause, killAt(0, 1000, "primary")}, []string{"replica1", "replica2"}, repl, vis)
+	if len(got) != 1 {
+		t.Fatalf("catch-ups %+v: want one, for the healed pause of replica1 only", got)
+	}
+	c := got[0]
+	if c.Replica != "replica1" || *c.FaultIndex != 2 || c.Fault != "pause replica1" || *c.BytesMs != 300 || *c.VisibilityMs != 400 {
+		t.Errorf("catch-up %+v (bytes %v vis %v)", c, *c.BytesMs, *c.VisibilityMs)
+	}
+	// A healed fault that names no replica concerns every replica.
+	prim := result.Fault{Index: 0, Name: "pause primary", Targets: []string{"primary"}, Outcome: result.OutcomeInjected, InjectedMs: fp(3000), HealedMs: fp(5000)}
+	if got := CatchUps([]result.Fault{prim}, []string{"replica1", "replica2"}, repl, vis); len(got) != 2 {
+		t.Errorf("catch-ups of a primary fault: %+v, want both replicas", got)
+	}
+}
+
+func TestLags(t *testing.T) {
+	t.Parallel()
+	var repl []result.ReplicationPoint
+	for i := 1; i <= 100; i++ {
+		repl = append(repl, result.ReplicationPoint{Ms: float64(i), Replica: "replica1", ReplayBytes: float64(i), SentBytes: float64(2 * i), ReplayLagMs: fp(float64(i) / 10)})
+	}
+	lat := map[string][]float64{"replica1": {3, 1, 2, 4}}
+	got := Lags([]string{"replica1", "replica2"}, map[string]bool{"replica1": true}, repl, lat)
+	if len(got) != 2 {
+		t.Fatalf("lags %+v", got)
+	}
+	l := got[0]
+	if !l.Sync || l.MaxReplayLagBytes != 100 || l.P99ReplayLagBytes != 99 || l.MaxSentLagBytes != 200 || l.MaxReplayLagMs != 10 ||
+		l.ReplicationSamples != 100 || l.MaxVisibilityMs != 4 || l.P50VisibilityMs != 2 || l.VisibilitySamples != 4 {
+		t.Errorf("replica1 %+v", l)
+	}
+	if r2 := got[1]; r2.Sync || r2.ReplicationSamples != 0 || r2.MaxReplayLagBytes != 0 {
+		t.Errorf("replica2 (no samples) %+v", r2)
+	}
+}
+
+func TestThroughputAndTPS(t *testing.T) {
+	t.Parallel()
+	st := statsOf(5, 10, 500)
+	st.Acked[3], st.Acked[4] = 0, 0 // nothing after second 2: trimmed
+	got := Throughput(st, 10*time.Second)
+	if len(got) != 3 || got[2].Acked != 10 || got[0].P50Ms != 0.5 {
+		t.Errorf("throughput %+v", got)
+	}
+	if got := TPS(1500, 30*time.Second); got != 50 {
+		t.Errorf("TPS = %v, want 50", got)
+	}
+	if got := TPS(10, 0); got != 0 {
+		t.Errorf("TPS of an empty window = %v", got)
+	}
+}
+
+// TestFill: the whole variant from raw measurements, without a cluster.
+func TestFill(t *testing.T) {
+	t.Parallel()
+	led := ledgerOf(ack{0, 500, 0}, ack{0, 990, 0}, ack{0, 995, workload.Unknown}, ack{1, 2080, 0}, ack{1, 2100, workload.Failed})
+	var v result.Variant
+	Fill(&v, Input{
+		Duration: 3 * time.Second, Grace: time.Second, TargetRateTPS: 2, OldPrimary: "primary", Nodes: nodes,
+		Replicas: []string{"replica1", "replica2"}, Sync: map[string]bool{"replica1": true}, FailoverMode: "promote",
+		Stats: statsOf(3, 1, 800), Ledger: led, Faults: []result.Fault{killAt(0, 1000, "primary")},
+		Events: []result.Event{{Ms: 2060, Kind: result.EventPromoteDone, Node: "replica1"}, {Ms: 0, Kind: result.EventPhase}},
+	})
+	s := v.Summary
+	if s.Acked != 3 || s.Unknown != 1 || s.Failed != 1 || s.Attempted != 5 || s.TPS != 1 || s.TargetRateTPS != 2 {
+		t.Errorf("summary %+v", s)
+	}
+	if len(v.Faults) != 1 || s.Failover == nil || *s.Failover.WriteUnavailableMs != 1090 {
+		t.Errorf("faults %+v failover %+v", v.Faults, s.Failover)
+	}
+	var kinds []string
+	for _, e := range v.Events {
+		kinds = append(kinds, e.Kind)
+	}
+	if want := []string{result.EventPhase, result.EventPromoteDone, result.EventFirstWrite}; !slices.Equal(kinds, want) {
+		t.Errorf("events %v, want %v (sorted, with first_write)", kinds, want)
+	}
+	if len(v.Phases) != 2 || v.Histogram == nil || len(v.Series.Throughput) != 3 || v.Series.Reads == nil {
+		t.Errorf("phases %+v histogram %v throughput %+v", v.Phases, v.Histogram, v.Series.Throughput)
+	}
+}
