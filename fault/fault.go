@@ -156,16 +156,23 @@ func Lookup(name string) (Kind, bool) {
 	return k, ok
 }
 
+// Runnable lists the kinds a backend with abilities a can inject, by
+// name.
+func Runnable(a cluster.Abilities) []string {
+	var out []string
+	for _, k := range Kinds() {
+		if k.Runs == nil || k.Runs(a) {
+			out = append(out, k.Name)
+		}
+	}
+	return out
+}
+
 // Supported checks specs against a backend's abilities: one message per
 // fault it cannot inject, prefixed by where (file:line). lines gives each
 // spec's line.
 func Supported(file, backend string, a cluster.Abilities, specs []Spec, lines []int) []string {
-	var can []string
-	for _, k := range Kinds() {
-		if k.Runs == nil || k.Runs(a) {
-			can = append(can, k.Name)
-		}
-	}
+	can := Runnable(a)
 	var probs []string
 	for i, s := range specs {
 		k, _ := Lookup(s.Kind())

@@ -95,12 +95,24 @@ func TestSupportedClientGroups(t *testing.T) {
 		t.Fatal("Supported = nothing on a node-only backend with client groups and latency")
 	}
 	t.Log(strings.Join(lines, "\n"))
+	can := fault.Runnable(docker)
+	for _, k := range []string{"isolate", "kill", "partition", "pause", "restart", "stop"} {
+		if !slices.Contains(can, k) {
+			t.Errorf("docker's abilities do not run %s: %v", k, can)
+		}
+	}
+	for _, k := range []string{"latency", "bandwidth", "reset"} {
+		if slices.Contains(can, k) {
+			t.Errorf("docker's abilities run %s, which needs per-link proxies: %v", k, can)
+		}
+	}
+	supports := strings.Join(can, ", ")
 	want := []string{
 		`s.yaml:8: isolate with client groups (writers, controller) is not supported by the docker backend: it cuts links between nodes only; client groups on a side need the local backend`,
 		`s.yaml:14: partition naming client groups (writers, readers) is not supported by the docker backend: it cuts links between nodes only; client groups on a side need the local backend`,
 		`s.yaml:20: partition naming client groups (controller) is not supported by the docker backend: it cuts links between nodes only; client groups on a side need the local backend`,
-		`s.yaml:23: fault kind "latency" is not supported by the docker backend (it supports: isolate, kill, partition, pause, restart, stop); latency, bandwidth and reset act on per-link proxies and are supported by the local backend only`,
-		`s.yaml:26: fault kind "reset" is not supported by the docker backend (it supports: isolate, kill, partition, pause, restart, stop); latency, bandwidth and reset act on per-link proxies and are supported by the local backend only`,
+		`s.yaml:23: fault kind "latency" is not supported by the docker backend (it supports: ` + supports + `); latency, bandwidth and reset act on per-link proxies and are supported by the local backend only`,
+		`s.yaml:26: fault kind "reset" is not supported by the docker backend (it supports: ` + supports + `); latency, bandwidth and reset act on per-link proxies and are supported by the local backend only`,
 	}
 	if !slices.Equal(lines, want) {
 		t.Errorf("Supported:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))

@@ -315,7 +315,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "unknown fault kind",
 			src:  minimal + "faults:\n  - {at: 1s, kind: explode, node: primary}\n",
-			want: []string{`test.yaml:4:20: faults[0].kind: "explode" is not a valid fault kind; valid: bandwidth, isolate, kill, latency, partition, pause, reset, restart, stop`},
+			want: []string{`test.yaml:4:20: faults[0].kind: "explode" is not a valid fault kind; valid: ` + strings.Join(fault.Names(), ", ")},
 		},
 		{
 			name: "fault outside duration",
