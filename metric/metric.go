@@ -47,7 +47,7 @@ const (
 
 // Defs lists every metric, in the order reports show them.
 var Defs = []Def{
-	{"tps", UnitTPS, Higher, NeedNothing, "acknowledged writes per second over the measured window"},
+	{"tps", UnitTPS, Higher, NeedNothing, "writes acknowledged inside the measured window, per second of it"},
 	{"p50_commit_ms", UnitMs, Lower, NeedNothing, "median commit latency of acknowledged writes"},
 	{"p90_commit_ms", UnitMs, Lower, NeedNothing, "90th percentile commit latency"},
 	{"p99_commit_ms", UnitMs, Lower, NeedNothing, "99th percentile commit latency"},
@@ -57,6 +57,7 @@ var Defs = []Def{
 	{"failed_writes", UnitWrites, Lower, NeedNothing, "writes that failed for sure"},
 	{"unknown_writes", UnitWrites, Lower, NeedNothing, "writes whose outcome is unknown (the connection broke after sending)"},
 	{"skipped_writes", UnitWrites, Lower, NeedNothing, "arrivals dropped because the queue of waiting writes was full"},
+	{"not_sent_writes", UnitWrites, Lower, NeedNothing, "writes scheduled but still waiting for a writer when the window closed"},
 	{"lost_acked_writes", UnitWrites, Lower, NeedNothing, "acknowledged writes absent from the final primary (the audit)"},
 	{"ghost_writes", UnitWrites, Lower, NeedNothing, "writes not acknowledged (failed or unknown) yet present after the run"},
 	{"write_unavailable_ms", UnitMs, Lower, NeedFault, "last acknowledged write before the fault to the first after it"},

@@ -144,13 +144,18 @@ type ReplicaInfo struct {
 
 // Summary holds the headline figures of a variant.
 type Summary struct {
-	DurationS      float64 `json:"duration_s"`
-	Attempted      int64   `json:"writes_attempted"`
-	Acked          int64   `json:"writes_acked"`
-	Failed         int64   `json:"writes_failed"`
-	Unknown        int64   `json:"writes_unknown"`
-	Skipped        int64   `json:"writes_skipped"` // dropped from a full queue
-	TPS            float64 `json:"tps"`            // acknowledged writes per second
+	DurationS float64 `json:"duration_s"`
+	Attempted int64   `json:"writes_attempted"`
+	Acked     int64   `json:"writes_acked"`
+	Failed    int64   `json:"writes_failed"`
+	Unknown   int64   `json:"writes_unknown"`
+	Skipped   int64   `json:"writes_skipped"` // dropped from a full queue
+	// NotSent were scheduled but still waiting for a writer when the
+	// window closed: never sent.
+	NotSent int64 `json:"writes_not_sent"`
+	// TPS is the writes acknowledged inside the window per second of it
+	// (not those acknowledged in the grace after it).
+	TPS            float64 `json:"tps"`
 	TargetRateTPS  float64 `json:"target_rate_tps"`
 	CommitLatency  Latency `json:"commit_latency_ms"`
 	ScheduleLagP99 float64 `json:"schedule_lag_p99_ms"`

@@ -56,7 +56,8 @@ func Fill(v *result.Variant, in Input) {
 	sum.Unknown = led.Count(workload.Unknown)
 	sum.Attempted = sum.Acked + sum.Failed + sum.Unknown
 	sum.Skipped = st.Skipped
-	sum.TPS = TPS(sum.Acked, in.Duration)
+	sum.NotSent = st.NotSent
+	sum.TPS = TPS(ackedWithin(led, in.Duration), in.Duration)
 	sum.TargetRateTPS = in.TargetRateTPS
 	sum.CommitLatency = Latency(st.Latency)
 	sum.ScheduleLagP99 = float64(st.SchedLag.ValueAtQuantile(99)) / 1000
@@ -101,6 +102,18 @@ func fired(fs []result.Fault) []result.Fault {
 	}
 	sort.SliceStable(out, func(i, j int) bool { return *out[i].InjectedMs < *out[j].InjectedMs })
 	return out
+}
+
+// ackedWithin counts the writes acknowledged inside the window: an ack in
+// the grace after it is a write of the backlog, not throughput.
+func ackedWithin(led *workload.Ledger, window time.Duration) int64 {
+	var n int64
+	for _, e := range led.Snapshot() {
+		if e.Outcome == workload.Acked && e.At < window {
+			n++
+		}
+	}
+	return n
 }
 
 // TPS is acknowledged writes per second of the window.

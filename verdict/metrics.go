@@ -22,6 +22,7 @@ var extractors = []struct {
 	{"failed_writes", func(v *result.Variant) (float64, bool) { return float64(v.Summary.Failed), true }},
 	{"unknown_writes", func(v *result.Variant) (float64, bool) { return float64(v.Summary.Unknown), true }},
 	{"skipped_writes", func(v *result.Variant) (float64, bool) { return float64(v.Summary.Skipped), true }},
+	{"not_sent_writes", func(v *result.Variant) (float64, bool) { return float64(v.Summary.NotSent), true }},
 	{"lost_acked_writes", audit(func(a *result.Audit) float64 { return float64(a.Lost) })},
 	{"ghost_writes", audit(func(a *result.Audit) float64 { return float64(a.Ghosts) })},
 	{"write_unavailable_ms", func(v *result.Variant) (float64, bool) {

@@ -66,6 +66,7 @@ var defaultTolerances = map[string]Tolerance{
 	"failed_writes":        {Rel: 1.00, Abs: 10},
 	"unknown_writes":       {Rel: 1.00, Abs: 10},
 	"skipped_writes":       {Rel: 1.00, Abs: 10},
+	"not_sent_writes":      {Rel: 1.00, Abs: 10},
 	"lost_acked_writes":    {Rel: 10, Abs: 0},
 	"ghost_writes":         {Rel: 1.00, Abs: 10},
 	"write_unavailable_ms": {Rel: 0.25, Abs: 250},
