@@ -73,8 +73,9 @@ type Options struct {
 // Run runs every variant of the scenario, each on a fresh cluster, in
 // the run folder OutDir/<scenario>/<run-id> (server logs go there). It
 // returns the result and the run folder, even on error. A variant that
-// fails is recorded with its error and the run stops there; an interrupted
-// run returns ErrInterrupted with a partial result.
+// fails is recorded with its error and the next one runs; the error
+// returned names every variant that failed. An interrupted run returns
+// ErrInterrupted with a partial result.
 func Run(ctx context.Context, opts Options) (*result.Result, string, error) {
 	s := opts.Scenario
 	if opts.Progress == nil {
@@ -156,12 +157,13 @@ func Run(ctx context.Context, opts Options) (*result.Result, string, error) {
 			if ctx.Err() != nil {
 				v.Status = result.StatusInterrupted
 				runErr = ErrInterrupted
-			} else {
-				v.Status = result.StatusFailed
-				runErr = fmt.Errorf("variant %s: %w", p.Name, err)
+				save()
+				break
 			}
-			save()
-			break
+			// The matrix goes on: a nightly run still measures the
+			// variants that can run, and the error says which failed.
+			v.Status = result.StatusFailed
+			runErr = errors.Join(runErr, fmt.Errorf("variant %s: %w", p.Name, err))
 		}
 		save()
 	}

@@ -328,3 +328,36 @@ matrix:
 		}
 	}
 }
+
+// TestFailedVariantDoesNotStopTheMatrix: a variant whose cluster cannot
+// start (max_connections below the reserved connections) is recorded as
+// failed with its error, and the variant after it still runs.
+func TestFailedVariantDoesNotStopTheMatrix(t *testing.T) {
+	b := newBackend(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	s := loadScenario(t, `name: matrix-goes-on
+duration: 2s
+topology:
+  replicas: [{name: replica1}]
+workload: {writers: 2, rate: 100}
+matrix:
+  max_connections: [2, 50]
+`)
+	res, _, err := runner.Run(ctx, runner.Options{Scenario: s, Backend: b, OutDir: t.TempDir(), Grace: time.Second})
+	if err == nil || !strings.Contains(err.Error(), "variant max_connections=2") {
+		t.Errorf("Run = %v, want the failed variant named", err)
+	}
+	if len(res.Variants) != 2 {
+		t.Fatalf("%d variants", len(res.Variants))
+	}
+	if v := res.Variants[0]; v.Status != result.StatusFailed || v.Error == "" || v.Phase != "bring-up" {
+		t.Errorf("first variant: status %q phase %q error %q, want failed at bring-up with its error", v.Status, v.Phase, v.Error)
+	}
+	if v := res.Variants[1]; v.Status != result.StatusComplete || v.Summary.Acked == 0 {
+		t.Errorf("second variant: status %q, %d acked; want it run to the end after the first failed", v.Status, v.Summary.Acked)
+	}
+	if res.Status != result.StatusFailed {
+		t.Errorf("run status %q, want failed", res.Status)
+	}
+}
