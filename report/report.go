@@ -897,8 +897,8 @@ func buildVariant(v *result.Variant, i int) variantView {
 			{K: "Final primary", V: orDash(a.FinalPrimary)},
 			{K: "Acknowledged", V: fmtInt(a.Acked)},
 			{K: "Lost (acknowledged, absent)", V: fmtInt(a.Lost), Bad: a.Lost > 0},
-			{K: "Ghosts (not acknowledged, present)", V: fmtInt(a.Ghosts)},
-			{K: "Unknown outcome, present", V: fmtInt(a.UnknownFound)},
+			{K: "Ghosts (failed or never sent, yet present)", V: fmtInt(a.Ghosts)},
+			{K: "Committed unknowns (outcome unknown, present: legitimate)", V: fmtInt(a.UnknownFound)},
 			{K: "Failed, yet present", V: fmtInt(a.FailedFound)},
 			{K: "Foreign rows (never attempted)", V: fmtInt(a.Foreign), Bad: a.Foreign > 0},
 		}

@@ -245,8 +245,8 @@ func TestRenderAuditNumbers(t *testing.T) {
 		for _, w := range []string{
 			"<th>Final primary</th><td>" + a.FinalPrimary + "</td>",
 			"<th>Lost (acknowledged, absent)</th><td" + map[bool]string{true: ` class="bad"`}[a.Lost > 0] + ">" + fmtInt(a.Lost) + "</td>",
-			"<th>Ghosts (not acknowledged, present)</th><td>" + fmtInt(a.Ghosts) + "</td>",
-			"<th>Unknown outcome, present</th><td>" + fmtInt(a.UnknownFound) + "</td>",
+			"<th>Ghosts (failed or never sent, yet present)</th><td>" + fmtInt(a.Ghosts) + "</td>",
+			"<th>Committed unknowns (outcome unknown, present: legitimate)</th><td>" + fmtInt(a.UnknownFound) + "</td>",
 			"<th>Failed, yet present</th><td>" + fmtInt(a.FailedFound) + "</td>",
 		} {
 			if !strings.Contains(section, w) {

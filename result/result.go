@@ -278,10 +278,13 @@ type Audit struct {
 	Lost         int64     `json:"lost_acked_writes"` // acked, absent on the final primary
 	LostIDs      []int64   `json:"lost_ids_sample"`   // first ids lost (up to 100)
 	LostAckMs    []float64 `json:"lost_ack_ms_sample"`
-	Ghosts       int64     `json:"ghost_writes"`    // unknown or failed, yet present
-	UnknownFound int64     `json:"unknown_present"` // unknown outcome, present
-	FailedFound  int64     `json:"failed_present"`  // failed for sure, present
-	Foreign      int64     `json:"foreign_rows"`    // present but never attempted
+	Ghosts       int64     `json:"ghost_writes"` // failed for sure or never sent, yet present
+	// UnknownFound are committed unknowns: the outcome was unknown (the
+	// connection broke after sending) and the write is present, which is
+	// legitimate; not ghosts.
+	UnknownFound int64 `json:"unknown_present"`
+	FailedFound  int64 `json:"failed_present"` // failed for sure, present
+	Foreign      int64 `json:"foreign_rows"`   // present but never attempted
 	// LostByNode counts lost writes by the node that acknowledged them.
 	LostByNode map[string]int64 `json:"lost_by_node,omitempty"`
 	// Timelines are the heartbeats the final primary holds, by writer
