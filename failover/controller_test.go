@@ -152,6 +152,7 @@ func TestKillPrimaryPromote(t *testing.T) {
 	ctl := failover.New(c, roles, failover.Config{
 		DetectAfter: detectAfter, Repoint: true, Slots: true,
 		Sync: map[string]bool{"replica1": true}, Start: start, Emit: evs.emit,
+		SyncAfter: func(survivors []string) string { return "FIRST 1 (" + strings.Join(survivors, ", ") + ")" },
 	})
 	bg, stopBG := context.WithCancel(ctx)
 	defer stopBG()
@@ -284,6 +285,28 @@ func TestKillPrimaryPromote(t *testing.T) {
 		}
 		if at < tl.PromoteDone-50*time.Millisecond {
 			t.Errorf("first ack after the fault at %v, before promotion finished at %v", at, tl.PromoteDone)
+		}
+	})
+
+	t.Run("the new primary is synchronous again", func(t *testing.T) {
+		e, ok := evs.first(result.EventSyncRestored)
+		if !ok {
+			t.Fatalf("no sync_restored event:\n%s", evs)
+		}
+		if r, _ := evs.first("repoint"); e.Ms < r.Ms || e.Node != want || tl.SyncRestored <= tl.PromoteDone {
+			t.Errorf("sync_restored %+v (timeline %v), want on %s after the repoint at %.1f ms", e, tl.SyncRestored, want, r.Ms)
+		}
+		conn, err := pgx.Connect(ctx, c.ConnString(want, cluster.Admin))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(ctx)
+		var names, state string
+		if err := conn.QueryRow(ctx, "SHOW synchronous_standby_names").Scan(&names); err != nil || names != "FIRST 1 ("+other+")" {
+			t.Errorf("synchronous_standby_names on %s = %q, %v; want FIRST 1 (%s)", want, names, err, other)
+		}
+		if err := conn.QueryRow(ctx, "SELECT sync_state FROM pg_stat_replication WHERE application_name = $1", other).Scan(&state); err != nil || state != "sync" {
+			t.Errorf("%s's sync_state on %s = %q, %v; want sync", other, want, state, err)
 		}
 	})
 

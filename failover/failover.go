@@ -29,6 +29,9 @@ type Config struct {
 	Slots         bool            // create slots for the repointed replicas
 	Sync          map[string]bool // replicas that were synchronous, preferred on a tie
 	Start         time.Time
+	// SyncAfter gives the new primary's synchronous_standby_names for the
+	// standbys that follow it ("" or nil: it stays asynchronous).
+	SyncAfter func(survivors []string) string
 	// Client is the client group whose links the controller uses
 	// ("controller"); empty connects directly.
 	Client string
@@ -47,6 +50,9 @@ type Timeline struct {
 	NewPrimary   string
 	Repointed    []string
 	Promoted     bool
+	// SyncRestored is when the new primary was made synchronous again; 0
+	// when it was not.
+	SyncRestored time.Duration
 	// SplitBrain: the old primary still accepted writes (seen directly by
 	// the harness) after the new one was promoted.
 	SplitBrain bool
@@ -235,8 +241,61 @@ func (ctl *Controller) promote(ctx context.Context, cs *cluster.Conns, old strin
 		ctl.tl.Repointed = append(ctl.tl.Repointed, c.name)
 		ctl.cfg.Emit(result.Event{Ms: msOf(ctl.now()), Kind: result.EventRepoint, Node: c.name, Detail: "now streams from " + best.name})
 	}
+	return ctl.restoreSync(ctx, cs, best.name)
+}
+
+// syncWait bounds the wait for a standby to stream from the new primary
+// before synchronous replication is restored.
+const syncWait = 10 * time.Second
+
+// restoreSync makes the new primary synchronous again, by the scenario's
+// rule, once one of the standbys that follow it streams from it (as
+// Patroni's synchronous_mode does): until then its commits are local.
+func (ctl *Controller) restoreSync(ctx context.Context, cs *cluster.Conns, primary string) error {
+	if ctl.cfg.SyncAfter == nil {
+		return nil
+	}
+	names := ctl.cfg.SyncAfter(ctl.tl.Repointed)
+	if names == "" {
+		return nil
+	}
+	conn, err := cs.Get(ctx, primary)
+	if err != nil {
+		return fmt.Errorf("restore synchronous replication on %s: %w", primary, err)
+	}
+	deadline := time.Now().Add(syncWait)
+	for {
+		var streaming bool
+		err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_replication
+			WHERE state = 'streaming' AND application_name = ANY($1))`, ctl.tl.Repointed).Scan(&streaming)
+		if err != nil {
+			return fmt.Errorf("restore synchronous replication on %s: %w", primary, err)
+		}
+		if streaming {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("restore synchronous replication on %s: no standby (%s) streams from it after %s; it stays asynchronous",
+				primary, strings.Join(ctl.tl.Repointed, ", "), syncWait)
+		}
+		if !sleep(ctx, time.Millisecond) {
+			return ctx.Err()
+		}
+	}
+	if _, err := conn.Exec(ctx, "ALTER SYSTEM SET synchronous_standby_names = "+pgLiteral(names)); err != nil {
+		return fmt.Errorf("restore synchronous replication on %s: %w", primary, err)
+	}
+	if _, err := conn.Exec(ctx, "SELECT pg_reload_conf()"); err != nil {
+		return fmt.Errorf("restore synchronous replication on %s: reload: %w", primary, err)
+	}
+	ctl.tl.SyncRestored = ctl.now()
+	ctl.cfg.Emit(result.Event{Ms: msOf(ctl.tl.SyncRestored), Kind: result.EventSyncRestored, Node: primary,
+		Detail: "synchronous_standby_names = '" + names + "'"})
 	return nil
 }
+
+// pgLiteral quotes s as an SQL string literal.
+func pgLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 // checkSplitBrain asks the old primary directly (the harness's own view,
 // not the controller's links) whether it is still a writable primary.

@@ -262,6 +262,9 @@ type Failover struct {
 	OldPrimary         string   `json:"old_primary"`
 	NewPrimary         string   `json:"new_primary,omitempty"`
 	Repointed          []string `json:"repointed,omitempty"`
+	// SyncRestoredMs is when the new primary became synchronous again
+	// (failover.synchronous: keep); null when it did not.
+	SyncRestoredMs *float64 `json:"sync_restored_ms"`
 	// SplitBrain: the old primary still accepted writes (asked directly)
 	// after the new one was promoted.
 	SplitBrain bool `json:"split_brain"`
@@ -443,10 +446,11 @@ const (
 	EventDetected     = "detected"        // the primary was declared dead
 	EventPromoteStart = "promote_start"
 	EventPromoteDone  = "promote_done"
-	EventRepoint      = "repoint"     // a replica follows the new primary
-	EventSplitBrain   = "split_brain" // an old primary is writable after a promotion
-	EventFirstWrite   = "first_write" // first acknowledged write after the fault
-	EventError        = "error"       // something failed (Outcome says what, for a fault)
+	EventRepoint      = "repoint"       // a replica follows the new primary
+	EventSyncRestored = "sync_restored" // the new primary replicates synchronously again
+	EventSplitBrain   = "split_brain"   // an old primary is writable after a promotion
+	EventFirstWrite   = "first_write"   // first acknowledged write after the fault
+	EventError        = "error"         // something failed (Outcome says what, for a fault)
 )
 
 // Outcomes of a fault, in Fault.Outcome and in its events.

@@ -307,7 +307,8 @@ func runVariant(ctx context.Context, opts Options, p scenario.Plan, rep int, dir
 		ctl = failover.New(c, roles, failover.Config{
 			DetectAfter: s.Failover.DetectAfter.D(), ProbeInterval: s.Failover.ProbeInterval.D(),
 			Repoint: s.Failover.RepointEnabled(), Slots: s.SlotsEnabled(), Sync: isSync, Start: start, Emit: evs.emit,
-			Client: scenario.ClientController,
+			SyncAfter: p.SynchronousAfterFailover,
+			Client:    scenario.ClientController,
 		})
 		wg.Add(1)
 		go func() { defer wg.Done(); ctl.Run(bg) }()

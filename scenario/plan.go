@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -131,8 +132,44 @@ func (p Plan) NodeSettings(node string) map[string]string {
 // for p, such as "FIRST 1 (replica1)" or "ANY 2 (replica1, replica2)", or
 // "" when no replica is synchronous.
 func (p Plan) SynchronousStandbyNames() string {
+	return p.Scenario.syncNames(p.Scenario.SyncReplicas())
+}
+
+// SynchronousAfterFailover returns the synchronous_standby_names a
+// promoted primary gets for the standbys that follow it (survivors, in
+// topology order), by the topology's rule: the same method, the same count
+// (at most the survivors), listing every survivor, the synchronous
+// replicas among them first (so with FIRST n they are preferred). It
+// is "" when the topology has no synchronous replica, when
+// failover.synchronous is drop, or when no standby survives.
+func (p Plan) SynchronousAfterFailover(survivors []string) string {
 	s := p.Scenario
-	names := s.SyncReplicas()
+	if len(s.SyncReplicas()) == 0 || s.Failover.Synchronous == SyncDrop || len(survivors) == 0 {
+		return ""
+	}
+	var first, rest []string
+	for _, r := range s.Topology.Replicas {
+		if !slices.Contains(survivors, r.Name) {
+			continue
+		}
+		if r.Sync {
+			first = append(first, r.Name)
+		} else {
+			rest = append(rest, r.Name)
+		}
+	}
+	names := append(first, rest...)
+	n := s.Topology.SyncCount
+	if n <= 0 {
+		n = len(s.SyncReplicas())
+	}
+	return s.syncNames(names, n)
+}
+
+// syncNames formats synchronous_standby_names for names; count, when
+// given, is n in FIRST n / ANY n (default: topology.sync_count, at most
+// the names).
+func (s *Scenario) syncNames(names []string, count ...int) string {
 	if len(names) == 0 {
 		return ""
 	}
@@ -141,6 +178,9 @@ func (p Plan) SynchronousStandbyNames() string {
 		method = strings.ToUpper(DefaultSyncMethod)
 	}
 	n := s.Topology.SyncCount
+	if len(count) > 0 {
+		n = count[0]
+	}
 	if n <= 0 || n > len(names) {
 		n = len(names)
 	}

@@ -61,6 +61,7 @@ func TestDefaults(t *testing.T) {
 			DetectAfter:   Duration(time.Second),
 			ProbeInterval: Duration(10 * time.Millisecond),
 			Repoint:       &yes,
+			Synchronous:   SyncKeep,
 		},
 		Probes: Probes{
 			LagInterval:       Duration(100 * time.Millisecond),
@@ -652,6 +653,7 @@ func TestFullFile(t *testing.T) {
 			DetectAfter:   Duration(500 * time.Millisecond),
 			ProbeInterval: Duration(20 * time.Millisecond),
 			Repoint:       &no,
+			Synchronous:   SyncDrop,
 		},
 		Probes: Probes{
 			LagInterval:       Duration(50 * time.Millisecond),
@@ -660,8 +662,8 @@ func TestFullFile(t *testing.T) {
 		},
 		Repeat: Repeat{Times: 1},
 		Matrix: []Axis{
-			{Setting: "synchronous_commit", Values: []string{"local", "on"}, Line: 55},
-			{Setting: "work_mem", Values: []string{"4MB", "64MB", "1GB"}, Line: 56},
+			{Setting: "synchronous_commit", Values: []string{"local", "on"}, Line: 56},
+			{Setting: "work_mem", Values: []string{"4MB", "64MB", "1GB"}, Line: 57},
 		},
 	}
 	s.File, s.Source = "", nil
@@ -713,5 +715,33 @@ func TestREADMEExamples(t *testing.T) {
 	}
 	if checked < 2 {
 		t.Errorf("checked %d README examples, want the annotated one and the error one", checked)
+	}
+}
+
+func TestSynchronousAfterFailover(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, topology, sync string
+		survivors           []string
+		want                string
+	}{
+		{"the async survivor becomes the synchronous standby", "replicas: [{name: replica1, sync: true}, {name: replica2}]", "", []string{"replica2"}, "FIRST 1 (replica2)"},
+		{"sync replicas first, every survivor listed", "replicas: [{name: a}, {name: b, sync: true}, {name: c, sync: true}]\n  sync_count: 1", "", []string{"a", "c"}, "FIRST 1 (c, a)"},
+		{"quorum keeps its method, count at most the survivors", "replicas: [{name: a, sync: true}, {name: b, sync: true}, {name: c, sync: true}]\n  sync_method: any\n  sync_count: 2", "", []string{"c"}, "ANY 1 (c)"},
+		{"no standby survives: asynchronous", "replicas: [{name: a, sync: true}]", "", nil, ""},
+		{"an asynchronous topology stays so", "replicas: [{name: a}, {name: b}]", "", []string{"b"}, ""},
+		{"drop asks for it", "replicas: [{name: a, sync: true}, {name: b}]", "drop", []string{"b"}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			src := "name: t\nduration: 10s\ntopology:\n  " + tc.topology + "\n"
+			if tc.sync != "" {
+				src += "failover: {synchronous: " + tc.sync + "}\n"
+			}
+			s := mustParse(t, src)
+			if got := Expand(s)[0].SynchronousAfterFailover(tc.survivors); got != tc.want {
+				t.Errorf("SynchronousAfterFailover(%v) = %q, want %q", tc.survivors, got, tc.want)
+			}
+		})
 	}
 }

@@ -21,7 +21,7 @@ var (
 	workloadKeys = []string{"writers", "rate", "arrival", "bursts", "initial_orders", "max_queue", "reads"}
 	readsKeys    = []string{"rate", "nodes"}
 	burstKeys    = []string{"at", "duration", "rate"}
-	failoverKeys = []string{"mode", "detect_after", "probe_interval", "repoint"}
+	failoverKeys = []string{"mode", "detect_after", "probe_interval", "repoint", "synchronous"}
 	probesKeys   = []string{"lag_interval", "heartbeat_interval", "audit_timeout"}
 )
 
@@ -402,6 +402,8 @@ func (d *decoder) failover(path string, n ast.Node, f *Failover) {
 			if b, ok := d.boolean(p, e.val); ok {
 				f.Repoint = &b
 			}
+		case "synchronous":
+			f.Synchronous, _ = d.str(p, e.val)
 		default:
 			d.unknownKey(path, e, failoverKeys)
 		}

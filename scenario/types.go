@@ -169,7 +169,19 @@ type Failover struct {
 	ProbeInterval Duration `yaml:"probe_interval"`
 	// Repoint makes the other replicas follow the new primary; default true.
 	Repoint *bool `yaml:"repoint"`
+	// Synchronous is what becomes of synchronous replication after a
+	// promotion: keep (default; the new primary gets
+	// synchronous_standby_names for the surviving standbys, by the
+	// topology's rule, once one streams from it, as Patroni's
+	// synchronous_mode does) or drop (it stays asynchronous).
+	Synchronous string `yaml:"synchronous"`
 }
+
+// What becomes of synchronous replication after a promotion.
+const (
+	SyncKeep = "keep"
+	SyncDrop = "drop"
+)
 
 // Probes configures the samplers.
 type Probes struct {

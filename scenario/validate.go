@@ -389,6 +389,11 @@ func (d *decoder) validateFailover(s *Scenario) {
 		yes := true
 		f.Repoint = &yes
 	}
+	if d.set[fp+".synchronous"] {
+		d.enum(fp+".synchronous", f.Synchronous, "failover.synchronous", []string{SyncKeep, SyncDrop})
+	} else {
+		f.Synchronous = SyncKeep
+	}
 }
 
 func (d *decoder) validateProbes(s *Scenario) {

@@ -53,6 +53,10 @@ func Failover(in Input, fired []result.Fault, events []result.Event) (f *result.
 			f.Repointed = append(f.Repointed, e.Node)
 		case result.EventSplitBrain:
 			f.SplitBrain = true
+		case result.EventSyncRestored:
+			if f.SyncRestoredMs == nil {
+				f.SyncRestoredMs = ptr(e.Ms)
+			}
 		}
 	}
 	if !promoted {

@@ -69,6 +69,7 @@ func TestFailover(t *testing.T) {
 		{Ms: 2010, Kind: result.EventPromoteStart, Node: "replica1"},
 		{Ms: 2060, Kind: result.EventPromoteDone, Node: "replica1"},
 		{Ms: 2070, Kind: result.EventRepoint, Node: "replica2"},
+		{Ms: 2090, Kind: result.EventSyncRestored, Node: "replica1"},
 	}
 	for _, tc := range []struct {
 		name   string
@@ -109,6 +110,9 @@ func TestFailover(t *testing.T) {
 				}
 				if *f.DetectedMs != 2000 || *f.PromoteStartMs != 2010 || *f.PromoteDoneMs != 2060 || f.NewPrimary != "replica1" {
 					t.Errorf("detected %v promote %v..%v new %q", *f.DetectedMs, *f.PromoteStartMs, *f.PromoteDoneMs, f.NewPrimary)
+				}
+				if f.SyncRestoredMs == nil || *f.SyncRestoredMs != 2090 {
+					t.Errorf("sync restored %v, want 2090", f.SyncRestoredMs)
 				}
 				if !slices.Equal(f.Repointed, []string{"replica2"}) || f.SplitBrain || f.DualPrimaryMs != nil {
 					t.Errorf("repointed %v split %v dual %v", f.Repointed, f.SplitBrain, f.DualPrimaryMs)
