@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgbench-ha/pgbench-ha/cluster"
+	"github.com/pgbench-ha/pgbench-ha/internal/quantile"
 	"github.com/pgbench-ha/pgbench-ha/result"
 )
 
@@ -421,20 +422,5 @@ func maxP(v []float64, q float64) (max, p float64) {
 	}
 	c := append([]float64(nil), v...)
 	sort.Float64s(c)
-	return c[len(c)-1], Quantile(c, q)
-}
-
-// Quantile is the nearest-rank q-quantile of sorted values.
-func Quantile(sorted []float64, q float64) float64 {
-	if len(sorted) == 0 {
-		return 0
-	}
-	i := int(q*float64(len(sorted))+0.999999) - 1
-	if i < 0 {
-		i = 0
-	}
-	if i >= len(sorted) {
-		i = len(sorted) - 1
-	}
-	return sorted[i]
+	return c[len(c)-1], quantile.NearestRank(c, q)
 }

@@ -10,11 +10,12 @@ package result
 import (
 	"encoding/json"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"sort"
 	"time"
+
+	"github.com/pgbench-ha/pgbench-ha/internal/quantile"
 )
 
 // SchemaVersion is the version of the result.json layout written by this
@@ -476,11 +477,7 @@ func NewDistribution(xs []float64) Distribution {
 	}
 	s := append([]float64(nil), xs...)
 	sort.Float64s(s)
-	rank := func(q float64) float64 {
-		i := int(math.Ceil(q*float64(len(s)))) - 1
-		return s[min(max(i, 0), len(s)-1)]
-	}
-	return Distribution{N: len(s), Min: s[0], P50: rank(0.5), P90: rank(0.9), Max: s[len(s)-1]}
+	return Distribution{N: len(s), Min: s[0], P50: quantile.NearestRank(s, 0.5), P90: quantile.NearestRank(s, 0.9), Max: s[len(s)-1]}
 }
 
 // SummarizeRepetitions turns the completed repetitions' figures into
