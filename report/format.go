@@ -3,7 +3,6 @@ package report
 import (
 	"fmt"
 	"math"
-	"regexp"
 	"strconv"
 	"strings"
 )
@@ -107,18 +106,4 @@ func trimZero(s string) string {
 	}
 	s = strings.TrimRight(s, "0")
 	return strings.TrimSuffix(s, ".")
-}
-
-var (
-	// key: value or key=value where the key names a secret.
-	secretKV = regexp.MustCompile(`(?i)\b([a-z_]*(?:password|passwd|secret|token)[a-z_]*)(["']?\s*[:=]\s*)("[^"]*"|'[^']*'|[^\s,;&]+)`)
-	// user:password@ in a URL.
-	secretURL = regexp.MustCompile(`(://[^:/@\s]+:)([^@\s]+)(@)`)
-)
-
-// redact masks passwords in free text (errors, settings, the scenario file)
-// so that a report can be shared.
-func redact(s string) string {
-	s = secretKV.ReplaceAllString(s, "${1}${2}[redacted]")
-	return secretURL.ReplaceAllString(s, "${1}[redacted]${3}")
 }
