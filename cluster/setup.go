@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/pgbench-ha/pgbench-ha/internal/pgquote"
 )
 
 // The steps every backend's bring-up shares, once its servers run.
@@ -58,7 +60,7 @@ func WaitStreaming(ctx context.Context, conn *pgx.Conn, replicas []ReplicaSpec) 
 // until a standby is synchronous. Call it once the standbys stream: set
 // before, every write (even creating the roles) waits for them.
 func SetSyncNames(ctx context.Context, conn *pgx.Conn, names string) error {
-	if _, err := conn.Exec(ctx, "ALTER SYSTEM SET synchronous_standby_names = "+QuoteLiteral(names)); err != nil {
+	if _, err := conn.Exec(ctx, "ALTER SYSTEM SET synchronous_standby_names = "+pgquote.Literal(names)); err != nil {
 		return fmt.Errorf("set synchronous_standby_names: %w", err)
 	}
 	if _, err := conn.Exec(ctx, "SELECT pg_reload_conf()"); err != nil {
@@ -95,17 +97,4 @@ func ParseServerVersion(s string) string {
 		}
 	}
 	return strings.TrimSpace(s)
-}
-
-// QuoteLiteral quotes a SQL string literal, or a postgresql.conf value.
-func QuoteLiteral(v string) string {
-	return "'" + strings.ReplaceAll(v, "'", "''") + "'"
-}
-
-// QuoteConnValue quotes a value of a libpq keyword/value connection string.
-func QuoteConnValue(v string) string {
-	if v != "" && !strings.ContainsAny(v, " '\\") {
-		return v
-	}
-	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(v) + "'"
 }

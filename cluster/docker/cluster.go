@@ -18,6 +18,7 @@ import (
 	dc "github.com/ory/dockertest/v3/docker"
 
 	"github.com/pgbench-ha/pgbench-ha/cluster"
+	"github.com/pgbench-ha/pgbench-ha/internal/pgquote"
 )
 
 // Paths inside every container.
@@ -183,13 +184,13 @@ func (b *Backend) Up(ctx context.Context, spec cluster.Spec) (cl cluster.Cluster
 	}
 	defer conn.Close(context.Background())
 	setup := []string{
-		"CREATE ROLE replicator REPLICATION LOGIN PASSWORD " + cluster.QuoteLiteral(c.replPW),
-		"CREATE ROLE app LOGIN PASSWORD " + cluster.QuoteLiteral(c.appPW),
+		"CREATE ROLE replicator REPLICATION LOGIN PASSWORD " + pgquote.Literal(c.replPW),
+		"CREATE ROLE app LOGIN PASSWORD " + pgquote.Literal(c.appPW),
 		"GRANT CREATE ON SCHEMA public TO app",
 	}
 	for _, r := range spec.Replicas {
 		if r.Slot != "" {
-			setup = append(setup, "SELECT pg_create_physical_replication_slot("+cluster.QuoteLiteral(r.Slot)+", true)")
+			setup = append(setup, "SELECT pg_create_physical_replication_slot("+pgquote.Literal(r.Slot)+", true)")
 		}
 	}
 	for _, q := range setup {
@@ -290,9 +291,9 @@ func (c *Cluster) cloneReplica(ctx context.Context, n *node, slot string, settin
 	if err := c.appendConf(ctx, n, settings, map[string]string{"synchronous_standby_names": ""}); err != nil {
 		return err
 	}
-	auto := "primary_conninfo = " + cluster.QuoteLiteral(c.PrimaryConnInfo(n.name, "primary")) + "\n"
+	auto := "primary_conninfo = " + pgquote.Literal(c.PrimaryConnInfo(n.name, "primary")) + "\n"
 	if slot != "" {
-		auto += "primary_slot_name = " + cluster.QuoteLiteral(slot) + "\n"
+		auto += "primary_slot_name = " + pgquote.Literal(slot) + "\n"
 	}
 	err := c.b.writeFiles(ctx, n.ct.id, dataDir,
 		file{name: "postgresql.auto.conf", body: []byte(auto), mode: 0o600, uid: c.b.uid, gid: c.b.gid},
@@ -357,7 +358,7 @@ func writeSorted(sb *strings.Builder, m map[string]string) {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		fmt.Fprintf(sb, "%s = %s\n", k, cluster.QuoteLiteral(m[k]))
+		fmt.Fprintf(sb, "%s = %s\n", k, pgquote.Literal(m[k]))
 	}
 }
 
@@ -454,7 +455,7 @@ func (c *Cluster) ConnString(name string, u cluster.User) string {
 		user, pw = "app", c.appPW
 	}
 	return fmt.Sprintf("host=127.0.0.1 port=%d user=%s password=%s dbname=postgres sslmode=disable",
-		n.ct.hostPort, user, cluster.QuoteConnValue(pw))
+		n.ct.hostPort, user, pgquote.ConnValue(pw))
 }
 
 // PrimaryConnInfo is what standby streams from upstream with: upstream's
@@ -465,7 +466,7 @@ func (c *Cluster) PrimaryConnInfo(standby, upstream string) string {
 		return ""
 	}
 	return fmt.Sprintf("host=%s port=5432 user=replicator password=%s application_name=%s sslmode=disable",
-		n.ct.name, cluster.QuoteConnValue(c.replPW), cluster.QuoteConnValue(standby))
+		n.ct.name, pgquote.ConnValue(c.replPW), pgquote.ConnValue(standby))
 }
 
 // LogPath is the server log of a node on the host ("" without a LogDir).

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/pgbench-ha/pgbench-ha/cluster"
+	"github.com/pgbench-ha/pgbench-ha/internal/pgquote"
 )
 
 // node is one server of a local cluster.
@@ -136,14 +137,14 @@ func (b *Backend) Up(ctx context.Context, spec cluster.Spec) (cl cluster.Cluster
 		return nil, fmt.Errorf("connect to primary: %w", err)
 	}
 	setup := []string{
-		"ALTER ROLE postgres PASSWORD " + cluster.QuoteLiteral(c.adminPW),
-		"CREATE ROLE replicator REPLICATION LOGIN PASSWORD " + cluster.QuoteLiteral(c.replPW),
-		"CREATE ROLE app LOGIN PASSWORD " + cluster.QuoteLiteral(c.appPW),
+		"ALTER ROLE postgres PASSWORD " + pgquote.Literal(c.adminPW),
+		"CREATE ROLE replicator REPLICATION LOGIN PASSWORD " + pgquote.Literal(c.replPW),
+		"CREATE ROLE app LOGIN PASSWORD " + pgquote.Literal(c.appPW),
 		"GRANT CREATE ON SCHEMA public TO app",
 	}
 	for _, r := range spec.Replicas {
 		if r.Slot != "" {
-			setup = append(setup, "SELECT pg_create_physical_replication_slot("+cluster.QuoteLiteral(r.Slot)+", true)")
+			setup = append(setup, "SELECT pg_create_physical_replication_slot("+pgquote.Literal(r.Slot)+", true)")
 		}
 	}
 	for _, q := range setup {
@@ -204,9 +205,9 @@ func (c *Cluster) cloneReplica(ctx context.Context, n *node, r cluster.ReplicaSp
 	if err := c.appendConf(n, settings, own); err != nil {
 		return err
 	}
-	auto := "primary_conninfo = " + cluster.QuoteLiteral(c.PrimaryConnInfo(n.name, "primary")) + "\n"
+	auto := "primary_conninfo = " + pgquote.Literal(c.PrimaryConnInfo(n.name, "primary")) + "\n"
 	if r.Slot != "" {
-		auto += "primary_slot_name = " + cluster.QuoteLiteral(r.Slot) + "\n"
+		auto += "primary_slot_name = " + pgquote.Literal(r.Slot) + "\n"
 	}
 	if err := c.writeOwned(filepath.Join(n.dataDir, "postgresql.auto.conf"), auto); err != nil {
 		return err
@@ -281,7 +282,7 @@ func writeSorted(sb *strings.Builder, m map[string]string) {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		fmt.Fprintf(sb, "%s = %s\n", k, cluster.QuoteLiteral(m[k]))
+		fmt.Fprintf(sb, "%s = %s\n", k, pgquote.Literal(m[k]))
 	}
 }
 
@@ -354,7 +355,7 @@ func (c *Cluster) ConnString(name string, u cluster.User) string {
 		user, pw = "app", c.appPW
 	}
 	return fmt.Sprintf("host=127.0.0.1 port=%d user=%s password=%s dbname=postgres sslmode=disable",
-		n.port, user, cluster.QuoteConnValue(pw))
+		n.port, user, pgquote.ConnValue(pw))
 }
 
 // PrimaryConnInfo is what standby streams from upstream with: through the
@@ -365,7 +366,7 @@ func (c *Cluster) PrimaryConnInfo(standby, upstream string) string {
 		return ""
 	}
 	return fmt.Sprintf("host=127.0.0.1 port=%d user=replicator password=%s application_name=%s sslmode=disable",
-		c.linkPort(standby, n), cluster.QuoteConnValue(c.replPW), cluster.QuoteConnValue(standby))
+		c.linkPort(standby, n), pgquote.ConnValue(c.replPW), pgquote.ConnValue(standby))
 }
 
 // LogPath is the server log of a node.

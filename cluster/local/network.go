@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/pgbench-ha/pgbench-ha/cluster"
+	"github.com/pgbench-ha/pgbench-ha/internal/pgquote"
 )
 
 // ErrNoNetwork means a link fault was asked of a cluster built without
@@ -168,7 +169,7 @@ func (c *Cluster) ClientConnString(client, node string, u cluster.User) string {
 		user, pw = "app", c.appPW
 	}
 	return fmt.Sprintf("host=127.0.0.1 port=%d user=%s password=%s dbname=postgres sslmode=disable",
-		l.port, user, cluster.QuoteConnValue(pw))
+		l.port, user, pgquote.ConnValue(pw))
 }
 
 // Links lists every link, (from, to): between nodes first, then from each
