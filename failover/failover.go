@@ -193,7 +193,10 @@ func (ctl *Controller) promote(ctx context.Context, cs *cluster.Conns, old strin
 		return cands[i].order < cands[j].order
 	})
 	best := cands[0]
-	conn, _ := cs.Get(ctx, best.name)
+	conn, err := cs.Get(ctx, best.name)
+	if err != nil {
+		return fmt.Errorf("promote %s: %w", best.name, err)
+	}
 	ctl.tl.PromoteStart = ctl.now()
 	ctl.cfg.Emit(result.Event{Ms: msOf(ctl.tl.PromoteStart), Kind: "promote_start", Node: best.name,
 		Detail: fmt.Sprintf("most advanced replica: received %s", formatLSN(best.receive))})
