@@ -9,6 +9,7 @@ package result
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -457,15 +458,26 @@ func Read(path string) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	r, err := Decode(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return r, nil
+}
+
+// Decode parses the contents of a result.json. It fails on what is not
+// JSON of a result, on a missing schema_version, and on one newer than
+// this build understands.
+func Decode(b []byte) (*Result, error) {
 	var r Result
 	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("%s: not a result.json: %w", path, err)
+		return nil, fmt.Errorf("not a result.json: %w", err)
 	}
 	if r.SchemaVersion == 0 {
-		return nil, fmt.Errorf("%s: no schema_version: not a pgbench-ha result", path)
+		return nil, errors.New("no schema_version: not a pgbench-ha result")
 	}
 	if r.SchemaVersion > SchemaVersion {
-		return nil, fmt.Errorf("%s: schema_version %d is newer than this build understands (%d); upgrade pgbench-ha", path, r.SchemaVersion, SchemaVersion)
+		return nil, fmt.Errorf("schema_version %d is newer than this build understands (%d); upgrade pgbench-ha", r.SchemaVersion, SchemaVersion)
 	}
 	return &r, nil
 }
