@@ -34,8 +34,16 @@ test-short: ## unit tests only (no PostgreSQL needed)
 bench: setup ## writer vs pgbench TPS, bring-up vs by hand
 	bash bench/run.sh
 
-fuzz: ## fuzz the scenario decoder for a minute
-	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 60s ./scenario/
+# The fuzz targets, package:target: one for every decoder of outside
+# input (scenario files, result.json, baselines, encoded histograms).
+FUZZ_TARGETS := scenario:FuzzParse result:FuzzDecode verdict:FuzzDecodeSet report:FuzzDecodeHistogram
+FUZZTIME     ?= 60s
+
+fuzz: ## run every fuzz target, FUZZTIME (60s) each
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "fuzz: $${t#*:} in ./$${t%%:*}/"; \
+		$(GO) test -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./$${t%%:*}/; \
+	done
 
 vet: ## go vet and gofmt
 	$(GO) vet ./...

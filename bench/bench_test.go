@@ -25,6 +25,7 @@ import (
 
 	"github.com/pgbench-ha/pgbench-ha/cluster"
 	"github.com/pgbench-ha/pgbench-ha/cluster/local"
+	"github.com/pgbench-ha/pgbench-ha/internal/testgate"
 )
 
 // spec3 is the cluster both benchmarks use: a primary, replica1
@@ -52,6 +53,7 @@ func newBackend(b *testing.B) (*local.Backend, string) {
 // newBackendWith is newBackend with options (TempDir is set here).
 func newBackendWith(b *testing.B, opts local.Options) (*local.Backend, string) {
 	b.Helper()
+	testgate.Integration(b)
 	dir, err := os.MkdirTemp("", "backend-")
 	if err != nil {
 		b.Fatal(err)
@@ -62,10 +64,10 @@ func newBackendWith(b *testing.B, opts local.Options) (*local.Backend, string) {
 	}
 	opts.TempDir = dir
 	be, err := local.New(opts)
+	if errors.Is(err, local.ErrNoPostgres) {
+		testgate.Missing(b, testgate.RequirePG, err)
+	}
 	if err != nil {
-		if errors.Is(err, local.ErrNoPostgres) {
-			b.Skipf("PostgreSQL server binaries missing: %v", err)
-		}
 		b.Fatal(err)
 	}
 	b.Cleanup(func() {

@@ -12,10 +12,11 @@ package cluster
 
 import (
 	"context"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pgbench-ha/pgbench-ha/internal/redact"
 )
 
 // User selects the role a connection string logs in as.
@@ -95,13 +96,9 @@ type Killer interface {
 	Kill(ctx context.Context, node string) error
 }
 
-var passwordRE = regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s]+)`)
-
-// Redact hides passwords in a libpq connection string or a message that
-// contains one.
-func Redact(s string) string {
-	return passwordRE.ReplaceAllString(s, "${1}xxxxx")
-}
+// Redact hides passwords in a libpq connection string, a connection URL,
+// or a message that contains one (redact.String).
+func Redact(s string) string { return redact.String(s) }
 
 // MultiHost joins the hosts and ports of nodes into one libpq keyword
 // string prefix, "host=a,b port=1,2".

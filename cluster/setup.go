@@ -2,12 +2,17 @@ package cluster
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/pgbench-ha/pgbench-ha/internal/pgquote"
 )
 
 // The steps every backend's bring-up shares, once its servers run.
@@ -58,7 +63,7 @@ func WaitStreaming(ctx context.Context, conn *pgx.Conn, replicas []ReplicaSpec) 
 // until a standby is synchronous. Call it once the standbys stream: set
 // before, every write (even creating the roles) waits for them.
 func SetSyncNames(ctx context.Context, conn *pgx.Conn, names string) error {
-	if _, err := conn.Exec(ctx, "ALTER SYSTEM SET synchronous_standby_names = "+QuoteLiteral(names)); err != nil {
+	if _, err := conn.Exec(ctx, "ALTER SYSTEM SET synchronous_standby_names = "+pgquote.Literal(names)); err != nil {
 		return fmt.Errorf("set synchronous_standby_names: %w", err)
 	}
 	if _, err := conn.Exec(ctx, "SELECT pg_reload_conf()"); err != nil {
@@ -97,15 +102,175 @@ func ParseServerVersion(s string) string {
 	return strings.TrimSpace(s)
 }
 
-// QuoteLiteral quotes a SQL string literal, or a postgresql.conf value.
-func QuoteLiteral(v string) string {
-	return "'" + strings.ReplaceAll(v, "'", "''") + "'"
+// The text every backend writes during bring-up. A backend supplies only
+// what differs with where its servers run (addresses, ports, directories)
+// and moves the bytes into place.
+
+// Roles the harness logs in as on every cluster.
+const (
+	AdminRole       = "postgres"   // the superuser
+	AppRole         = "app"        // the workload's unprivileged role
+	ReplicationRole = "replicator" // the role standbys stream and clone as
+)
+
+// Passwords are one cluster's role passwords.
+type Passwords struct {
+	Admin, App, Replication string
 }
 
-// QuoteConnValue quotes a value of a libpq keyword/value connection string.
-func QuoteConnValue(v string) string {
-	if v != "" && !strings.ContainsAny(v, " '\\") {
-		return v
+// NewPasswords draws random passwords for a new cluster.
+func NewPasswords() Passwords {
+	return Passwords{Admin: randomPassword(), App: randomPassword(), Replication: randomPassword()}
+}
+
+func randomPassword() string {
+	var buf [18]byte
+	if _, err := rand.Read(buf[:]); err != nil {
+		panic(err)
 	}
-	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(v) + "'"
+	return hex.EncodeToString(buf[:])
+}
+
+// ConnString is a libpq keyword/value string reaching the server at
+// host:port as u, database postgres.
+func (p Passwords) ConnString(host string, port int, u User) string {
+	role, pw := AdminRole, p.Admin
+	if u == App {
+		role, pw = AppRole, p.App
+	}
+	return fmt.Sprintf("host=%s port=%d user=%s password=%s dbname=postgres sslmode=disable",
+		host, port, role, pgquote.ConnValue(pw))
+}
+
+// StreamConnInfo is the primary_conninfo with which standby streams from
+// the server at host:port.
+func (p Passwords) StreamConnInfo(host string, port int, standby string) string {
+	return fmt.Sprintf("host=%s port=%d user=%s password=%s application_name=%s sslmode=disable",
+		host, port, ReplicationRole, pgquote.ConnValue(p.Replication), pgquote.ConnValue(standby))
+}
+
+// SetupSQL is what the harness runs as the superuser on a new primary,
+// in order: the roles and their passwords, the app role's right to
+// create its tables, and a physical replication slot for each replica
+// that names one (reserving WAL at once).
+func (p Passwords) SetupSQL(replicas []ReplicaSpec) []string {
+	q := []string{
+		"ALTER ROLE " + AdminRole + " PASSWORD " + pgquote.Literal(p.Admin),
+		"CREATE ROLE " + ReplicationRole + " REPLICATION LOGIN PASSWORD " + pgquote.Literal(p.Replication),
+		"CREATE ROLE " + AppRole + " LOGIN PASSWORD " + pgquote.Literal(p.App),
+		"GRANT CREATE ON SCHEMA public TO " + AppRole,
+	}
+	for _, r := range replicas {
+		if r.Slot != "" {
+			q = append(q, "SELECT pg_create_physical_replication_slot("+pgquote.Literal(r.Slot)+", true)")
+		}
+	}
+	return q
+}
+
+// BaseBackupEnv is the environment pg_basebackup runs with to clone a
+// standby: the replication role's password and an application name
+// that tells the clone's connection apart from streaming standbys.
+func (p Passwords) BaseBackupEnv() []string {
+	return []string{"PGPASSWORD=" + p.Replication, "PGAPPNAME=pgbench-ha-clone"}
+}
+
+// InitdbArgs are the initdb options of every primary (the data directory
+// and the superuser's password file are the backend's): trust on the
+// socket, scram-sha-256 over TCP, UTF8 in the C locale.
+func InitdbArgs() []string {
+	return []string{"-U", AdminRole, "--auth-local=trust", "--auth-host=scram-sha-256",
+		"-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions"}
+}
+
+// BaseBackupArgs are pg_basebackup's arguments to clone the primary at
+// host:port into dataDir, through slot if not "".
+func BaseBackupArgs(host string, port int, dataDir, slot string) []string {
+	args := []string{"-h", host, "-p", strconv.Itoa(port), "-U", ReplicationRole,
+		"-D", dataDir, "-X", "stream", "-c", "fast", "--no-sync", "-w"}
+	if slot != "" {
+		args = append(args, "-S", slot)
+	}
+	return args
+}
+
+// HBA is every node's pg_hba.conf: trust on the socket (its directory
+// is 0700, owned by the server user), scram-sha-256 for clients and for
+// the replication role from network, an address ("127.0.0.1/32") or a
+// keyword ("samenet").
+func HBA(network string) string {
+	return "# written by pgbench-ha\n" +
+		"local all all trust\n" +
+		"host all all " + network + " scram-sha-256\n" +
+		"host replication " + ReplicationRole + " " + network + " scram-sha-256\n"
+}
+
+// Listen is where a node's server listens, as its backend lays it out.
+type Listen struct {
+	Addresses string // listen_addresses
+	Port      int
+	SocketDir string // unix_socket_directories
+}
+
+// ServerConf is what a backend appends to a node's postgresql.conf: the
+// harness's settings (with l and the backend's extra ones), then the
+// scenario's, then the node's own; the last occurrence of a name wins.
+//
+// The node's own is an empty synchronous_standby_names. On the primary
+// it is set by SetSyncNames once the standbys stream: before, every
+// write (even creating the roles) would wait for them. A standby's base
+// backup copies the primary's settings, and a standby must not wait for
+// synchronous standbys of its own once promoted.
+func ServerConf(node string, l Listen, extra, scenario map[string]string) string {
+	base := map[string]string{
+		"listen_addresses":             l.Addresses,
+		"port":                         strconv.Itoa(l.Port),
+		"unix_socket_directories":      l.SocketDir,
+		"cluster_name":                 node,
+		"wal_level":                    "replica",
+		"max_wal_senders":              "10",
+		"max_replication_slots":        "10",
+		"hot_standby":                  "on",
+		"password_encryption":          "scram-sha-256",
+		"logging_collector":            "off",
+		"log_line_prefix":              "%m [%p] %q%u@%d ",
+		"log_connections":              "off",
+		"log_checkpoints":              "on",
+		"wal_receiver_status_interval": "1s",
+	}
+	for k, v := range extra {
+		base[k] = v
+	}
+	var sb strings.Builder
+	sb.WriteString("\n# pgbench-ha: harness settings\n")
+	writeSorted(&sb, base)
+	if len(scenario) > 0 {
+		sb.WriteString("# pgbench-ha: scenario settings\n")
+		writeSorted(&sb, scenario)
+	}
+	sb.WriteString("# pgbench-ha: node settings\n")
+	writeSorted(&sb, map[string]string{"synchronous_standby_names": ""})
+	return sb.String()
+}
+
+func writeSorted(sb *strings.Builder, m map[string]string) {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(sb, "%s = %s\n", k, pgquote.Literal(m[k]))
+	}
+}
+
+// StandbyConf is a standby's postgresql.auto.conf: stream from the
+// primary with primaryConnInfo, through slot if not "". The backend
+// writes an empty standby.signal beside it.
+func StandbyConf(primaryConnInfo, slot string) string {
+	s := "primary_conninfo = " + pgquote.Literal(primaryConnInfo) + "\n"
+	if slot != "" {
+		s += "primary_slot_name = " + pgquote.Literal(slot) + "\n"
+	}
+	return s
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/pgbench-ha/pgbench-ha/cluster"
+	"github.com/pgbench-ha/pgbench-ha/internal/pgquote"
 	"github.com/pgbench-ha/pgbench-ha/result"
 )
 
@@ -199,7 +200,10 @@ func (ctl *Controller) promote(ctx context.Context, cs *cluster.Conns, old strin
 		return cands[i].order < cands[j].order
 	})
 	best := cands[0]
-	conn, _ := cs.Get(ctx, best.name)
+	conn, err := cs.Get(ctx, best.name)
+	if err != nil {
+		return fmt.Errorf("promote %s: %w", best.name, err)
+	}
 	ctl.tl.PromoteStart = ctl.now()
 	ctl.cfg.Emit(result.Event{Ms: msOf(ctl.tl.PromoteStart), Kind: result.EventPromoteStart, Node: best.name,
 		Detail: fmt.Sprintf("most advanced replica: received %s", formatLSN(best.receive))})
@@ -282,7 +286,7 @@ func (ctl *Controller) restoreSync(ctx context.Context, cs *cluster.Conns, prima
 			return ctx.Err()
 		}
 	}
-	if _, err := conn.Exec(ctx, "ALTER SYSTEM SET synchronous_standby_names = "+pgLiteral(names)); err != nil {
+	if _, err := conn.Exec(ctx, "ALTER SYSTEM SET synchronous_standby_names = "+pgquote.Literal(names)); err != nil {
 		return fmt.Errorf("restore synchronous replication on %s: %w", primary, err)
 	}
 	if _, err := conn.Exec(ctx, "SELECT pg_reload_conf()"); err != nil {
@@ -293,9 +297,6 @@ func (ctl *Controller) restoreSync(ctx context.Context, cs *cluster.Conns, prima
 		Detail: "synchronous_standby_names = '" + names + "'"})
 	return nil
 }
-
-// pgLiteral quotes s as an SQL string literal.
-func pgLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 // checkSplitBrain asks the old primary directly (the harness's own view,
 // not the controller's links) whether it is still a writable primary.
@@ -335,7 +336,7 @@ func (ctl *Controller) repoint(ctx context.Context, cs *cluster.Conns, replica, 
 		return fmt.Errorf("repoint %s: %w", replica, err)
 	}
 	info := ctl.c.PrimaryConnInfo(replica, upstream)
-	if _, err := conn.Exec(ctx, "ALTER SYSTEM SET primary_conninfo = '"+strings.ReplaceAll(info, "'", "''")+"'"); err != nil {
+	if _, err := conn.Exec(ctx, "ALTER SYSTEM SET primary_conninfo = "+pgquote.Literal(info)); err != nil {
 		return fmt.Errorf("repoint %s: %s", replica, cluster.Redact(err.Error()))
 	}
 	if _, err := conn.Exec(ctx, "SELECT pg_reload_conf()"); err != nil {

@@ -391,18 +391,3 @@ func (s *Sampler) Latencies() map[string][]float64 {
 	}
 	return out
 }
-
-// Quantile is the nearest-rank q-quantile of sorted values.
-func Quantile(sorted []float64, q float64) float64 {
-	if len(sorted) == 0 {
-		return 0
-	}
-	i := int(q*float64(len(sorted))+0.999999) - 1
-	if i < 0 {
-		i = 0
-	}
-	if i >= len(sorted) {
-		i = len(sorted) - 1
-	}
-	return sorted[i]
-}

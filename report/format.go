@@ -3,30 +3,13 @@ package report
 import (
 	"fmt"
 	"math"
-	"regexp"
 	"strconv"
-	"strings"
+
+	"github.com/pgbench-ha/pgbench-ha/internal/numtext"
 )
 
 // fmtInt formats n with thousands separators: 48210 → "48,210".
-func fmtInt(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	if neg {
-		s = s[1:]
-	}
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
-}
+func fmtInt(n int64) string { return numtext.Thousands(n) }
 
 // fmtCount formats a rate or count that is a float: whole numbers get
 // separators, small ones keep one decimal.
@@ -101,24 +84,5 @@ func fmtSeconds(ms float64) string {
 	return trimZero(strconv.FormatFloat(ms/1000, 'f', 3, 64))
 }
 
-func trimZero(s string) string {
-	if !strings.Contains(s, ".") {
-		return s
-	}
-	s = strings.TrimRight(s, "0")
-	return strings.TrimSuffix(s, ".")
-}
-
-var (
-	// key: value or key=value where the key names a secret.
-	secretKV = regexp.MustCompile(`(?i)\b([a-z_]*(?:password|passwd|secret|token)[a-z_]*)(["']?\s*[:=]\s*)("[^"]*"|'[^']*'|[^\s,;&]+)`)
-	// user:password@ in a URL.
-	secretURL = regexp.MustCompile(`(://[^:/@\s]+:)([^@\s]+)(@)`)
-)
-
-// redact masks passwords in free text (errors, settings, the scenario file)
-// so that a report can be shared.
-func redact(s string) string {
-	s = secretKV.ReplaceAllString(s, "${1}${2}[redacted]")
-	return secretURL.ReplaceAllString(s, "${1}[redacted]${3}")
-}
+// trimZero trims the zeros after a decimal point: "4.10" → "4.1".
+func trimZero(s string) string { return numtext.TrimZeros(s) }

@@ -9,6 +9,7 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 
+	"github.com/pgbench-ha/pgbench-ha/internal/redact"
 	"github.com/pgbench-ha/pgbench-ha/result"
 )
 
@@ -53,7 +54,7 @@ func buildRepetitionRows(v *result.Variant) []repetitionRow {
 			}
 		}
 		if rp.Error != "" {
-			row.Status += ": " + redact(firstLine(rp.Error))
+			row.Status += ": " + redact.String(firstLine(rp.Error))
 		}
 		out = append(out, row)
 	}

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pgbench-ha/pgbench-ha/internal/redact"
 	"github.com/pgbench-ha/pgbench-ha/result"
 )
 
@@ -83,7 +84,7 @@ func RenderWith(r *result.Result, dir string, opts Options) error {
 		f, ok, ferr := m.fn()
 		run.raise(f)
 		if ferr != nil {
-			pg.Warnings = append(pg.Warnings, redact(ferr.Error()))
+			pg.Warnings = append(pg.Warnings, redact.String(ferr.Error()))
 		}
 		path := filepath.Join(dir, m.name)
 		svgPath := strings.TrimSuffix(path, ".png") + ".svg"
@@ -323,11 +324,11 @@ func buildPage(r *result.Result, run *run) *page {
 	pg := &page{
 		Title:       "pgbench-ha: " + m.Scenario,
 		Scenario:    m.Scenario,
-		Description: redact(m.Description),
+		Description: redact.String(m.Description),
 		RunID:       m.ID,
 		Status:      orDash(r.Status),
 		StatusClass: statusClass(r.Status),
-		YAML:        redact(m.ScenarioYAML),
+		YAML:        redact.String(m.ScenarioYAML),
 		YAMLFile:    m.ScenarioFile,
 		FigWidth:    cssWidth,
 	}
@@ -343,7 +344,7 @@ func buildPage(r *result.Result, run *run) *page {
 	if r.Status != result.StatusComplete {
 		b := banner{Class: statusClass(r.Status), Title: "Run " + orDash(r.Status)}
 		if r.Error != "" {
-			b.Text = redact(r.Error)
+			b.Text = redact.String(r.Error)
 		}
 		switch r.Status {
 		case result.StatusInterrupted:
@@ -360,7 +361,7 @@ func buildPage(r *result.Result, run *run) *page {
 		}
 		b := banner{Class: statusClass(v.Status),
 			Title: fmt.Sprintf("%s %s during %s", v.Name, v.Status, orDash(v.Phase))}
-		b.Text = redact(v.Error)
+		b.Text = redact.String(v.Error)
 		pg.Banners = append(pg.Banners, b)
 	}
 
@@ -473,7 +474,7 @@ func joinKV(m map[string]string) string {
 	sort.Strings(keys)
 	var parts []string
 	for _, k := range keys {
-		parts = append(parts, k+"="+redact(m[k]))
+		parts = append(parts, k+"="+redact.String(m[k]))
 	}
 	return orDash(strings.Join(parts, ", "))
 }
@@ -487,10 +488,10 @@ func sortedKV(m map[string]string) []kv {
 	out := make([]kv, 0, len(keys))
 	for _, k := range keys {
 		v := m[k]
-		if secretKV.MatchString(k + "=x") {
-			v = "[redacted]"
+		if redact.SecretKey(k) {
+			v = redact.Mask
 		}
-		out = append(out, kv{k, redact(v)})
+		out = append(out, kv{k, redact.String(v)})
 	}
 	return out
 }
@@ -526,7 +527,7 @@ func headlineParts(v *result.Variant) (string, []headlinePart) {
 		case result.StatusFailed, result.StatusInterrupted:
 			s := fmt.Sprintf("%s during %s, no measurements", v.Status, orDash(v.Phase))
 			if v.Error != "" {
-				s += ": " + redact(firstLine(v.Error))
+				s += ": " + redact.String(firstLine(v.Error))
 			}
 			if !strings.HasSuffix(s, "…") {
 				s += "."
@@ -784,7 +785,7 @@ func buildVariant(v *result.Variant, i int) variantView {
 		Status:      orDash(v.Status),
 		StatusClass: statusClass(v.Status),
 		Phase:       orDash(v.Phase),
-		Error:       redact(v.Error),
+		Error:       redact.String(v.Error),
 		HasData:     hasData(v),
 		Settings:    sortedKV(v.Settings),
 		Effective:   sortedKV(v.Topology.Settings),
@@ -814,7 +815,7 @@ func buildVariant(v *result.Variant, i int) variantView {
 	sort.SliceStable(evs, func(a, b int) bool { return evs[a].Ms < evs[b].Ms })
 	for _, e := range evs {
 		vv.Events = append(vv.Events, eventRow{
-			At: fmtSeconds(e.Ms) + " s", Kind: e.Kind, Node: e.Node, Detail: redact(e.Detail),
+			At: fmtSeconds(e.Ms) + " s", Kind: e.Kind, Node: e.Node, Detail: redact.String(e.Detail),
 		})
 	}
 	if !vv.HasData {
@@ -843,7 +844,7 @@ func buildVariant(v *result.Variant, i int) variantView {
 		{"schedule lag p99", fmtMs(s.ScheduleLagP99) + " ms"},
 	}
 	if _, err := decodeHistogram(v.Histogram); err != nil {
-		vv.HistogramErr = redact(err.Error())
+		vv.HistogramErr = redact.String(err.Error())
 	}
 	for _, rl := range s.Replicas {
 		vv.Replicas = append(vv.Replicas, replicaRow{
@@ -963,7 +964,7 @@ func buildThresholds(ts []result.ThresholdResult) ([]thresholdRow, int) {
 		if name == "" {
 			name = t.Metric + " " + t.Aggregation + " " + t.Bound + " " + fmtCount(t.Limit)
 		}
-		row := thresholdRow{Passed: t.Passed, Name: mathSigns.Replace(name), Message: mathSigns.Replace(redact(t.Message)), Source: t.Source}
+		row := thresholdRow{Passed: t.Passed, Name: mathSigns.Replace(name), Message: mathSigns.Replace(redact.String(t.Message)), Source: t.Source}
 		value := func(x float64) string {
 			switch {
 			case strings.HasSuffix(t.Metric, "_ms"):

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/pgbench-ha/pgbench-ha/internal/redact"
 	"github.com/pgbench-ha/pgbench-ha/result"
 )
 
@@ -39,7 +40,7 @@ func WriteText(w io.Writer, r *result.Result) {
 	}
 	b.WriteString(clip(head, textWidth) + "\n")
 	if r.Error != "" {
-		b.WriteString(clip("error: "+redact(firstLine(r.Error)), textWidth) + "\n")
+		b.WriteString(clip("error: "+redact.String(firstLine(r.Error)), textWidth) + "\n")
 	}
 	b.WriteString("\n")
 
@@ -124,7 +125,7 @@ func WriteText(w io.Writer, r *result.Result) {
 		case result.StatusFailed, result.StatusInterrupted:
 			s := fmt.Sprintf("%s: %s during %s", v.Name, v.Status, orDash(v.Phase))
 			if v.Error != "" {
-				s += ": " + redact(firstLine(v.Error))
+				s += ": " + redact.String(firstLine(v.Error))
 			}
 			notes = append(notes, s)
 		case result.StatusPending:

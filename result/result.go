@@ -9,12 +9,14 @@ package result
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"sort"
 	"time"
+
+	"github.com/pgbench-ha/pgbench-ha/internal/quantile"
 )
 
 // SchemaVersion is the version of the result.json layout written by this
@@ -560,15 +562,16 @@ func Read(path string) (*Result, error) {
 	return r, nil
 }
 
-// Decode decodes the bytes of a result.json, upgrading an older schema
-// version to this one.
+// Decode parses the contents of a result.json, upgrading an older schema
+// version to this one. It fails on what is not JSON of a result, on a
+// missing schema_version, and on one newer than this build understands.
 func Decode(b []byte) (*Result, error) {
 	var r Result
 	if err := json.Unmarshal(b, &r); err != nil {
 		return nil, fmt.Errorf("not a result.json: %w", err)
 	}
 	if r.SchemaVersion == 0 {
-		return nil, fmt.Errorf("no schema_version: not a pgbench-ha result")
+		return nil, errors.New("no schema_version: not a pgbench-ha result")
 	}
 	if r.SchemaVersion > SchemaVersion {
 		return nil, fmt.Errorf("schema_version %d is newer than this build understands (%d); upgrade pgbench-ha", r.SchemaVersion, SchemaVersion)
@@ -584,11 +587,7 @@ func NewDistribution(xs []float64) Distribution {
 	}
 	s := append([]float64(nil), xs...)
 	sort.Float64s(s)
-	rank := func(q float64) float64 {
-		i := int(math.Ceil(q*float64(len(s)))) - 1
-		return s[min(max(i, 0), len(s)-1)]
-	}
-	return Distribution{N: len(s), Min: s[0], P50: rank(0.5), P90: rank(0.9), Max: s[len(s)-1]}
+	return Distribution{N: len(s), Min: s[0], P50: quantile.NearestRank(s, 0.5), P90: quantile.NearestRank(s, 0.9), Max: s[len(s)-1]}
 }
 
 // SummarizeRepetitions turns the completed repetitions' figures into

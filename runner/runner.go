@@ -28,6 +28,7 @@ import (
 	"github.com/pgbench-ha/pgbench-ha/chaos"
 	"github.com/pgbench-ha/pgbench-ha/cluster"
 	"github.com/pgbench-ha/pgbench-ha/failover"
+	"github.com/pgbench-ha/pgbench-ha/internal/pgquote"
 	"github.com/pgbench-ha/pgbench-ha/probe"
 	"github.com/pgbench-ha/pgbench-ha/result"
 	"github.com/pgbench-ha/pgbench-ha/scenario"
@@ -414,18 +415,7 @@ func appCreds(c cluster.Cluster) string {
 	if err != nil {
 		return ""
 	}
-	return fmt.Sprintf("user=%s password=%s dbname=%s sslmode=disable", cfg.User, quoteValue(cfg.Password), cfg.Database)
-}
-
-func quoteValue(v string) string {
-	out := "'"
-	for _, r := range v {
-		if r == '\'' || r == '\\' {
-			out += `\`
-		}
-		out += string(r)
-	}
-	return out + "'"
+	return fmt.Sprintf("user=%s password=%s dbname=%s sslmode=disable", cfg.User, pgquote.ConnValue(cfg.Password), cfg.Database)
 }
 
 // load creates the schema and the initial orders on the primary.

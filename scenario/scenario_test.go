@@ -722,8 +722,8 @@ func TestSynchronousAfterFailover(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name, topology, sync string
-		survivors           []string
-		want                string
+		survivors            []string
+		want                 string
 	}{
 		{"the async survivor becomes the synchronous standby", "replicas: [{name: replica1, sync: true}, {name: replica2}]", "", []string{"replica2"}, "FIRST 1 (replica2)"},
 		{"sync replicas first, every survivor listed", "replicas: [{name: a}, {name: b, sync: true}, {name: c, sync: true}]\n  sync_count: 1", "", []string{"a", "c"}, "FIRST 1 (c, a)"},

@@ -1,9 +1,9 @@
 package summary
 
 import (
-	"math"
 	"sort"
 
+	"github.com/pgbench-ha/pgbench-ha/internal/quantile"
 	"github.com/pgbench-ha/pgbench-ha/result"
 )
 
@@ -46,6 +46,5 @@ func maxP(v []float64, q float64) (hi, p float64) {
 	}
 	c := append([]float64(nil), v...)
 	sort.Float64s(c)
-	i := min(max(int(math.Ceil(q*float64(len(c))))-1, 0), len(c)-1)
-	return c[len(c)-1], c[i]
+	return c[len(c)-1], quantile.NearestRank(c, q)
 }

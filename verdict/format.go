@@ -3,8 +3,8 @@ package verdict
 import (
 	"math"
 	"strconv"
-	"strings"
 
+	"github.com/pgbench-ha/pgbench-ha/internal/numtext"
 	"github.com/pgbench-ha/pgbench-ha/metric"
 )
 
@@ -17,13 +17,13 @@ func fmtNum(v float64) string {
 	case v == 0:
 		return "0"
 	case math.Abs(v) >= 100:
-		return groupThousands(strconv.FormatInt(int64(math.Round(v)), 10))
+		return numtext.Thousands(int64(math.Round(v)))
 	case math.Abs(v) >= 10:
-		return trimZero(strconv.FormatFloat(v, 'f', 1, 64))
+		return numtext.TrimZeros(strconv.FormatFloat(v, 'f', 1, 64))
 	case math.Abs(v) >= 1:
-		return trimZero(strconv.FormatFloat(v, 'f', 2, 64))
+		return numtext.TrimZeros(strconv.FormatFloat(v, 'f', 2, 64))
 	default:
-		return trimZero(strconv.FormatFloat(v, 'f', 3, 64))
+		return numtext.TrimZeros(strconv.FormatFloat(v, 'f', 3, 64))
 	}
 }
 
@@ -72,7 +72,7 @@ func fmtBytes(v float64) string {
 	if i == 0 {
 		return fmtNum(v) + " B"
 	}
-	return trimZero(strconv.FormatFloat(v, 'f', 1, 64)) + " " + units[i]
+	return numtext.TrimZeros(strconv.FormatFloat(v, 'f', 1, 64)) + " " + units[i]
 }
 
 // fmtPct formats a change in percent with its sign: "+12.5%", "−3%".
@@ -80,7 +80,7 @@ func fmtPct(p float64) string {
 	if math.IsNaN(p) || math.IsInf(p, 0) {
 		return "–"
 	}
-	s := trimZero(strconv.FormatFloat(math.Abs(p), 'f', 1, 64))
+	s := numtext.TrimZeros(strconv.FormatFloat(math.Abs(p), 'f', 1, 64))
 	switch {
 	case s == "0":
 		return "0%"
@@ -88,32 +88,4 @@ func fmtPct(p float64) string {
 		return "−" + s + "%"
 	}
 	return "+" + s + "%"
-}
-
-func groupThousands(s string) string {
-	neg := strings.HasPrefix(s, "-")
-	if neg {
-		s = s[1:]
-	}
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
-}
-
-func trimZero(s string) string {
-	if strings.Contains(s, ".") {
-		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
-	}
-	if s == "-0" {
-		return "0"
-	}
-	return s
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pgbench-ha/pgbench-ha/internal/numtext"
 	"github.com/pgbench-ha/pgbench-ha/result"
 )
 
@@ -252,7 +253,7 @@ func headline(v *result.Variant) string {
 	}
 	var parts []string
 	if x, ok := vals["lost_acked_writes"]; ok {
-		parts = append(parts, fmt.Sprintf("%s of %s acknowledged writes lost", fmtNum(x), groupThousands(fmt.Sprint(v.Summary.Acked))))
+		parts = append(parts, fmt.Sprintf("%s of %s acknowledged writes lost", fmtNum(x), numtext.Thousands(v.Summary.Acked)))
 	}
 	if x, ok := vals["write_unavailable_ms"]; ok {
 		parts = append(parts, "writes unavailable "+fmtMsHuman(x))

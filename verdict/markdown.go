@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/pgbench-ha/pgbench-ha/internal/numtext"
 	"github.com/pgbench-ha/pgbench-ha/metric"
 	"github.com/pgbench-ha/pgbench-ha/result"
 )
@@ -76,7 +77,7 @@ func writeVariantTable(b *strings.Builder, r *result.Result) {
 			if x > 0 {
 				lost = "**" + lost + "**"
 			}
-			lost += " / " + groupThousands(fmt.Sprint(v.Summary.Acked))
+			lost += " / " + numtext.Thousands(v.Summary.Acked)
 		}
 		tps := "–"
 		if x, ok := vals["tps"]; ok {

@@ -196,25 +196,35 @@ func ReadSet(path string) (*Set, error) {
 	if err != nil {
 		return nil, err
 	}
+	s, err := DecodeSet(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	return s, nil
+}
+
+// DecodeSet parses the contents of a baseline file or of a result.json,
+// which becomes a Set of one run.
+func DecodeSet(b []byte) (*Set, error) {
 	var probe struct {
 		Version *int `json:"pgbench_ha_baseline"`
 	}
 	if err := json.Unmarshal(b, &probe); err != nil {
-		return nil, fmt.Errorf("%s: not a result.json or baseline: %w", file, err)
+		return nil, fmt.Errorf("not a result.json or baseline: %w", err)
 	}
 	if probe.Version == nil {
-		r, err := result.Read(file)
+		r, err := result.Decode(b)
 		if err != nil {
 			return nil, err
 		}
 		return Aggregate(r)
 	}
 	if *probe.Version > SetVersion {
-		return nil, fmt.Errorf("%s: baseline version %d is newer than this build understands (%d); upgrade pgbench-ha", file, *probe.Version, SetVersion)
+		return nil, fmt.Errorf("baseline version %d is newer than this build understands (%d); upgrade pgbench-ha", *probe.Version, SetVersion)
 	}
 	var s Set
 	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, fmt.Errorf("%s: not a baseline: %w", file, err)
+		return nil, fmt.Errorf("not a baseline: %w", err)
 	}
 	for i := range s.Variants {
 		if s.Variants[i].Metrics == nil {

@@ -2,11 +2,11 @@ package verdict
 
 import (
 	"fmt"
-	"math"
 	"slices"
 	"sort"
 	"strings"
 
+	"github.com/pgbench-ha/pgbench-ha/internal/quantile"
 	"github.com/pgbench-ha/pgbench-ha/metric"
 	"github.com/pgbench-ha/pgbench-ha/result"
 )
@@ -227,7 +227,5 @@ func aggregate(agg string, better metric.Direction, values []float64) float64 {
 	if better == metric.Higher {
 		slices.Reverse(s) // the value p% of the variants reach or exceed
 	}
-	rank := int(math.Ceil(p / 100 * float64(len(s))))
-	rank = min(max(rank, 1), len(s))
-	return s[rank-1]
+	return quantile.NearestRank(s, p/100)
 }

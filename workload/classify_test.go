@@ -178,6 +178,8 @@ func TestNeedsReconnect(t *testing.T) {
 		{"serialization failure keeps the connection", &pgconn.PgError{Code: "40001"}, false},
 		{"wrapped", fmt.Errorf("x: %w", &pgconn.PgError{Code: "25006"}), true},
 		{"not a server error", io.ErrUnexpectedEOF, true},
+		{"server error without a code", &pgconn.PgError{Message: "?"}, true},
+		{"server error with a one-letter code", &pgconn.PgError{Code: "2"}, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/pgbench-ha/pgbench-ha/internal/quantile"
 )
 
 // ReadSQL asks a node whether it has order $1, and the newest order it has.
@@ -177,8 +179,8 @@ func (rs *Reads) Summarize() ReadSummary {
 	}
 	if len(stale) > 0 {
 		sort.Float64s(stale)
-		s.StaleP50Ms = stale[(len(stale)-1)/2]
-		s.StaleP99Ms = stale[int(math.Ceil(0.99*float64(len(stale))))-1]
+		s.StaleP50Ms = quantile.NearestRank(stale, 0.5)
+		s.StaleP99Ms = quantile.NearestRank(stale, 0.99)
 		s.StaleMaxMs = stale[len(stale)-1]
 	}
 	return s

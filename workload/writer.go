@@ -427,10 +427,11 @@ func classify(err error) Outcome {
 }
 
 // needsReconnect: errors after which this connection is of no more use for
-// writing (read-only node, shutdown, crash recovery).
+// writing (read-only node, shutdown, crash recovery). A server error
+// without a SQLSTATE class is treated like any other error.
 func needsReconnect(err error) bool {
 	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
+	if errors.As(err, &pgErr) && len(pgErr.Code) >= 2 {
 		switch pgErr.Code[:2] {
 		case "25", "57", "08", "53", "58", "XX":
 			return true

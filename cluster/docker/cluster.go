@@ -9,8 +9,6 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
-	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -39,12 +37,10 @@ type node struct {
 // Cluster is a running docker cluster: one container per node on the
 // backend's private network.
 type Cluster struct {
-	b       *Backend
-	id      string
-	nodes   []*node
-	adminPW string
-	appPW   string
-	replPW  string
+	b     *Backend
+	id    string
+	nodes []*node
+	pw    cluster.Passwords
 
 	mu        sync.Mutex
 	down      bool
@@ -91,11 +87,9 @@ func (b *Backend) Up(ctx context.Context, spec cluster.Spec) (cl cluster.Cluster
 		id = "c"
 	}
 	c := &Cluster{
-		b:       b,
-		id:      b.clusterID(id),
-		adminPW: randomPassword(),
-		appPW:   randomPassword(),
-		replPW:  randomPassword(),
+		b:  b,
+		id: b.clusterID(id),
+		pw: cluster.NewPasswords(),
 	}
 	defer func() {
 		if err != nil {
@@ -166,12 +160,13 @@ func (b *Backend) Up(ctx context.Context, spec cluster.Spec) (cl cluster.Cluster
 	if err := c.initdb(ctx, p); err != nil {
 		return nil, err
 	}
-	if err := c.writeHBA(ctx, p); err != nil {
+	// samenet: the containers' own subnets; the harness arrives through
+	// the gateway.
+	hba := file{name: "pg_hba.conf", body: []byte(cluster.HBA("samenet")), mode: 0o600, uid: c.b.uid, gid: c.b.gid}
+	if err := c.b.writeFiles(ctx, p.ct.id, dataDir, hba); err != nil {
 		return nil, err
 	}
-	// synchronous_standby_names is set once the standbys stream: before,
-	// every write (even creating the roles) would wait for them.
-	if err := c.appendConf(ctx, p, spec.Settings[p.name], map[string]string{"synchronous_standby_names": ""}); err != nil {
+	if err := c.appendConf(ctx, p, spec.Settings[p.name]); err != nil {
 		return nil, err
 	}
 	if err := c.start(ctx, p); err != nil {
@@ -182,17 +177,7 @@ func (b *Backend) Up(ctx context.Context, spec cluster.Spec) (cl cluster.Cluster
 		return nil, fmt.Errorf("connect to primary: %s", cluster.Redact(err.Error()))
 	}
 	defer conn.Close(context.Background())
-	setup := []string{
-		"CREATE ROLE replicator REPLICATION LOGIN PASSWORD " + cluster.QuoteLiteral(c.replPW),
-		"CREATE ROLE app LOGIN PASSWORD " + cluster.QuoteLiteral(c.appPW),
-		"GRANT CREATE ON SCHEMA public TO app",
-	}
-	for _, r := range spec.Replicas {
-		if r.Slot != "" {
-			setup = append(setup, "SELECT pg_create_physical_replication_slot("+cluster.QuoteLiteral(r.Slot)+", true)")
-		}
-	}
-	for _, q := range setup {
+	for _, q := range c.pw.SetupSQL(spec.Replicas) {
 		if _, err := conn.Exec(ctx, q); err != nil {
 			return nil, fmt.Errorf("primary setup: %s", cluster.Redact(err.Error()))
 		}
@@ -261,12 +246,12 @@ func (c *Cluster) run(ctx context.Context, n *node, extraEnv []string, tool stri
 // initdb initializes the primary's data directory; the superuser's
 // password comes from a file removed right after.
 func (c *Cluster) initdb(ctx context.Context, n *node) error {
-	pw := file{name: "initdb.pw", body: []byte(c.adminPW + "\n"), mode: 0o600, uid: c.b.uid, gid: c.b.gid}
+	pw := file{name: "initdb.pw", body: []byte(c.pw.Admin + "\n"), mode: 0o600, uid: c.b.uid, gid: c.b.gid}
 	if err := c.b.writeFiles(ctx, n.ct.id, runDir, pw); err != nil {
 		return err
 	}
-	err := c.run(ctx, n, nil, "initdb", "-D", dataDir, "-U", "postgres", "--pwfile", runDir+"/initdb.pw",
-		"--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C", "--no-sync")
+	args := append([]string{"-D", dataDir, "--pwfile", runDir + "/initdb.pw"}, cluster.InitdbArgs()...)
+	err := c.run(ctx, n, nil, "initdb", args...)
 	if _, rmErr := c.b.exec(ctx, n.ct.id, "postgres", nil, []string{"rm", "-f", runDir + "/initdb.pw"}, nil, nil); rmErr != nil && err == nil {
 		err = rmErr
 	}
@@ -276,24 +261,14 @@ func (c *Cluster) initdb(ctx context.Context, n *node) error {
 // cloneReplica takes a base backup of the primary inside n's container
 // and starts n as a standby streaming from the primary.
 func (c *Cluster) cloneReplica(ctx context.Context, n *node, slot string, settings map[string]string) error {
-	p := c.nodes[0]
-	args := []string{"-h", p.ct.name, "-p", "5432", "-U", "replicator", "-D", dataDir,
-		"-X", "stream", "-c", "fast", "--no-sync", "-w"}
-	if slot != "" {
-		args = append(args, "-S", slot)
-	}
-	if err := c.run(ctx, n, []string{"PGPASSWORD=" + c.replPW, "PGAPPNAME=pgbench-ha-clone"}, "pg_basebackup", args...); err != nil {
+	args := cluster.BaseBackupArgs(c.nodes[0].ct.name, 5432, dataDir, slot)
+	if err := c.run(ctx, n, c.pw.BaseBackupEnv(), "pg_basebackup", args...); err != nil {
 		return fmt.Errorf("clone %s: %w", n.name, err)
 	}
-	// The base backup copies the primary's settings: a standby must not
-	// wait for synchronous standbys of its own once promoted.
-	if err := c.appendConf(ctx, n, settings, map[string]string{"synchronous_standby_names": ""}); err != nil {
+	if err := c.appendConf(ctx, n, settings); err != nil {
 		return err
 	}
-	auto := "primary_conninfo = " + cluster.QuoteLiteral(c.PrimaryConnInfo(n.name, "primary")) + "\n"
-	if slot != "" {
-		auto += "primary_slot_name = " + cluster.QuoteLiteral(slot) + "\n"
-	}
+	auto := cluster.StandbyConf(c.PrimaryConnInfo(n.name, "primary"), slot)
 	err := c.b.writeFiles(ctx, n.ct.id, dataDir,
 		file{name: "postgresql.auto.conf", body: []byte(auto), mode: 0o600, uid: c.b.uid, gid: c.b.gid},
 		file{name: "standby.signal", mode: 0o600, uid: c.b.uid, gid: c.b.gid})
@@ -303,62 +278,16 @@ func (c *Cluster) cloneReplica(ctx context.Context, n *node, slot string, settin
 	return c.start(ctx, n)
 }
 
-// writeHBA lets the private network in with scram-sha-256 (samenet: the
-// container's own subnets; the harness arrives through the gateway).
-func (c *Cluster) writeHBA(ctx context.Context, n *node) error {
-	hba := "# written by pgbench-ha\n" +
-		"local all all trust\n" + // the socket dir is 0700, owned by the server user
-		"host all all samenet scram-sha-256\n" +
-		"host replication replicator samenet scram-sha-256\n"
-	return c.b.writeFiles(ctx, n.ct.id, dataDir, file{name: "pg_hba.conf", body: []byte(hba), mode: 0o600, uid: c.b.uid, gid: c.b.gid})
-}
-
-// appendConf appends the harness's settings, then the scenario's, then the
-// node's own to postgresql.conf; the last occurrence of a name wins.
-func (c *Cluster) appendConf(ctx context.Context, n *node, scenario, own map[string]string) error {
-	base := map[string]string{
-		"listen_addresses":             "*", // inside the container: the private network
-		"port":                         "5432",
-		"unix_socket_directories":      runDir,
-		"cluster_name":                 n.name,
-		"wal_level":                    "replica",
-		"max_wal_senders":              "10",
-		"max_replication_slots":        "10",
-		"hot_standby":                  "on",
-		"password_encryption":          "scram-sha-256",
-		"logging_collector":            "off",
-		"log_line_prefix":              "%m [%p] %q%u@%d ",
-		"log_connections":              "off",
-		"log_checkpoints":              "on",
-		"wal_receiver_status_interval": "1s",
-	}
+// appendConf appends cluster.ServerConf to the node's postgresql.conf.
+func (c *Cluster) appendConf(ctx context.Context, n *node, scenario map[string]string) error {
 	conf, err := c.b.readFile(ctx, n.ct.id, dataDir+"/postgresql.conf")
 	if err != nil {
 		return err
 	}
-	var sb strings.Builder
-	sb.Write(conf)
-	sb.WriteString("\n# pgbench-ha: harness settings\n")
-	writeSorted(&sb, base)
-	if len(scenario) > 0 {
-		sb.WriteString("# pgbench-ha: scenario settings\n")
-		writeSorted(&sb, scenario)
-	}
-	sb.WriteString("# pgbench-ha: node settings\n")
-	writeSorted(&sb, own)
+	// Every address inside the container: the private network.
+	conf = append(conf, cluster.ServerConf(n.name, cluster.Listen{Addresses: "*", Port: 5432, SocketDir: runDir}, nil, scenario)...)
 	return c.b.writeFiles(ctx, n.ct.id, dataDir,
-		file{name: "postgresql.conf", body: []byte(sb.String()), mode: 0o600, uid: c.b.uid, gid: c.b.gid})
-}
-
-func writeSorted(sb *strings.Builder, m map[string]string) {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		fmt.Fprintf(sb, "%s = %s\n", k, cluster.QuoteLiteral(m[k]))
-	}
+		file{name: "postgresql.conf", body: conf, mode: 0o600, uid: c.b.uid, gid: c.b.gid})
 }
 
 // start runs postgres in n's container and waits until it accepts
@@ -449,12 +378,7 @@ func (c *Cluster) ConnString(name string, u cluster.User) string {
 	if err != nil || n.ct == nil {
 		return ""
 	}
-	user, pw := "postgres", c.adminPW
-	if u == cluster.App {
-		user, pw = "app", c.appPW
-	}
-	return fmt.Sprintf("host=127.0.0.1 port=%d user=%s password=%s dbname=postgres sslmode=disable",
-		n.ct.hostPort, user, cluster.QuoteConnValue(pw))
+	return c.pw.ConnString("127.0.0.1", n.ct.hostPort, u)
 }
 
 // PrimaryConnInfo is what standby streams from upstream with: upstream's
@@ -464,8 +388,7 @@ func (c *Cluster) PrimaryConnInfo(standby, upstream string) string {
 	if err != nil || n.ct == nil {
 		return ""
 	}
-	return fmt.Sprintf("host=%s port=5432 user=replicator password=%s application_name=%s sslmode=disable",
-		n.ct.name, cluster.QuoteConnValue(c.replPW), cluster.QuoteConnValue(standby))
+	return c.pw.StreamConnInfo(n.ct.name, 5432, standby)
 }
 
 // LogPath is the server log of a node on the host ("" without a LogDir).

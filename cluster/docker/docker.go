@@ -353,5 +353,3 @@ func randomHex(n int) string {
 	}
 	return hex.EncodeToString(buf)
 }
-
-func randomPassword() string { return randomHex(18) }

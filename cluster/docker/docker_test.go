@@ -16,12 +16,8 @@ import (
 	"github.com/pgbench-ha/pgbench-ha/cluster"
 	"github.com/pgbench-ha/pgbench-ha/clustertest"
 	"github.com/pgbench-ha/pgbench-ha/fault"
+	"github.com/pgbench-ha/pgbench-ha/internal/testgate"
 )
-
-// RequireEnv, when set to a non-empty value, turns a missing Docker daemon
-// or image into a test failure instead of a skip: CI sets it (and builds
-// the image first), so nothing is skipped there.
-const RequireEnv = "PGBENCH_HA_REQUIRE_DOCKER"
 
 // ImageEnv names the image the tests run; default LocalImage.
 const ImageEnv = "PGBENCH_HA_DOCKER_IMAGE"
@@ -36,18 +32,15 @@ func testImage() string {
 // newBackend returns a backend with a run id of its own, closed at the end
 // of the test, after which nothing labelled with that run id may remain.
 // The test is skipped with -short, or without Docker or the image, unless
-// RequireEnv is set.
+// testgate.RequireDocker is set (CI sets it and builds the image first).
 func newBackend(t *testing.T) *Backend {
 	t.Helper()
-	required := os.Getenv(RequireEnv) != ""
-	if testing.Short() && !required {
-		t.Skip("integration test: skipped with -short")
-	}
+	testgate.Integration(t)
 	b, err := New(Options{Image: testImage(), RunID: "test-" + randomHex(3)})
+	if errors.Is(err, ErrNoDocker) || errors.Is(err, ErrNoImage) {
+		testgate.Missing(t, testgate.RequireDocker, err)
+	}
 	if err != nil {
-		if (errors.Is(err, ErrNoDocker) || errors.Is(err, ErrNoImage)) && !required {
-			t.Skipf("docker backend unavailable: %v", err)
-		}
 		t.Fatalf("docker backend: %v", err)
 	}
 	t.Cleanup(func() {
@@ -166,12 +159,10 @@ func TestCloseDuringUp(t *testing.T) {
 }
 
 func TestMissingImage(t *testing.T) {
-	if testing.Short() && os.Getenv(RequireEnv) == "" {
-		t.Skip("integration test: skipped with -short")
-	}
+	testgate.Integration(t)
 	_, err := New(Options{Image: "pgbench-ha/absent:0"})
-	if errors.Is(err, ErrNoDocker) && os.Getenv(RequireEnv) == "" {
-		t.Skipf("docker unavailable: %v", err)
+	if errors.Is(err, ErrNoDocker) {
+		testgate.Missing(t, testgate.RequireDocker, err)
 	}
 	if !errors.Is(err, ErrNoImage) {
 		t.Fatalf("New with an absent image: %v, want ErrNoImage", err)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,9 +33,7 @@ type Cluster struct {
 	b         *Backend
 	dir       string
 	nodes     []*node
-	adminPW   string
-	appPW     string
-	replPW    string
+	pw        cluster.Passwords
 	mu        sync.Mutex
 	down      bool
 	BringUpMs float64
@@ -62,11 +59,9 @@ func (b *Backend) Up(ctx context.Context, spec cluster.Spec) (cl cluster.Cluster
 		id = "c" + strconv.FormatInt(time.Now().UnixNano()%1e6, 10)
 	}
 	c := &Cluster{
-		b:       b,
-		dir:     filepath.Join(b.root, id),
-		adminPW: randomPassword(),
-		appPW:   randomPassword(),
-		replPW:  randomPassword(),
+		b:   b,
+		dir: filepath.Join(b.root, id),
+		pw:  cluster.NewPasswords(),
 	}
 	defer func() {
 		if err != nil {
@@ -120,12 +115,10 @@ func (b *Backend) Up(ctx context.Context, spec cluster.Spec) (cl cluster.Cluster
 	if err := os.Chmod(p.dataDir, 0o700); err != nil {
 		return nil, err
 	}
-	if err := c.writeHBA(p); err != nil {
+	if err := c.writeOwned(filepath.Join(p.dataDir, "pg_hba.conf"), cluster.HBA("127.0.0.1/32")); err != nil {
 		return nil, err
 	}
-	// synchronous_standby_names is set once the standbys stream: before,
-	// every write (even creating the roles) would wait for them.
-	if err := c.appendConf(p, spec.Settings[p.name], map[string]string{"synchronous_standby_names": ""}); err != nil {
+	if err := c.appendConf(p, spec.Settings[p.name]); err != nil {
 		return nil, err
 	}
 	if err := c.start(ctx, p); err != nil {
@@ -135,18 +128,7 @@ func (b *Backend) Up(ctx context.Context, spec cluster.Spec) (cl cluster.Cluster
 	if err != nil {
 		return nil, fmt.Errorf("connect to primary: %w", err)
 	}
-	setup := []string{
-		"ALTER ROLE postgres PASSWORD " + cluster.QuoteLiteral(c.adminPW),
-		"CREATE ROLE replicator REPLICATION LOGIN PASSWORD " + cluster.QuoteLiteral(c.replPW),
-		"CREATE ROLE app LOGIN PASSWORD " + cluster.QuoteLiteral(c.appPW),
-		"GRANT CREATE ON SCHEMA public TO app",
-	}
-	for _, r := range spec.Replicas {
-		if r.Slot != "" {
-			setup = append(setup, "SELECT pg_create_physical_replication_slot("+cluster.QuoteLiteral(r.Slot)+", true)")
-		}
-	}
-	for _, q := range setup {
+	for _, q := range c.pw.SetupSQL(spec.Replicas) {
 		if _, err := conn.Exec(ctx, q); err != nil {
 			conn.Close(ctx)
 			return nil, fmt.Errorf("primary setup: %s", cluster.Redact(err.Error()))
@@ -183,31 +165,17 @@ func (b *Backend) Up(ctx context.Context, spec cluster.Spec) (cl cluster.Cluster
 // cloneReplica takes a base backup of the primary into n and starts it as
 // a standby streaming from the primary.
 func (c *Cluster) cloneReplica(ctx context.Context, n *node, r cluster.ReplicaSpec, settings map[string]string) error {
-	p := c.nodes[0]
-	args := []string{
-		"-h", "127.0.0.1", "-p", strconv.Itoa(p.port), "-U", "replicator",
-		"-D", n.dataDir, "-X", "stream", "-c", "fast", "--no-sync", "-w",
-	}
-	if r.Slot != "" {
-		args = append(args, "-S", r.Slot)
-	}
-	if _, err := c.b.run(ctx, filepath.Join(c.b.binDir, "pg_basebackup"), args,
-		[]string{"PGPASSWORD=" + c.replPW, "PGAPPNAME=pgbench-ha-clone"}); err != nil {
+	args := cluster.BaseBackupArgs("127.0.0.1", c.nodes[0].port, n.dataDir, r.Slot)
+	if _, err := c.b.run(ctx, filepath.Join(c.b.binDir, "pg_basebackup"), args, c.pw.BaseBackupEnv()); err != nil {
 		return fmt.Errorf("clone %s: %s", n.name, cluster.Redact(err.Error()))
 	}
 	if err := os.Chmod(n.dataDir, 0o700); err != nil {
 		return err
 	}
-	// The base backup copies the primary's settings: a standby must not
-	// wait for synchronous standbys of its own once promoted.
-	own := map[string]string{"synchronous_standby_names": ""}
-	if err := c.appendConf(n, settings, own); err != nil {
+	if err := c.appendConf(n, settings); err != nil {
 		return err
 	}
-	auto := "primary_conninfo = " + cluster.QuoteLiteral(c.PrimaryConnInfo(n.name, "primary")) + "\n"
-	if r.Slot != "" {
-		auto += "primary_slot_name = " + cluster.QuoteLiteral(r.Slot) + "\n"
-	}
+	auto := cluster.StandbyConf(c.PrimaryConnInfo(n.name, "primary"), r.Slot)
 	if err := c.writeOwned(filepath.Join(n.dataDir, "postgresql.auto.conf"), auto); err != nil {
 		return err
 	}
@@ -224,65 +192,21 @@ func (c *Cluster) writeOwned(path, content string) error {
 	return os.Chown(path, c.b.uid, c.b.gid)
 }
 
-func (c *Cluster) writeHBA(n *node) error {
-	hba := "# written by pgbench-ha\n" +
-		"local all all trust\n" + // the socket dir is 0700, owned by the server user
-		"host all all 127.0.0.1/32 scram-sha-256\n" +
-		"host replication replicator 127.0.0.1/32 scram-sha-256\n"
-	return c.writeOwned(filepath.Join(n.dataDir, "pg_hba.conf"), hba)
-}
-
-// appendConf appends the harness's settings, then the scenario's, then the
-// node's own to postgresql.conf; the last occurrence of a name wins.
-func (c *Cluster) appendConf(n *node, scenario, own map[string]string) error {
-	base := map[string]string{
-		"listen_addresses":             "127.0.0.1",
-		"port":                         strconv.Itoa(n.port),
-		"unix_socket_directories":      n.sockDir,
-		"cluster_name":                 n.name,
-		"wal_level":                    "replica",
-		"max_wal_senders":              "10",
-		"max_replication_slots":        "10",
-		"hot_standby":                  "on",
-		"password_encryption":          "scram-sha-256",
-		"logging_collector":            "off",
-		"log_line_prefix":              "%m [%p] %q%u@%d ",
-		"log_connections":              "off",
-		"log_checkpoints":              "on",
-		"wal_receiver_status_interval": "1s",
+// appendConf appends cluster.ServerConf to the node's postgresql.conf.
+func (c *Cluster) appendConf(n *node, scenario map[string]string) error {
+	conf := cluster.ServerConf(n.name, cluster.Listen{Addresses: "127.0.0.1", Port: n.port, SocketDir: n.sockDir},
 		// Dynamic shared memory in files of the data dir, not /dev/shm: a
 		// killed node's segments go with its data dir instead of leaking.
-		"dynamic_shared_memory_type": "mmap",
-	}
-	var sb strings.Builder
-	sb.WriteString("\n# pgbench-ha: harness settings\n")
-	writeSorted(&sb, base)
-	if len(scenario) > 0 {
-		sb.WriteString("# pgbench-ha: scenario settings\n")
-		writeSorted(&sb, scenario)
-	}
-	sb.WriteString("# pgbench-ha: node settings\n")
-	writeSorted(&sb, own)
+		map[string]string{"dynamic_shared_memory_type": "mmap"}, scenario)
 	f, err := os.OpenFile(filepath.Join(n.dataDir, "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		return err
 	}
-	if _, err := f.WriteString(sb.String()); err != nil {
+	if _, err := f.WriteString(conf); err != nil {
 		f.Close()
 		return err
 	}
 	return f.Close()
-}
-
-func writeSorted(sb *strings.Builder, m map[string]string) {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		fmt.Fprintf(sb, "%s = %s\n", k, cluster.QuoteLiteral(m[k]))
-	}
 }
 
 // start starts the node's postmaster and waits until it accepts
@@ -349,12 +273,7 @@ func (c *Cluster) ConnString(name string, u cluster.User) string {
 	if err != nil {
 		return ""
 	}
-	user, pw := "postgres", c.adminPW
-	if u == cluster.App {
-		user, pw = "app", c.appPW
-	}
-	return fmt.Sprintf("host=127.0.0.1 port=%d user=%s password=%s dbname=postgres sslmode=disable",
-		n.port, user, cluster.QuoteConnValue(pw))
+	return c.pw.ConnString("127.0.0.1", n.port, u)
 }
 
 // PrimaryConnInfo is what standby streams from upstream with: through the
@@ -364,8 +283,7 @@ func (c *Cluster) PrimaryConnInfo(standby, upstream string) string {
 	if err != nil {
 		return ""
 	}
-	return fmt.Sprintf("host=127.0.0.1 port=%d user=replicator password=%s application_name=%s sslmode=disable",
-		c.linkPort(standby, n), cluster.QuoteConnValue(c.replPW), cluster.QuoteConnValue(standby))
+	return c.pw.StreamConnInfo("127.0.0.1", c.linkPort(standby, n), standby)
 }
 
 // LogPath is the server log of a node.

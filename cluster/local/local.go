@@ -7,7 +7,6 @@ package local
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -168,16 +167,12 @@ func cacheDir(explicit string) string {
 	return ""
 }
 
-// initdbArgs are the template's initdb options (and part of its cache key).
-var initdbArgs = []string{"-U", "postgres", "--auth-local=trust", "--auth-host=scram-sha-256",
-	"-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions"}
-
 // cachedTemplate is where the template for these binaries is cached.
 func (b *Backend) cachedTemplate() string {
 	if b.cacheDir == "" {
 		return ""
 	}
-	h := sha256.Sum256([]byte(b.version + "\x00" + b.binDir + "\x00" + strings.Join(initdbArgs, " ")))
+	h := sha256.Sum256([]byte(b.version + "\x00" + b.binDir + "\x00" + strings.Join(cluster.InitdbArgs(), " ")))
 	return filepath.Join(b.cacheDir, "template-"+b.version+"-"+hex.EncodeToString(h[:6]))
 }
 
@@ -231,12 +226,12 @@ func (b *Backend) template(ctx context.Context) (string, error) {
 		}
 		dir := filepath.Join(b.root, "template")
 		pw := filepath.Join(b.root, "initdb.pw")
-		if err := os.WriteFile(pw, []byte(randomPassword()+"\n"), 0o600); err != nil {
+		if err := os.WriteFile(pw, []byte(cluster.NewPasswords().Admin+"\n"), 0o600); err != nil {
 			b.tmplErr = err
 			return
 		}
 		_ = os.Chown(pw, b.uid, b.gid)
-		args := append([]string{"-D", dir, "--pwfile", pw}, initdbArgs...)
+		args := append([]string{"-D", dir, "--pwfile", pw}, cluster.InitdbArgs()...)
 		_, err := b.run(ctx, filepath.Join(b.binDir, "initdb"), args, nil)
 		os.Remove(pw)
 		if err != nil {
@@ -307,14 +302,6 @@ func (b *Backend) copyTree(src, dst string) error {
 		}
 		return os.Lchown(target, b.uid, b.gid)
 	})
-}
-
-func randomPassword() string {
-	var buf [18]byte
-	if _, err := rand.Read(buf[:]); err != nil {
-		panic(err)
-	}
-	return hex.EncodeToString(buf[:])
 }
 
 // freePort asks the kernel for a free TCP port on 127.0.0.1.

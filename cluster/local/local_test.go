@@ -11,17 +11,19 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgbench-ha/pgbench-ha/cluster"
+	"github.com/pgbench-ha/pgbench-ha/internal/testgate"
 )
 
+// newBackend is pgtest.Backend, which this package's own tests cannot
+// import (pgtest imports local).
 func newBackend(t *testing.T) *Backend {
 	t.Helper()
+	testgate.Integration(t)
 	b, err := New(Options{})
+	if errors.Is(err, ErrNoPostgres) {
+		testgate.Missing(t, testgate.RequirePG, err)
+	}
 	if err != nil {
-		// pgtest.RequireEnv (pgtest imports this package, so not by name):
-		// in CI a missing PostgreSQL fails instead of skipping.
-		if errors.Is(err, ErrNoPostgres) && os.Getenv("PGBENCH_HA_REQUIRE_PG") == "" {
-			t.Skipf("PostgreSQL server binaries missing: %v", err)
-		}
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {

@@ -163,12 +163,7 @@ func (c *Cluster) ClientConnString(client, node string, u cluster.User) string {
 	if err != nil {
 		return ""
 	}
-	user, pw := "postgres", c.adminPW
-	if u == cluster.App {
-		user, pw = "app", c.appPW
-	}
-	return fmt.Sprintf("host=127.0.0.1 port=%d user=%s password=%s dbname=postgres sslmode=disable",
-		l.port, user, cluster.QuoteConnValue(pw))
+	return c.pw.ConnString("127.0.0.1", l.port, u)
 }
 
 // Links lists every link, (from, to): between nodes first, then from each

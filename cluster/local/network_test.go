@@ -8,7 +8,6 @@ import (
 	"runtime"
 	"sort"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 
 	"github.com/pgbench-ha/pgbench-ha/cluster"
 	"github.com/pgbench-ha/pgbench-ha/cluster/local"
+	"github.com/pgbench-ha/pgbench-ha/internal/pgquote"
 	"github.com/pgbench-ha/pgbench-ha/internal/pgtest"
 )
 
@@ -331,7 +331,7 @@ func TestNetwork(t *testing.T) {
 		replica1 := mustConnect(t, ctx, c.ConnString("replica1", cluster.Admin))
 		mustExec(t, ctx, replica1, "SELECT pg_promote()")
 		info := c.PrimaryConnInfo("replica2", "replica1")
-		mustExec(t, ctx, replica2, "ALTER SYSTEM SET primary_conninfo = '"+strings.ReplaceAll(info, "'", "''")+"'")
+		mustExec(t, ctx, replica2, "ALTER SYSTEM SET primary_conninfo = "+pgquote.Literal(info))
 		mustExec(t, ctx, replica2, "SELECT pg_reload_conf()")
 		want := portOf(t, info)
 		for deadline := time.Now().Add(15 * time.Second); ; {

@@ -7,33 +7,25 @@ package pgtest
 import (
 	"context"
 	"errors"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/pgbench-ha/pgbench-ha/cluster"
 	"github.com/pgbench-ha/pgbench-ha/cluster/local"
+	"github.com/pgbench-ha/pgbench-ha/internal/testgate"
 )
 
-// RequireEnv, when set to a non-empty value, turns a missing PostgreSQL
-// into a test failure instead of a skip: CI sets it, so nothing is skipped
-// there.
-const RequireEnv = "PGBENCH_HA_REQUIRE_PG"
-
 // Backend returns a new local backend closed at the end of the test. The
-// test is skipped with -short, or when the server binaries are missing and
-// RequireEnv is not set.
+// test is gated by testgate: skipped with -short, and when the server
+// binaries are missing unless testgate.RequirePG is set.
 func Backend(t testing.TB) *local.Backend {
 	t.Helper()
-	required := os.Getenv(RequireEnv) != ""
-	if testing.Short() && !required {
-		t.Skip("integration test: skipped with -short")
-	}
+	testgate.Integration(t)
 	b, err := local.New(local.Options{})
+	if errors.Is(err, local.ErrNoPostgres) {
+		testgate.Missing(t, testgate.RequirePG, err)
+	}
 	if err != nil {
-		if errors.Is(err, local.ErrNoPostgres) && !required {
-			t.Skipf("PostgreSQL server binaries missing: %v", err)
-		}
 		t.Fatalf("local backend: %v", err)
 	}
 	t.Cleanup(func() {
