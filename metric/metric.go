@@ -61,7 +61,7 @@ var Defs = []Def{
 	{"lost_acked_writes", UnitWrites, Lower, NeedNothing, "acknowledged writes absent from the final primary (the audit)"},
 	{"ghost_writes", UnitWrites, Lower, NeedNothing, "writes not acknowledged (failed or unknown) yet present after the run"},
 	{"write_unavailable_ms", UnitMs, Lower, NeedFault, "last acknowledged write before the fault to the first after it"},
-	{"recovery_ms", UnitMs, Lower, NeedFault, "fault to the first acknowledged write on the new primary"},
+	{"recovery_ms", UnitMs, Lower, NeedFault, "fault landed to the first acknowledged write after it, wherever it was acknowledged"},
 	{"detect_ms", UnitMs, Lower, NeedPromote, "fault to the failure being detected"},
 	{"promote_ms", UnitMs, Lower, NeedPromote, "promotion started to promotion done"},
 	{"max_replay_lag_bytes", UnitBytes, Lower, NeedReplica, "largest replay lag in bytes, worst replica"},

@@ -47,7 +47,7 @@ var eventMarks = []eventMark{
 	{result.EventFault, "fault", draw.LineStyle{Color: faultRed, Width: 1.6}},
 	{result.EventDetected, "failure detected", draw.LineStyle{Color: faultRed, Width: 1, Dashes: []vg.Length{4, 3}}},
 	{result.EventPromoteDone, "promotion done", draw.LineStyle{Color: black, Width: 1, Dashes: []vg.Length{6, 2, 1.5, 2}}},
-	{result.EventFirstWrite, "first write on new primary", draw.LineStyle{Color: black, Width: 1.3, Dashes: []vg.Length{1.5, 2}}},
+	{result.EventFirstWrite, "first write after the fault", draw.LineStyle{Color: black, Width: 1.3, Dashes: []vg.Length{1.5, 2}}},
 	{result.EventSplitBrain, "split brain seen", draw.LineStyle{Color: splitPurple, Width: 1.4, Dashes: []vg.Length{2, 2}}},
 }
 
@@ -99,7 +99,7 @@ func (d *variantData) outage(end float64) (from, to float64, resumed, ok bool) {
 	if f == nil || f.FaultMs == nil {
 		return 0, 0, false, false
 	}
-	if f.FirstWriteMs == nil && writesContinued(d.v) {
+	if (f.FirstWriteMs == nil && writesContinued(d.v)) || !failoverShown(d.v) {
 		return 0, 0, false, false
 	}
 	if f.FirstWriteMs == nil {
@@ -154,7 +154,7 @@ func (r *run) addOutages(p *plot.Plot, ds []*variantData, row int) bool {
 
 // outageLegend is the legend entry of an outage band.
 func outageLegend() legendItem {
-	return legendItem{"outage: fault → first write on the new primary", boxThumb{outageFill}}
+	return legendItem{"outage: fault → first write after it", boxThumb{outageFill}}
 }
 
 func prepare(r *result.Result) *run {
@@ -946,7 +946,7 @@ func (r *run) failoverFigure() (*figure, bool) {
 			{"fault", vlineThumb(eventMarks[0].style)},
 			{"detecting", boxThumb{phaseDetect}},
 			{"promoting", boxThumb{phasePromote}},
-			{"until the first write on the new primary", boxThumb{phaseWrite}},
+			{"until the first write after the fault", boxThumb{phaseWrite}},
 			{"no acknowledged write (last ack before → first ack after)", lineThumb(draw.LineStyle{Color: black, Width: 1.2})},
 		},
 	}, true

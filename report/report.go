@@ -869,7 +869,7 @@ func buildVariant(v *result.Variant, i int) variantView {
 			{K: "Detected", V: relMsUnit(f.DetectedMs, f.FaultMs) + " (configured: " + fmtMs(f.DetectAfterMs) + " ms)"},
 			{K: "Promotion started", V: relMsUnit(f.PromoteStartMs, f.FaultMs)},
 			{K: "Promotion done", V: relMsUnit(f.PromoteDoneMs, f.FaultMs)},
-			{K: "First write on the new primary", V: relMsUnit(f.FirstWriteMs, f.FaultMs)},
+			{K: "First write after the fault", V: firstWriteAt(f)},
 			{K: "Writes unavailable", V: fmtMsOpt(f.WriteUnavailableMs, " ms")},
 		}
 		if len(f.Repointed) > 0 {
@@ -1004,4 +1004,14 @@ func faultAt(p *float64) string {
 		return "–"
 	}
 	return fmtDuration(*p) + " into the window"
+}
+
+// firstWriteAt is when the first write after the fault was acknowledged,
+// relative to the fault, and where.
+func firstWriteAt(f *result.Failover) string {
+	s := relMsUnit(f.FirstWriteMs, f.FaultMs)
+	if f.FirstWriteMs != nil && f.FirstWriteNode != "" {
+		s += " (on " + f.FirstWriteNode + ")"
+	}
+	return s
 }

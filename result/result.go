@@ -252,12 +252,17 @@ type Lag struct {
 // Every *_ms field is an offset from the start of the measured window, or
 // null when the step did not happen.
 type Failover struct {
-	Mode               string   `json:"mode"` // none | promote
-	FaultMs            *float64 `json:"fault_ms"`
-	DetectedMs         *float64 `json:"detected_ms"`
-	PromoteStartMs     *float64 `json:"promote_start_ms"`
-	PromoteDoneMs      *float64 `json:"promote_done_ms"`
-	FirstWriteMs       *float64 `json:"first_write_ms"` // first ack on the new primary
+	Mode           string   `json:"mode"` // none | promote
+	FaultMs        *float64 `json:"fault_ms"`
+	DetectedMs     *float64 `json:"detected_ms"`
+	PromoteStartMs *float64 `json:"promote_start_ms"`
+	PromoteDoneMs  *float64 `json:"promote_done_ms"`
+	// FaultMs is when the fault landed (seen to take effect, else when its
+	// injection started); InjectedMs when its injection started.
+	InjectedMs   *float64 `json:"fault_injected_ms"`
+	FirstWriteMs *float64 `json:"first_write_ms"` // first ack after the fault landed, anywhere
+	// FirstWriteNode is where that write was acknowledged.
+	FirstWriteNode     string   `json:"first_write_node,omitempty"`
 	LastAckBeforeMs    *float64 `json:"last_ack_before_fault_ms"`
 	WriteUnavailableMs *float64 `json:"write_unavailable_ms"`
 	DetectAfterMs      float64  `json:"detect_after_ms"` // configured detection time

@@ -24,9 +24,16 @@ func Failover(in Input, fired []result.Fault, events []result.Event) (f *result.
 			break
 		}
 	}
-	faultAt := *fault.InjectedMs
-	f.FaultMs = ptr(faultAt)
-	at := time.Duration(faultAt * float64(time.Millisecond))
+	// The fault counts from when it landed (a kill's node refusing
+	// connections), not from when its injection started: until then the
+	// old primary may still acknowledge writes, and those are not outage.
+	landed := *fault.InjectedMs
+	if fault.EffectiveMs != nil {
+		landed = *fault.EffectiveMs
+	}
+	f.InjectedMs = ptr(*fault.InjectedMs)
+	f.FaultMs = ptr(landed)
+	at := time.Duration(landed * float64(time.Millisecond))
 	old := slices.Index(in.Nodes, in.OldPrimary)
 	led := in.Ledger
 	if last, ok := led.LastAckBefore(at); ok {
@@ -71,12 +78,15 @@ func Failover(in Input, fired []result.Fault, events []result.Event) (f *result.
 			f.LastAckOldPrimaryMs = ptr(msOf(lastOld))
 		}
 	}
-	if firstAt, node, ok := led.FirstAckAfter(at, old); ok {
+	// The outage ends with the first write acknowledged after the fault
+	// landed, wherever: on a new primary, or on the old one come back.
+	if firstAt, node, ok := led.FirstAckAfter(at, -1); ok {
 		f.FirstWriteMs = ptr(msOf(firstAt))
 		name := ""
 		if node >= 0 && node < len(in.Nodes) {
 			name = in.Nodes[node]
 		}
+		f.FirstWriteNode = name
 		first = &result.Event{Ms: msOf(firstAt), Kind: result.EventFirstWrite, Node: name, Detail: "first acknowledged write after the fault"}
 		if f.LastAckBeforeMs != nil {
 			f.WriteUnavailableMs = ptr(*f.FirstWriteMs - *f.LastAckBeforeMs)

@@ -123,6 +123,36 @@ func TestFailover(t *testing.T) {
 			},
 		},
 		{
+			name: "the outage counts from when the kill landed: the old primary's acks while it died are not outage",
+			faults: []result.Fault{func() result.Fault {
+				f := killAt(0, 1000, "primary")
+				f.EffectiveMs = fp(1050)
+				return f
+			}()},
+			acks:   []ack{{0, 990, 0}, {0, 1030, 0}, {1, 2080, 0}},
+			events: promoted,
+			check: func(t *testing.T, f *result.Failover, _ *result.Event) {
+				if *f.InjectedMs != 1000 || *f.FaultMs != 1050 || *f.LastAckBeforeMs != 1030 || *f.WriteUnavailableMs != 1050 {
+					t.Errorf("injected %v landed %v last ack %v unavailable %v; want 1000, 1050, 1030, 1050",
+						*f.InjectedMs, *f.FaultMs, *f.LastAckBeforeMs, *f.WriteUnavailableMs)
+				}
+			},
+		},
+		{
+			name: "writes resuming on the old primary end the outage too (a pause, no promotion)",
+			faults: []result.Fault{{Index: 0, Kind: "pause", Name: "pause primary", Targets: []string{"primary"},
+				Outcome: result.OutcomeInjected, InjectedMs: fp(1000), HealedMs: fp(3000)}},
+			acks: []ack{{0, 990, 0}, {0, 3005, 0}},
+			check: func(t *testing.T, f *result.Failover, first *result.Event) {
+				if f.FirstWriteMs == nil || *f.FirstWriteMs != 3005 || f.FirstWriteNode != "primary" || *f.WriteUnavailableMs != 2015 {
+					t.Errorf("first write %v on %q, unavailable %v; want 3005 on primary, 2015", f.FirstWriteMs, f.FirstWriteNode, f.WriteUnavailableMs)
+				}
+				if first == nil || first.Node != "primary" {
+					t.Errorf("first_write event %+v", first)
+				}
+			},
+		},
+		{
 			name: "the fault the failover answers is the first that names the old primary",
 			faults: []result.Fault{
 				{Index: 0, Kind: "pause", Name: "pause replica2", Targets: []string{"replica2"}, Outcome: result.OutcomeInjected, InjectedMs: fp(500), HealedMs: fp(700)},
