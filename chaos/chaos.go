@@ -59,9 +59,7 @@ type Timeline struct {
 	mu      sync.Mutex
 	records []result.Fault     // by index in faults
 	active  map[int]fault.Heal // injected, not yet healed
-	waits   sync.WaitGroup     // "took effect" and "healed" waits under way
-	// waitErrs are heals not seen to take effect, for HealAll.
-	waitErrs []error
+	waits   sync.WaitGroup     // "took effect" waits under way
 }
 
 // New returns a timeline of faults (in file order; they fire in time
@@ -186,25 +184,22 @@ func (t *Timeline) healOne(ctx context.Context, idx int) error {
 		return fmt.Errorf("heal %s: %w", name, err)
 	}
 	t.emit(t.event(result.EventHeal, idx, at, name, ""))
+	// The heal's own wait is short (a node started again already accepts
+	// connections): waited on here, so that what follows sees it healed.
 	if w, ok := t.faults[idx].Spec.(fault.HealWaiter); ok {
-		t.waits.Add(1)
-		go func() {
-			defer t.waits.Done()
-			if err := w.Healed(context.WithoutCancel(ctx), t.env(idx)); err != nil {
-				msg := cluster.Redact(err.Error())
-				t.mu.Lock()
-				t.records[idx].HealError = "not seen healed: " + msg
-				t.waitErrs = append(t.waitErrs, fmt.Errorf("heal %s: not seen to take effect: %w", name, err))
-				t.mu.Unlock()
-				t.emit(t.event(result.EventError, idx, t.now(), fmt.Sprintf("%s: heal not seen to take effect: %s", name, msg), result.OutcomeHealFailed))
-				return
-			}
-			seen := t.now()
+		if err := w.Healed(context.WithoutCancel(ctx), t.env(idx)); err != nil {
+			msg := cluster.Redact(err.Error())
 			t.mu.Lock()
-			t.records[idx].HealedSeenMs = &seen
+			t.records[idx].HealError = "not seen healed: " + msg
 			t.mu.Unlock()
-			t.emit(t.event(result.EventHealed, idx, seen, name+" healed", ""))
-		}()
+			t.emit(t.event(result.EventError, idx, t.now(), fmt.Sprintf("%s: heal not seen to take effect: %s", name, msg), result.OutcomeHealFailed))
+			return fmt.Errorf("heal %s: not seen to take effect: %w", name, err)
+		}
+		seen := t.now()
+		t.mu.Lock()
+		t.records[idx].HealedSeenMs = &seen
+		t.mu.Unlock()
+		t.emit(t.event(result.EventHealed, idx, seen, name+" healed", ""))
 	}
 	return nil
 }
@@ -242,13 +237,8 @@ func (t *Timeline) HealAll(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
-	// The waits under way end before the records are read; a heal not
-	// seen to take effect is an error too.
+	// The "took effect" waits under way end before the records are read.
 	t.waits.Wait()
-	t.mu.Lock()
-	errs = append(errs, t.waitErrs...)
-	t.waitErrs = nil
-	t.mu.Unlock()
 	return errors.Join(errs...)
 }
 
