@@ -173,6 +173,9 @@ type page struct {
 	// Thresholds are the scenario's thresholds as checked after the run.
 	Thresholds       []thresholdRow
 	ThresholdsFailed int
+	// Checks are the variants' self-checks; ChecksFailed how many failed.
+	Checks       []checkRow
+	ChecksFailed int
 	// SplitBrains warn, in the failover section, of the variants where
 	// two nodes took writes.
 	SplitBrains []splitBrainView
@@ -184,6 +187,28 @@ type page struct {
 	WAL []walView
 	// Repeats sums up the repetitions of each repeated variant.
 	Repeats []repeatSummaryRow
+}
+
+// checkRow is one self-check of one variant.
+type checkRow struct {
+	Passed                 bool
+	Variant, Name, Message string
+}
+
+// buildChecks lists the variants' self-checks, the failed ones first.
+func buildChecks(r *result.Result) ([]checkRow, int) {
+	var failed, passed []checkRow
+	for _, v := range r.Variants {
+		for _, c := range v.Checks {
+			row := checkRow{Passed: c.Passed, Variant: v.Name, Name: c.Name, Message: c.Message}
+			if c.Passed {
+				passed = append(passed, row)
+			} else {
+				failed = append(failed, row)
+			}
+		}
+	}
+	return append(failed, passed...), len(failed)
 }
 
 type thresholdRow struct {
@@ -386,6 +411,7 @@ func buildPage(r *result.Result, run *run) *page {
 	}
 	pg.SummaryCurves = strings.Join(fallback, ", ")
 	pg.Thresholds, pg.ThresholdsFailed = buildThresholds(r.Thresholds)
+	pg.Checks, pg.ChecksFailed = buildChecks(r)
 	pg.Compare = buildCompare(r)
 	pg.Failover = buildFailoverRows(r)
 	for i := range r.Variants {

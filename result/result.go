@@ -120,6 +120,9 @@ type Variant struct {
 	// Faults are the scenario's faults as this variant's timeline fired
 	// them, in file order.
 	Faults []Fault `json:"faults"`
+	// Checks are the variant's self-checks: each figure set against a
+	// second, independent way to get it.
+	Checks []Check `json:"checks"`
 	// Phases split the workload at fault boundaries.
 	Phases []PhaseStats `json:"phases"`
 	// CatchUps: per healed fault and replica, time back under the lag
@@ -440,6 +443,31 @@ type VisibilityPoint struct {
 	Ms           float64 `json:"ms"`
 	Replica      string  `json:"replica"`
 	VisibilityMs float64 `json:"visibility_ms"`
+}
+
+// Check is one self-check of a variant: a figure measured one way (Value)
+// set against a second, independent way to get it (Expected).
+type Check struct {
+	Name      string  `json:"name"`
+	Value     float64 `json:"value"`
+	Expected  float64 `json:"expected"`
+	Tolerance float64 `json:"tolerance"` // |value - expected| allowed
+	Unit      string  `json:"unit"`
+	Passed    bool    `json:"passed"`
+	Message   string  `json:"message"` // the figures, for people
+}
+
+// FailedChecks counts the self-checks that failed over every variant.
+func (r *Result) FailedChecks() int {
+	n := 0
+	for _, v := range r.Variants {
+		for _, c := range v.Checks {
+			if !c.Passed {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // Event kinds.

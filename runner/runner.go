@@ -360,13 +360,15 @@ func runVariant(ctx context.Context, opts Options, p scenario.Plan, rep int, dir
 	for i, n := range nodes {
 		nodeNames[i] = n.Name
 	}
-	summary.Fill(v, summary.Input{
+	in := summary.Input{
 		Duration: s.Duration.D(), Grace: opts.Grace, TargetRateTPS: s.Workload.Rate, InitialOrders: s.Workload.InitialOrders,
 		FailoverMode: s.Failover.Mode, DetectAfter: s.Failover.DetectAfter.D(), OldPrimary: scenario.PrimaryName,
 		Nodes: nodeNames, Replicas: replicaNames, Sync: isSync,
 		Stats: st, Ledger: led, Replication: repl, Visibility: vis, Latencies: sampler.Latencies(), WAL: sampler.WAL(),
 		Reads: reads, Faults: timeline.Faults(), Events: evs.list(),
-	})
+	}
+	summary.Fill(v, in)
+	v.Checks = summary.Checks(v, in)
 	save()
 	if ctx.Err() != nil {
 		return ErrInterrupted
@@ -378,6 +380,7 @@ func runVariant(ctx context.Context, opts Options, p scenario.Plan, rep int, dir
 		return err
 	}
 	v.Summary.Audit = a
+	v.Checks = summary.Checks(v, in)
 	return nil
 }
 

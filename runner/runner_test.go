@@ -214,6 +214,14 @@ func TestRunKillPromote(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			checkFailover(t, v, 3000)
+			if len(v.Checks) < 4 {
+				t.Errorf("%d self-checks, want the 4 conservation checks", len(v.Checks))
+			}
+			for _, c := range v.Checks {
+				if !c.Passed {
+					t.Errorf("self-check failed: %s: %s", c.Name, c.Message)
+				}
+			}
 			a := v.Summary.Audit
 			if a != nil {
 				t.Logf("acked %d, lost %d, ghosts %d, unknown %d, unavailable %.0f ms", a.Acked, a.Lost, a.Ghosts,

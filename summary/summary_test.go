@@ -367,3 +367,52 @@ func TestTPSInsideTheWindow(t *testing.T) {
 		t.Errorf("tps %v over %d acked, want 10 (20 acks inside a 2 s window; the grace's 10 are not throughput)", v.Summary.TPS, v.Summary.Acked)
 	}
 }
+
+// TestChecks: each self-check passes on figures that agree and fails on
+// figures that do not, so a broken count cannot hide.
+func TestChecks(t *testing.T) {
+	t.Parallel()
+	consistent := func() (*workload.Stats, *workload.Ledger) {
+		st := statsOf(2, 2, 700) // 4 acks by second and in the histogram
+		st.Scheduled, st.Skipped, st.NotSent = 7, 1, 1
+		led := ledgerOf(ack{0, 100, 0}, ack{0, 200, 0}, ack{0, 1100, 0}, ack{0, 1200, 0}, ack{0, 1300, workload.Unknown})
+		return st, led
+	}
+	audit := &result.Audit{FinalPrimary: "primary", Acked: 4, Lost: 1, UnknownFound: 1, Ghosts: 0,
+		Nodes: []result.NodeAudit{{Node: "primary", Rows: 4}}}
+	for _, tc := range []struct {
+		name   string
+		break_ func(st *workload.Stats, led *workload.Ledger, a *result.Audit)
+		failed []string
+	}{
+		{name: "all agree"},
+		{"a write scheduled and never accounted for", func(st *workload.Stats, _ *workload.Ledger, _ *result.Audit) { st.Scheduled++ }, []string{"writes conserved"}},
+		{"an ack counted by second but not in the histogram, nor in the ledger", func(st *workload.Stats, _ *workload.Ledger, _ *result.Audit) { st.Acked[1]++ },
+			[]string{"acks per second sum to the latency histogram", "the ledger agrees with the writers' counts"}},
+		{"an ack the writers did not count", func(_ *workload.Stats, led *workload.Ledger, _ *result.Audit) {
+			led.Finish(5, workload.Acked, 0, ms(1300))
+		}, []string{"the ledger agrees with the writers' counts"}},
+		{"a row on the final primary nobody accounts for", func(_ *workload.Stats, _ *workload.Ledger, a *result.Audit) { a.Nodes[0].Rows++ },
+			[]string{"rows on the final primary"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			st, led := consistent()
+			a := *audit
+			a.Nodes = append([]result.NodeAudit(nil), audit.Nodes...)
+			if tc.break_ != nil {
+				tc.break_(st, led, &a)
+			}
+			v := &result.Variant{Summary: result.Summary{Audit: &a}}
+			checks := Checks(v, Input{Stats: st, Ledger: led})
+			if len(checks) != 4 {
+				t.Fatalf("%d checks, want 4: %+v", len(checks), checks)
+			}
+			for _, c := range checks {
+				if want := !slices.Contains(tc.failed, c.Name); c.Passed != want {
+					t.Errorf("%s: passed %v, want %v (%s)", c.Name, c.Passed, want, c.Message)
+				}
+			}
+		})
+	}
+}

@@ -49,14 +49,17 @@ type Config struct {
 
 // Stats is what Run measured, besides the ledger.
 type Stats struct {
-	Latency     *hdrhistogram.Histogram   // commit latency, µs, whole run
-	PerSecond   []*hdrhistogram.Histogram // commit latency, µs, by ack second
-	SchedLag    *hdrhistogram.Histogram   // send time minus intended time, µs
-	Acked       []int64                   // by second of ack
-	Failed      []int64
-	Unknown     []int64
-	Skipped     int64 // arrivals dropped because the queue was full
-	NotSent     int64 // arrivals still queued when the run ended
+	Latency   *hdrhistogram.Histogram   // commit latency, µs, whole run
+	PerSecond []*hdrhistogram.Histogram // commit latency, µs, by ack second
+	SchedLag  *hdrhistogram.Histogram   // send time minus intended time, µs
+	Acked     []int64                   // by second of ack
+	Failed    []int64
+	Unknown   []int64
+	Skipped   int64 // arrivals dropped because the queue was full
+	NotSent   int64 // arrivals still queued when the run ended
+	// Scheduled counts the arrivals the schedule made (each took an id),
+	// whatever became of them.
+	Scheduled   int64
 	Connects    int64
 	ConnectErrs int64
 }
@@ -140,6 +143,7 @@ func Run(ctx context.Context, cfg Config, live *Live) (*Stats, error) {
 		st.NotSent++
 	}
 	st.Skipped = sh.skipped.Load()
+	st.Scheduled = sh.nextID.Load() - cfg.Ledger.FirstID()
 	st.PerSecond = make([]*hdrhistogram.Histogram, secs)
 	st.Acked = make([]int64, secs)
 	st.Failed = make([]int64, secs)

@@ -35,7 +35,8 @@ func svgFlag() cli.Flag {
 
 // runVerdictFlags are run's flags for thresholds and CI outputs.
 func runVerdictFlags() []cli.Flag {
-	return append(outputFlags(), svgFlag())
+	return append(outputFlags(), svgFlag(),
+		&cli.BoolFlag{Name: "strict", Usage: "exit with 1 when a self-check of the result failed (a figure that cannot be trusted)"})
 }
 
 // thresholdsOf turns the scenario's thresholds into verdict thresholds,
@@ -77,6 +78,19 @@ func finishRun(cmd *cli.Command, env Env, res *result.Result) error {
 	}
 	if err := writeOutputs(cmd, env, verdict.Outcome{Result: res}); err != nil {
 		return withCode(ExitError, err)
+	}
+	if n := res.FailedChecks(); n > 0 {
+		fmt.Fprintf(env.Stdout, "\nWARNING: %d self-check(s) failed: some figures cannot be trusted (see result.json's checks and the report)\n", n)
+		for _, v := range res.Variants {
+			for _, c := range v.Checks {
+				if !c.Passed {
+					fmt.Fprintf(env.Stdout, "  FAIL  %s: %s: %s\n", v.Name, c.Name, c.Message)
+				}
+			}
+		}
+		if cmd.Bool("strict") {
+			return withCode(ExitError, fmt.Errorf("%d self-check(s) failed (--strict)", n))
+		}
 	}
 	if n := verdict.Failed(res.Thresholds); n > 0 {
 		return withCode(ExitThresholds, fmt.Errorf("%d of %d thresholds failed", n, len(res.Thresholds)))
