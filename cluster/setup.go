@@ -142,11 +142,25 @@ func (p Passwords) ConnString(host string, port int, u User) string {
 		host, port, role, pgquote.ConnValue(pw))
 }
 
+// PassFileName is the file, in a standby's data directory, that holds the
+// replication password: primary_conninfo names it, so that the password
+// is never in a setting, and so never in a server log (PostgreSQL logs a
+// changed primary_conninfo in full at reload).
+const PassFileName = "pgbench-ha-replication.pgpass"
+
 // StreamConnInfo is the primary_conninfo with which standby streams from
-// the server at host:port.
-func (p Passwords) StreamConnInfo(host string, port int, standby string) string {
-	return fmt.Sprintf("host=%s port=%d user=%s password=%s application_name=%s sslmode=disable",
-		host, port, ReplicationRole, pgquote.ConnValue(p.Replication), pgquote.ConnValue(standby))
+// the server at host:port, its password read from passfile (see
+// PassFile).
+func (p Passwords) StreamConnInfo(host string, port int, standby, passfile string) string {
+	return fmt.Sprintf("host=%s port=%d user=%s passfile=%s application_name=%s sslmode=disable",
+		host, port, ReplicationRole, pgquote.ConnValue(passfile), pgquote.ConnValue(standby))
+}
+
+// PassFile is the content of a standby's password file (libpq's .pgpass
+// format, mode 0600): the replication role's password for any server.
+func (p Passwords) PassFile() string {
+	esc := strings.NewReplacer(`\`, `\\`, `:`, `\:`)
+	return "*:*:*:" + esc.Replace(ReplicationRole) + ":" + esc.Replace(p.Replication) + "\n"
 }
 
 // SetupSQL is what the harness runs as the superuser on a new primary,

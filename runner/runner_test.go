@@ -9,6 +9,7 @@ import (
 	_ "image/png"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -240,6 +241,37 @@ func TestRunKillPromote(t *testing.T) {
 	if a := res.Variants[0].Summary.Audit; a == nil || a.Lost != 0 || len(a.LostIDs) != 0 {
 		t.Errorf("remote_apply lost acknowledged writes: %+v", a)
 	}
+
+	t.Run("no password in any file of the run folder", func(t *testing.T) {
+		// The repoint after the promotion changes primary_conninfo, which
+		// PostgreSQL logs in full: the password must not be in it.
+		secret := regexp.MustCompile(`(?i)password\s*=\s*('[^']*'|[^\s"]+)`)
+		err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			for _, m := range secret.FindAllSubmatch(b, -1) {
+				if v := strings.Trim(string(m[1]), "'"); v != "[redacted]" {
+					t.Errorf("%s holds a password: %q", path, m[0])
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		logs, _ := filepath.Glob(filepath.Join(dir, "logs", "*", "replica2.log"))
+		if len(logs) == 0 {
+			t.Fatal("no replica2.log kept")
+		}
+		if b, _ := os.ReadFile(logs[0]); !bytes.Contains(b, []byte("primary_conninfo")) {
+			t.Logf("%s does not mention primary_conninfo: was replica2 repointed?", logs[0])
+		}
+	})
 
 	t.Run("report", func(t *testing.T) {
 		html, err := os.ReadFile(filepath.Join(dir, report.ReportFile))

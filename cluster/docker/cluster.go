@@ -271,6 +271,7 @@ func (c *Cluster) cloneReplica(ctx context.Context, n *node, slot string, settin
 	auto := cluster.StandbyConf(c.PrimaryConnInfo(n.name, "primary"), slot)
 	err := c.b.writeFiles(ctx, n.ct.id, dataDir,
 		file{name: "postgresql.auto.conf", body: []byte(auto), mode: 0o600, uid: c.b.uid, gid: c.b.gid},
+		file{name: cluster.PassFileName, body: []byte(c.pw.PassFile()), mode: 0o600, uid: c.b.uid, gid: c.b.gid},
 		file{name: "standby.signal", mode: 0o600, uid: c.b.uid, gid: c.b.gid})
 	if err != nil {
 		return err
@@ -388,7 +389,7 @@ func (c *Cluster) PrimaryConnInfo(standby, upstream string) string {
 	if err != nil || n.ct == nil {
 		return ""
 	}
-	return c.pw.StreamConnInfo(n.ct.name, 5432, standby)
+	return c.pw.StreamConnInfo(n.ct.name, 5432, standby, dataDir+"/"+cluster.PassFileName)
 }
 
 // LogPath is the server log of a node on the host ("" without a LogDir).

@@ -175,6 +175,9 @@ func (c *Cluster) cloneReplica(ctx context.Context, n *node, r cluster.ReplicaSp
 	if err := c.appendConf(n, settings); err != nil {
 		return err
 	}
+	if err := c.writeOwned(filepath.Join(n.dataDir, cluster.PassFileName), c.pw.PassFile()); err != nil {
+		return err
+	}
 	auto := cluster.StandbyConf(c.PrimaryConnInfo(n.name, "primary"), r.Slot)
 	if err := c.writeOwned(filepath.Join(n.dataDir, "postgresql.auto.conf"), auto); err != nil {
 		return err
@@ -283,7 +286,11 @@ func (c *Cluster) PrimaryConnInfo(standby, upstream string) string {
 	if err != nil {
 		return ""
 	}
-	return c.pw.StreamConnInfo("127.0.0.1", c.linkPort(standby, n), standby)
+	s, err := c.node(standby)
+	if err != nil {
+		return ""
+	}
+	return c.pw.StreamConnInfo("127.0.0.1", c.linkPort(standby, n), standby, filepath.Join(s.dataDir, cluster.PassFileName))
 }
 
 // LogPath is the server log of a node.
