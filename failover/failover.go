@@ -133,6 +133,9 @@ func (ctl *Controller) Run(ctx context.Context) {
 			ctl.tl.Err = err
 			ctl.cfg.Emit(result.Event{Ms: msOf(ctl.now()), Kind: result.EventError, Detail: "failover: " + err.Error()})
 		}
+		if ctl.tl.Promoted {
+			ctl.watchOld(ctx, primary)
+		}
 		return
 	}
 }
@@ -233,7 +236,6 @@ func (ctl *Controller) promote(ctx context.Context, cs *cluster.Conns, old strin
 	ctl.roles.Promote(best.name)
 	ctl.cfg.Emit(result.Event{Ms: msOf(ctl.tl.PromoteDone), Kind: result.EventPromoteDone, Node: best.name,
 		Detail: fmt.Sprintf("promoted in %s", (ctl.tl.PromoteDone - ctl.tl.PromoteStart).Round(100*time.Microsecond))})
-	ctl.checkSplitBrain(ctx, old)
 	if !ctl.cfg.Repoint {
 		return nil
 	}
@@ -298,24 +300,57 @@ func (ctl *Controller) restoreSync(ctx context.Context, cs *cluster.Conns, prima
 	return nil
 }
 
-// checkSplitBrain asks the old primary directly (the harness's own view,
-// not the controller's links) whether it is still a writable primary.
-func (ctl *Controller) checkSplitBrain(ctx context.Context, old string) {
+// splitBrainPoll is how often the old primary is asked whether it is
+// writable, from the promotion to the end of the run.
+const splitBrainPoll = 50 * time.Millisecond
+
+// watchOld asks the old primary directly (the harness's own view, not the
+// controller's links), from the promotion until ctx ends, whether it is a
+// writable primary: at once (it may never have died: a partition, a
+// stall) and later (a restart, a healed partition). Each span in which it
+// is writable beside the new primary is a split brain, recorded as a
+// split_brain event and a split_brain_end event (none when it lasts to the
+// end).
+func (ctl *Controller) watchOld(ctx context.Context, old string) {
 	cs := cluster.NewConns(ctl.c, "pgbench-ha-observer", 500*time.Millisecond)
 	defer cs.Close()
-	conn, err := cs.Get(ctx, old)
+	writable := false
+	for {
+		now := ctl.now()
+		w := ctl.writable(ctx, cs, old)
+		if ctx.Err() != nil {
+			return
+		}
+		switch {
+		case w && !writable:
+			ctl.tl.SplitBrain = true
+			ctl.cfg.Emit(result.Event{Ms: msOf(now), Kind: result.EventSplitBrain, Node: old,
+				Detail: fmt.Sprintf("%s is a writable primary beside %s", old, ctl.tl.NewPrimary)})
+		case !w && writable:
+			ctl.cfg.Emit(result.Event{Ms: msOf(now), Kind: result.EventSplitBrainEnd, Node: old,
+				Detail: fmt.Sprintf("%s is no longer a writable primary", old)})
+		}
+		writable = w
+		if !sleep(ctx, splitBrainPoll) {
+			return
+		}
+	}
+}
+
+// writable reports whether node answers as a primary out of recovery.
+func (ctl *Controller) writable(ctx context.Context, cs *cluster.Conns, node string) bool {
+	conn, err := cs.Get(ctx, node)
 	if err != nil {
-		return
+		return false
 	}
 	qctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 	defer cancel()
 	var inRecovery bool
-	if err := conn.QueryRow(qctx, "SELECT pg_is_in_recovery()").Scan(&inRecovery); err != nil || inRecovery {
-		return
+	if err := conn.QueryRow(qctx, "SELECT pg_is_in_recovery()").Scan(&inRecovery); err != nil {
+		cs.Drop(node)
+		return false
 	}
-	ctl.tl.SplitBrain = true
-	ctl.cfg.Emit(result.Event{Ms: msOf(ctl.now()), Kind: result.EventSplitBrain, Node: old,
-		Detail: fmt.Sprintf("%s is still a writable primary after %s was promoted", old, ctl.tl.NewPrimary)})
+	return !inRecovery
 }
 
 // repoint makes replica stream from upstream by reloading its

@@ -76,11 +76,27 @@ func splitBrainText(v *result.Variant) string {
 	}
 	var parts []string
 	s := "The old primary (" + orDash(f.OldPrimary) + ") was still writable after " + orDash(f.NewPrimary) + " was promoted"
-	for _, e := range v.Events {
-		if e.Kind == result.EventSplitBrain {
-			s += " (seen " + relMs(&e.Ms, f.FaultMs) + " ms after the fault)"
-			break
+	if len(f.SplitBrains) == 0 {
+		// A result without spans (schema 1): the first sighting.
+		for _, e := range v.Events {
+			if e.Kind == result.EventSplitBrain {
+				s += " (seen " + relMs(&e.Ms, f.FaultMs) + " ms after the fault)"
+				break
+			}
 		}
+	}
+	var spans []string
+	for _, sb := range f.SplitBrains {
+		span := "from " + relMs(&sb.FromMs, f.FaultMs) + " ms after the fault"
+		if sb.ToMs != nil {
+			span += " to " + relMs(sb.ToMs, f.FaultMs) + " ms"
+		} else {
+			span += " to the end"
+		}
+		spans = append(spans, span+", "+fmtInt(sb.AckedWrites)+" writes acknowledged there")
+	}
+	if len(spans) > 0 {
+		s += " (" + strings.Join(spans, "; ") + ")"
 	}
 	parts = append(parts, s)
 	if f.DualPrimaryMs != nil {

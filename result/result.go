@@ -278,10 +278,25 @@ type Failover struct {
 	// SplitBrain: the old primary still accepted writes (asked directly)
 	// after the new one was promoted.
 	SplitBrain bool `json:"split_brain"`
+	// SplitBrains are the spans in which the old primary was a writable
+	// primary beside the new one (asked directly, every 50 ms, from the
+	// promotion to the end), with the writes it acknowledged.
+	SplitBrains []SplitBrainSpan `json:"split_brains,omitempty"`
 	// DualPrimaryMs is how long two nodes both acknowledged writes: from
 	// the new primary's first ack to the old primary's last; null if never.
 	DualPrimaryMs       *float64 `json:"dual_primary_ms"`
 	LastAckOldPrimaryMs *float64 `json:"last_ack_old_primary_ms"`
+}
+
+// SplitBrainSpan is one span in which an old primary was writable beside
+// the new one.
+type SplitBrainSpan struct {
+	Node   string   `json:"node"`
+	FromMs float64  `json:"from_ms"`
+	ToMs   *float64 `json:"to_ms"` // null: to the end of the run
+	// AckedWrites are the writes the old primary acknowledged after the
+	// promotion (or the previous span's end) and before this span's end.
+	AckedWrites int64 `json:"acked_writes"`
 }
 
 // Audit compares the ledger of writes with what the nodes hold.
@@ -472,20 +487,21 @@ func (r *Result) FailedChecks() int {
 
 // Event kinds.
 const (
-	EventPhase        = "phase"           // the workload started
-	EventFault        = "fault"           // a fault's injection started (Fault set)
-	EventEffective    = "fault_effective" // a fault was seen to take effect (Fault set)
-	EventHeal         = "heal"            // a fault was healed (Fault set)
-	EventHealed       = "healed"          // a healed fault was seen gone (Fault set)
-	EventProbeFailed  = "probe_failed"    // the primary's health probe failed first
-	EventDetected     = "detected"        // the primary was declared dead
-	EventPromoteStart = "promote_start"
-	EventPromoteDone  = "promote_done"
-	EventRepoint      = "repoint"       // a replica follows the new primary
-	EventSyncRestored = "sync_restored" // the new primary replicates synchronously again
-	EventSplitBrain   = "split_brain"   // an old primary is writable after a promotion
-	EventFirstWrite   = "first_write"   // first acknowledged write after the fault
-	EventError        = "error"         // something failed (Outcome says what, for a fault)
+	EventPhase         = "phase"           // the workload started
+	EventFault         = "fault"           // a fault's injection started (Fault set)
+	EventEffective     = "fault_effective" // a fault was seen to take effect (Fault set)
+	EventHeal          = "heal"            // a fault was healed (Fault set)
+	EventHealed        = "healed"          // a healed fault was seen gone (Fault set)
+	EventProbeFailed   = "probe_failed"    // the primary's health probe failed first
+	EventDetected      = "detected"        // the primary was declared dead
+	EventPromoteStart  = "promote_start"
+	EventPromoteDone   = "promote_done"
+	EventRepoint       = "repoint"         // a replica follows the new primary
+	EventSyncRestored  = "sync_restored"   // the new primary replicates synchronously again
+	EventSplitBrain    = "split_brain"     // an old primary is writable after a promotion
+	EventSplitBrainEnd = "split_brain_end" // the old primary is writable no more
+	EventFirstWrite    = "first_write"     // first acknowledged write after the fault
+	EventError         = "error"           // something failed (Outcome says what, for a fault)
 )
 
 // Outcomes of a fault, in Fault.Outcome and in its events.

@@ -401,3 +401,44 @@ matrix:
 		t.Errorf("run status %q, want failed", res.Status)
 	}
 }
+
+// TestSplitBrainAfterPromotion: the old primary is killed, a replica is
+// promoted, and the old primary starts again (the kill's for:) as a
+// writable primary beside the new one. That split brain starts after the
+// promotion, so a single look at promotion time would miss it: it is
+// reported with its span, on a real cluster.
+func TestSplitBrainAfterPromotion(t *testing.T) {
+	b := newBackend(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	s := loadScenario(t, `name: split-brain-later
+seed: 3
+duration: 7s
+topology:
+  replicas: [{name: replica1, sync: true}, {name: replica2}]
+workload: {writers: 2, rate: 200}
+faults:
+  - {at: 1s, kind: kill, node: primary, for: 3s}
+failover: {mode: promote, detect_after: 300ms}
+probes: {audit_timeout: 2s}
+`)
+	res, _, err := runner.Run(ctx, runner.Options{Scenario: s, Backend: b, OutDir: t.TempDir(), Grace: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := res.Variants[0]
+	f := v.Summary.Failover
+	if f == nil || f.PromoteDoneMs == nil {
+		t.Fatalf("no promotion: %+v", f)
+	}
+	if !f.SplitBrain || len(f.SplitBrains) == 0 {
+		t.Fatalf("no split brain reported; events:\n%+v", v.Events)
+	}
+	sb := f.SplitBrains[0]
+	heal := v.Faults[0].HealedMs
+	t.Logf("promoted at %.0f ms, old primary started again at %v ms, split brain from %.0f ms (to %v), %d writes on the old primary",
+		*f.PromoteDoneMs, *heal, sb.FromMs, sb.ToMs, sb.AckedWrites)
+	if sb.Node != "primary" || sb.FromMs < *f.PromoteDoneMs || heal == nil || sb.FromMs < *heal-1000 {
+		t.Errorf("split brain %+v: want the old primary, after the promotion and its restart", sb)
+	}
+}

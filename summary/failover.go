@@ -1,10 +1,12 @@
 package summary
 
 import (
+	"math"
 	"slices"
 	"time"
 
 	"github.com/pgbench-ha/pgbench-ha/result"
+	"github.com/pgbench-ha/pgbench-ha/workload"
 )
 
 // Failover is the timeline of the fault the failover answers (the first
@@ -60,6 +62,11 @@ func Failover(in Input, fired []result.Fault, events []result.Event) (f *result.
 			f.Repointed = append(f.Repointed, e.Node)
 		case result.EventSplitBrain:
 			f.SplitBrain = true
+			f.SplitBrains = append(f.SplitBrains, result.SplitBrainSpan{Node: e.Node, FromMs: e.Ms})
+		case result.EventSplitBrainEnd:
+			if n := len(f.SplitBrains); n > 0 && f.SplitBrains[n-1].ToMs == nil {
+				f.SplitBrains[n-1].ToMs = ptr(e.Ms)
+			}
 		case result.EventSyncRestored:
 			if f.SyncRestoredMs == nil {
 				f.SyncRestoredMs = ptr(e.Ms)
@@ -69,6 +76,24 @@ func Failover(in Input, fired []result.Fault, events []result.Event) (f *result.
 	if !promoted {
 		// Only a promotion that completed has a start worth showing.
 		f.PromoteStartMs = nil
+	}
+	// The writes the old primary acknowledged in each split brain: after
+	// the promotion (or the previous span), up to the span's end.
+	if f.PromoteDoneMs != nil {
+		from := *f.PromoteDoneMs
+		for i := range f.SplitBrains {
+			sb := &f.SplitBrains[i]
+			to := math.Inf(1)
+			if sb.ToMs != nil {
+				to = *sb.ToMs
+			}
+			for _, e := range led.Snapshot() {
+				if e.Outcome == workload.Acked && int(e.Node) == old && msOf(e.At) >= from && msOf(e.At) <= to {
+					sb.AckedWrites++
+				}
+			}
+			from = to
+		}
 	}
 	// Two writable primaries: acknowledgements from the old primary after
 	// the first one from the new primary.

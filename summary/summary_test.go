@@ -178,6 +178,27 @@ func TestFailover(t *testing.T) {
 			},
 		},
 		{
+			name:   "every span in which the old primary was writable again, with its writes",
+			faults: []result.Fault{killAt(0, 1000, "primary")},
+			acks:   []ack{{0, 990, 0}, {1, 2080, 0}, {0, 2100, 0}, {0, 2600, 0}, {1, 2700, 0}, {0, 3500, 0}, {0, 4100, 0}},
+			events: append(append([]result.Event(nil), promoted...),
+				result.Event{Ms: 2500, Kind: result.EventSplitBrain, Node: "primary"},
+				result.Event{Ms: 3000, Kind: result.EventSplitBrainEnd, Node: "primary"},
+				result.Event{Ms: 4000, Kind: result.EventSplitBrain, Node: "primary"}),
+			check: func(t *testing.T, f *result.Failover, _ *result.Event) {
+				if !f.SplitBrain || len(f.SplitBrains) != 2 {
+					t.Fatalf("split brains %+v", f.SplitBrains)
+				}
+				a, b := f.SplitBrains[0], f.SplitBrains[1]
+				if a.FromMs != 2500 || a.ToMs == nil || *a.ToMs != 3000 || a.AckedWrites != 2 || a.Node != "primary" {
+					t.Errorf("first span %+v, want 2500..3000 with 2 writes", a)
+				}
+				if b.FromMs != 4000 || b.ToMs != nil || b.AckedWrites != 2 {
+					t.Errorf("second span %+v, want 4000 to the end with 2 writes", b)
+				}
+			},
+		},
+		{
 			name:   "no promotion: no promotion figures, writes never resume",
 			faults: []result.Fault{killAt(0, 1000, "primary")},
 			acks:   []ack{{0, 990, 0}},
