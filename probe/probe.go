@@ -234,14 +234,19 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
+// replicationSQL measures each standby's lag in bytes against the
+// primary's flush position: a walsender sends only flushed WAL, so the
+// primary's own unflushed WAL (under synchronous_commit = off) is not the
+// standby's lag; it is sampled apart.
 const replicationSQL = `SELECT application_name, state,
-	coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), sent_lsn), 0)::float8,
-	coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), write_lsn), 0)::float8,
-	coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), flush_lsn), 0)::float8,
-	coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn), 0)::float8,
+	coalesce(pg_wal_lsn_diff(pg_current_wal_flush_lsn(), sent_lsn), 0)::float8,
+	coalesce(pg_wal_lsn_diff(pg_current_wal_flush_lsn(), write_lsn), 0)::float8,
+	coalesce(pg_wal_lsn_diff(pg_current_wal_flush_lsn(), flush_lsn), 0)::float8,
+	coalesce(pg_wal_lsn_diff(pg_current_wal_flush_lsn(), replay_lsn), 0)::float8,
 	(extract(epoch FROM write_lag) * 1000)::float8,
 	(extract(epoch FROM flush_lag) * 1000)::float8,
-	(extract(epoch FROM replay_lag) * 1000)::float8
+	(extract(epoch FROM replay_lag) * 1000)::float8,
+	pg_wal_lsn_diff(pg_current_wal_lsn(), pg_current_wal_flush_lsn())::float8
 FROM pg_stat_replication`
 
 // replication samples pg_stat_replication on the primary, and the
@@ -277,7 +282,7 @@ func (s *Sampler) replication(ctx context.Context) {
 			p := result.ReplicationPoint{Ms: ms(at)}
 			var state *string
 			if err := rows.Scan(&p.Replica, &state, &p.SentBytes, &p.WriteBytes, &p.FlushBytes, &p.ReplayBytes,
-				&p.WriteLagMs, &p.FlushLagMs, &p.ReplayLagMs); err != nil {
+				&p.WriteLagMs, &p.FlushLagMs, &p.ReplayLagMs, &p.UnflushedBytes); err != nil {
 				continue
 			}
 			if state != nil {

@@ -249,6 +249,9 @@ type Lag struct {
 	P50VisibilityMs    float64 `json:"p50_visibility_ms"`
 	VisibilitySamples  int64   `json:"visibility_samples"`
 	ReplicationSamples int64   `json:"replication_samples"`
+	// InvalidSamples were left out of the byte and replay_lag figures: not
+	// streaming, or positions out of order.
+	InvalidSamples int64 `json:"invalid_replication_samples"`
 }
 
 // Failover is the timeline of one fault and the failover that followed.
@@ -448,6 +451,18 @@ type ReplicationPoint struct {
 	WriteLagMs  *float64 `json:"write_lag_ms"`
 	FlushLagMs  *float64 `json:"flush_lag_ms"`
 	ReplayLagMs *float64 `json:"replay_lag_ms"`
+	// UnflushedBytes is the primary's own WAL written but not yet flushed
+	// (pg_current_wal_lsn() - pg_current_wal_flush_lsn()): not sent to any
+	// standby yet, so not in the byte lags.
+	UnflushedBytes float64 `json:"primary_unflushed_bytes"`
+}
+
+// Valid reports whether a sample can count in lag figures: the standby
+// streams, and its positions are in order (sent >= write >= flush >=
+// replay, so the lags run the other way). A standby starting up or
+// catching up after a re-attach reports positions that break this.
+func (p ReplicationPoint) Valid() bool {
+	return p.State == "streaming" && p.SentBytes <= p.WriteBytes && p.WriteBytes <= p.FlushBytes && p.FlushBytes <= p.ReplayBytes
 }
 
 // VisibilityPoint is end-to-end lag: how long a heartbeat written on the

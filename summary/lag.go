@@ -8,7 +8,8 @@ import (
 )
 
 // Lags sums up each replica's lag over the window: bytes and the server's
-// replay_lag from the replication samples, end-to-end visibility from the
+// replay_lag from the valid replication samples (streaming, positions in
+// order; the others are counted apart), end-to-end visibility from the
 // heartbeat latencies.
 func Lags(replicas []string, sync map[string]bool, repl []result.ReplicationPoint, latencies map[string][]float64) []result.Lag {
 	var out []result.Lag
@@ -20,6 +21,10 @@ func Lags(replicas []string, sync map[string]bool, repl []result.ReplicationPoin
 				continue
 			}
 			l.ReplicationSamples++
+			if !p.Valid() {
+				l.InvalidSamples++
+				continue
+			}
 			replay = append(replay, p.ReplayBytes)
 			if p.SentBytes > l.MaxSentLagBytes {
 				l.MaxSentLagBytes = p.SentBytes

@@ -81,7 +81,7 @@ func phaseStats(name, kind string, fault *int, start, end float64, st *workload.
 		p.MaxCommitMs = float64(h.Max()) / 1000
 	}
 	for _, r := range repl {
-		if r.Ms >= start && r.Ms < end && r.ReplayBytes > p.MaxReplayLagBytes {
+		if r.Ms >= start && r.Ms < end && r.Valid() && r.ReplayBytes > p.MaxReplayLagBytes {
 			p.MaxReplayLagBytes = r.ReplayBytes
 		}
 	}

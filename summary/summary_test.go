@@ -304,16 +304,23 @@ func TestLags(t *testing.T) {
 	t.Parallel()
 	var repl []result.ReplicationPoint
 	for i := 1; i <= 100; i++ {
-		repl = append(repl, result.ReplicationPoint{Ms: float64(i), Replica: "replica1", ReplayBytes: float64(i), SentBytes: float64(2 * i), ReplayLagMs: fp(float64(i) / 10)})
+		repl = append(repl, result.ReplicationPoint{Ms: float64(i), Replica: "replica1", State: "streaming", ReplayBytes: float64(i),
+			FlushBytes: float64(i) / 2, WriteBytes: float64(i) / 2, SentBytes: float64(i) / 2, ReplayLagMs: fp(float64(i) / 10)})
 	}
+	// A re-attach after a promotion: the standby catches up from a
+	// segment's start, and reports a sent position beyond its replay one.
+	// Neither is lag under load.
+	repl = append(repl,
+		result.ReplicationPoint{Ms: 101, Replica: "replica1", State: "catchup", ReplayBytes: 9 << 20},
+		result.ReplicationPoint{Ms: 102, Replica: "replica1", State: "streaming", SentBytes: 8 << 20, ReplayBytes: 10})
 	lat := map[string][]float64{"replica1": {3, 1, 2, 4}}
 	got := Lags([]string{"replica1", "replica2"}, map[string]bool{"replica1": true}, repl, lat)
 	if len(got) != 2 {
 		t.Fatalf("lags %+v", got)
 	}
 	l := got[0]
-	if !l.Sync || l.MaxReplayLagBytes != 100 || l.P99ReplayLagBytes != 99 || l.MaxSentLagBytes != 200 || l.MaxReplayLagMs != 10 ||
-		l.ReplicationSamples != 100 || l.MaxVisibilityMs != 4 || l.P50VisibilityMs != 2 || l.VisibilitySamples != 4 {
+	if !l.Sync || l.MaxReplayLagBytes != 100 || l.P99ReplayLagBytes != 99 || l.MaxSentLagBytes != 50 || l.MaxReplayLagMs != 10 ||
+		l.ReplicationSamples != 102 || l.InvalidSamples != 2 || l.MaxVisibilityMs != 4 || l.P50VisibilityMs != 2 || l.VisibilitySamples != 4 {
 		t.Errorf("replica1 %+v", l)
 	}
 	if r2 := got[1]; r2.Sync || r2.ReplicationSamples != 0 || r2.MaxReplayLagBytes != 0 {
