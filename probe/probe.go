@@ -93,12 +93,34 @@ func (s *Sampler) Run(ctx context.Context) {
 	wg.Add(2)
 	go func() { defer wg.Done(); s.heartbeats(ctx) }()
 	go func() { defer wg.Done(); s.replication(ctx) }()
-	// One visibility poller per node that may ever be a replica.
+	// One visibility poller per node that may ever be a replica, and one
+	// on the primary itself: the same polling of a heartbeat that is
+	// already there measures the method's own floor.
 	for _, n := range s.c.Nodes() {
 		wg.Add(1)
-		go func(node string) { defer wg.Done(); s.visibility(ctx, node) }(n.Name)
+		go func(node string) {
+			defer wg.Done()
+			s.visibility(ctx, node, func() (string, bool) { return node, s.isReplica(node) })
+		}(n.Name)
 	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.visibility(ctx, floorKey, func() (string, bool) { return s.roles.Primary(), true })
+	}()
 	wg.Wait()
+}
+
+// floorKey keeps the primary's own visibility apart from the replicas'.
+const floorKey = "\x00floor"
+
+// Floor returns the visibility latencies (ms) of the heartbeats polled on
+// the primary itself: the floor of the method (the poll's wake-up and
+// query), to set beside the replicas' figures.
+func (s *Sampler) Floor() []float64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]float64(nil), s.latency[floorKey]...)
 }
 
 // heartbeats writes one row per interval on whichever node is primary.
@@ -142,21 +164,23 @@ func (s *Sampler) heartbeats(ctx context.Context) {
 	}
 }
 
-// visibility polls node for the newest heartbeat while node is a replica:
-// every 1 ms while a heartbeat is outstanding and young, then at 2% of its
-// age, so the resolution is about 1 ms or 2%, whichever is larger.
-func (s *Sampler) visibility(ctx context.Context, node string) {
+// visibility polls the node target names, while it names one, for the
+// newest heartbeat: every 1 ms while a heartbeat is outstanding and young,
+// then at 2% of its age, so the resolution is about 1 ms or 2%, whichever
+// is larger. Latencies are kept under key.
+func (s *Sampler) visibility(ctx context.Context, key string, target func() (string, bool)) {
 	cs := cluster.NewConns(s.c, "pgbench-ha-visibility", time.Second)
 	defer cs.Close()
 	for ctx.Err() == nil {
-		if !s.isReplica(node) {
+		node, ok := target()
+		if !ok {
 			if !sleep(ctx, 10*time.Millisecond) {
 				return
 			}
 			continue
 		}
 		s.mu.Lock()
-		latest, seen, wake := s.hbSeq, s.seen[node], s.hbCh
+		latest, seen, wake := s.hbSeq, s.seen[key], s.hbCh
 		s.mu.Unlock()
 		if seen >= latest {
 			select {
@@ -194,10 +218,10 @@ func (s *Sampler) visibility(ctx context.Context, node string) {
 				if lat < 0 {
 					lat = 0 // visible before the harness read its ack
 				}
-				s.latency[node] = append(s.latency[node], ms(lat))
-				s.seenLat[node] = lat
+				s.latency[key] = append(s.latency[key], ms(lat))
+				s.seenLat[key] = lat
 			}
-			s.seen[node] = got
+			s.seen[key] = got
 			seen = got
 		}
 		if seen < int64(len(s.acks)) {
@@ -392,7 +416,9 @@ func (s *Sampler) Latencies() map[string][]float64 {
 	defer s.mu.Unlock()
 	out := make(map[string][]float64, len(s.latency))
 	for r, l := range s.latency {
-		out[r] = append([]float64(nil), l...)
+		if r != floorKey {
+			out[r] = append([]float64(nil), l...)
+		}
 	}
 	return out
 }

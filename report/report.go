@@ -289,6 +289,7 @@ type variantView struct {
 	Workload     []kv
 	Latency      []kv
 	Replicas     []replicaRow
+	VisFloor     string // visibility polled on the primary itself
 	Failover     []flaggedKV
 	Audit        []flaggedKV
 	AuditNodes   []nodeRow
@@ -314,6 +315,7 @@ type replicaRow struct {
 	MaxReplay, P99Replay, MaxSent                   string
 	MaxReplayMs, P99ReplayMs                        string
 	P50Vis, P99Vis, MaxVis, VisSamples, ReplSamples string
+	Invalid                                         string // replication samples left out
 }
 
 type nodeRow struct {
@@ -881,6 +883,12 @@ func buildVariant(v *result.Variant, i int) variantView {
 			P50Vis: fmtMs(rl.P50VisibilityMs), P99Vis: fmtMs(rl.P99VisibilityMs), MaxVis: fmtMs(rl.MaxVisibilityMs),
 			VisSamples: fmtInt(rl.VisibilitySamples), ReplSamples: fmtInt(rl.ReplicationSamples),
 		})
+		if rl.InvalidSamples > 0 {
+			vv.Replicas[len(vv.Replicas)-1].Invalid = fmtInt(rl.InvalidSamples)
+		}
+	}
+	if s.VisibilityFloorP50Ms > 0 {
+		vv.VisFloor = fmtMs(s.VisibilityFloorP50Ms) + " ms at the median"
 	}
 	if f := s.Failover; f != nil && failoverShown(v) {
 		prim := orDash(f.OldPrimary)

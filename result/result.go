@@ -165,7 +165,13 @@ type Summary struct {
 	CommitLatency  Latency `json:"commit_latency_ms"`
 	ScheduleLagP99 float64 `json:"schedule_lag_p99_ms"`
 	Replicas       []Lag   `json:"replicas"`
-	Reads          []Reads `json:"reads,omitempty"`
+	// VisibilityFloor*Ms is heartbeat visibility polled on the primary
+	// itself, where a heartbeat is visible at once: what the method adds
+	// to every replica's visibility figure. Its p99 includes the poller's
+	// reconnection to a new primary after a failover.
+	VisibilityFloorP50Ms float64 `json:"visibility_floor_p50_ms"`
+	VisibilityFloorP99Ms float64 `json:"visibility_floor_p99_ms"`
+	Reads                []Reads `json:"reads,omitempty"`
 	// Repeated sums up every repetition when the scenario repeats.
 	Repeated      *RepeatSummary `json:"repeated,omitempty"`
 	Failover      *Failover      `json:"failover,omitempty"`

@@ -215,6 +215,18 @@ func TestRunKillPromote(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			checkFailover(t, v, 3000)
+			// The visibility method's floor is measured beside the
+			// replicas' visibility, and is below it.
+			floor := v.Summary.VisibilityFloorP50Ms
+			t.Logf("visibility floor p50 %.2f ms, p99 %.2f ms", floor, v.Summary.VisibilityFloorP99Ms)
+			if floor <= 0 {
+				t.Errorf("visibility floor %v ms: not measured", floor)
+			}
+			for _, r := range v.Summary.Replicas {
+				if r.VisibilitySamples > 0 && r.P50VisibilityMs < floor/2 {
+					t.Errorf("%s's visibility p50 %.2f ms is under half the floor %.2f ms", r.Replica, r.P50VisibilityMs, floor)
+				}
+			}
 			if len(v.Checks) < 4 {
 				t.Errorf("%d self-checks, want the 4 conservation checks", len(v.Checks))
 			}

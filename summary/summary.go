@@ -36,8 +36,11 @@ type Input struct {
 	Replication []result.ReplicationPoint
 	Visibility  []result.VisibilityPoint
 	Latencies   map[string][]float64
-	WAL         []result.WALPoint
-	Reads       []*workload.Reads
+	// VisibilityFloor are the latencies (ms) of the same polling done on
+	// the primary itself: the method's own floor.
+	VisibilityFloor []float64
+	WAL             []result.WALPoint
+	Reads           []*workload.Reads
 	// Faults are the timeline's records, in file order; Events every
 	// event of the variant.
 	Faults []result.Fault
@@ -62,6 +65,8 @@ func Fill(v *result.Variant, in Input) {
 	sum.CommitLatency = Latency(st.Latency)
 	sum.ScheduleLagP99 = float64(st.SchedLag.ValueAtQuantile(99)) / 1000
 	sum.Replicas = Lags(in.Replicas, in.Sync, in.Replication, in.Latencies)
+	_, sum.VisibilityFloorP50Ms = maxP(in.VisibilityFloor, 0.5)
+	_, sum.VisibilityFloorP99Ms = maxP(in.VisibilityFloor, 0.99)
 	sum.InitialOrders = in.InitialOrders
 
 	v.Faults = append([]result.Fault{}, in.Faults...)
