@@ -398,6 +398,20 @@ func TestKillAndDownStopEveryProcess(t *testing.T) {
 		if len(alive) > 0 {
 			t.Errorf("after Kill(primary) returned, processes of the node still run: %v (busy backend %d)", alive, busy)
 		}
+		// The harness is their subreaper: they were reaped, not left as
+		// zombies (in a container, PID 1 may never reap them).
+		var left []string
+		for _, pid := range kids {
+			if st := procState(pid); st != "" {
+				left = append(left, fmt.Sprintf("%d (%s)", pid, st))
+			}
+		}
+		if len(left) > 0 {
+			t.Errorf("after Kill(primary) returned, processes of the node were not reaped: %v", left)
+		}
+		if z := ownZombies(); len(z) > 0 {
+			t.Errorf("zombie children of the harness after Kill: %v", z)
+		}
 		// The busy backend, at least, does not stop by itself.
 		time.Sleep(300 * time.Millisecond)
 		if !dead(busy) {
@@ -424,6 +438,9 @@ func TestKillAndDownStopEveryProcess(t *testing.T) {
 		}
 		if len(alive) > 0 {
 			t.Errorf("after Down returned, processes of the cluster still run: %v (busy backend %d)", alive, busy)
+		}
+		if z := ownZombies(); len(z) > 0 {
+			t.Errorf("zombie children of the harness after Down: %v", z)
 		}
 		time.Sleep(300 * time.Millisecond)
 		if !dead(busy) {

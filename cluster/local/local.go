@@ -148,6 +148,7 @@ func New(opts Options) (*Backend, error) {
 		return nil, fmt.Errorf("local backend: give %s to the server user: %w", root, err)
 	}
 	b.root = root
+	adoptOrphans()
 	if !opts.NoCache {
 		b.cacheDir = cacheDir(opts.CacheDir)
 	}

@@ -154,20 +154,12 @@ func (p *proc) signal(sig syscall.Signal) error {
 
 // descendants lists every live process descended from pid, read from /proc.
 func descendants(root int) []int {
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil
-	}
 	children := map[int][]int{}
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
+	eachProc(func(pid int, st procStat) {
+		if !st.exited() {
+			children[st.ppid] = append(children[st.ppid], pid)
 		}
-		if ppid, ok := parentOf(pid); ok {
-			children[ppid] = append(children[ppid], pid)
-		}
-	}
+	})
 	var out []int
 	queue := []int{root}
 	for len(queue) > 0 {
@@ -181,29 +173,80 @@ func descendants(root int) []int {
 	return out
 }
 
-// parentOf reads the parent pid from /proc/<pid>/stat; zombies count as
-// gone.
-func parentOf(pid int) (int, bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, false
-	}
-	// pid (comm) state ppid ...; comm may hold spaces and parentheses.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, false
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 2 || f[0] == "Z" || f[0] == "X" {
-		return 0, false
-	}
-	ppid, err := strconv.Atoi(f[1])
-	return ppid, err == nil
+// procStat is what /proc/<pid>/stat says of a process.
+type procStat struct {
+	state   byte // 'R', 'S', 'Z', ...
+	ppid    int
+	pgrp    int
+	session int
 }
 
+// exited reports whether the process has exited: a zombie (dead, not yet
+// reaped by its parent) has.
+func (s procStat) exited() bool { return s.state == 'Z' || s.state == 'X' }
+
+// readStat reads /proc/<pid>/stat; false when the process does not exist.
+func readStat(pid int) (procStat, bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return procStat{}, false
+	}
+	// pid (comm) state ppid pgrp session ...; comm may hold spaces and
+	// parentheses.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return procStat{}, false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 4 || len(f[0]) != 1 {
+		return procStat{}, false
+	}
+	var st procStat
+	st.state = f[0][0]
+	var e1, e2, e3 error
+	st.ppid, e1 = strconv.Atoi(f[1])
+	st.pgrp, e2 = strconv.Atoi(f[2])
+	st.session, e3 = strconv.Atoi(f[3])
+	return st, e1 == nil && e2 == nil && e3 == nil
+}
+
+// alive reports whether pid runs: a zombie does not.
 func alive(pid int) bool {
-	_, ok := parentOf(pid)
-	return ok
+	st, ok := readStat(pid)
+	return ok && !st.exited()
+}
+
+// groupLive reports whether any process of group pgid runs. kill(-pgid, 0)
+// is not enough: it succeeds while a zombie of the group is left, and a
+// zombie is gone for every purpose but its parent's wait.
+func groupLive(pgid int) bool {
+	if errors.Is(syscall.Kill(-pgid, 0), syscall.ESRCH) {
+		return false
+	}
+	found := false
+	eachProc(func(pid int, st procStat) {
+		if st.pgrp == pgid && !st.exited() {
+			found = true
+		}
+	})
+	return found
+}
+
+// eachProc calls fn for every process in /proc.
+func eachProc(fn func(pid int, st procStat)) {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if st, ok := readStat(pid); ok {
+			fn(pid, st)
+		}
+	}
 }
 
 // running reports whether the group leader has not exited.
@@ -218,6 +261,9 @@ func (p *proc) running() bool {
 
 // wait waits for the group leader to exit, up to d.
 func (p *proc) wait(d time.Duration) bool {
+	if !p.running() {
+		return true
+	}
 	select {
 	case <-p.done:
 		return true
@@ -226,8 +272,9 @@ func (p *proc) wait(d time.Duration) bool {
 	}
 }
 
-// groupGone waits until no process of the group is left (backends exit a
-// little after the postmaster), up to d.
+// groupGone waits until no process of the group is left running
+// (backends exit a little after the postmaster), up to d; zombies count as
+// gone. Then it reaps the orphans the node left to this process.
 func (p *proc) groupGone(d time.Duration) bool {
 	deadline := time.Now().Add(d)
 	for {
@@ -239,7 +286,8 @@ func (p *proc) groupGone(d time.Duration) bool {
 			}
 		}
 		p.mu.Unlock()
-		if err := syscall.Kill(-p.pgid, 0); errors.Is(err, syscall.ESRCH) && left == 0 {
+		if left == 0 && !groupLive(p.pgid) {
+			reapOrphans()
 			return true
 		}
 		if time.Now().After(deadline) {
