@@ -24,8 +24,9 @@ type proc struct {
 	done chan struct{}
 	err  error
 
-	mu     sync.Mutex
-	killed []int // descendants sent SIGKILL, for groupGone
+	mu      sync.Mutex
+	killed  []int  // descendants sent SIGKILL, for groupGone
+	dataDir string // a postmaster's, for its shared memory
 }
 
 // registry holds every process group started by this package, so a forced
@@ -36,9 +37,10 @@ var registry = struct {
 }{procs: map[int]*proc{}}
 
 // KillAll kills every process this package started and that has not
-// exited yet, with their descendants. It is meant for a forced exit; it
-// does not wait.
-func KillAll() {
+// exited yet, with their descendants, then removes the shared memory of
+// the killed servers. It is meant for a forced exit: it waits for the
+// processes to die for 3 seconds at most.
+func KillAll() error {
 	registry.Lock()
 	procs := make([]*proc, 0, len(registry.procs))
 	for _, p := range registry.procs {
@@ -48,6 +50,23 @@ func KillAll() {
 	for _, p := range procs {
 		p.kill()
 	}
+	deadline := time.Now().Add(3 * time.Second)
+	var errs []error
+	for _, p := range procs {
+		if !p.wait(time.Until(deadline)) || !p.groupGone(time.Until(deadline)) {
+			errs = append(errs, fmt.Errorf("processes of group %d still alive after SIGKILL", p.pgid))
+			continue
+		}
+		p.mu.Lock()
+		dataDir := p.dataDir
+		p.mu.Unlock()
+		if dataDir != "" {
+			if err := removeShm(dataDir); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // spawn starts name with args as the server user, in a new process group,
