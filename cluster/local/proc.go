@@ -198,6 +198,7 @@ type procStat struct {
 	ppid    int
 	pgrp    int
 	session int
+	start   uint64 // clock ticks after boot
 }
 
 // exited reports whether the process has exited: a zombie (dead, not yet
@@ -210,23 +211,24 @@ func readStat(pid int) (procStat, bool) {
 	if err != nil {
 		return procStat{}, false
 	}
-	// pid (comm) state ppid pgrp session ...; comm may hold spaces and
-	// parentheses.
+	// pid (comm) state ppid pgrp session ... starttime (the 22nd) ...;
+	// comm may hold spaces and parentheses.
 	i := bytes.LastIndexByte(b, ')')
 	if i < 0 {
 		return procStat{}, false
 	}
 	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 4 || len(f[0]) != 1 {
+	if len(f) < 20 || len(f[0]) != 1 {
 		return procStat{}, false
 	}
 	var st procStat
 	st.state = f[0][0]
-	var e1, e2, e3 error
+	var e1, e2, e3, e4 error
 	st.ppid, e1 = strconv.Atoi(f[1])
 	st.pgrp, e2 = strconv.Atoi(f[2])
 	st.session, e3 = strconv.Atoi(f[3])
-	return st, e1 == nil && e2 == nil && e3 == nil
+	st.start, e4 = strconv.ParseUint(f[19], 10, 64)
+	return st, e1 == nil && e2 == nil && e3 == nil && e4 == nil
 }
 
 // alive reports whether pid runs: a zombie does not.
