@@ -2,17 +2,14 @@ package local
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -153,35 +150,55 @@ func removeShm(dataDir string) error {
 }
 
 // removeSegment removes seg as its owner: directly when this process runs
-// as the owner, else (root) with ipcrm run as the owner. A segment still
-// attached is not removed: some process of the server, or another one,
-// still uses it. It takes no context: teardown after an interrupt must
-// still remove it.
+// as the owner (or is not root: then the kernel decides), else (root) on a
+// thread that takes the owner's uid for the call. A segment still attached
+// is not removed: some process of the server, or another one, still uses
+// it.
 func removeSegment(seg segment) error {
 	what := fmt.Sprintf("shared memory segment %d (key %d)", seg.id, seg.key)
 	if seg.nattch > 0 {
 		return fmt.Errorf("remove %s: %d processes still attached", what, seg.nattch)
 	}
+	var err error
 	if euid := os.Geteuid(); euid == seg.uid || euid != 0 {
-		if _, err := unix.SysvShmCtl(seg.id, unix.IPC_RMID, nil); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.EIDRM) {
-			return fmt.Errorf("remove %s: %w", what, err)
-		}
-		return nil
+		_, err = unix.SysvShmCtl(seg.id, unix.IPC_RMID, nil)
+	} else {
+		err = asUser(seg.uid, func() error {
+			_, err := unix.SysvShmCtl(seg.id, unix.IPC_RMID, nil)
+			return err
+		})
 	}
-	ipcrm, err := exec.LookPath("ipcrm")
-	if err != nil {
-		return fmt.Errorf("remove %s as uid %d: %w (install util-linux)", what, seg.uid, err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, ipcrm, "-m", strconv.Itoa(seg.id))
-	cmd.Env = []string{"PATH=/usr/bin:/bin", "LC_ALL=C"}
-	cmd.Dir = "/"
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Credential: &syscall.Credential{Uid: uint32(seg.uid), Gid: uint32(seg.gid), NoSetGroups: true},
-	}
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("remove %s as uid %d: ipcrm: %w: %s", what, seg.uid, err, strings.TrimSpace(string(out)))
+	if err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.EIDRM) { // EINVAL: gone already
+		return fmt.Errorf("remove %s as uid %d: %w", what, seg.uid, err)
 	}
 	return nil
+}
+
+// asUser runs fn on a thread of its own whose effective uid is uid, then
+// gives the thread its uid back. Only that thread changes: the raw
+// setresuid(2) acts on the calling thread, where syscall.Setresuid would
+// change every thread of the program. The Go runtime never clones a locked
+// thread to make a new one, so nothing else inherits the uid meanwhile.
+func asUser(uid int, fn func() error) error {
+	done := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		keep := ^uintptr(0) // -1: leave unchanged
+		if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, keep, uintptr(uid), keep); e != 0 {
+			runtime.UnlockOSThread()
+			done <- fmt.Errorf("setresuid(-1, %d, -1): %w", uid, e)
+			return
+		}
+		err := fn()
+		if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, keep, 0, keep); e != 0 {
+			// Not expected (the saved uid is 0). The thread keeps the
+			// server's uid and stays locked to this goroutine forever:
+			// ending it would end the processes it started (Pdeathsig).
+			done <- fmt.Errorf("setresuid(-1, 0, -1): %w", e)
+			select {}
+		}
+		runtime.UnlockOSThread()
+		done <- err
+	}()
+	return <-done
 }

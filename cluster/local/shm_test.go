@@ -1,6 +1,7 @@
 package local
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -105,36 +106,52 @@ func TestRemoveShm(t *testing.T) {
 			t.Errorf("attached segment %d removed", id)
 		}
 	})
+	t.Run("removes the server user's as that user", func(t *testing.T) {
+		if os.Geteuid() != 0 {
+			t.Skip("needs root: a segment of another user")
+		}
+		key, id := fakeSegment(t)
+		giveSegment(t, id, serverUID(t))
+		if err := removeShm(fakeDataDir(t, os.Getpid(), key, id)); err != nil {
+			t.Fatal(err)
+		}
+		if segmentExists(t, id) {
+			t.Errorf("segment %d still exists", id)
+		}
+		if os.Geteuid() != 0 {
+			t.Errorf("the program's effective uid is %d after the removal, want 0", os.Geteuid())
+		}
+	})
 	t.Run("cannot remove is an error", func(t *testing.T) {
 		if os.Geteuid() != 0 {
 			t.Skip("needs root: a segment of another user")
 		}
 		key, id := fakeSegment(t)
-		// Give it to the server user: root then removes it with ipcrm as
-		// that user, and without ipcrm it cannot.
-		var desc unix.SysvShmDesc
-		if _, err := unix.SysvShmCtl(id, unix.IPC_STAT, &desc); err != nil {
-			t.Fatal(err)
+		seg, ok := findSegment(t, id)
+		if !ok {
+			t.Fatalf("segment %d (key %d) not found", id, key)
 		}
-		desc.Perm.Uid = uint32(serverUID(t))
-		if _, err := unix.SysvShmCtl(id, unix.IPC_SET, &desc); err != nil {
-			t.Fatal(err)
-		}
-		dir := fakeDataDir(t, os.Getpid(), key, id)
-		t.Setenv("PATH", t.TempDir())
-		err := removeShm(dir)
-		if err == nil || !strings.Contains(err.Error(), fmt.Sprint(id)) {
-			t.Errorf("removeShm without ipcrm = %v, want an error naming segment %d", err, id)
+		// Root's segment, removed as the server user: not allowed.
+		seg.uid = serverUID(t)
+		err := removeSegment(seg)
+		if err == nil || !strings.Contains(err.Error(), fmt.Sprint(id)) || !errors.Is(err, unix.EPERM) {
+			t.Errorf("removeSegment as another user = %v, want EPERM naming segment %d", err, id)
 		}
 		if !segmentExists(t, id) {
-			t.Fatalf("segment %d removed without ipcrm", id)
-		}
-		t.Setenv("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-		if err := removeShm(dir); err != nil {
-			t.Fatalf("as the owner: %v", err)
-		}
-		if segmentExists(t, id) {
-			t.Errorf("segment %d still exists", id)
+			t.Fatalf("segment %d removed by a user that does not own it", id)
 		}
 	})
+}
+
+// giveSegment makes uid the owner of segment id.
+func giveSegment(t *testing.T, id, uid int) {
+	t.Helper()
+	var desc unix.SysvShmDesc
+	if _, err := unix.SysvShmCtl(id, unix.IPC_STAT, &desc); err != nil {
+		t.Fatal(err)
+	}
+	desc.Perm.Uid = uint32(uid)
+	if _, err := unix.SysvShmCtl(id, unix.IPC_SET, &desc); err != nil {
+		t.Fatal(err)
+	}
 }
