@@ -137,6 +137,10 @@ func (p *proc) kill() {
 	default:
 	}
 	_ = syscall.Kill(-p.pgid, syscall.SIGSTOP)
+	// A signal takes effect asynchronously: until the postmaster has
+	// stopped it may still fork a backend (clients reconnect all the
+	// time), which the scan below could miss and which would survive it.
+	waitStopped(p.pgid, 100*time.Millisecond)
 	tree := descendants(p.pgid)
 	for _, pid := range tree {
 		_ = syscall.Kill(pid, syscall.SIGSTOP)
@@ -150,6 +154,20 @@ func (p *proc) kill() {
 	p.mu.Lock()
 	p.killed = append(p.killed, tree...)
 	p.mu.Unlock()
+}
+
+// waitStopped waits until pid is stopped or gone, up to d. Once it is
+// stopped, every child it forked is in /proc: fork returns to the parent
+// only after the child exists.
+func waitStopped(pid int, d time.Duration) {
+	deadline := time.Now().Add(d)
+	for {
+		st, ok := readStat(pid)
+		if !ok || st.exited() || st.state == 'T' || st.state == 't' || time.Now().After(deadline) {
+			return
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
 }
 
 // signal sends sig to the postmaster's group and every descendant: SIGSTOP

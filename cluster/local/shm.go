@@ -23,7 +23,7 @@ import (
 
 // segment is one System V shared memory segment.
 type segment struct {
-	key, id, cpid, nattch, uid, gid int
+	key, id, cpid, nattch, uid int
 }
 
 // segments lists the segments of this IPC namespace.
@@ -41,7 +41,7 @@ func segments() ([]segment, error) {
 	for i, h := range strings.Fields(sc.Text()) {
 		col[h] = i
 	}
-	names := []string{"key", "shmid", "cpid", "nattch", "uid", "gid"}
+	names := []string{"key", "shmid", "cpid", "nattch", "uid"}
 	for _, n := range names {
 		if _, ok := col[n]; !ok {
 			return nil, fmt.Errorf("list shared memory segments: no %s column in /proc/sysvipc/shm", n)
@@ -50,7 +50,7 @@ func segments() ([]segment, error) {
 	var out []segment
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
-		var v [6]int
+		var v [5]int
 		ok := true
 		for i, n := range names {
 			if col[n] >= len(f) {
@@ -65,7 +65,7 @@ func segments() ([]segment, error) {
 			v[i] = int(x)
 		}
 		if ok {
-			out = append(out, segment{key: int(int32(v[0])), id: v[1], cpid: v[2], nattch: v[3], uid: v[4], gid: v[5]})
+			out = append(out, segment{key: int(int32(v[0])), id: v[1], cpid: v[2], nattch: v[3], uid: v[4]})
 		}
 	}
 	if err := sc.Err(); err != nil {
@@ -152,13 +152,9 @@ func removeShm(dataDir string) error {
 // removeSegment removes seg as its owner: directly when this process runs
 // as the owner (or is not root: then the kernel decides), else (root) on a
 // thread that takes the owner's uid for the call. A segment still attached
-// is not removed: some process of the server, or another one, still uses
-// it.
+// goes when its last process detaches.
 func removeSegment(seg segment) error {
 	what := fmt.Sprintf("shared memory segment %d (key %d)", seg.id, seg.key)
-	if seg.nattch > 0 {
-		return fmt.Errorf("remove %s: %d processes still attached", what, seg.nattch)
-	}
 	var err error
 	if euid := os.Geteuid(); euid == seg.uid || euid != 0 {
 		_, err = unix.SysvShmCtl(seg.id, unix.IPC_RMID, nil)
