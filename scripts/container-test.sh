@@ -22,6 +22,7 @@ IMAGE=${IMAGE:-pgbench-ha/postgres:15}
 RUNS=${RUNS:-1}
 
 say() { echo "container-test: $*" >&2; }
+begin=$(date +%s)
 
 if ! docker image inspect "$IMAGE" >/dev/null 2>&1; then
 	say "$IMAGE missing: run make image first"
@@ -74,3 +75,4 @@ for i in $(seq "$RUNS"); do
 		exit 1
 	fi
 done
+say "done in $(($(date +%s) - begin)) s"
