@@ -5,10 +5,10 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 SCENARIO  ?= scenarios/sync-vs-async.yaml
 OUT       ?= results
 
-.PHONY: help setup image build run test test-short bench fuzz vet clean
+.PHONY: help setup image build run test test-container test-short bench fuzz vet clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
 
 setup: ## install the PostgreSQL server binaries if missing (Debian/Ubuntu, as root)
 	@bash scripts/setup.sh
@@ -27,6 +27,9 @@ test: setup ## run every test, integration tests on real clusters included
 	else echo "test: no docker daemon: the docker backend's tests will be skipped"; fi
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 20m ./...
+
+test-container: image ## make test in a CI-like job container: no init, default capabilities; none left behind
+	@bash scripts/container-test.sh
 
 test-short: ## unit tests only (no PostgreSQL needed)
 	$(GO) test -count=1 -short ./...

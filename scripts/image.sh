@@ -2,9 +2,10 @@
 # Builds pgbench-ha/postgres:15, a local PostgreSQL image for the docker
 # backend on machines that cannot pull one: a minimal Debian (debootstrap,
 # minbase) with postgresql-15, iproute2 and iptables, imported with
-# `docker import`. Nothing comes from a container registry. Does nothing
-# when the image already exists (remove it with `docker image rm` to build
-# it again).
+# `docker import`; and make, so that `make test` runs in it as in a CI job
+# container (scripts/container-test.sh). Nothing comes from a container
+# registry. Does nothing when the image already exists (remove it with
+# `docker image rm` to build it again).
 #
 #   bash scripts/image.sh                      # or: make image
 #   pgbench-ha run --backend docker --image pgbench-ha/postgres:15 scenarios/sync-vs-async.yaml
@@ -58,8 +59,8 @@ chmod 0755 "$dir"
 root="$dir/rootfs"
 start=$(date +%s)
 
-say "debootstrap $SUITE (minbase, iproute2, iptables) from $MIRROR"
-debootstrap --variant=minbase --include=iproute2,iptables,ca-certificates \
+say "debootstrap $SUITE (minbase, iproute2, iptables, make) from $MIRROR"
+debootstrap --variant=minbase --include=iproute2,iptables,ca-certificates,make \
 	"$SUITE" "$root" "$MIRROR" >"$dir/debootstrap.log" 2>&1 ||
 	{ tail -n 30 "$dir/debootstrap.log" >&2; say "debootstrap failed"; exit 1; }
 
@@ -101,7 +102,7 @@ tar --numeric-owner -C "$root" -c . | docker import \
 	--change "ENV PATH=$bindir:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
 	--change "ENV LANG=C.UTF-8" \
 	--change 'CMD ["sleep", "infinity"]' \
-	--message "debootstrap $SUITE minbase + postgresql-$PG_MAJOR, iproute2, iptables" \
+	--message "debootstrap $SUITE minbase + postgresql-$PG_MAJOR, iproute2, iptables, make" \
 	- "$IMAGE" >/dev/null
 size=$(docker image inspect -f '{{.Size}}' "$IMAGE")
 say "built $IMAGE ($((size / 1024 / 1024)) MB) in $(($(date +%s) - start)) s"

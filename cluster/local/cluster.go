@@ -12,8 +12,6 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/pgbench-ha/pgbench-ha/cluster"
 )
 
@@ -226,6 +224,9 @@ func (c *Cluster) start(ctx context.Context, n *node) error {
 	if err != nil {
 		return err
 	}
+	p.mu.Lock()
+	p.dataDir = n.dataDir
+	p.mu.Unlock()
 	c.mu.Lock()
 	n.proc = p
 	c.mu.Unlock()
@@ -319,30 +320,10 @@ func (c *Cluster) Kill(ctx context.Context, name string) error {
 	if !p.groupGone(5 * time.Second) {
 		return fmt.Errorf("kill %s: processes still alive 5s after SIGKILL", name)
 	}
-	removeShm(n.dataDir)
+	if err := removeShm(n.dataDir); err != nil {
+		return fmt.Errorf("kill %s: %w", name, err)
+	}
 	return nil
-}
-
-// removeShm removes the System V segment named in postmaster.pid, which a
-// SIGKILLed postmaster leaves behind.
-func removeShm(dataDir string) {
-	b, err := os.ReadFile(filepath.Join(dataDir, "postmaster.pid"))
-	if err != nil {
-		return
-	}
-	lines := strings.Split(string(b), "\n")
-	if len(lines) < 7 {
-		return
-	}
-	f := strings.Fields(lines[6])
-	if len(f) != 2 {
-		return
-	}
-	id, err := strconv.Atoi(f[1])
-	if err != nil {
-		return
-	}
-	_, _ = unix.SysvShmCtl(id, unix.IPC_RMID, nil)
 }
 
 // Down kills every node's process group, removes shared memory and data.
@@ -366,8 +347,9 @@ func (c *Cluster) Down(ctx context.Context) error {
 			}
 			if !n.proc.wait(10*time.Second) || !n.proc.groupGone(10*time.Second) {
 				errs = append(errs, fmt.Errorf("down %s: processes of group %d did not exit", n.name, n.proc.pgid))
+			} else if err := removeShm(n.dataDir); err != nil {
+				errs = append(errs, fmt.Errorf("down %s: %w", n.name, err))
 			}
-			removeShm(n.dataDir)
 		}
 		if n.logFile != nil {
 			n.logFile.Close()
@@ -443,7 +425,9 @@ func (c *Cluster) Start(ctx context.Context, name string) error {
 	if p != nil && p.running() {
 		return fmt.Errorf("start %s: already running", name)
 	}
-	removeShm(n.dataDir)
+	if err := removeShm(n.dataDir); err != nil {
+		return fmt.Errorf("start %s: %w", name, err)
+	}
 	return c.start(ctx, n)
 }
 

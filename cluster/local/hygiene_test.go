@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"golang.org/x/sys/unix"
 
 	"github.com/pgbench-ha/pgbench-ha/cluster"
 )
@@ -107,24 +106,29 @@ func hexAddr(h string) string {
 // data directory's postmaster.pid.
 func shmOf(t *testing.T, dataDir string) (key, id int) {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dataDir, "postmaster.pid"))
+	pf, err := readPidFile(dataDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	lines := strings.Split(string(b), "\n")
-	if len(lines) < 7 {
-		t.Fatalf("postmaster.pid has %d lines:\n%s", len(lines), b)
+	if !pf.hasShm {
+		t.Fatalf("%s/postmaster.pid names no shared memory segment", dataDir)
 	}
-	f := strings.Fields(lines[6])
-	if len(f) != 2 {
-		t.Fatalf("postmaster.pid line 7 = %q, want key and shmid", lines[6])
+	return pf.key, pf.shmid
+}
+
+// findSegment looks shmid up in /proc/sysvipc/shm.
+func findSegment(t *testing.T, shmid int) (segment, bool) {
+	t.Helper()
+	segs, err := segments()
+	if err != nil {
+		t.Fatal(err)
 	}
-	key, err1 := strconv.Atoi(f[0])
-	id, err2 := strconv.Atoi(f[1])
-	if err1 != nil || err2 != nil {
-		t.Fatalf("postmaster.pid line 7 = %q", lines[6])
+	for _, s := range segs {
+		if s.id == shmid {
+			return s, true
+		}
 	}
-	return key, id
+	return segment{}, false
 }
 
 func groupAlive(pgid int) bool {
@@ -216,14 +220,19 @@ func TestClusterHygiene(t *testing.T) {
 	t.Run("kill removes the shared memory segment", func(t *testing.T) {
 		p := c.nodes[0]
 		key, shmid := shmOf(t, p.dataDir)
-		var desc unix.SysvShmDesc
-		if _, err := unix.SysvShmCtl(shmid, unix.IPC_STAT, &desc); err != nil {
-			t.Fatalf("shmid %d of the running primary: IPC_STAT: %v", shmid, err)
+		// From /proc/sysvipc/shm: root in a container may not IPC_STAT
+		// the server user's segment.
+		seg, ok := findSegment(t, shmid)
+		if !ok {
+			t.Fatalf("shmid %d of the running primary is not in /proc/sysvipc/shm", shmid)
 		}
-		if int(int32(desc.Perm.Key)) != key {
-			t.Fatalf("shmid %d has key %d, postmaster.pid says %d", shmid, desc.Perm.Key, key)
+		if seg.key != key {
+			t.Fatalf("shmid %d has key %d, postmaster.pid says %d", shmid, seg.key, key)
 		}
-		if desc.Nattch == 0 {
+		if seg.uid != uid {
+			t.Errorf("shmid %d belongs to uid %d, want the server user %d", shmid, seg.uid, uid)
+		}
+		if seg.nattch == 0 {
 			t.Errorf("shmid %d: no process attached to the running primary's segment", shmid)
 		}
 		// A backend busy with a query keeps the segment attached for as
@@ -233,8 +242,8 @@ func TestClusterHygiene(t *testing.T) {
 		if err := c.Kill(ctx, "primary"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := unix.SysvShmCtl(shmid, unix.IPC_STAT, &desc); err == nil {
-			t.Errorf("shmid %d (key %d) still exists after Kill: %d processes attached, mode %#o", shmid, key, desc.Nattch, desc.Perm.Mode)
+		if seg, ok := findSegment(t, shmid); ok {
+			t.Errorf("shmid %d (key %d) still exists after Kill: %d processes attached", shmid, seg.key, seg.nattch)
 		}
 		if groupAlive(pgid) {
 			t.Errorf("process group %d of the killed primary still has processes", pgid)
@@ -398,6 +407,20 @@ func TestKillAndDownStopEveryProcess(t *testing.T) {
 		if len(alive) > 0 {
 			t.Errorf("after Kill(primary) returned, processes of the node still run: %v (busy backend %d)", alive, busy)
 		}
+		// The harness is their subreaper: they were reaped, not left as
+		// zombies (in a container, PID 1 may never reap them).
+		var left []string
+		for _, pid := range kids {
+			if st := procState(pid); st != "" {
+				left = append(left, fmt.Sprintf("%d (%s)", pid, st))
+			}
+		}
+		if len(left) > 0 {
+			t.Errorf("after Kill(primary) returned, processes of the node were not reaped: %v", left)
+		}
+		if z := ownZombies(); len(z) > 0 {
+			t.Errorf("zombie children of the harness after Kill: %v", z)
+		}
 		// The busy backend, at least, does not stop by itself.
 		time.Sleep(300 * time.Millisecond)
 		if !dead(busy) {
@@ -424,6 +447,9 @@ func TestKillAndDownStopEveryProcess(t *testing.T) {
 		}
 		if len(alive) > 0 {
 			t.Errorf("after Down returned, processes of the cluster still run: %v (busy backend %d)", alive, busy)
+		}
+		if z := ownZombies(); len(z) > 0 {
+			t.Errorf("zombie children of the harness after Down: %v", z)
 		}
 		time.Sleep(300 * time.Millisecond)
 		if !dead(busy) {

@@ -146,7 +146,12 @@ func New(opts Options) (*Backend, error) {
 		os.RemoveAll(root)
 		return nil, fmt.Errorf("local backend: give %s to the server user: %w", root, err)
 	}
+	if err := writeMarker(root); err != nil {
+		os.RemoveAll(root)
+		return nil, fmt.Errorf("local backend: %w", err)
+	}
 	b.root = root
+	adoptOrphans()
 	if !opts.NoCache {
 		b.cacheDir = cacheDir(opts.CacheDir)
 	}

@@ -24,8 +24,9 @@ type proc struct {
 	done chan struct{}
 	err  error
 
-	mu     sync.Mutex
-	killed []int // descendants sent SIGKILL, for groupGone
+	mu      sync.Mutex
+	killed  []int  // descendants sent SIGKILL, for groupGone
+	dataDir string // a postmaster's, for its shared memory
 }
 
 // registry holds every process group started by this package, so a forced
@@ -36,9 +37,10 @@ var registry = struct {
 }{procs: map[int]*proc{}}
 
 // KillAll kills every process this package started and that has not
-// exited yet, with their descendants. It is meant for a forced exit; it
-// does not wait.
-func KillAll() {
+// exited yet, with their descendants, then removes the shared memory of
+// the killed servers. It is meant for a forced exit: it waits for the
+// processes to die for 3 seconds at most.
+func KillAll() error {
 	registry.Lock()
 	procs := make([]*proc, 0, len(registry.procs))
 	for _, p := range registry.procs {
@@ -48,6 +50,23 @@ func KillAll() {
 	for _, p := range procs {
 		p.kill()
 	}
+	deadline := time.Now().Add(3 * time.Second)
+	var errs []error
+	for _, p := range procs {
+		if !p.wait(time.Until(deadline)) || !p.groupGone(time.Until(deadline)) {
+			errs = append(errs, fmt.Errorf("processes of group %d still alive after SIGKILL", p.pgid))
+			continue
+		}
+		p.mu.Lock()
+		dataDir := p.dataDir
+		p.mu.Unlock()
+		if dataDir != "" {
+			if err := removeShm(dataDir); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // spawn starts name with args as the server user, in a new process group,
@@ -118,6 +137,10 @@ func (p *proc) kill() {
 	default:
 	}
 	_ = syscall.Kill(-p.pgid, syscall.SIGSTOP)
+	// A signal takes effect asynchronously: until the postmaster has
+	// stopped it may still fork a backend (clients reconnect all the
+	// time), which the scan below could miss and which would survive it.
+	waitStopped(p.pgid, 100*time.Millisecond)
 	tree := descendants(p.pgid)
 	for _, pid := range tree {
 		_ = syscall.Kill(pid, syscall.SIGSTOP)
@@ -131,6 +154,20 @@ func (p *proc) kill() {
 	p.mu.Lock()
 	p.killed = append(p.killed, tree...)
 	p.mu.Unlock()
+}
+
+// waitStopped waits until pid is stopped or gone, up to d. Once it is
+// stopped, every child it forked is in /proc: fork returns to the parent
+// only after the child exists.
+func waitStopped(pid int, d time.Duration) {
+	deadline := time.Now().Add(d)
+	for {
+		st, ok := readStat(pid)
+		if !ok || st.exited() || st.state == 'T' || st.state == 't' || time.Now().After(deadline) {
+			return
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
 }
 
 // signal sends sig to the postmaster's group and every descendant: SIGSTOP
@@ -154,20 +191,12 @@ func (p *proc) signal(sig syscall.Signal) error {
 
 // descendants lists every live process descended from pid, read from /proc.
 func descendants(root int) []int {
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil
-	}
 	children := map[int][]int{}
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
+	eachProc(func(pid int, st procStat) {
+		if !st.exited() {
+			children[st.ppid] = append(children[st.ppid], pid)
 		}
-		if ppid, ok := parentOf(pid); ok {
-			children[ppid] = append(children[ppid], pid)
-		}
-	}
+	})
 	var out []int
 	queue := []int{root}
 	for len(queue) > 0 {
@@ -181,29 +210,82 @@ func descendants(root int) []int {
 	return out
 }
 
-// parentOf reads the parent pid from /proc/<pid>/stat; zombies count as
-// gone.
-func parentOf(pid int) (int, bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, false
-	}
-	// pid (comm) state ppid ...; comm may hold spaces and parentheses.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, false
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 2 || f[0] == "Z" || f[0] == "X" {
-		return 0, false
-	}
-	ppid, err := strconv.Atoi(f[1])
-	return ppid, err == nil
+// procStat is what /proc/<pid>/stat says of a process.
+type procStat struct {
+	state   byte // 'R', 'S', 'Z', ...
+	ppid    int
+	pgrp    int
+	session int
+	start   uint64 // clock ticks after boot
 }
 
+// exited reports whether the process has exited: a zombie (dead, not yet
+// reaped by its parent) has.
+func (s procStat) exited() bool { return s.state == 'Z' || s.state == 'X' }
+
+// readStat reads /proc/<pid>/stat; false when the process does not exist.
+func readStat(pid int) (procStat, bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return procStat{}, false
+	}
+	// pid (comm) state ppid pgrp session ... starttime (the 22nd) ...;
+	// comm may hold spaces and parentheses.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return procStat{}, false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 20 || len(f[0]) != 1 {
+		return procStat{}, false
+	}
+	var st procStat
+	st.state = f[0][0]
+	var e1, e2, e3, e4 error
+	st.ppid, e1 = strconv.Atoi(f[1])
+	st.pgrp, e2 = strconv.Atoi(f[2])
+	st.session, e3 = strconv.Atoi(f[3])
+	st.start, e4 = strconv.ParseUint(f[19], 10, 64)
+	return st, e1 == nil && e2 == nil && e3 == nil && e4 == nil
+}
+
+// alive reports whether pid runs: a zombie does not.
 func alive(pid int) bool {
-	_, ok := parentOf(pid)
-	return ok
+	st, ok := readStat(pid)
+	return ok && !st.exited()
+}
+
+// groupLive reports whether any process of group pgid runs. kill(-pgid, 0)
+// is not enough: it succeeds while a zombie of the group is left, and a
+// zombie is gone for every purpose but its parent's wait.
+func groupLive(pgid int) bool {
+	if errors.Is(syscall.Kill(-pgid, 0), syscall.ESRCH) {
+		return false
+	}
+	found := false
+	eachProc(func(pid int, st procStat) {
+		if st.pgrp == pgid && !st.exited() {
+			found = true
+		}
+	})
+	return found
+}
+
+// eachProc calls fn for every process in /proc.
+func eachProc(fn func(pid int, st procStat)) {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if st, ok := readStat(pid); ok {
+			fn(pid, st)
+		}
+	}
 }
 
 // running reports whether the group leader has not exited.
@@ -218,6 +300,9 @@ func (p *proc) running() bool {
 
 // wait waits for the group leader to exit, up to d.
 func (p *proc) wait(d time.Duration) bool {
+	if !p.running() {
+		return true
+	}
 	select {
 	case <-p.done:
 		return true
@@ -226,8 +311,9 @@ func (p *proc) wait(d time.Duration) bool {
 	}
 }
 
-// groupGone waits until no process of the group is left (backends exit a
-// little after the postmaster), up to d.
+// groupGone waits until no process of the group is left running
+// (backends exit a little after the postmaster), up to d; zombies count as
+// gone. Then it reaps the orphans the node left to this process.
 func (p *proc) groupGone(d time.Duration) bool {
 	deadline := time.Now().Add(d)
 	for {
@@ -239,7 +325,8 @@ func (p *proc) groupGone(d time.Duration) bool {
 			}
 		}
 		p.mu.Unlock()
-		if err := syscall.Kill(-p.pgid, 0); errors.Is(err, syscall.ESRCH) && left == 0 {
+		if left == 0 && !groupLive(p.pgid) {
+			reapOrphans()
 			return true
 		}
 		if time.Now().After(deadline) {

@@ -32,8 +32,11 @@ func main() {
 		fmt.Fprintln(os.Stderr, "\npgbench-ha: interrupted: stopping the cluster and writing a partial result (Ctrl-C again to force)")
 		cancel()
 		<-sigs
-		// Forced: kill every process group we started, remove their data.
-		local.KillAll()
+		// Forced: kill every process group we started, remove their shared
+		// memory and data.
+		if err := local.KillAll(); err != nil {
+			fmt.Fprintf(os.Stderr, "pgbench-ha: forced exit: %v\n", err)
+		}
 		mu.Lock()
 		if backend != nil {
 			_ = backend.Close()

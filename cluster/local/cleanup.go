@@ -1,0 +1,199 @@
+package local
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// A harness killed outright (SIGKILL, a crash) leaves its backend's temp
+// dir and, once its servers die with it, their shared memory segments:
+// nobody removes them. Each backend's temp dir holds a marker naming the
+// harness process, so Cleanup can tell a dead run's leftovers from a live
+// run's and from anything else on the machine.
+
+// markerName is the file in a backend's temp dir that names its harness.
+const markerName = "harness"
+
+// harness identifies a process across pid reuse: pid, start time, boot.
+type harness struct {
+	pid   int
+	start uint64
+	boot  string
+}
+
+func bootID() string {
+	b, _ := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	return strings.TrimSpace(string(b))
+}
+
+// writeMarker records this process as the harness of root.
+func writeMarker(root string) error {
+	st, ok := readStat(os.Getpid())
+	if !ok {
+		return errors.New("read /proc/self/stat")
+	}
+	line := fmt.Sprintf("%d %d %s\n", os.Getpid(), st.start, bootID())
+	return os.WriteFile(filepath.Join(root, markerName), []byte(line), 0o644)
+}
+
+// readMarker reads the harness of root; the error wraps fs.ErrNotExist
+// when root has no marker.
+func readMarker(root string) (harness, error) {
+	b, err := os.ReadFile(filepath.Join(root, markerName))
+	if err != nil {
+		return harness{}, err
+	}
+	f := strings.Fields(string(b))
+	if len(f) != 3 {
+		return harness{}, fmt.Errorf("%s: not a harness marker", filepath.Join(root, markerName))
+	}
+	var h harness
+	var e1, e2 error
+	h.pid, e1 = strconv.Atoi(f[0])
+	h.start, e2 = strconv.ParseUint(f[1], 10, 64)
+	h.boot = f[2]
+	if e1 != nil || e2 != nil {
+		return harness{}, fmt.Errorf("%s: not a harness marker", filepath.Join(root, markerName))
+	}
+	return h, nil
+}
+
+// running reports whether the harness process still runs.
+func (h harness) running() bool {
+	if h.boot != bootID() {
+		return false
+	}
+	st, ok := readStat(h.pid)
+	return ok && !st.exited() && st.start == h.start
+}
+
+// CleanupOptions configure Cleanup.
+type CleanupOptions struct {
+	// TempDir is where backends made their temp dirs; empty means
+	// os.TempDir(), as for Options.TempDir.
+	TempDir string
+	// DryRun lists what would be removed and removes nothing.
+	DryRun bool
+}
+
+// Leftover is a shared memory segment or a backend's temp dir (data
+// directories and logs not kept elsewhere) that a run left behind.
+type Leftover struct {
+	Kind string // "segment" or "directory"
+	Name string // the segment's id and key and its data dir, or the dir
+	PID  int    // the run's harness process
+	// Alive says the harness still runs: its temp dir is kept.
+	Alive   bool
+	Removed bool
+	Err     error
+}
+
+// Cleanup removes what local runs whose harness is gone left behind: the
+// shared memory segments of their servers, then their temp dirs. Only the
+// temp dirs with a harness marker are looked at, and only a segment named
+// in one of their postmaster.pid files, with the same key, made by that
+// postmaster and attached by no process, is removed: never another
+// PostgreSQL's. A temp dir is removed once none of its segments is left.
+// Run as root, segments are removed as their owner. It returns everything
+// it found, removed or kept.
+func Cleanup(opts CleanupOptions) ([]Leftover, error) {
+	tmp := opts.TempDir
+	if tmp == "" {
+		tmp = os.TempDir()
+	}
+	roots, err := filepath.Glob(filepath.Join(tmp, "pgbench-ha-*"))
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(roots)
+	var found []Leftover
+	var errs []error
+	for _, root := range roots {
+		h, err := readMarker(root)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // not a backend's, or one from before markers
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if h.running() {
+			found = append(found, Leftover{Kind: "directory", Name: root, PID: h.pid, Alive: true})
+			continue
+		}
+		segs, err := deadSegments(root, h.pid)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		kept := 0
+		for i := range segs {
+			l := &segs[i]
+			switch {
+			case l.seg.nattch > 0:
+				l.Err = fmt.Errorf("%d processes still attached (a server of the run still runs?)", l.seg.nattch)
+			case !opts.DryRun:
+				if l.Err = removeSegment(l.seg); l.Err == nil {
+					l.Removed = true
+				}
+			}
+			if l.Err != nil {
+				kept++
+				errs = append(errs, l.Err)
+			}
+			found = append(found, l.Leftover)
+		}
+		dir := Leftover{Kind: "directory", Name: root, PID: h.pid}
+		switch {
+		case kept > 0:
+			dir.Err = fmt.Errorf("%d of its shared memory segments are left", kept)
+		case opts.DryRun:
+		default:
+			if dir.Err = os.RemoveAll(root); dir.Err == nil {
+				dir.Removed = true
+			} else {
+				errs = append(errs, dir.Err)
+			}
+		}
+		found = append(found, dir)
+	}
+	return found, errors.Join(errs...)
+}
+
+type deadSegment struct {
+	Leftover
+	seg segment
+}
+
+// deadSegments lists the segments that the servers of a backend's temp dir
+// left: <root>/<cluster>/<node>/postmaster.pid, and the template's.
+func deadSegments(root string, pid int) ([]deadSegment, error) {
+	files, _ := filepath.Glob(filepath.Join(root, "*", "postmaster.pid"))
+	nodes, _ := filepath.Glob(filepath.Join(root, "*", "*", "postmaster.pid"))
+	var out []deadSegment
+	for _, f := range append(files, nodes...) {
+		dataDir := filepath.Dir(f)
+		pf, err := readPidFile(dataDir)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		seg, ok, err := serverSegment(pf)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			name := fmt.Sprintf("%d (key %d) of %s", seg.id, seg.key, dataDir)
+			out = append(out, deadSegment{Leftover{Kind: "segment", Name: name, PID: pid}, seg})
+		}
+	}
+	return out, nil
+}
