@@ -425,7 +425,7 @@ func (s *suite) failover(t *testing.T) {
 		ctl.Wait()
 		t.Fatal(err)
 	}
-	tl := ctl.Wait()
+	tl := ctl.FailedOver()
 	if !tl.Promoted {
 		t.Fatalf("no promotion: %v", tl.Err)
 	}

@@ -208,7 +208,7 @@ func TestKillPrimaryPromote(t *testing.T) {
 	}
 	t.Logf("after the kill: replica1 at %s, replica2 at %s; expecting %s to be promoted", lsn1, lsn2, want)
 
-	tl := ctl.Wait()
+	tl := ctl.FailedOver()
 	// Right after the controller is done, while the writers still write:
 	// how long until the repointed replica streams from the new primary.
 	streamErr := waitStreaming(ctx, t, c, tl.NewPrimary, start.Add(tl.PromoteDone), 10*time.Second)

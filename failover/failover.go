@@ -54,10 +54,7 @@ type Timeline struct {
 	// SyncRestored is when the new primary was made synchronous again; 0
 	// when it was not.
 	SyncRestored time.Duration
-	// SplitBrain: the old primary still accepted writes (seen directly by
-	// the harness) after the new one was promoted.
-	SplitBrain bool
-	Err        error
+	Err          error
 }
 
 // Controller is the harness's own failover manager.
@@ -65,8 +62,12 @@ type Controller struct {
 	c     cluster.Cluster
 	roles *cluster.Roles
 	cfg   Config
-	done  chan struct{}
-	tl    Timeline
+	done  chan struct{} // Run returned
+	// failedOver is closed once the failover is over (promoted, repointed,
+	// synchronous again, or failed), while Run goes on watching the old
+	// primary for a split brain; tl is not written after it.
+	failedOver chan struct{}
+	tl         Timeline
 }
 
 // New returns a controller; Run starts it.
@@ -77,7 +78,7 @@ func New(c cluster.Cluster, roles *cluster.Roles, cfg Config) *Controller {
 	if cfg.Emit == nil {
 		cfg.Emit = func(result.Event) {}
 	}
-	return &Controller{c: c, roles: roles, cfg: cfg, done: make(chan struct{})}
+	return &Controller{c: c, roles: roles, cfg: cfg, done: make(chan struct{}), failedOver: make(chan struct{})}
 }
 
 func (ctl *Controller) now() time.Duration { return time.Since(ctl.cfg.Start) }
@@ -133,16 +134,30 @@ func (ctl *Controller) Run(ctx context.Context) {
 			ctl.tl.Err = err
 			ctl.cfg.Emit(result.Event{Ms: msOf(ctl.now()), Kind: result.EventError, Detail: "failover: " + err.Error()})
 		}
-		if ctl.tl.Promoted {
+		promoted := ctl.tl.Promoted
+		close(ctl.failedOver)
+		if promoted {
 			ctl.watchOld(ctx, primary)
 		}
 		return
 	}
 }
 
-// Wait blocks until Run has returned and gives the timeline.
+// Wait blocks until Run has returned (its context ended) and gives the
+// timeline.
 func (ctl *Controller) Wait() Timeline {
 	<-ctl.done
+	return ctl.tl
+}
+
+// FailedOver blocks until the failover is over (or Run has returned
+// without one) and gives the timeline; Run goes on watching the old
+// primary for a split brain until its context ends.
+func (ctl *Controller) FailedOver() Timeline {
+	select {
+	case <-ctl.failedOver:
+	case <-ctl.done:
+	}
 	return ctl.tl
 }
 
@@ -323,7 +338,6 @@ func (ctl *Controller) watchOld(ctx context.Context, old string) {
 		}
 		switch {
 		case w && !writable:
-			ctl.tl.SplitBrain = true
 			ctl.cfg.Emit(result.Event{Ms: msOf(now), Kind: result.EventSplitBrain, Node: old,
 				Detail: fmt.Sprintf("%s is a writable primary beside %s", old, ctl.tl.NewPrimary)})
 		case !w && writable:
