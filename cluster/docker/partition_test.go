@@ -79,7 +79,9 @@ func TestNodePartition(t *testing.T) {
 		{Spec: fault.Isolate{Target: clustertest.Replica2}},
 		{Spec: fault.Partition{From: []string{clustertest.Primary}, To: []string{clustertest.Replica2}}},
 	} {
-		f.For = scenario.Duration(1500 * time.Millisecond)
+		// Cuts go through docker exec, about 1 s under load: the window
+		// leaves time to write after the injection returned.
+		f.For = scenario.Duration(3 * time.Second)
 		t.Run(f.Kind(), func(t *testing.T) {
 			var mu sync.Mutex
 			var events []string
@@ -103,7 +105,7 @@ func TestNodePartition(t *testing.T) {
 			injected := time.Since(t0)
 			time.Sleep(200 * time.Millisecond) // what was in flight
 			before := queryLSN(t, ctx, replica2, replayLSN)
-			for n := 0; time.Since(t0) < 1200*time.Millisecond; n++ {
+			for n := 0; time.Since(t0) < injected+900*time.Millisecond; n++ {
 				if _, err := primary.Exec(ctx, "INSERT INTO t SELECT generate_series(1, 1000)"); err != nil {
 					t.Fatalf("write during %s: %v", f.Spec.Describe(), err)
 				}
