@@ -111,9 +111,11 @@ func (t *Timeline) Run(ctx context.Context) {
 	}
 }
 
-// event is an event about fault idx.
+// event is an event about fault idx. The caller must not hold t.mu.
 func (t *Timeline) event(kind string, idx int, at float64, detail, outcome string) result.Event {
+	t.mu.Lock()
 	r := t.records[idx]
+	t.mu.Unlock()
 	i := idx
 	return result.Event{Ms: at, Kind: kind, Node: r.Node, Detail: detail, Fault: &i,
 		FaultKind: r.Kind, Lasting: r.Lasting, Outcome: outcome}
