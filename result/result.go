@@ -269,8 +269,10 @@ type Failover struct {
 	DetectedMs     *float64 `json:"detected_ms"`
 	PromoteStartMs *float64 `json:"promote_start_ms"`
 	PromoteDoneMs  *float64 `json:"promote_done_ms"`
-	// FaultMs is when the fault landed (seen to take effect, else when its
-	// injection started); InjectedMs when its injection started.
+	// FaultMs is when the fault landed: when its injection started, or
+	// the last ack before it was seen to take effect when that came later
+	// (a kill takes tens of ms, during which the old primary may still
+	// acknowledge). InjectedMs is when its injection started.
 	InjectedMs   *float64 `json:"fault_injected_ms"`
 	FirstWriteMs *float64 `json:"first_write_ms"` // first ack after the fault landed, anywhere
 	// FirstWriteNode is where that write was acknowledged.

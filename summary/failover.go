@@ -26,21 +26,26 @@ func Failover(in Input, fired []result.Fault, events []result.Event) (f *result.
 			break
 		}
 	}
-	// The fault counts from when it landed (a kill's node refusing
-	// connections), not from when its injection started: until then the
-	// old primary may still acknowledge writes, and those are not outage.
-	landed := *fault.InjectedMs
+	// The fault counts from when it landed, not from when its injection
+	// started: until it lands the old primary may still acknowledge
+	// writes, and those are not outage. It landed at the latest when it
+	// was seen to take effect (a kill's node refusing connections, which
+	// a frozen postmaster delays), and not before the last ack until
+	// then: the fault counts from that ack, or from the injection.
+	seen := *fault.InjectedMs
 	if fault.EffectiveMs != nil {
-		landed = *fault.EffectiveMs
+		seen = *fault.EffectiveMs
+	}
+	at := time.Duration(seen * float64(time.Millisecond))
+	old := slices.Index(in.Nodes, in.OldPrimary)
+	led := in.Ledger
+	landed := *fault.InjectedMs
+	if last, ok := led.LastAckBefore(at); ok {
+		f.LastAckBeforeMs = ptr(msOf(last))
+		landed = max(landed, msOf(last))
 	}
 	f.InjectedMs = ptr(*fault.InjectedMs)
 	f.FaultMs = ptr(landed)
-	at := time.Duration(landed * float64(time.Millisecond))
-	old := slices.Index(in.Nodes, in.OldPrimary)
-	led := in.Ledger
-	if last, ok := led.LastAckBefore(at); ok {
-		f.LastAckBeforeMs = ptr(msOf(last))
-	}
 	promoted := false
 	for _, e := range events {
 		switch e.Kind {
