@@ -12,7 +12,7 @@ import (
 
 	"github.com/pgbench-ha/pgbench-ha/audit"
 	"github.com/pgbench-ha/pgbench-ha/cluster"
-	"github.com/pgbench-ha/pgbench-ha/internal/pgtest"
+	"github.com/pgbench-ha/pgbench-ha/cluster/local/localtest"
 	"github.com/pgbench-ha/pgbench-ha/result"
 	"github.com/pgbench-ha/pgbench-ha/workload"
 )
@@ -75,7 +75,7 @@ func checkNodes(t *testing.T, a *result.Audit, missing []int64) {
 // then removes acknowledged rows behind the workload's back: the audit
 // must name exactly those as lost, on the primary and on every replica.
 func TestAuditFindsDeletedAckedWrites(t *testing.T) {
-	c := pgtest.Cluster3(t, "audit")
+	c := localtest.Cluster3(t, "audit")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 

@@ -17,8 +17,8 @@ import (
 
 	"github.com/pgbench-ha/pgbench-ha/chaos"
 	"github.com/pgbench-ha/pgbench-ha/cluster"
+	"github.com/pgbench-ha/pgbench-ha/cluster/local/localtest"
 	"github.com/pgbench-ha/pgbench-ha/fault"
-	"github.com/pgbench-ha/pgbench-ha/internal/pgtest"
 	"github.com/pgbench-ha/pgbench-ha/result"
 	"github.com/pgbench-ha/pgbench-ha/scenario"
 )
@@ -37,7 +37,7 @@ type fixture struct {
 // slots, every link through a proxy, with the three client groups.
 func upChaos(t *testing.T, ctx context.Context) *fixture {
 	t.Helper()
-	b := pgtest.Backend(t)
+	b := localtest.Backend(t)
 	uctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	c, err := b.Up(uctx, cluster.Spec{

@@ -14,9 +14,9 @@ import (
 
 	"github.com/pgbench-ha/pgbench-ha/chaos"
 	"github.com/pgbench-ha/pgbench-ha/cluster"
+	"github.com/pgbench-ha/pgbench-ha/cluster/local/localtest"
 	"github.com/pgbench-ha/pgbench-ha/failover"
 	"github.com/pgbench-ha/pgbench-ha/fault"
-	"github.com/pgbench-ha/pgbench-ha/internal/pgtest"
 	"github.com/pgbench-ha/pgbench-ha/result"
 	"github.com/pgbench-ha/pgbench-ha/scenario"
 	"github.com/pgbench-ha/pgbench-ha/workload"
@@ -118,7 +118,7 @@ func waitStreaming(ctx context.Context, t *testing.T, c cluster.Cluster, primary
 // controller must promote the most advanced replica, which then takes the
 // writes, and repoint the other replica to it.
 func TestKillPrimaryPromote(t *testing.T) {
-	c := pgtest.Cluster3(t, "failover")
+	c := localtest.Cluster3(t, "failover")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 

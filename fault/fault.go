@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/pgbench-ha/pgbench-ha/cluster"
 )
@@ -178,7 +179,7 @@ func Supported(file, backend string, a cluster.Abilities, specs []Spec, lines []
 		k, _ := Lookup(s.Kind())
 		if !slices.Contains(can, s.Kind()) {
 			msg := fmt.Sprintf("%s:%d: fault kind %q is not supported by the %s backend (it supports: %s)",
-				file, lines[i], s.Kind(), backend, joinList(can))
+				file, lines[i], s.Kind(), backend, strings.Join(can, ", "))
 			if k.Hint != "" && !a.ClientLinks {
 				// A backend with client links has proxies: the hint
 				// (use the local backend) would not help.
@@ -194,15 +195,4 @@ func Supported(file, backend string, a cluster.Abilities, specs []Spec, lines []
 		}
 	}
 	return probs
-}
-
-func joinList(s []string) string {
-	out := ""
-	for i, x := range s {
-		if i > 0 {
-			out += ", "
-		}
-		out += x
-	}
-	return out
 }

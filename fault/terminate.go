@@ -3,6 +3,7 @@ package fault
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -43,7 +44,7 @@ func (Terminate) Lasting() bool       { return false }
 
 func (f Terminate) Validate(c Check) {
 	c.Node("node", f.Target)
-	if c.Required("backends", "one of "+joinList(TerminateBackends)) {
+	if c.Required("backends", "one of "+strings.Join(TerminateBackends, ", ")) {
 		c.Enum("backends", f.Backends, "backend to terminate", TerminateBackends)
 	}
 }

@@ -9,8 +9,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgbench-ha/pgbench-ha/cluster"
+	"github.com/pgbench-ha/pgbench-ha/cluster/local/localtest"
 	"github.com/pgbench-ha/pgbench-ha/fault"
-	"github.com/pgbench-ha/pgbench-ha/internal/pgtest"
 	"github.com/pgbench-ha/pgbench-ha/scenario"
 )
 
@@ -54,7 +54,7 @@ faults:
 // walreceiver, on a real cluster: the writer's next query fails, the
 // standby streams again.
 func TestTerminate(t *testing.T) {
-	c := pgtest.Cluster3(t, "terminate")
+	c := localtest.Cluster3(t, "terminate")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	env := fault.Env{Cluster: c, Roles: cluster.NewRoles("primary", []string{"replica1", "replica2"}), ID: "f0"}

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/pgbench-ha/pgbench-ha/cluster/local"
-	"github.com/pgbench-ha/pgbench-ha/internal/pgtest"
+	"github.com/pgbench-ha/pgbench-ha/cluster/local/localtest"
 	"github.com/pgbench-ha/pgbench-ha/report"
 	"github.com/pgbench-ha/pgbench-ha/result"
 	"github.com/pgbench-ha/pgbench-ha/runner"
@@ -26,7 +26,7 @@ import (
 // brings each variant's cluster down itself; Close removes what is left.
 func newBackend(t *testing.T) *local.Backend {
 	t.Helper()
-	return pgtest.Backend(t)
+	return localtest.Backend(t)
 }
 
 // shortScenario is a few seconds of writes at 500 TPS with the primary

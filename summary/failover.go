@@ -84,7 +84,8 @@ func Failover(in Input, fired []result.Fault, events []result.Event) (f *result.
 	}
 	// The writes the old primary acknowledged in each split brain: after
 	// the promotion (or the previous span), up to the span's end.
-	if f.PromoteDoneMs != nil {
+	if f.PromoteDoneMs != nil && len(f.SplitBrains) > 0 {
+		entries := led.Snapshot()
 		from := *f.PromoteDoneMs
 		for i := range f.SplitBrains {
 			sb := &f.SplitBrains[i]
@@ -92,7 +93,7 @@ func Failover(in Input, fired []result.Fault, events []result.Event) (f *result.
 			if sb.ToMs != nil {
 				to = *sb.ToMs
 			}
-			for _, e := range led.Snapshot() {
+			for _, e := range entries {
 				if e.Outcome == workload.Acked && int(e.Node) == old && msOf(e.At) >= from && msOf(e.At) <= to {
 					sb.AckedWrites++
 				}

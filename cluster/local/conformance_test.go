@@ -3,11 +3,11 @@ package local_test
 import (
 	"testing"
 
+	"github.com/pgbench-ha/pgbench-ha/cluster/local/localtest"
 	"github.com/pgbench-ha/pgbench-ha/clustertest"
-	"github.com/pgbench-ha/pgbench-ha/internal/pgtest"
 )
 
 // TestConformance runs the suite every backend passes.
 func TestConformance(t *testing.T) {
-	clustertest.Exercise(t, pgtest.Backend(t))
+	clustertest.Exercise(t, localtest.Backend(t))
 }

@@ -14,8 +14,8 @@ import (
 	"github.com/pgbench-ha/pgbench-ha/internal/testgate"
 )
 
-// newBackend is pgtest.Backend, which this package's own tests cannot
-// import (pgtest imports local).
+// newBackend is localtest.Backend, which this package's own tests cannot
+// import (localtest imports local).
 func newBackend(t *testing.T) *Backend {
 	t.Helper()
 	testgate.Integration(t)

@@ -15,8 +15,8 @@ import (
 
 	"github.com/pgbench-ha/pgbench-ha/cluster"
 	"github.com/pgbench-ha/pgbench-ha/cluster/local"
+	"github.com/pgbench-ha/pgbench-ha/cluster/local/localtest"
 	"github.com/pgbench-ha/pgbench-ha/internal/pgquote"
-	"github.com/pgbench-ha/pgbench-ha/internal/pgtest"
 )
 
 // upNetwork starts primary + replica1 (sync) + replica2 (async), with or
@@ -118,7 +118,7 @@ func lsn(t *testing.T, ctx context.Context, conn *pgx.Conn, sql string) string {
 }
 
 func TestNetwork(t *testing.T) {
-	b := pgtest.Backend(t)
+	b := localtest.Backend(t)
 	goroutines := runtime.NumGoroutine()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -398,7 +398,7 @@ func TestNetwork(t *testing.T) {
 // TestNetworkProxyOverhead measures what a proxy hop with no toxic adds to
 // a commit: the same cluster built with and without Network.
 func TestNetworkProxyOverhead(t *testing.T) {
-	b := pgtest.Backend(t)
+	b := localtest.Backend(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	const n = 200

@@ -18,7 +18,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pgbench-ha/pgbench-ha/internal/pgtest"
+	"github.com/pgbench-ha/pgbench-ha/cluster/local/localtest"
 	"github.com/pgbench-ha/pgbench-ha/report"
 	"github.com/pgbench-ha/pgbench-ha/result"
 )
@@ -51,7 +51,7 @@ func runCLI(ctx context.Context, args ...string) (code int, stdout, stderr strin
 // needPostgres skips the test when the server binaries are missing.
 func needPostgres(t *testing.T) {
 	t.Helper()
-	pgtest.Backend(t)
+	localtest.Backend(t)
 }
 
 // writeScenario writes a scenario file into a temp dir.

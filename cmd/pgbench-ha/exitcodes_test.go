@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pgbench-ha/pgbench-ha/internal/pgtest"
+	"github.com/pgbench-ha/pgbench-ha/cluster/local/localtest"
 	"github.com/pgbench-ha/pgbench-ha/result"
 )
 
@@ -238,7 +238,7 @@ func checkJUnit(t *testing.T, path string, failures int) {
 // TestRunFailedThresholdExits99 runs a tiny scenario on real servers with
 // a threshold it cannot meet.
 func TestRunFailedThresholdExits99(t *testing.T) {
-	pgtest.Backend(t) // skip with -short or without PostgreSQL, unless required
+	localtest.Backend(t) // skip with -short or without PostgreSQL, unless required
 	dir := t.TempDir()
 	sc := filepath.Join(dir, "impossible.yaml")
 	err := os.WriteFile(sc, []byte(`name: impossible-threshold

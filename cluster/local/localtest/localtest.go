@@ -1,8 +1,8 @@
-// Package pgtest gives integration tests a local backend on real
+// Package localtest gives integration tests a local backend on real
 // PostgreSQL servers.
 //
-//	b := pgtest.Backend(t) // skipped with -short or without PostgreSQL, unless required
-package pgtest
+//	b := localtest.Backend(t) // skipped with -short or without PostgreSQL, unless required
+package localtest
 
 import (
 	"context"
