@@ -249,6 +249,10 @@ type candidate struct {
 	order   int
 }
 
+// candidateTimeout bounds the question to each replica of how much WAL it
+// has, when choosing which to promote.
+const candidateTimeout = time.Second
+
 // promote picks the replica that received the most WAL, promotes it and
 // waits until it accepts writes, then repoints the others.
 func (ctl *Controller) promote(ctx context.Context, cs *cluster.Conns, old string, f *Failover) error {
@@ -261,8 +265,12 @@ func (ctl *Controller) promote(ctx context.Context, cs *cluster.Conns, old strin
 			continue
 		}
 		var recv, replay pgtype.Text
-		err = conn.QueryRow(ctx, "SELECT pg_last_wal_receive_lsn()::text, pg_last_wal_replay_lsn()::text").Scan(&recv, &replay)
+		// A stalled replica must not stall the failover: it is passed over.
+		qctx, cancel := context.WithTimeout(ctx, candidateTimeout)
+		err = conn.QueryRow(qctx, "SELECT pg_last_wal_receive_lsn()::text, pg_last_wal_replay_lsn()::text").Scan(&recv, &replay)
+		cancel()
 		if err != nil {
+			cs.Drop(r) // a later failover connects again
 			unreachable = append(unreachable, r)
 			continue
 		}
