@@ -8,7 +8,9 @@ package audit
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -20,6 +22,11 @@ import (
 
 // SampleSize bounds the id samples kept in the result.
 const SampleSize = 100
+
+// ErrNoPrimary is returned when no node is primary at the end of the run:
+// the last primary is down and nothing was promoted in its place. There is
+// nothing to judge the writes against.
+var ErrNoPrimary = errors.New("no primary at the end")
 
 // Config configures Run.
 type Config struct {
@@ -49,8 +56,14 @@ func Run(ctx context.Context, c cluster.Cluster, roles *cluster.Roles, led *work
 	defer cs.Close()
 	primary := roles.Primary()
 	pconn, err := cs.Get(ctx, primary)
+	if err == nil {
+		var inRecovery bool
+		if err = pconn.QueryRow(ctx, "SELECT pg_is_in_recovery()").Scan(&inRecovery); err == nil && inRecovery {
+			err = fmt.Errorf("%s is in recovery", primary)
+		}
+	}
 	if err != nil {
-		return nil, fmt.Errorf("audit: final primary %s unreachable: %w", primary, err)
+		return nil, fmt.Errorf("audit: %w: %s (%s: %s)", ErrNoPrimary, whoIsDown(ctx, c, cs), primary, cluster.Redact(err.Error()))
 	}
 	var target string
 	if err := pconn.QueryRow(ctx, "SELECT pg_current_wal_lsn()::text").Scan(&target); err != nil {
@@ -86,6 +99,41 @@ func Run(ctx context.Context, c cluster.Cluster, roles *cluster.Roles, led *work
 	a.LostByNode = lostByNode(led.FirstID(), entries, nodes[0].IDs, cfg.NodeNames)
 	a.Timelines, a.HeartbeatGapMs = timelines(ctx, pconn)
 	return a, nil
+}
+
+// whoIsDown says which nodes do not answer ("nodes primary, replica1
+// down") and which answer as standbys.
+func whoIsDown(ctx context.Context, c cluster.Cluster, cs *cluster.Conns) string {
+	var down, standby []string
+	for _, n := range c.Nodes() {
+		conn, err := cs.Get(ctx, n.Name)
+		if err != nil {
+			down = append(down, n.Name)
+			continue
+		}
+		var inRecovery bool
+		if err := conn.QueryRow(ctx, "SELECT pg_is_in_recovery()").Scan(&inRecovery); err != nil {
+			down = append(down, n.Name)
+		} else if inRecovery {
+			standby = append(standby, n.Name)
+		}
+	}
+	var parts []string
+	switch len(down) {
+	case 0:
+	case 1:
+		parts = append(parts, "node "+down[0]+" down")
+	default:
+		parts = append(parts, "nodes "+strings.Join(down, ", ")+" down")
+	}
+	switch len(standby) {
+	case 0:
+	case 1:
+		parts = append(parts, standby[0]+" is a standby")
+	default:
+		parts = append(parts, strings.Join(standby, ", ")+" are standbys")
+	}
+	return strings.Join(parts, "; ")
 }
 
 // lostByNode counts the lost writes by the node that acknowledged them:

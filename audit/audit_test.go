@@ -2,6 +2,7 @@ package audit_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -189,8 +190,8 @@ func TestAuditFindsDeletedAckedWrites(t *testing.T) {
 			t.Fatal(err)
 		}
 		a, err := audit.Run(ctx, c, roles, led, cfg)
-		if err == nil || !strings.Contains(err.Error(), "final primary primary unreachable") {
-			t.Errorf("audit with a dead final primary = %+v, %v; want an error naming it", a, err)
+		if !errors.Is(err, audit.ErrNoPrimary) || !strings.Contains(err.Error(), "no primary at the end: nodes primary, replica2 down; replica1 is a standby") {
+			t.Errorf("audit with a dead final primary = %+v, %v; want no primary at the end, naming who is down", a, err)
 		}
 	})
 }

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgtype"
@@ -41,9 +42,10 @@ type Config struct {
 	Emit func(result.Event)
 }
 
-// Timeline is what the controller saw and did, offsets from Start.
-type Timeline struct {
-	FirstFailure time.Duration
+// Failover is one failover: the primary the controller found dead and
+// what it did about it, offsets from Start.
+type Failover struct {
+	FirstFailure time.Duration // start of the first failing probe
 	Detected     time.Duration
 	PromoteStart time.Duration
 	PromoteDone  time.Duration
@@ -57,17 +59,28 @@ type Timeline struct {
 	Err          error
 }
 
+// Timeline is what the controller saw and did. Its Failover fields are
+// the first failover's (the headline figures); Failovers lists every
+// failover in order, the first included.
+type Timeline struct {
+	Failover
+	Failovers []Failover
+}
+
 // Controller is the harness's own failover manager.
 type Controller struct {
 	c     cluster.Cluster
 	roles *cluster.Roles
 	cfg   Config
 	done  chan struct{} // Run returned
-	// failedOver is closed once the failover is over (promoted, repointed,
-	// synchronous again, or failed), while Run goes on watching the old
-	// primary for a split brain; tl is not written after it.
+	// failedOver is closed once the first failover is over (promoted,
+	// repointed, synchronous again, or failed), while Run goes on
+	// probing the new primary and watching the old one for a split brain.
 	failedOver chan struct{}
-	tl         Timeline
+	// watchers are the split brain watches of the demoted primaries.
+	watchers sync.WaitGroup
+	mu       sync.Mutex
+	tl       Timeline // under mu
 }
 
 // New returns a controller; Run starts it.
@@ -85,10 +98,14 @@ func (ctl *Controller) now() time.Duration { return time.Since(ctl.cfg.Start) }
 
 func msOf(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-// Run probes the primary until it has failed for DetectAfter, then
-// promotes once. It returns when ctx ends or after one failover.
+// Run probes whichever node is primary now until it has failed for
+// DetectAfter, then promotes the most advanced surviving replica, and goes
+// on probing the new primary: a failure of that one promotes again, as
+// long as a replica is left. Every demoted primary is watched for a split
+// brain until the end. It returns when ctx ends.
 func (ctl *Controller) Run(ctx context.Context) {
 	defer close(ctl.done)
+	defer ctl.watchers.Wait()
 	// The controller is a client like the others: with link proxies it
 	// sits on its own links and sees the partitions a scenario makes.
 	cs := cluster.NewConns(ctl.c, "pgbench-ha-health", min(max(ctl.cfg.DetectAfter/2, 50*time.Millisecond), time.Second)).Via(ctl.cfg.Client)
@@ -104,6 +121,10 @@ func (ctl *Controller) Run(ctx context.Context) {
 	defer t.Stop()
 	failing := false
 	var since time.Duration
+	// stuck is the primary found dead with nothing promoted in its place,
+	// and the replicas there were then: no promotion is tried again until
+	// it answers or those change (a replica started again).
+	var stuck, stuckReplicas string
 	for {
 		select {
 		case <-ctx.Done():
@@ -111,54 +132,100 @@ func (ctl *Controller) Run(ctx context.Context) {
 		case <-t.C:
 		}
 		primary := ctl.roles.Primary()
+		// A failing probe counts from when it started, not from when it
+		// gave up (its timeout later, for a node that hangs).
+		probeStart := ctl.now()
 		if ctl.healthy(ctx, cs, primary) {
 			failing = false
+			stuck = ""
 			continue
 		}
 		if ctx.Err() != nil {
 			return
 		}
+		if primary == stuck && strings.Join(ctl.roles.Replicas(), ",") == stuckReplicas {
+			continue
+		}
 		now := ctl.now()
 		if !failing {
-			failing, since = true, now
-			ctl.cfg.Emit(result.Event{Ms: msOf(now), Kind: result.EventProbeFailed, Node: primary})
+			failing, since = true, probeStart
+			ctl.cfg.Emit(result.Event{Ms: msOf(since), Kind: result.EventProbeFailed, Node: primary})
 		}
 		if now-since < ctl.cfg.DetectAfter {
 			continue
 		}
-		ctl.tl.FirstFailure, ctl.tl.Detected, ctl.tl.OldPrimary = since, now, primary
+		failing = false
+		f := Failover{FirstFailure: since, Detected: now, OldPrimary: primary}
 		ctl.cfg.Emit(result.Event{Ms: msOf(now), Kind: result.EventDetected, Node: primary,
 			Detail: fmt.Sprintf("health probe failing for %s", (now - since).Round(time.Millisecond))})
 		ctl.roles.MarkDown(primary)
-		if err := ctl.promote(ctx, rcs, primary); err != nil {
-			ctl.tl.Err = err
-			ctl.cfg.Emit(result.Event{Ms: msOf(ctl.now()), Kind: result.EventError, Detail: "failover: " + err.Error()})
+		if err := ctl.promote(ctx, rcs, primary, &f); err != nil {
+			f.Err = err
+			ctl.cfg.Emit(result.Event{Ms: msOf(ctl.now()), Kind: result.EventError, Node: primary, Detail: "failover: " + err.Error()})
 		}
-		promoted := ctl.tl.Promoted
-		close(ctl.failedOver)
-		if promoted {
-			ctl.watchOld(ctx, primary)
+		ctl.record(f)
+		if f.Promoted {
+			stuck = ""
+			continue
 		}
-		return
+		if ctx.Err() != nil {
+			return
+		}
+		stuck, stuckReplicas = primary, strings.Join(ctl.roles.Replicas(), ",")
+		ctl.cfg.Emit(result.Event{Ms: msOf(ctl.now()), Kind: result.EventNoPrimary, Node: primary,
+			Detail: "no primary left: " + ctl.downList() + " down, nothing promoted"})
 	}
+}
+
+// record adds a finished failover to the timeline; the first one is the
+// headline and ends FailedOver's wait.
+func (ctl *Controller) record(f Failover) {
+	ctl.mu.Lock()
+	defer ctl.mu.Unlock()
+	ctl.tl.Failovers = append(ctl.tl.Failovers, f)
+	if len(ctl.tl.Failovers) == 1 {
+		ctl.tl.Failover = f
+		close(ctl.failedOver)
+	}
+}
+
+// timeline is a copy of the timeline so far.
+func (ctl *Controller) timeline() Timeline {
+	ctl.mu.Lock()
+	defer ctl.mu.Unlock()
+	tl := ctl.tl
+	tl.Failovers = append([]Failover(nil), tl.Failovers...)
+	return tl
+}
+
+// downList names the nodes believed down, in cluster order.
+func (ctl *Controller) downList() string {
+	var down []string
+	for _, n := range ctl.c.Nodes() {
+		if ctl.roles.IsDown(n.Name) {
+			down = append(down, n.Name)
+		}
+	}
+	return strings.Join(down, ", ")
 }
 
 // Wait blocks until Run has returned (its context ended) and gives the
 // timeline.
 func (ctl *Controller) Wait() Timeline {
 	<-ctl.done
-	return ctl.tl
+	return ctl.timeline()
 }
 
-// FailedOver blocks until the failover is over (or Run has returned
-// without one) and gives the timeline; Run goes on watching the old
-// primary for a split brain until its context ends.
+// FailedOver blocks until the first failover is over (or Run has
+// returned without one) and gives the timeline so far; Run goes on
+// probing the new primary, and watching the old one for a split brain,
+// until its context ends.
 func (ctl *Controller) FailedOver() Timeline {
 	select {
 	case <-ctl.failedOver:
 	case <-ctl.done:
 	}
-	return ctl.tl
+	return ctl.timeline()
 }
 
 func (ctl *Controller) healthy(ctx context.Context, cs *cluster.Conns, node string) bool {
@@ -182,9 +249,13 @@ type candidate struct {
 	order   int
 }
 
+// candidateTimeout bounds the question to each replica of how much WAL it
+// has, when choosing which to promote.
+const candidateTimeout = time.Second
+
 // promote picks the replica that received the most WAL, promotes it and
 // waits until it accepts writes, then repoints the others.
-func (ctl *Controller) promote(ctx context.Context, cs *cluster.Conns, old string) error {
+func (ctl *Controller) promote(ctx context.Context, cs *cluster.Conns, old string, f *Failover) error {
 	var cands []candidate
 	var unreachable []string
 	for i, r := range ctl.roles.Replicas() {
@@ -194,8 +265,12 @@ func (ctl *Controller) promote(ctx context.Context, cs *cluster.Conns, old strin
 			continue
 		}
 		var recv, replay pgtype.Text
-		err = conn.QueryRow(ctx, "SELECT pg_last_wal_receive_lsn()::text, pg_last_wal_replay_lsn()::text").Scan(&recv, &replay)
+		// A stalled replica must not stall the failover: it is passed over.
+		qctx, cancel := context.WithTimeout(ctx, candidateTimeout)
+		err = conn.QueryRow(qctx, "SELECT pg_last_wal_receive_lsn()::text, pg_last_wal_replay_lsn()::text").Scan(&recv, &replay)
+		cancel()
 		if err != nil {
+			cs.Drop(r) // a later failover connects again
 			unreachable = append(unreachable, r)
 			continue
 		}
@@ -204,6 +279,9 @@ func (ctl *Controller) promote(ctx context.Context, cs *cluster.Conns, old strin
 			c.receive = c.replay
 		}
 		cands = append(cands, c)
+	}
+	if len(cands) == 0 && len(unreachable) == 0 {
+		return fmt.Errorf("no replica left to promote")
 	}
 	if len(cands) == 0 {
 		return fmt.Errorf("no replica reachable to promote (tried %s)", strings.Join(unreachable, ", "))
@@ -222,8 +300,8 @@ func (ctl *Controller) promote(ctx context.Context, cs *cluster.Conns, old strin
 	if err != nil {
 		return fmt.Errorf("promote %s: %w", best.name, err)
 	}
-	ctl.tl.PromoteStart = ctl.now()
-	ctl.cfg.Emit(result.Event{Ms: msOf(ctl.tl.PromoteStart), Kind: result.EventPromoteStart, Node: best.name,
+	f.PromoteStart = ctl.now()
+	ctl.cfg.Emit(result.Event{Ms: msOf(f.PromoteStart), Kind: result.EventPromoteStart, Node: best.name,
 		Detail: fmt.Sprintf("most advanced replica: received %s", formatLSN(best.receive))})
 	if _, err := conn.Exec(ctx, "SELECT pg_promote(wait => false)"); err != nil {
 		return fmt.Errorf("promote %s: %w", best.name, err)
@@ -245,12 +323,16 @@ func (ctl *Controller) promote(ctx context.Context, cs *cluster.Conns, old strin
 			return ctx.Err()
 		}
 	}
-	ctl.tl.PromoteDone = ctl.now()
-	ctl.tl.NewPrimary = best.name
-	ctl.tl.Promoted = true
+	f.PromoteDone = ctl.now()
+	f.NewPrimary = best.name
+	f.Promoted = true
 	ctl.roles.Promote(best.name)
-	ctl.cfg.Emit(result.Event{Ms: msOf(ctl.tl.PromoteDone), Kind: result.EventPromoteDone, Node: best.name,
-		Detail: fmt.Sprintf("promoted in %s", (ctl.tl.PromoteDone - ctl.tl.PromoteStart).Round(100*time.Microsecond))})
+	// The old primary is watched from its demotion on, not from the
+	// end of the repoints and the synchronous restore.
+	ctl.watchers.Add(1)
+	go func() { defer ctl.watchers.Done(); ctl.watchOld(ctx, old) }()
+	ctl.cfg.Emit(result.Event{Ms: msOf(f.PromoteDone), Kind: result.EventPromoteDone, Node: best.name,
+		Detail: fmt.Sprintf("promoted in %s", (f.PromoteDone - f.PromoteStart).Round(100*time.Microsecond))})
 	if !ctl.cfg.Repoint {
 		return nil
 	}
@@ -259,10 +341,10 @@ func (ctl *Controller) promote(ctx context.Context, cs *cluster.Conns, old strin
 			ctl.cfg.Emit(result.Event{Ms: msOf(ctl.now()), Kind: result.EventError, Node: c.name, Detail: err.Error()})
 			continue
 		}
-		ctl.tl.Repointed = append(ctl.tl.Repointed, c.name)
+		f.Repointed = append(f.Repointed, c.name)
 		ctl.cfg.Emit(result.Event{Ms: msOf(ctl.now()), Kind: result.EventRepoint, Node: c.name, Detail: "now streams from " + best.name})
 	}
-	return ctl.restoreSync(ctx, cs, best.name)
+	return ctl.restoreSync(ctx, cs, best.name, f)
 }
 
 // syncWait bounds the wait for a standby to stream from the new primary
@@ -272,11 +354,11 @@ const syncWait = 10 * time.Second
 // restoreSync makes the new primary synchronous again, by the scenario's
 // rule, once one of the standbys that follow it streams from it (as
 // Patroni's synchronous_mode does): until then its commits are local.
-func (ctl *Controller) restoreSync(ctx context.Context, cs *cluster.Conns, primary string) error {
-	if ctl.cfg.SyncAfter == nil {
-		return nil
+func (ctl *Controller) restoreSync(ctx context.Context, cs *cluster.Conns, primary string, f *Failover) error {
+	if ctl.cfg.SyncAfter == nil || len(f.Repointed) == 0 {
+		return nil // no standby follows it: nothing to be synchronous with
 	}
-	names := ctl.cfg.SyncAfter(ctl.tl.Repointed)
+	names := ctl.cfg.SyncAfter(f.Repointed)
 	if names == "" {
 		return nil
 	}
@@ -288,7 +370,7 @@ func (ctl *Controller) restoreSync(ctx context.Context, cs *cluster.Conns, prima
 	for {
 		var streaming bool
 		err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_replication
-			WHERE state = 'streaming' AND application_name = ANY($1))`, ctl.tl.Repointed).Scan(&streaming)
+			WHERE state = 'streaming' AND application_name = ANY($1))`, f.Repointed).Scan(&streaming)
 		if err != nil {
 			return fmt.Errorf("restore synchronous replication on %s: %w", primary, err)
 		}
@@ -297,7 +379,7 @@ func (ctl *Controller) restoreSync(ctx context.Context, cs *cluster.Conns, prima
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("restore synchronous replication on %s: no standby (%s) streams from it after %s; it stays asynchronous",
-				primary, strings.Join(ctl.tl.Repointed, ", "), syncWait)
+				primary, strings.Join(f.Repointed, ", "), syncWait)
 		}
 		if !sleep(ctx, time.Millisecond) {
 			return ctx.Err()
@@ -309,23 +391,23 @@ func (ctl *Controller) restoreSync(ctx context.Context, cs *cluster.Conns, prima
 	if _, err := conn.Exec(ctx, "SELECT pg_reload_conf()"); err != nil {
 		return fmt.Errorf("restore synchronous replication on %s: reload: %w", primary, err)
 	}
-	ctl.tl.SyncRestored = ctl.now()
-	ctl.cfg.Emit(result.Event{Ms: msOf(ctl.tl.SyncRestored), Kind: result.EventSyncRestored, Node: primary,
+	f.SyncRestored = ctl.now()
+	ctl.cfg.Emit(result.Event{Ms: msOf(f.SyncRestored), Kind: result.EventSyncRestored, Node: primary,
 		Detail: "synchronous_standby_names = '" + names + "'"})
 	return nil
 }
 
-// splitBrainPoll is how often the old primary is asked whether it is
-// writable, from the promotion to the end of the run.
+// splitBrainPoll is how often an old primary is asked whether it is
+// writable, from its demotion to the end of the run.
 const splitBrainPoll = 50 * time.Millisecond
 
-// watchOld asks the old primary directly (the harness's own view, not the
-// controller's links), from the promotion until ctx ends, whether it is a
-// writable primary: at once (it may never have died: a partition, a
+// watchOld asks a demoted primary directly (the harness's own view, not
+// the controller's links), from its demotion until ctx ends, whether it
+// is a writable primary: at once (it may never have died: a partition, a
 // stall) and later (a restart, a healed partition). Each span in which it
-// is writable beside the new primary is a split brain, recorded as a
-// split_brain event and a split_brain_end event (none when it lasts to the
-// end).
+// is writable beside the primary of the moment is a split brain, recorded
+// as a split_brain event and a split_brain_end event (none when it lasts
+// to the end).
 func (ctl *Controller) watchOld(ctx context.Context, old string) {
 	cs := cluster.NewConns(ctl.c, "pgbench-ha-observer", 500*time.Millisecond)
 	defer cs.Close()
@@ -339,7 +421,7 @@ func (ctl *Controller) watchOld(ctx context.Context, old string) {
 		switch {
 		case w && !writable:
 			ctl.cfg.Emit(result.Event{Ms: msOf(now), Kind: result.EventSplitBrain, Node: old,
-				Detail: fmt.Sprintf("%s is a writable primary beside %s", old, ctl.tl.NewPrimary)})
+				Detail: fmt.Sprintf("%s is a writable primary beside %s", old, ctl.roles.Primary())})
 		case !w && writable:
 			ctl.cfg.Emit(result.Event{Ms: msOf(now), Kind: result.EventSplitBrainEnd, Node: old,
 				Detail: fmt.Sprintf("%s is no longer a writable primary", old)})

@@ -297,6 +297,28 @@ type Failover struct {
 	// the new primary's first ack to the old primary's last; null if never.
 	DualPrimaryMs       *float64 `json:"dual_primary_ms"`
 	LastAckOldPrimaryMs *float64 `json:"last_ack_old_primary_ms"`
+	// Failovers lists every failover of the run in order, the first one
+	// being the one the fields above describe: more than one when a
+	// promoted node failed in turn and the next was promoted.
+	Failovers []FailoverStep `json:"failovers,omitempty"`
+}
+
+// FailoverStep is one failover: a primary found dead and what the
+// controller did about it. Every *_ms field is an offset from the start
+// of the measured window, or null when the step did not happen.
+type FailoverStep struct {
+	OldPrimary string `json:"old_primary"`
+	NewPrimary string `json:"new_primary,omitempty"`
+	// FirstFailureMs is when the first failing health probe started.
+	FirstFailureMs *float64 `json:"first_failure_ms"`
+	DetectedMs     float64  `json:"detected_ms"`
+	PromoteStartMs *float64 `json:"promote_start_ms"`
+	PromoteDoneMs  *float64 `json:"promote_done_ms"`
+	Repointed      []string `json:"repointed,omitempty"`
+	SyncRestoredMs *float64 `json:"sync_restored_ms"`
+	// NoPrimary: nothing could be promoted; no primary was left.
+	NoPrimary bool   `json:"no_primary,omitempty"`
+	Error     string `json:"error,omitempty"`
 }
 
 // SplitBrainSpan is one span in which an old primary was writable beside
@@ -524,6 +546,7 @@ const (
 	EventSplitBrain    = "split_brain"     // an old primary is writable after a promotion
 	EventSplitBrainEnd = "split_brain_end" // the old primary is writable no more
 	EventFirstWrite    = "first_write"     // first acknowledged write after the fault
+	EventNoPrimary     = "no_primary"      // the primary failed and nothing could be promoted
 	EventError         = "error"           // something failed (Outcome says what, for a fault)
 )
 

@@ -454,3 +454,57 @@ probes: {audit_timeout: 2s}
 		t.Errorf("split brain %+v: want the old primary, after the promotion and its restart", sb)
 	}
 }
+
+// TestCascadingFailover stalls replica2 while the primary dies, so that
+// replica1 is promoted and replica2 is left on the dead primary's WAL;
+// then replica1 dies: the harness must promote replica2, and the audit
+// must judge against it, counting what replica1 acknowledged as lost.
+func TestCascadingFailover(t *testing.T) {
+	b := newBackend(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	s := loadScenario(t, `name: cascade-short
+seed: 4
+duration: 9s
+topology:
+  replicas: [{name: replica1, sync: true}, {name: replica2}]
+workload: {writers: 4, rate: 300}
+faults:
+  - {at: 1500ms, kind: pause, node: replica2, for: 3s}
+  - {at: 2s, kind: kill, node: primary}
+  - {at: 6s, kind: kill, node: replica1}
+failover: {mode: promote, detect_after: 500ms}
+probes: {audit_timeout: 5s}
+`)
+	res, _, err := runner.Run(ctx, runner.Options{Scenario: s, Backend: b, OutDir: t.TempDir(), Grace: time.Second})
+	v := res.Variants[0]
+	for _, e := range v.Events {
+		t.Logf("%9.1f ms %-15s %-8s %s", e.Ms, e.Kind, e.Node, e.Detail)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, a := v.Summary.Failover, v.Summary.Audit
+	if f == nil || a == nil {
+		t.Fatalf("failover %+v, audit %+v", f, a)
+	}
+	if len(f.Failovers) != 2 {
+		t.Fatalf("failovers %+v, want 2", f.Failovers)
+	}
+	one, two := f.Failovers[0], f.Failovers[1]
+	if one.OldPrimary != "primary" || one.NewPrimary != "replica1" || two.OldPrimary != "replica1" || two.NewPrimary != "replica2" {
+		t.Errorf("failovers %s → %s, then %s → %s; want primary → replica1 (replica2 stalled), then replica1 → replica2",
+			one.OldPrimary, one.NewPrimary, two.OldPrimary, two.NewPrimary)
+	}
+	if f.NewPrimary != "replica1" || f.PromoteDoneMs == nil || *f.PromoteDoneMs != *one.PromoteDoneMs {
+		t.Errorf("headline new primary %q promoted at %v: want the first failover's", f.NewPrimary, f.PromoteDoneMs)
+	}
+	if a.FinalPrimary != "replica2" || a.Lost == 0 || a.LostByNode["replica1"] == 0 {
+		t.Errorf("audit on %q: %d lost %v; want replica2, with replica1's acknowledged writes lost", a.FinalPrimary, a.Lost, a.LostByNode)
+	}
+	for i, fo := range f.Failovers {
+		t.Logf("failover %d: %s → %s, first failure %.0f ms, detected %.0f ms, promoted %.0f..%.0f ms", i+1,
+			fo.OldPrimary, fo.NewPrimary, *fo.FirstFailureMs, fo.DetectedMs, *fo.PromoteStartMs, *fo.PromoteDoneMs)
+	}
+	t.Logf("audit on %s: %d acked, %d lost %v", a.FinalPrimary, a.Acked, a.Lost, a.LostByNode)
+}

@@ -3,6 +3,7 @@ package summary
 import (
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/pgbench-ha/pgbench-ha/result"
@@ -46,59 +47,63 @@ func Failover(in Input, fired []result.Fault, events []result.Event) (f *result.
 	}
 	f.InjectedMs = ptr(*fault.InjectedMs)
 	f.FaultMs = ptr(landed)
-	promoted := false
+	f.Failovers = failoverSteps(events)
+	if len(f.Failovers) > 0 {
+		// The headline figures are the first failover's.
+		fo := f.Failovers[0]
+		f.DetectedMs = ptr(fo.DetectedMs)
+		if fo.PromoteDoneMs != nil {
+			// Only a promotion that completed has a start worth showing.
+			f.PromoteStartMs, f.PromoteDoneMs, f.NewPrimary = fo.PromoteStartMs, fo.PromoteDoneMs, fo.NewPrimary
+		}
+		f.Repointed, f.SyncRestoredMs = fo.Repointed, fo.SyncRestoredMs
+	}
+	// Split brains: spans in which a demoted primary was writable, each
+	// ended by that node's split_brain_end.
 	for _, e := range events {
 		switch e.Kind {
-		case result.EventDetected:
-			if f.DetectedMs == nil {
-				f.DetectedMs = ptr(e.Ms)
-			}
-		case result.EventPromoteStart:
-			if f.PromoteStartMs == nil {
-				f.PromoteStartMs = ptr(e.Ms)
-			}
-		case result.EventPromoteDone:
-			if !promoted {
-				promoted = true
-				f.PromoteDoneMs = ptr(e.Ms)
-				f.NewPrimary = e.Node
-			}
-		case result.EventRepoint:
-			f.Repointed = append(f.Repointed, e.Node)
 		case result.EventSplitBrain:
 			f.SplitBrain = true
 			f.SplitBrains = append(f.SplitBrains, result.SplitBrainSpan{Node: e.Node, FromMs: e.Ms})
 		case result.EventSplitBrainEnd:
-			if n := len(f.SplitBrains); n > 0 && f.SplitBrains[n-1].ToMs == nil {
-				f.SplitBrains[n-1].ToMs = ptr(e.Ms)
-			}
-		case result.EventSyncRestored:
-			if f.SyncRestoredMs == nil {
-				f.SyncRestoredMs = ptr(e.Ms)
+			for i := len(f.SplitBrains) - 1; i >= 0; i-- {
+				if sb := &f.SplitBrains[i]; sb.Node == e.Node {
+					if sb.ToMs == nil {
+						sb.ToMs = ptr(e.Ms)
+					}
+					break
+				}
 			}
 		}
 	}
-	if !promoted {
-		// Only a promotion that completed has a start worth showing.
-		f.PromoteStartMs = nil
-	}
-	// The writes the old primary acknowledged in each split brain: after
-	// the promotion (or the previous span), up to the span's end.
-	if f.PromoteDoneMs != nil && len(f.SplitBrains) > 0 {
+	// The writes a demoted primary acknowledged in each of its split
+	// brains: after its demotion (or its previous span), up to the span's
+	// end.
+	if len(f.SplitBrains) > 0 {
 		entries := led.Snapshot()
-		from := *f.PromoteDoneMs
+		from := map[string]float64{}
+		for _, fo := range f.Failovers {
+			if _, seen := from[fo.OldPrimary]; !seen && fo.PromoteDoneMs != nil {
+				from[fo.OldPrimary] = *fo.PromoteDoneMs
+			}
+		}
 		for i := range f.SplitBrains {
 			sb := &f.SplitBrains[i]
+			node := slices.Index(in.Nodes, sb.Node)
+			lo, ok := from[sb.Node]
+			if !ok || node < 0 {
+				continue
+			}
 			to := math.Inf(1)
 			if sb.ToMs != nil {
 				to = *sb.ToMs
 			}
 			for _, e := range entries {
-				if e.Outcome == workload.Acked && int(e.Node) == old && msOf(e.At) >= from && msOf(e.At) <= to {
+				if e.Outcome == workload.Acked && int(e.Node) == node && msOf(e.At) >= lo && msOf(e.At) <= to {
 					sb.AckedWrites++
 				}
 			}
-			from = to
+			from[sb.Node] = to
 		}
 	}
 	// Two writable primaries: acknowledgements from the old primary after
@@ -124,4 +129,61 @@ func Failover(in Input, fired []result.Fault, events []result.Event) (f *result.
 		}
 	}
 	return f, first
+}
+
+// failoverSteps lists the controller's failovers from its events: each
+// detection opens one, and the probe failure, promotion, repoints,
+// synchronous restore, failover error and no_primary event that follow it
+// belong to it.
+func failoverSteps(events []result.Event) []result.FailoverStep {
+	var out []result.FailoverStep
+	// probeFailed is the last probe_failed event's time, by node.
+	probeFailed := map[string]float64{}
+	for _, e := range events {
+		var cur *result.FailoverStep
+		if n := len(out); n > 0 {
+			cur = &out[n-1]
+		}
+		switch e.Kind {
+		case result.EventProbeFailed:
+			probeFailed[e.Node] = e.Ms
+		case result.EventDetected:
+			st := result.FailoverStep{OldPrimary: e.Node, DetectedMs: e.Ms}
+			if at, ok := probeFailed[e.Node]; ok && at <= e.Ms {
+				st.FirstFailureMs = ptr(at)
+			}
+			out = append(out, st)
+		case result.EventPromoteStart:
+			if cur != nil && cur.PromoteStartMs == nil {
+				cur.PromoteStartMs = ptr(e.Ms)
+			}
+		case result.EventPromoteDone:
+			if cur != nil && cur.PromoteDoneMs == nil {
+				cur.PromoteDoneMs, cur.NewPrimary = ptr(e.Ms), e.Node
+			}
+		case result.EventRepoint:
+			if cur != nil {
+				cur.Repointed = append(cur.Repointed, e.Node)
+			}
+		case result.EventSyncRestored:
+			if cur != nil && cur.SyncRestoredMs == nil {
+				cur.SyncRestoredMs = ptr(e.Ms)
+			}
+		case result.EventNoPrimary:
+			if cur != nil {
+				cur.NoPrimary = true
+			}
+		case result.EventError:
+			if msg, ok := strings.CutPrefix(e.Detail, "failover: "); ok && cur != nil && e.Fault == nil && cur.Error == "" {
+				cur.Error = msg
+			}
+		}
+	}
+	for i := range out {
+		if out[i].PromoteDoneMs == nil {
+			// Only a promotion that completed has a start worth showing.
+			out[i].PromoteStartMs = nil
+		}
+	}
+	return out
 }

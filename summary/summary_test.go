@@ -209,6 +209,83 @@ func TestFailover(t *testing.T) {
 				}
 			},
 		},
+		{
+			name:   "a cascade: the promoted node fails in turn and the last replica is promoted; the headline is the first failover",
+			faults: []result.Fault{killAt(0, 1000, "primary"), killAt(1, 5000, "replica1")},
+			acks:   []ack{{0, 990, 0}, {1, 2080, 0}, {1, 4990, 0}, {2, 6100, 0}},
+			events: append(append([]result.Event{{Ms: 1001, Kind: result.EventProbeFailed, Node: "primary"}}, promoted...),
+				result.Event{Ms: 4000, Kind: result.EventProbeFailed, Node: "replica1"}, // it answered again
+				result.Event{Ms: 5002, Kind: result.EventProbeFailed, Node: "replica1"},
+				result.Event{Ms: 6002, Kind: result.EventDetected, Node: "replica1"},
+				result.Event{Ms: 6010, Kind: result.EventPromoteStart, Node: "replica2"},
+				result.Event{Ms: 6050, Kind: result.EventPromoteDone, Node: "replica2"}),
+			check: func(t *testing.T, f *result.Failover, _ *result.Event) {
+				if *f.DetectedMs != 2000 || *f.PromoteDoneMs != 2060 || f.NewPrimary != "replica1" || !slices.Equal(f.Repointed, []string{"replica2"}) {
+					t.Errorf("headline detected %v promoted %v new %q repointed %v; want the first failover's", *f.DetectedMs, *f.PromoteDoneMs, f.NewPrimary, f.Repointed)
+				}
+				if len(f.Failovers) != 2 {
+					t.Fatalf("failovers %+v, want 2", f.Failovers)
+				}
+				a, b := f.Failovers[0], f.Failovers[1]
+				if a.OldPrimary != "primary" || a.NewPrimary != "replica1" || a.FirstFailureMs == nil || *a.FirstFailureMs != 1001 ||
+					a.DetectedMs != 2000 || *a.PromoteStartMs != 2010 || *a.PromoteDoneMs != 2060 ||
+					!slices.Equal(a.Repointed, []string{"replica2"}) || *a.SyncRestoredMs != 2090 || a.NoPrimary || a.Error != "" {
+					t.Errorf("first failover %+v", a)
+				}
+				if b.OldPrimary != "replica1" || b.NewPrimary != "replica2" || b.FirstFailureMs == nil || *b.FirstFailureMs != 5002 ||
+					b.DetectedMs != 6002 || *b.PromoteStartMs != 6010 || *b.PromoteDoneMs != 6050 || b.Repointed != nil || b.SyncRestoredMs != nil {
+					t.Errorf("second failover %+v", b)
+				}
+			},
+		},
+		{
+			name:   "a cascade with no replica left: the second failover says so, with its error",
+			faults: []result.Fault{killAt(0, 1000, "primary"), killAt(1, 5000, "replica1")},
+			acks:   []ack{{0, 990, 0}, {1, 2080, 0}},
+			events: append(append([]result.Event(nil), promoted...),
+				result.Event{Ms: 5002, Kind: result.EventProbeFailed, Node: "replica1"},
+				result.Event{Ms: 5100, Kind: result.EventError, Node: "replica2", Detail: "repoint replica2: refused"},
+				result.Event{Ms: 6002, Kind: result.EventDetected, Node: "replica1"},
+				result.Event{Ms: 6003, Kind: result.EventError, Node: "replica1", Detail: "failover: no replica reachable to promote (tried replica2)"},
+				result.Event{Ms: 6004, Kind: result.EventNoPrimary, Node: "replica1"}),
+			check: func(t *testing.T, f *result.Failover, _ *result.Event) {
+				if len(f.Failovers) != 2 {
+					t.Fatalf("failovers %+v, want 2", f.Failovers)
+				}
+				b := f.Failovers[1]
+				if b.OldPrimary != "replica1" || b.NewPrimary != "" || b.PromoteStartMs != nil || b.PromoteDoneMs != nil ||
+					!b.NoPrimary || b.Error != "no replica reachable to promote (tried replica2)" {
+					t.Errorf("second failover %+v", b)
+				}
+				if f.NewPrimary != "replica1" {
+					t.Errorf("headline new primary %q, want replica1", f.NewPrimary)
+				}
+			},
+		},
+		{
+			name:   "split brains of two demoted primaries: each span ends by its own node and counts its own writes",
+			faults: []result.Fault{killAt(0, 1000, "primary"), killAt(1, 5000, "replica1")},
+			acks:   []ack{{0, 990, 0}, {1, 2080, 0}, {0, 2200, 0}, {2, 6100, 0}, {1, 6200, 0}, {0, 6300, 0}},
+			events: append(append([]result.Event(nil), promoted...),
+				result.Event{Ms: 2100, Kind: result.EventSplitBrain, Node: "primary"},
+				result.Event{Ms: 6002, Kind: result.EventDetected, Node: "replica1"},
+				result.Event{Ms: 6010, Kind: result.EventPromoteStart, Node: "replica2"},
+				result.Event{Ms: 6050, Kind: result.EventPromoteDone, Node: "replica2"},
+				result.Event{Ms: 6060, Kind: result.EventSplitBrain, Node: "replica1"},
+				result.Event{Ms: 6250, Kind: result.EventSplitBrainEnd, Node: "replica1"}),
+			check: func(t *testing.T, f *result.Failover, _ *result.Event) {
+				if len(f.SplitBrains) != 2 {
+					t.Fatalf("split brains %+v", f.SplitBrains)
+				}
+				a, b := f.SplitBrains[0], f.SplitBrains[1]
+				if a.Node != "primary" || a.ToMs != nil || a.AckedWrites != 2 {
+					t.Errorf("primary's span %+v, want open, with 2 writes (2200, 6300)", a)
+				}
+				if b.Node != "replica1" || b.ToMs == nil || *b.ToMs != 6250 || b.AckedWrites != 1 {
+					t.Errorf("replica1's span %+v, want to 6250 with 1 write (6200)", b)
+				}
+			},
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
