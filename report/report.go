@@ -277,19 +277,22 @@ type topologyRow struct {
 }
 
 type variantView struct {
-	Anchor       string
-	Name         string
-	Status       string
-	StatusClass  string
-	Phase        string
-	Error        string
-	HasData      bool
-	Settings     []kv
-	Topology     []kv
-	Workload     []kv
-	Latency      []kv
-	Replicas     []replicaRow
-	VisFloor     string // visibility polled on the primary itself
+	Anchor      string
+	Name        string
+	Status      string
+	StatusClass string
+	Phase       string
+	Error       string
+	HasData     bool
+	Settings    []kv
+	Topology    []kv
+	Workload    []kv
+	Latency     []kv
+	Replicas    []replicaRow
+	VisFloor    string // visibility polled on the primary itself
+	// HBLostAll says how many acknowledged heartbeats the primary after a
+	// failover did not hold; empty when none was lost.
+	HBLostAll    string
 	Failover     []flaggedKV
 	Audit        []flaggedKV
 	AuditNodes   []nodeRow
@@ -316,6 +319,7 @@ type replicaRow struct {
 	MaxReplayMs, P99ReplayMs                        string
 	P50Vis, P99Vis, MaxVis, VisSamples, ReplSamples string
 	Invalid                                         string // replication samples left out
+	HBLost, HBUnseen                                string // heartbeats not shown
 }
 
 type nodeRow struct {
@@ -882,13 +886,17 @@ func buildVariant(v *result.Variant, i int) variantView {
 			MaxReplayMs: fmtMs(rl.MaxReplayLagMs), P99ReplayMs: fmtMs(rl.P99ReplayLagMs),
 			P50Vis: fmtMs(rl.P50VisibilityMs), P99Vis: fmtMs(rl.P99VisibilityMs), MaxVis: fmtMs(rl.MaxVisibilityMs),
 			VisSamples: fmtInt(rl.VisibilitySamples), ReplSamples: fmtInt(rl.ReplicationSamples),
+			HBLost: fmtInt(rl.HeartbeatsLost), HBUnseen: fmtInt(rl.HeartbeatsUnseen),
 		})
 		if rl.InvalidSamples > 0 {
 			vv.Replicas[len(vv.Replicas)-1].Invalid = fmtInt(rl.InvalidSamples)
 		}
 	}
 	if s.VisibilityFloorP50Ms > 0 {
-		vv.VisFloor = fmtMs(s.VisibilityFloorP50Ms) + " ms at the median"
+		vv.VisFloor = fmtMs(s.VisibilityFloorP50Ms) + " ms at the median, " + fmtMs(s.VisibilityFloorP99Ms) + " ms at p99"
+	}
+	if s.HeartbeatsLost > 0 {
+		vv.HBLostAll = fmt.Sprintf("Of the %s heartbeats the primaries acknowledged, %s were missing on the primary after the failover: lost.", fmtInt(s.HeartbeatsAcked), fmtInt(s.HeartbeatsLost))
 	}
 	if f := s.Failover; f != nil && failoverShown(v) {
 		prim := orDash(f.OldPrimary)

@@ -469,7 +469,7 @@ func TestRenderLongRun(t *testing.T) {
 		repl = append(repl,
 			result.ReplicationPoint{Ms: ms, Replica: "replica1", ReplayBytes: b / 10},
 			result.ReplicationPoint{Ms: ms, Replica: "replica2", ReplayBytes: b})
-		vis = append(vis, result.VisibilityPoint{Ms: ms, Replica: "replica2", VisibilityMs: b / 1000})
+		vis = append(vis, result.VisibilityPoint{Ms: ms, Replica: "replica2", VisibilityMs: ptr(b / 1000)})
 	}
 	v.Series.Replication, v.Series.Visibility = repl, vis
 

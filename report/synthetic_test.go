@@ -180,17 +180,24 @@ func synthVariantResult(t testing.TB, sv synthVariant, seed int64) result.Varian
 			v.Series.Replication = append(v.Series.Replication, p)
 			maxR2 = math.Max(maxR2, r2)
 		}
-		// Visibility: replica1 until it is promoted; replica2 throughout,
-		// with the outage showing as a climbing age.
+		// Visibility: a heartbeat per sample, on replica1 until it is
+		// promoted and on replica2 throughout; none acknowledged in the
+		// outage, and the one just before it, never replicated, lost.
+		hb := int64(ms/synthStepMs) + 1
 		vis2 := sv.visMs * burst * (0.5 + rng.ExpFloat64())
-		if ms >= synthKillMs && ms < firstWrite+300 {
-			vis2 = ms - synthKillMs + sv.visMs
+		p2 := result.VisibilityPoint{Ms: ms + 3, Replica: "replica2", Heartbeat: hb, VisibilityMs: ptr(vis2), State: result.HeartbeatVisible}
+		switch {
+		case ms >= synthKillMs && ms < firstWrite:
+			p2.VisibilityMs, p2.State = nil, result.HeartbeatNotAcked
+		case ms < synthKillMs && ms+100 >= synthKillMs:
+			p2.VisibilityMs, p2.State = nil, result.HeartbeatLost
+		default:
+			maxVis2 = math.Max(maxVis2, vis2)
 		}
-		v.Series.Visibility = append(v.Series.Visibility, result.VisibilityPoint{Ms: ms + 3, Replica: "replica2", VisibilityMs: vis2})
-		maxVis2 = math.Max(maxVis2, vis2)
+		v.Series.Visibility = append(v.Series.Visibility, p2)
 		if ms < synthKillMs {
 			vis1 := sv.visMs * 0.6 * burst * (0.5 + rng.ExpFloat64())
-			v.Series.Visibility = append(v.Series.Visibility, result.VisibilityPoint{Ms: ms + 2, Replica: "replica1", VisibilityMs: vis1})
+			v.Series.Visibility = append(v.Series.Visibility, result.VisibilityPoint{Ms: ms + 2, Replica: "replica1", Heartbeat: hb, VisibilityMs: ptr(vis1), State: result.HeartbeatVisible})
 			maxVis1 = math.Max(maxVis1, vis1)
 		}
 	}
