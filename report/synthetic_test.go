@@ -531,3 +531,39 @@ func synthCatalogue(t testing.TB) *result.Result {
 	}
 	return r
 }
+
+// synthPhased is synthResult with the phases summary.Phases cuts for a
+// failover: before, the outage, after the failover. The steady state on
+// the new primary does not rank the levels as the steady state before.
+func synthPhased(t testing.TB) *result.Result {
+	t.Helper()
+	r := synthResult(t)
+	after := map[string]struct{ tps, p99 float64 }{"off": {1100, 3.6}, "local": {1700, 2.28}, "on": {790, 4.8}, "remote_apply": {1500, 5.7}}
+	for i := range r.Variants {
+		v := &r.Variants[i]
+		if v.Status != result.StatusComplete {
+			continue
+		}
+		s, f := v.Summary, v.Summary.Failover
+		r1, r2 := s.Replicas[0], s.Replicas[1]
+		a := after[v.Settings["synchronous_commit"]]
+		v.Phases = []result.PhaseStats{
+			{Name: "before", Kind: result.PhaseBefore, StartMs: 0, EndMs: synthKillMs, TPS: s.TPS, Acked: int64(s.TPS * 18),
+				P50CommitMs: s.CommitLatency.P50, P99CommitMs: s.CommitLatency.P99, MaxCommitMs: s.CommitLatency.P99 * 2,
+				MaxReplayLagBytes: r2.MaxReplayLagBytes, MaxVisibilityMs: r2.MaxVisibilityMs,
+				Replicas: []result.PhaseLag{
+					{Replica: "replica1", ReplicationSamples: 180, P50ReplayLagBytes: r1.P99ReplayLagBytes / 4, MaxReplayLagBytes: r1.MaxReplayLagBytes,
+						VisibilitySamples: 180, P50VisibilityMs: r1.P50VisibilityMs, P99VisibilityMs: r1.P99VisibilityMs, MaxVisibilityMs: r1.MaxVisibilityMs},
+					{Replica: "replica2", ReplicationSamples: 180, P50ReplayLagBytes: r2.P99ReplayLagBytes / 4, MaxReplayLagBytes: r2.MaxReplayLagBytes,
+						VisibilitySamples: 180, P50VisibilityMs: r2.P50VisibilityMs, P99VisibilityMs: r2.P99VisibilityMs, MaxVisibilityMs: r2.MaxVisibilityMs, HeartbeatsLost: 1}},
+			},
+			{Name: "outage: kill -9", Kind: result.PhaseOutage, Fault: intp(0), StartMs: synthKillMs, EndMs: *f.FirstWriteMs, Errors: 260},
+			{Name: "after failover", Kind: result.PhaseAfterFailover, StartMs: *f.FirstWriteMs, EndMs: synthWindowMs, TPS: a.tps, Acked: int64(a.tps * 10),
+				P50CommitMs: s.CommitLatency.P50 * 1.1, P99CommitMs: a.p99, MaxCommitMs: a.p99 * 2,
+				MaxReplayLagBytes: r2.P99ReplayLagBytes, MaxVisibilityMs: r2.P50VisibilityMs * 3,
+				Replicas: []result.PhaseLag{{Replica: "replica2", ReplicationSamples: 90, P50ReplayLagBytes: r2.P99ReplayLagBytes / 8, MaxReplayLagBytes: r2.P99ReplayLagBytes,
+					VisibilitySamples: 90, P50VisibilityMs: r2.P50VisibilityMs * 1.5, P99VisibilityMs: r2.P50VisibilityMs * 2.5, MaxVisibilityMs: r2.P50VisibilityMs * 3}}},
+		}
+	}
+	return r
+}
