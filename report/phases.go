@@ -362,7 +362,7 @@ func (r *run) phasesFigure() (*figure, bool) {
 	extra := vg.Length(lines-1) * 13
 	return &figure{
 		title:   "Commit latency and throughput per phase",
-		note:    "Phases split the window at the faults: before, during each fault (injected to healed), after; a failover splits its fault into the outage (to the first write after it), the recovery and the steady state after the failover.",
+		note:    "Split at the faults (injected to healed) and at the failover: the outage to the first write, the recovery, after the failover.",
 		panels:  []*plot.Plot{p99, tps},
 		heights: []vg.Length{200 + extra, 180 + extra},
 		legend:  legend,
