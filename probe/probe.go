@@ -46,15 +46,10 @@ type Sampler struct {
 	mu       sync.Mutex
 	repl     []result.ReplicationPoint
 	wal      []result.WALPoint
-	vis      []result.VisibilityPoint
-	acks     []time.Duration // ack offset of heartbeat seq i+1
-	hbSeq    int64
-	hbCh     chan struct{} // closed and replaced at every new heartbeat
-	seen     map[string]int64
-	seenLat  map[string]time.Duration // latency of the last seen heartbeat
-	latency  map[string][]float64     // every heartbeat's visibility, ms
-	worstLag float64                  // live: worst replay lag bytes at the last sample
-	worstVis float64                  // live: worst visibility ms at the last sample
+	hb       beats
+	hbCh     chan struct{} // closed and replaced at every acknowledged heartbeat
+	worstLag float64       // live: worst replay lag bytes at the last sample
+	worstVis float64       // live: worst visibility ms at the last sample
 }
 
 // New returns a sampler for c.
@@ -65,8 +60,7 @@ func New(c cluster.Cluster, roles *cluster.Roles, cfg Config) *Sampler {
 	if cfg.HeartbeatInterval <= 0 {
 		cfg.HeartbeatInterval = 100 * time.Millisecond
 	}
-	return &Sampler{c: c, roles: roles, cfg: cfg, hbCh: make(chan struct{}),
-		seen: map[string]int64{}, seenLat: map[string]time.Duration{}, latency: map[string][]float64{}}
+	return &Sampler{c: c, roles: roles, cfg: cfg, hbCh: make(chan struct{}), hb: newBeats()}
 }
 
 // Init creates the heartbeat table on the primary.
@@ -120,12 +114,20 @@ const floorKey = "\x00floor"
 func (s *Sampler) Floor() []float64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]float64(nil), s.latency[floorKey]...)
+	var out []float64
+	for _, a := range s.hb.attempts {
+		if l, ok := s.hb.latency[floorKey][a.id]; ok {
+			out = append(out, ms(l))
+		}
+	}
+	return out
 }
 
 // heartbeats writes one row per interval on whichever node is primary.
-// The session commits with synchronous_commit = local, so its ack is the
-// local commit, the moment replication starts from.
+// Every attempt has its own id, acknowledged or not, so a row that
+// committed without its ack never blocks a later one. The session commits
+// with synchronous_commit = local, so its ack is the local commit, the
+// moment replication starts from.
 func (s *Sampler) heartbeats(ctx context.Context) {
 	cs := cluster.NewConns(s.c, "pgbench-ha-heartbeat", time.Second)
 	defer cs.Close()
@@ -138,39 +140,39 @@ func (s *Sampler) heartbeats(ctx context.Context) {
 		case <-t.C:
 		}
 		primary := s.roles.Primary()
-		conn, err := cs.Get(ctx, primary)
-		if err != nil {
-			continue
-		}
 		s.mu.Lock()
-		seq := s.hbSeq + 1
+		id := s.hb.begin(s.roles.Replicas())
 		s.mu.Unlock()
-		qctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		_, err = conn.Exec(qctx, `SET synchronous_commit = local;
-			INSERT INTO pgbench_ha_heartbeat (seq, node, tli) VALUES (`+fmt.Sprint(seq)+`, '`+primary+`',
+		conn, err := cs.Get(ctx, primary)
+		if err == nil {
+			qctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			_, err = conn.Exec(qctx, `SET synchronous_commit = local;
+			INSERT INTO pgbench_ha_heartbeat (seq, node, tli) VALUES (`+fmt.Sprint(id)+`, '`+primary+`',
 			substring(pg_walfile_name(pg_current_wal_lsn()), 1, 8))`)
-		cancel()
-		if err != nil {
-			cs.Drop(primary)
-			continue
+			cancel()
+			if err != nil {
+				cs.Drop(primary)
+			}
 		}
 		at := s.now()
 		s.mu.Lock()
-		s.hbSeq = seq
-		s.acks = append(s.acks, at)
-		close(s.hbCh)
-		s.hbCh = make(chan struct{})
+		s.hb.end(id, at, err == nil)
+		if err == nil {
+			close(s.hbCh)
+			s.hbCh = make(chan struct{})
+		}
 		s.mu.Unlock()
 	}
 }
 
 // visibility polls the node target names, while it names one, for the
-// newest heartbeat: every 1 ms while a heartbeat is outstanding and young,
-// then at 2% of its age, so the resolution is about 1 ms or 2%, whichever
-// is larger. Latencies are kept under key.
+// heartbeats it has not shown yet: every 1 ms while an acknowledged one is
+// outstanding and young, then at 2% of its age, so the resolution is about
+// 1 ms or 2%, whichever is larger. What it finds is kept under key.
 func (s *Sampler) visibility(ctx context.Context, key string, target func() (string, bool)) {
 	cs := cluster.NewConns(s.c, "pgbench-ha-visibility", time.Second)
 	defer cs.Close()
+	last := "" // the node polled last
 	for ctx.Err() == nil {
 		node, ok := target()
 		if !ok {
@@ -179,10 +181,20 @@ func (s *Sampler) visibility(ctx context.Context, key string, target func() (str
 			}
 			continue
 		}
+		if last != "" && node != last {
+			// A new primary: what it lacks of the heartbeats already
+			// settled on the old one is lost.
+			if !s.recheck(ctx, cs, key, node) {
+				sleep(ctx, 20*time.Millisecond)
+				continue
+			}
+		}
+		last = node
 		s.mu.Lock()
-		latest, seen, wake := s.hbSeq, s.seen[key], s.hbCh
+		seen, wake := s.hb.seen[key], s.hbCh
+		_, waiting := s.hb.oldestAcked(seen)
 		s.mu.Unlock()
-		if seen >= latest {
+		if !waiting {
 			select {
 			case <-ctx.Done():
 				return
@@ -196,9 +208,8 @@ func (s *Sampler) visibility(ctx context.Context, key string, target func() (str
 			sleep(ctx, 20*time.Millisecond)
 			continue
 		}
-		var max *int64
 		qctx, cancel := context.WithTimeout(ctx, time.Second)
-		err = conn.QueryRow(qctx, "SELECT max(seq) FROM pgbench_ha_heartbeat").Scan(&max)
+		present, err := presentAfter(qctx, conn, seen)
 		cancel()
 		at := s.now()
 		if err != nil {
@@ -206,29 +217,11 @@ func (s *Sampler) visibility(ctx context.Context, key string, target func() (str
 			sleep(ctx, 5*time.Millisecond)
 			continue
 		}
-		var oldest time.Duration
 		s.mu.Lock()
-		if max != nil && *max > seen {
-			got := *max
-			if got > int64(len(s.acks)) {
-				got = int64(len(s.acks))
-			}
-			for q := seen + 1; q <= got; q++ {
-				lat := at - s.acks[q-1]
-				if lat < 0 {
-					lat = 0 // visible before the harness read its ack
-				}
-				s.latency[key] = append(s.latency[key], ms(lat))
-				s.seenLat[key] = lat
-			}
-			s.seen[key] = got
-			seen = got
-		}
-		if seen < int64(len(s.acks)) {
-			oldest = s.acks[seen]
-		}
+		s.hb.saw(key, present, at)
+		oldest, waiting := s.hb.oldestAcked(s.hb.seen[key])
 		s.mu.Unlock()
-		if seen < latest {
+		if waiting {
 			wait := (at - oldest) / 50
 			if wait < time.Millisecond {
 				wait = time.Millisecond
@@ -236,6 +229,43 @@ func (s *Sampler) visibility(ctx context.Context, key string, target func() (str
 			sleep(ctx, wait)
 		}
 	}
+}
+
+// recheck reads which of the heartbeats settled under key node holds,
+// and settles the others as lost; false when it could not read them.
+func (s *Sampler) recheck(ctx context.Context, cs *cluster.Conns, key, node string) bool {
+	conn, err := cs.Get(ctx, node)
+	if err != nil {
+		return false
+	}
+	s.mu.Lock()
+	seen := s.hb.seen[key]
+	s.mu.Unlock()
+	qctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	rows, err := conn.Query(qctx, "SELECT seq FROM pgbench_ha_heartbeat WHERE seq <= $1", seen)
+	if err != nil {
+		cs.Drop(node)
+		return false
+	}
+	present, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		cs.Drop(node)
+		return false
+	}
+	s.mu.Lock()
+	s.hb.moved(key, present)
+	s.mu.Unlock()
+	return true
+}
+
+// presentAfter lists the heartbeat ids above seen that the node holds.
+func presentAfter(ctx context.Context, conn *pgx.Conn, seen int64) ([]int64, error) {
+	rows, err := conn.Query(ctx, "SELECT seq FROM pgbench_ha_heartbeat WHERE seq > $1 ORDER BY seq", seen)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[int64])
 }
 
 func (s *Sampler) isReplica(node string) bool {
@@ -371,27 +401,22 @@ func (s *Sampler) WAL() []result.WALPoint {
 	return append([]result.WALPoint(nil), s.wal...)
 }
 
-// sampleVisibility records, per replica, the age of the oldest heartbeat
-// it has not shown yet, or the latency of the last one it showed.
+// sampleVisibility keeps, for the live display only, the worst replica's
+// visibility: the age of the oldest acknowledged heartbeat it has not
+// shown yet, or the latency of the last one it showed.
 func (s *Sampler) sampleVisibility(at time.Duration) {
 	reps := s.roles.Replicas()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	worst := 0.0
+	worst := time.Duration(0)
 	for _, r := range reps {
-		seen := s.seen[r]
-		v := s.seenLat[r]
-		if seen < int64(len(s.acks)) {
-			if age := at - s.acks[seen]; age > v {
-				v = age
-			}
+		v := s.hb.last[r]
+		if oldest, ok := s.hb.oldestAcked(s.hb.seen[r]); ok && at-oldest > v {
+			v = at - oldest
 		}
-		s.vis = append(s.vis, result.VisibilityPoint{Ms: ms(at), Replica: r, VisibilityMs: ms(v)})
-		if ms(v) > worst {
-			worst = ms(v)
-		}
+		worst = max(worst, v)
 	}
-	s.worstVis = worst
+	s.worstVis = ms(worst)
 }
 
 // Live returns the worst replica's replay lag in bytes and visibility in
@@ -402,23 +427,24 @@ func (s *Sampler) Live() (lagBytes, visMs float64) {
 	return s.worstLag, s.worstVis
 }
 
-// Series returns the sampled series.
+// Series returns the sampled series: replication samples, and a
+// visibility point per heartbeat attempt and replica.
 func (s *Sampler) Series() (repl []result.ReplicationPoint, vis []result.VisibilityPoint) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]result.ReplicationPoint(nil), s.repl...), append([]result.VisibilityPoint(nil), s.vis...)
+	return append([]result.ReplicationPoint(nil), s.repl...), s.hb.series()
 }
 
-// Latencies returns each replica's heartbeat visibility latencies, in
-// ms, one per heartbeat it showed.
-func (s *Sampler) Latencies() map[string][]float64 {
+// Heartbeats returns how many heartbeats a primary acknowledged, and how
+// many of them the primary polled later did not hold while it held a
+// later one: lost in a failover.
+func (s *Sampler) Heartbeats() (acked, lost int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make(map[string][]float64, len(s.latency))
-	for r, l := range s.latency {
-		if r != floorKey {
-			out[r] = append([]float64(nil), l...)
+	for _, a := range s.hb.attempts {
+		if a.acked {
+			acked++
 		}
 	}
-	return out
+	return acked, int64(len(s.hb.lost[floorKey]))
 }

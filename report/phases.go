@@ -19,7 +19,13 @@ type phaseRow struct {
 	TPS, Acked, Errors string
 	P50, P99, Max      string
 	Lag, Vis           string
-	During, ErrorsBad  bool
+	// LagP50 and VisP50, VisP99 are the worst replica's; Unflushed the
+	// primary's own WAL not yet flushed, at worst; Lost the heartbeats
+	// lost on the replicas; LagTitle, VisTitle each replica's figures.
+	LagP50, VisP50, VisP99 string
+	Unflushed, Lost        string
+	LagTitle, VisTitle     string
+	During, ErrorsBad      bool
 }
 
 // fmtTenths formats milliseconds as seconds to a tenth: 22.0 → "22",
@@ -46,9 +52,31 @@ func buildPhaseRows(v *result.Variant) []phaseRow {
 			P50:    fmtMs(p.P50CommitMs), P99: fmtMs(p.P99CommitMs), Max: fmtMs(p.MaxCommitMs),
 			Lag:       fmtBytes(p.MaxReplayLagBytes),
 			Vis:       fmtMs(p.MaxVisibilityMs),
-			During:    p.Kind == result.PhaseDuring,
+			Unflushed: fmtBytes(p.MaxUnflushedBytes),
+			During:    p.Kind != result.PhaseBefore && p.Kind != result.PhaseAfter && p.Kind != result.PhaseAfterFailover && p.Kind != result.PhaseWhole,
 			ErrorsBad: p.Errors > 0,
 		}
+		bn, b, bok, vn, vis, vok := phaseLagP50(&p)
+		row.LagP50, row.VisP50, row.VisP99 = "–", "–", "–"
+		if bok {
+			row.LagP50 = fmtBytes(b) + " " + bn
+		}
+		var p99 float64
+		var lost int64
+		var lt, vt []string
+		for _, l := range p.Replicas {
+			lost += l.HeartbeatsLost
+			if l.VisibilitySamples > 0 {
+				p99 = max(p99, l.P99VisibilityMs)
+			}
+			lt = append(lt, fmt.Sprintf("%s: p50 %s, max %s (%d samples)", l.Replica, fmtBytes(l.P50ReplayLagBytes), fmtBytes(l.MaxReplayLagBytes), l.ReplicationSamples))
+			vt = append(vt, fmt.Sprintf("%s: p50 %s, p99 %s, max %s ms (%d heartbeats, %d lost)", l.Replica, fmtMs(l.P50VisibilityMs), fmtMs(l.P99VisibilityMs), fmtMs(l.MaxVisibilityMs), l.VisibilitySamples, l.HeartbeatsLost))
+		}
+		if vok {
+			row.VisP50, row.VisP99 = fmtMs(vis)+" "+vn, fmtMs(p99)
+		}
+		row.Lost = fmtInt(lost)
+		row.LagTitle, row.VisTitle = strings.Join(lt, "; "), strings.Join(vt, "; ")
 		if p.Acked == 0 {
 			row.P50, row.P99, row.Max = "–", "–", "–"
 		}
@@ -181,7 +209,7 @@ func phaseKeys(vs []*result.Variant) ([]phaseKey, []map[phaseKey]*result.PhaseSt
 		count := map[string]int{}
 		for j := range v.Phases {
 			p := &v.Phases[j]
-			k := phaseKey{p.Name, count[p.Name], p.Kind == result.PhaseDuring}
+			k := phaseKey{p.Name, count[p.Name], p.Kind == result.PhaseDuring || p.Kind == result.PhaseOutage || p.Kind == result.PhaseRecovery}
 			count[p.Name]++
 			by[i][k] = p
 			if !seen[k] {
@@ -334,7 +362,7 @@ func (r *run) phasesFigure() (*figure, bool) {
 	extra := vg.Length(lines-1) * 13
 	return &figure{
 		title:   "Commit latency and throughput per phase",
-		note:    "Phases split the window at the faults: before, during each fault (injected to healed), after.",
+		note:    "Split at the faults (injected to healed) and at the failover: the outage to the first write, the recovery, after the failover.",
 		panels:  []*plot.Plot{p99, tps},
 		heights: []vg.Length{200 + extra, 180 + extra},
 		legend:  legend,

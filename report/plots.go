@@ -396,15 +396,26 @@ func (r *run) lagMsFigure() (*figure, bool) {
 		for _, name := range d.replicas {
 			pr := &pair{}
 			if pts := d.vis[name]; len(pts) > 0 {
-				xy := make(plotter.XYs, len(pts))
-				ms := make([]float64, len(pts))
-				ys := make([]float64, len(pts))
-				for i, p := range pts {
-					xy[i] = plotter.XY{X: p.Ms / 1000, Y: p.VisibilityMs}
-					ms[i], ys[i] = p.Ms, p.VisibilityMs
+				// A heartbeat with no latency (not acknowledged, lost,
+				// never seen) breaks the line.
+				var ms, ys []float64
+				var cur plotter.XYs
+				for _, p := range pts {
+					ms = append(ms, p.Ms)
+					if p.VisibilityMs == nil {
+						if len(cur) > 0 {
+							pr.vis = append(pr.vis, cur)
+							cur = nil
+						}
+						continue
+					}
+					cur = append(cur, plotter.XY{X: p.Ms / 1000, Y: *p.VisibilityMs})
+					ys = append(ys, *p.VisibilityMs)
+				}
+				if len(cur) > 0 {
+					pr.vis = append(pr.vis, cur)
 				}
 				gap = math.Max(gap, gapFor(ms))
-				pr.vis = []plotter.XYs{xy}
 				all = append(all, ys)
 			}
 			// The server's replay_lag is null when idle: each run of
@@ -550,9 +561,10 @@ func (r *run) variantLegend(ds []*variantData, faults faultKind, windows, shaded
 	return append(out, shadeLegend(windows, shaded)...)
 }
 
-// worstVisibility is, per sampling instant, the largest visibility across
-// the variant's replicas.
-func (d *variantData) worstVisibility() plotter.XYs {
+// worstVisibility is, per heartbeat, the largest visibility across the
+// variant's replicas, in runs broken where no replica had one (an outage,
+// a heartbeat lost or never seen).
+func (d *variantData) worstVisibility() []plotter.XYs {
 	var all []result.VisibilityPoint
 	for _, name := range d.replicas {
 		all = append(all, d.vis[name]...)
@@ -561,7 +573,8 @@ func (d *variantData) worstVisibility() plotter.XYs {
 		return nil
 	}
 	sort.SliceStable(all, func(a, b int) bool { return all[a].Ms < all[b].Ms })
-	// Samples of different replicas within one interval belong together.
+	// The points of one heartbeat belong together: by its id, or, in a
+	// file written before heartbeats had ids, within one interval.
 	var ms []float64
 	for _, p := range d.vis[d.replicas[0]] {
 		ms = append(ms, p.Ms)
@@ -570,18 +583,42 @@ func (d *variantData) worstVisibility() plotter.XYs {
 	if g := gapFor(ms); g > 0 {
 		bucket = math.Max(g*1000/3, 1)
 	}
-	var out plotter.XYs
-	var cur float64 = math.Inf(-1)
+	key := func(p result.VisibilityPoint) float64 {
+		if p.Heartbeat > 0 {
+			return float64(p.Heartbeat)
+		}
+		return math.Floor(p.Ms / bucket)
+	}
+	type beat struct {
+		x, y float64
+		ok   bool
+	}
+	var beats []beat
+	cur := math.Inf(-1)
 	for _, p := range all {
-		b := math.Floor(p.Ms / bucket)
-		if b != cur || len(out) == 0 {
-			out = append(out, plotter.XY{X: p.Ms / 1000, Y: p.VisibilityMs})
-			cur = b
+		if k := key(p); k != cur || len(beats) == 0 {
+			beats = append(beats, beat{x: p.Ms / 1000})
+			cur = k
+		}
+		b := &beats[len(beats)-1]
+		if p.VisibilityMs != nil && (!b.ok || *p.VisibilityMs > b.y) {
+			b.y, b.ok = *p.VisibilityMs, true
+		}
+	}
+	var out []plotter.XYs
+	var run plotter.XYs
+	for _, b := range beats {
+		if !b.ok {
+			if len(run) > 0 {
+				out = append(out, run)
+				run = nil
+			}
 			continue
 		}
-		if p.VisibilityMs > out[len(out)-1].Y {
-			out[len(out)-1].Y = p.VisibilityMs
-		}
+		run = append(run, plotter.XY{X: b.x, Y: b.y})
+	}
+	if len(run) > 0 {
+		out = append(out, run)
 	}
 	return out
 }
@@ -589,18 +626,20 @@ func (d *variantData) worstVisibility() plotter.XYs {
 // visibilityFigure compares the variants' worst replica visibility.
 func (r *run) visibilityFigure() (*figure, bool) {
 	var ds []*variantData
-	lines := map[*variantData]plotter.XYs{}
+	lines := map[*variantData][]plotter.XYs{}
 	var all [][]float64
 	for _, d := range r.variants {
-		xy := d.worstVisibility()
-		if len(xy) == 0 {
+		runs := d.worstVisibility()
+		if len(runs) == 0 {
 			continue
 		}
 		ds = append(ds, d)
-		lines[d] = xy
-		ys := make([]float64, len(xy))
-		for i, p := range xy {
-			ys[i] = p.Y
+		lines[d] = runs
+		var ys []float64
+		for _, xy := range runs {
+			for _, p := range xy {
+				ys = append(ys, p.Y)
+			}
 		}
 		all = append(all, ys)
 	}
@@ -612,13 +651,15 @@ func (r *run) visibilityFigure() (*figure, bool) {
 	r.timeAxis(p, true)
 	windows, shaded := r.shade(p, ds...)
 	for _, d := range ds {
-		addLine(p, lines[d], draw.LineStyle{Color: colorAt(d.color), Width: 1.5}, 0, sc)
+		for _, xy := range lines[d] {
+			addLine(p, xy, draw.LineStyle{Color: colorAt(d.color), Width: 1.5}, 0, sc)
+		}
 	}
 	faults := r.faultLines(p, ds)
 	sc.apply(p, fmtAxisMs)
 	return &figure{
 		title:   "End-to-end visibility, worst replica, by variant",
-		note:    "How long a heartbeat written on the primary took to become visible on the slowest replica.",
+		note:    "How long each heartbeat acknowledged by the primary took to become visible on the slowest replica; no line where none was acknowledged (the outage) or none was seen.",
 		panels:  []*plot.Plot{p},
 		heights: []vg.Length{230},
 		legend:  r.variantLegend(ds, faults, windows, shaded),

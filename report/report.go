@@ -277,19 +277,22 @@ type topologyRow struct {
 }
 
 type variantView struct {
-	Anchor       string
-	Name         string
-	Status       string
-	StatusClass  string
-	Phase        string
-	Error        string
-	HasData      bool
-	Settings     []kv
-	Topology     []kv
-	Workload     []kv
-	Latency      []kv
-	Replicas     []replicaRow
-	VisFloor     string // visibility polled on the primary itself
+	Anchor      string
+	Name        string
+	Status      string
+	StatusClass string
+	Phase       string
+	Error       string
+	HasData     bool
+	Settings    []kv
+	Topology    []kv
+	Workload    []kv
+	Latency     []kv
+	Replicas    []replicaRow
+	VisFloor    string // visibility polled on the primary itself
+	// HBLostAll says how many acknowledged heartbeats the primary after a
+	// failover did not hold; empty when none was lost.
+	HBLostAll    string
 	Failover     []flaggedKV
 	Audit        []flaggedKV
 	AuditNodes   []nodeRow
@@ -316,6 +319,7 @@ type replicaRow struct {
 	MaxReplayMs, P99ReplayMs                        string
 	P50Vis, P99Vis, MaxVis, VisSamples, ReplSamples string
 	Invalid                                         string // replication samples left out
+	HBLost, HBUnseen                                string // heartbeats not shown
 }
 
 type nodeRow struct {
@@ -629,22 +633,62 @@ func worstLag(s result.Summary) (bytesName string, bytes float64, visName string
 }
 
 // compareColumns are the comparison table's numeric columns; higher says
-// whether a larger value is better.
+// whether a larger value is better. Throughput, commit latency and lag are
+// read in two phases, before the fault and after the failover, never
+// blended with the outage; lost writes and the outage are the whole run's.
 var compareColumns = []struct {
 	head, unit string
 	higher     bool
 }{
-	{"TPS", "", true},
-	{"p50", "ms", false},
-	{"p90", "ms", false},
-	{"p99", "ms", false},
-	{"max", "ms", false},
-	{"replay lag", "max, worst replica", false},
-	{"visibility", "max ms, worst replica", false},
+	{"TPS before", "", true},
+	{"TPS after", "", true},
+	{"p50 before", "ms", false},
+	{"p50 after", "ms", false},
+	{"p99 before", "ms", false},
+	{"p99 after", "ms", false},
+	{"replay lag before", "p50, worst replica", false},
+	{"replay lag after", "p50, worst replica", false},
+	{"visibility before", "p50 ms, worst replica", false},
+	{"visibility after", "p50 ms, worst replica", false},
 	{"writes unavailable", "ms", false},
 	{"lost", "acked writes", false},
 	{"ghosts", "", false},
 	{"unknown", "outcome", false},
+}
+
+// comparedPhases are the phases the comparison reads: the steady state
+// before the first fault (the whole run without one), and after the
+// failover (or, without one, after the last heal); nil when absent.
+func comparedPhases(v *result.Variant) (before, after *result.PhaseStats) {
+	for i := range v.Phases {
+		p := &v.Phases[i]
+		switch p.Kind {
+		case result.PhaseBefore, result.PhaseWhole:
+			before = p
+		case result.PhaseAfterFailover:
+			after = p
+		case result.PhaseAfter:
+			if after == nil || after.Kind != result.PhaseAfterFailover {
+				after = p
+			}
+		}
+	}
+	return before, after
+}
+
+// phaseLagP50 is the worst replica's p50 replay lag (bytes) and p50
+// visibility (ms) in a phase, each with its replica; ok false without
+// samples.
+func phaseLagP50(p *result.PhaseStats) (bytesName string, bytes float64, bytesOK bool, visName string, vis float64, visOK bool) {
+	for _, l := range p.Replicas {
+		if l.ReplicationSamples > 0 && (!bytesOK || l.P50ReplayLagBytes > bytes) {
+			bytesName, bytes, bytesOK = l.Replica, l.P50ReplayLagBytes, true
+		}
+		if l.VisibilitySamples > 0 && (!visOK || l.P50VisibilityMs > vis) {
+			visName, vis, visOK = l.Replica, l.P50VisibilityMs, true
+		}
+	}
+	return
 }
 
 func buildCompare(r *result.Result) compareTable {
@@ -666,34 +710,45 @@ func buildCompare(r *result.Result) compareTable {
 				cells[i].Text = text
 				vs[i] = val{x, true}
 			}
-			set(0, s.TPS, fmtCount(s.TPS))
-			if s.CommitLatency.N > 0 || s.CommitLatency.Max > 0 {
-				set(1, s.CommitLatency.P50, fmtMs(s.CommitLatency.P50))
-				set(2, s.CommitLatency.P90, fmtMs(s.CommitLatency.P90))
-				set(3, s.CommitLatency.P99, fmtMs(s.CommitLatency.P99))
-				set(4, s.CommitLatency.Max, fmtMs(s.CommitLatency.Max))
-			}
-			if bn, b, vn, vis, ok := worstLag(s); ok {
-				set(5, b, fmtBytes(b))
-				cells[5].Sub = bn
-				set(6, vis, fmtMs(vis))
-				cells[6].Sub = vn
-				var tips5, tips6 []string
-				for _, l := range s.Replicas {
-					tips5 = append(tips5, l.Replica+": "+fmtBytes(l.MaxReplayLagBytes))
-					tips6 = append(tips6, l.Replica+": "+fmtMs(l.MaxVisibilityMs)+" ms")
+			before, after := comparedPhases(v)
+			for k, p := range []*result.PhaseStats{before, after} {
+				if p == nil {
+					continue
 				}
-				cells[5].Title = strings.Join(tips5, ", ")
-				cells[6].Title = strings.Join(tips6, ", ")
+				span := p.Name + ", " + fmtTenths(p.StartMs) + "–" + fmtTenths(p.EndMs) + " s"
+				set(0+k, p.TPS, fmtCount(p.TPS))
+				cells[0+k].Title = span
+				if p.Acked > 0 {
+					set(2+k, p.P50CommitMs, fmtMs(p.P50CommitMs))
+					set(4+k, p.P99CommitMs, fmtMs(p.P99CommitMs))
+					cells[2+k].Title, cells[4+k].Title = span, span
+				}
+				bn, b, bok, vn, vis, vok := phaseLagP50(p)
+				var tipsB, tipsV []string
+				for _, l := range p.Replicas {
+					tipsB = append(tipsB, fmt.Sprintf("%s: p50 %s, max %s", l.Replica, fmtBytes(l.P50ReplayLagBytes), fmtBytes(l.MaxReplayLagBytes)))
+					tipsV = append(tipsV, fmt.Sprintf("%s: p50 %s, p99 %s, max %s ms", l.Replica, fmtMs(l.P50VisibilityMs), fmtMs(l.P99VisibilityMs), fmtMs(l.MaxVisibilityMs)))
+				}
+				if bok {
+					set(6+k, b, fmtBytes(b))
+					cells[6+k].Sub, cells[6+k].Title = bn, strings.Join(tipsB, "; ")
+				}
+				if vok {
+					set(8+k, vis, fmtMs(vis))
+					cells[8+k].Sub, cells[8+k].Title = vn, strings.Join(tipsV, "; ")
+				}
 			}
 			if f := s.Failover; f != nil && f.WriteUnavailableMs != nil {
-				set(7, *f.WriteUnavailableMs, fmtMs(*f.WriteUnavailableMs))
+				set(10, *f.WriteUnavailableMs, fmtMs(*f.WriteUnavailableMs))
 			}
 			if a := s.Audit; a != nil {
-				set(8, float64(a.Lost), fmtInt(a.Lost))
-				set(9, float64(a.Ghosts), fmtInt(a.Ghosts))
+				set(11, float64(a.Lost), fmtInt(a.Lost))
+				set(12, float64(a.Ghosts), fmtInt(a.Ghosts))
 			}
-			set(10, float64(s.Unknown), fmtInt(s.Unknown))
+			if s.HeartbeatsLost > 0 {
+				cells[11].Sub = fmtInt(s.HeartbeatsLost) + " heartbeats"
+			}
+			set(13, float64(s.Unknown), fmtInt(s.Unknown))
 		}
 		for j := range cells {
 			if cells[j].Text == "" {
@@ -882,13 +937,17 @@ func buildVariant(v *result.Variant, i int) variantView {
 			MaxReplayMs: fmtMs(rl.MaxReplayLagMs), P99ReplayMs: fmtMs(rl.P99ReplayLagMs),
 			P50Vis: fmtMs(rl.P50VisibilityMs), P99Vis: fmtMs(rl.P99VisibilityMs), MaxVis: fmtMs(rl.MaxVisibilityMs),
 			VisSamples: fmtInt(rl.VisibilitySamples), ReplSamples: fmtInt(rl.ReplicationSamples),
+			HBLost: fmtInt(rl.HeartbeatsLost), HBUnseen: fmtInt(rl.HeartbeatsUnseen),
 		})
 		if rl.InvalidSamples > 0 {
 			vv.Replicas[len(vv.Replicas)-1].Invalid = fmtInt(rl.InvalidSamples)
 		}
 	}
 	if s.VisibilityFloorP50Ms > 0 {
-		vv.VisFloor = fmtMs(s.VisibilityFloorP50Ms) + " ms at the median"
+		vv.VisFloor = fmtMs(s.VisibilityFloorP50Ms) + " ms at the median, " + fmtMs(s.VisibilityFloorP99Ms) + " ms at p99"
+	}
+	if s.HeartbeatsLost > 0 {
+		vv.HBLostAll = fmt.Sprintf("Of the %s heartbeats the primaries acknowledged, %s were missing on the primary after the failover: lost.", fmtInt(s.HeartbeatsAcked), fmtInt(s.HeartbeatsLost))
 	}
 	if f := s.Failover; f != nil && failoverShown(v) {
 		prim := orDash(f.OldPrimary)

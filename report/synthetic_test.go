@@ -180,17 +180,24 @@ func synthVariantResult(t testing.TB, sv synthVariant, seed int64) result.Varian
 			v.Series.Replication = append(v.Series.Replication, p)
 			maxR2 = math.Max(maxR2, r2)
 		}
-		// Visibility: replica1 until it is promoted; replica2 throughout,
-		// with the outage showing as a climbing age.
+		// Visibility: a heartbeat per sample, on replica1 until it is
+		// promoted and on replica2 throughout; none acknowledged in the
+		// outage, and the one just before it, never replicated, lost.
+		hb := int64(ms/synthStepMs) + 1
 		vis2 := sv.visMs * burst * (0.5 + rng.ExpFloat64())
-		if ms >= synthKillMs && ms < firstWrite+300 {
-			vis2 = ms - synthKillMs + sv.visMs
+		p2 := result.VisibilityPoint{Ms: ms + 3, Replica: "replica2", Heartbeat: hb, VisibilityMs: ptr(vis2), State: result.HeartbeatVisible}
+		switch {
+		case ms >= synthKillMs && ms < firstWrite:
+			p2.VisibilityMs, p2.State = nil, result.HeartbeatNotAcked
+		case ms < synthKillMs && ms+100 >= synthKillMs:
+			p2.VisibilityMs, p2.State = nil, result.HeartbeatLost
+		default:
+			maxVis2 = math.Max(maxVis2, vis2)
 		}
-		v.Series.Visibility = append(v.Series.Visibility, result.VisibilityPoint{Ms: ms + 3, Replica: "replica2", VisibilityMs: vis2})
-		maxVis2 = math.Max(maxVis2, vis2)
+		v.Series.Visibility = append(v.Series.Visibility, p2)
 		if ms < synthKillMs {
 			vis1 := sv.visMs * 0.6 * burst * (0.5 + rng.ExpFloat64())
-			v.Series.Visibility = append(v.Series.Visibility, result.VisibilityPoint{Ms: ms + 2, Replica: "replica1", VisibilityMs: vis1})
+			v.Series.Visibility = append(v.Series.Visibility, result.VisibilityPoint{Ms: ms + 2, Replica: "replica1", Heartbeat: hb, VisibilityMs: ptr(vis1), State: result.HeartbeatVisible})
 			maxVis1 = math.Max(maxVis1, vis1)
 		}
 	}
@@ -520,6 +527,42 @@ func synthCatalogue(t testing.TB) *result.Result {
 			// The runner's summary; remote_apply's is left to the report.
 			v.Summary.Repeated = &result.RepeatSummary{Runs: 10, Complete: len(un),
 				WriteUnavailableMs: result.NewDistribution(un), DetectMs: result.NewDistribution(det), LostAckedWrites: result.NewDistribution(lost)}
+		}
+	}
+	return r
+}
+
+// synthPhased is synthResult with the phases summary.Phases cuts for a
+// failover: before, the outage, after the failover. The steady state on
+// the new primary does not rank the levels as the steady state before.
+func synthPhased(t testing.TB) *result.Result {
+	t.Helper()
+	r := synthResult(t)
+	after := map[string]struct{ tps, p99 float64 }{"off": {1100, 3.6}, "local": {1700, 2.28}, "on": {790, 4.8}, "remote_apply": {1500, 5.7}}
+	for i := range r.Variants {
+		v := &r.Variants[i]
+		if v.Status != result.StatusComplete {
+			continue
+		}
+		s, f := v.Summary, v.Summary.Failover
+		r1, r2 := s.Replicas[0], s.Replicas[1]
+		a := after[v.Settings["synchronous_commit"]]
+		v.Phases = []result.PhaseStats{
+			{Name: "before", Kind: result.PhaseBefore, StartMs: 0, EndMs: synthKillMs, TPS: s.TPS, Acked: int64(s.TPS * 18),
+				P50CommitMs: s.CommitLatency.P50, P99CommitMs: s.CommitLatency.P99, MaxCommitMs: s.CommitLatency.P99 * 2,
+				MaxReplayLagBytes: r2.MaxReplayLagBytes, MaxVisibilityMs: r2.MaxVisibilityMs,
+				Replicas: []result.PhaseLag{
+					{Replica: "replica1", ReplicationSamples: 180, P50ReplayLagBytes: r1.P99ReplayLagBytes / 4, MaxReplayLagBytes: r1.MaxReplayLagBytes,
+						VisibilitySamples: 180, P50VisibilityMs: r1.P50VisibilityMs, P99VisibilityMs: r1.P99VisibilityMs, MaxVisibilityMs: r1.MaxVisibilityMs},
+					{Replica: "replica2", ReplicationSamples: 180, P50ReplayLagBytes: r2.P99ReplayLagBytes / 4, MaxReplayLagBytes: r2.MaxReplayLagBytes,
+						VisibilitySamples: 180, P50VisibilityMs: r2.P50VisibilityMs, P99VisibilityMs: r2.P99VisibilityMs, MaxVisibilityMs: r2.MaxVisibilityMs, HeartbeatsLost: 1}},
+			},
+			{Name: "outage: kill -9", Kind: result.PhaseOutage, Fault: intp(0), StartMs: synthKillMs, EndMs: *f.FirstWriteMs, Errors: 260},
+			{Name: "after failover", Kind: result.PhaseAfterFailover, StartMs: *f.FirstWriteMs, EndMs: synthWindowMs, TPS: a.tps, Acked: int64(a.tps * 10),
+				P50CommitMs: s.CommitLatency.P50 * 1.1, P99CommitMs: a.p99, MaxCommitMs: a.p99 * 2,
+				MaxReplayLagBytes: r2.P99ReplayLagBytes, MaxVisibilityMs: r2.P50VisibilityMs * 3,
+				Replicas: []result.PhaseLag{{Replica: "replica2", ReplicationSamples: 90, P50ReplayLagBytes: r2.P99ReplayLagBytes / 8, MaxReplayLagBytes: r2.P99ReplayLagBytes,
+					VisibilitySamples: 90, P50VisibilityMs: r2.P50VisibilityMs * 1.5, P99VisibilityMs: r2.P50VisibilityMs * 2.5, MaxVisibilityMs: r2.P50VisibilityMs * 3}}},
 		}
 	}
 	return r

@@ -171,7 +171,12 @@ type Summary struct {
 	// reconnection to a new primary after a failover.
 	VisibilityFloorP50Ms float64 `json:"visibility_floor_p50_ms"`
 	VisibilityFloorP99Ms float64 `json:"visibility_floor_p99_ms"`
-	Reads                []Reads `json:"reads,omitempty"`
+	// HeartbeatsAcked were acknowledged by a primary; HeartbeatsLost of
+	// them were missing on the primary polled later while a later one was
+	// there: acknowledged, then lost in a failover.
+	HeartbeatsAcked int64   `json:"heartbeats_acked"`
+	HeartbeatsLost  int64   `json:"heartbeats_lost"`
+	Reads           []Reads `json:"reads,omitempty"`
 	// Repeated sums up every repetition when the scenario repeats.
 	Repeated      *RepeatSummary `json:"repeated,omitempty"`
 	Failover      *Failover      `json:"failover,omitempty"`
@@ -255,6 +260,11 @@ type Lag struct {
 	P50VisibilityMs    float64 `json:"p50_visibility_ms"`
 	VisibilitySamples  int64   `json:"visibility_samples"`
 	ReplicationSamples int64   `json:"replication_samples"`
+	// HeartbeatsLost were acknowledged while it was a replica and never
+	// seen on it, though a later one was; HeartbeatsUnseen were not seen
+	// by the end, nor any later one. Neither is in the visibility figures.
+	HeartbeatsLost   int64 `json:"heartbeats_lost"`
+	HeartbeatsUnseen int64 `json:"heartbeats_unseen"`
 	// InvalidSamples were left out of the byte and replay_lag figures: not
 	// streaming, or positions out of order.
 	InvalidSamples int64 `json:"invalid_replication_samples"`
@@ -421,15 +431,25 @@ const (
 	PhaseBefore = "before" // before the first fault
 	PhaseDuring = "during" // one fault, injected to healed (or the end)
 	PhaseAfter  = "after"  // after the last heal
+	// PhaseOutage is the fault a failover answers, from its injection to
+	// the first write acknowledged after it (or the end).
+	PhaseOutage = "outage"
+	// PhaseRecovery runs from that first write until the failover is
+	// done (promoted, and synchronous again when it restores that).
+	PhaseRecovery = "recovery"
+	// PhaseAfterFailover is the steady state on the new primary: from the
+	// end of the failover to the next fault or the end.
+	PhaseAfterFailover = "after_failover"
 )
 
 // PhaseStats are the workload's figures over one phase of the timeline:
-// before the first fault, during each fault (inject to heal), after.
+// before the first fault, during each fault (inject to heal), after; with
+// a failover, the outage, the recovery and the steady state after it.
 type PhaseStats struct {
-	Name string `json:"name"` // "before", "during: pause replica1", "after"
-	Kind string `json:"kind"` // PhaseWhole, PhaseBefore, PhaseDuring, PhaseAfter
-	// Fault is the index (in Variant.Faults) of the fault a "during"
-	// phase belongs to.
+	Name string `json:"name"` // "before", "during: pause replica1", "after failover"
+	Kind string `json:"kind"` // one of the Phase* constants
+	// Fault is the index (in Variant.Faults) of the fault a "during",
+	// "outage" or "recovery" phase belongs to.
 	Fault             *int    `json:"fault,omitempty"`
 	StartMs           float64 `json:"start_ms"`
 	EndMs             float64 `json:"end_ms"`
@@ -441,6 +461,26 @@ type PhaseStats struct {
 	MaxCommitMs       float64 `json:"max_commit_ms"`
 	MaxReplayLagBytes float64 `json:"max_replay_lag_bytes"` // worst replica
 	MaxVisibilityMs   float64 `json:"max_visibility_ms"`    // worst replica
+	// MaxUnflushedBytes is the primary's own WAL not yet flushed, apart
+	// from the replicas' lag, at worst in the phase.
+	MaxUnflushedBytes float64 `json:"max_primary_unflushed_bytes"`
+	// Replicas are each replica's lag in the phase, in topology order.
+	Replicas []PhaseLag `json:"replicas,omitempty"`
+}
+
+// PhaseLag is one replica's lag over one phase: bytes behind the
+// primary's flush position from the valid samples, and the visibility of
+// the heartbeats acknowledged in the phase.
+type PhaseLag struct {
+	Replica            string  `json:"replica"`
+	ReplicationSamples int64   `json:"replication_samples"` // valid ones
+	P50ReplayLagBytes  float64 `json:"p50_replay_lag_bytes"`
+	MaxReplayLagBytes  float64 `json:"max_replay_lag_bytes"`
+	VisibilitySamples  int64   `json:"visibility_samples"`
+	P50VisibilityMs    float64 `json:"p50_visibility_ms"`
+	P99VisibilityMs    float64 `json:"p99_visibility_ms"`
+	MaxVisibilityMs    float64 `json:"max_visibility_ms"`
+	HeartbeatsLost     int64   `json:"heartbeats_lost"`
 }
 
 // CatchUp is how long a replica took, after a fault healed, to be back
@@ -495,15 +535,35 @@ func (p ReplicationPoint) Valid() bool {
 	return p.State == "streaming" && p.SentBytes <= p.WriteBytes && p.WriteBytes <= p.FlushBytes && p.FlushBytes <= p.ReplayBytes
 }
 
-// VisibilityPoint is end-to-end lag: how long a heartbeat written on the
-// primary at a given moment took to be visible on a replica. At each sample,
-// VisibilityMs is the age of the oldest heartbeat the replica has not shown
-// yet, or the latency of the last one it did show.
+// VisibilityPoint is one heartbeat on one replica: how long the heartbeat,
+// acknowledged by the primary at Ms, took to be visible there. The series
+// has a point per heartbeat attempt and replica (the replicas when it was
+// made), and the summary's visibility figures are the same latencies.
+// VisibilityMs is null when there is no latency to show: the attempt was
+// not acknowledged (an outage), the heartbeat was lost, or it was not
+// visible by the end.
 type VisibilityPoint struct {
-	Ms           float64 `json:"ms"`
-	Replica      string  `json:"replica"`
-	VisibilityMs float64 `json:"visibility_ms"`
+	Ms      float64 `json:"ms"` // the ack, or the end of the attempt
+	Replica string  `json:"replica"`
+	// Heartbeat is the attempt's id, unique in the run.
+	Heartbeat    int64    `json:"heartbeat,omitempty"`
+	VisibilityMs *float64 `json:"visibility_ms"`
+	// State is one of the Heartbeat* constants; empty in files written
+	// before heartbeats had ids, where every point was visible.
+	State string `json:"state,omitempty"`
 }
+
+// Heartbeat states, in VisibilityPoint.State.
+const (
+	HeartbeatVisible  = "visible"   // acknowledged, then seen on the replica
+	HeartbeatNotAcked = "not_acked" // the attempt failed, or none could be sent
+	// HeartbeatLost was acknowledged yet never seen on the replica while
+	// a later one was: it is not in the history the replica follows.
+	HeartbeatLost = "lost"
+	// HeartbeatUnseen was acknowledged and not seen on the replica by the
+	// end (or by the time it stopped being a replica), nor a later one.
+	HeartbeatUnseen = "unseen"
+)
 
 // Check is one self-check of a variant: a figure measured one way (Value)
 // set against a second, independent way to get it (Expected).

@@ -356,6 +356,7 @@ func runVariant(ctx context.Context, opts Options, p scenario.Plan, rep int, dir
 
 	// What happened, before the audit can fail.
 	repl, vis := sampler.Series()
+	hbAcked, hbLost := sampler.Heartbeats()
 	nodeNames := make([]string, len(nodes))
 	for i, n := range nodes {
 		nodeNames[i] = n.Name
@@ -364,7 +365,7 @@ func runVariant(ctx context.Context, opts Options, p scenario.Plan, rep int, dir
 		Duration: s.Duration.D(), Grace: opts.Grace, TargetRateTPS: s.Workload.Rate, InitialOrders: s.Workload.InitialOrders,
 		FailoverMode: s.Failover.Mode, DetectAfter: s.Failover.DetectAfter.D(), OldPrimary: scenario.PrimaryName,
 		Nodes: nodeNames, Replicas: replicaNames, Sync: isSync,
-		Stats: st, Ledger: led, Replication: repl, Visibility: vis, Latencies: sampler.Latencies(), VisibilityFloor: sampler.Floor(), WAL: sampler.WAL(),
+		Stats: st, Ledger: led, Replication: repl, Visibility: vis, HeartbeatsAcked: hbAcked, HeartbeatsLost: hbLost, VisibilityFloor: sampler.Floor(), WAL: sampler.WAL(),
 		Reads: reads, Faults: timeline.Faults(), Events: evs.list(),
 	}
 	summary.Fill(v, in)

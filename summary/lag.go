@@ -1,6 +1,7 @@
 package summary
 
 import (
+	"math"
 	"sort"
 
 	"github.com/pgbench-ha/pgbench-ha/internal/quantile"
@@ -10,8 +11,8 @@ import (
 // Lags sums up each replica's lag over the window: bytes and the server's
 // replay_lag from the valid replication samples (streaming, positions in
 // order; the others are counted apart), end-to-end visibility from the
-// heartbeat latencies.
-func Lags(replicas []string, sync map[string]bool, repl []result.ReplicationPoint, latencies map[string][]float64) []result.Lag {
+// visibility series, the same per-heartbeat latencies it plots.
+func Lags(replicas []string, sync map[string]bool, repl []result.ReplicationPoint, vis []result.VisibilityPoint) []result.Lag {
 	var out []result.Lag
 	for _, r := range replicas {
 		l := result.Lag{Replica: r, Sync: sync[r]}
@@ -35,13 +36,43 @@ func Lags(replicas []string, sync map[string]bool, repl []result.ReplicationPoin
 		}
 		l.MaxReplayLagBytes, l.P99ReplayLagBytes = maxP(replay, 0.99)
 		l.MaxReplayLagMs, l.P99ReplayLagMs = maxP(replayMs, 0.99)
-		vis := latencies[r]
-		l.VisibilitySamples = int64(len(vis))
-		l.MaxVisibilityMs, l.P99VisibilityMs = maxP(vis, 0.99)
-		_, l.P50VisibilityMs = maxP(vis, 0.5)
+		h := heartbeatsOf(r, vis, 0, math.Inf(1))
+		l.VisibilitySamples = int64(len(h.latencies))
+		l.MaxVisibilityMs, l.P99VisibilityMs = maxP(h.latencies, 0.99)
+		_, l.P50VisibilityMs = maxP(h.latencies, 0.5)
+		l.HeartbeatsLost, l.HeartbeatsUnseen = h.lost, h.unseen
 		out = append(out, l)
 	}
 	return out
+}
+
+// heartbeats are one replica's heartbeats over a span.
+type heartbeats struct {
+	latencies    []float64 // ms, of those seen
+	lost, unseen int64
+}
+
+// heartbeatsOf collects replica's heartbeats acknowledged in [from, to).
+// A point without a state comes from a file written before heartbeats had
+// ids, where every point was a latency.
+func heartbeatsOf(replica string, vis []result.VisibilityPoint, from, to float64) heartbeats {
+	var h heartbeats
+	for _, p := range vis {
+		if p.Replica != replica || p.Ms < from || p.Ms >= to {
+			continue
+		}
+		switch p.State {
+		case result.HeartbeatLost:
+			h.lost++
+		case result.HeartbeatUnseen:
+			h.unseen++
+		default:
+			if p.VisibilityMs != nil {
+				h.latencies = append(h.latencies, *p.VisibilityMs)
+			}
+		}
+	}
+	return h
 }
 
 // maxP returns the maximum and the nearest-rank q-quantile of v.

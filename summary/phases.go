@@ -18,35 +18,110 @@ const (
 )
 
 // Phases splits the window at the fired faults: before the first, during
-// each (injected to healed, or to the end), after the last heal.
-func Phases(fired []result.Fault, st *workload.Stats, repl []result.ReplicationPoint, vis []result.VisibilityPoint, window time.Duration) []result.PhaseStats {
+// each (injected to healed, or to the end), after the last heal. The fault
+// a failover answered (f, when a standby was promoted) is split apart: its
+// outage (injected to the first write acknowledged after it, or to the
+// end), the recovery (that write to the failover done: promoted, and
+// synchronous again when it was restored), and the steady state after the
+// failover (to the next fault, or to the end). replicas are the standbys
+// as built, in order, for the per-replica figures.
+func Phases(fired []result.Fault, f *result.Failover, replicas []string, st *workload.Stats, repl []result.ReplicationPoint, vis []result.VisibilityPoint, window time.Duration) []result.PhaseStats {
 	end := msOf(window)
+	names := replicaNames(replicas, repl, vis)
+	mk := func(name, kind string, fault *int, start, stop float64) result.PhaseStats {
+		return phaseStats(name, kind, fault, start, stop, names, st, repl, vis)
+	}
 	out := []result.PhaseStats{}
 	if len(fired) == 0 {
-		return append(out, phaseStats("whole run", result.PhaseWhole, nil, 0, end, st, repl, vis))
+		return append(out, mk("whole run", result.PhaseWhole, nil, 0, end))
 	}
 	clip := func(ms float64) float64 { return min(ms, end) }
-	out = append(out, phaseStats("before", result.PhaseBefore, nil, 0, clip(*fired[0].InjectedMs), st, repl, vis))
+	out = append(out, mk("before", result.PhaseBefore, nil, 0, clip(*fired[0].InjectedMs)))
+	fo := failoverFault(fired, f)
 	last := 0.0
 	allHealed := true
-	for _, f := range fired {
+	for i, fd := range fired {
+		idx := fd.Index
+		inj := clip(*fd.InjectedMs)
+		if i == fo {
+			stop := end
+			if f.FirstWriteMs != nil {
+				stop = clip(max(*f.FirstWriteMs, inj))
+			}
+			out = append(out, mk("outage: "+fd.Name, result.PhaseOutage, &idx, inj, stop))
+			if f.FirstWriteMs == nil {
+				allHealed = false
+				continue
+			}
+			done := max(stop, *f.PromoteDoneMs)
+			if f.SyncRestoredMs != nil {
+				done = max(done, *f.SyncRestoredMs)
+			}
+			done = clip(done)
+			if done > stop {
+				out = append(out, mk("recovery: "+fd.Name, result.PhaseRecovery, &idx, stop, done))
+			}
+			next := end
+			for _, g := range fired[i+1:] {
+				if *g.InjectedMs >= done {
+					next = clip(*g.InjectedMs)
+					break
+				}
+			}
+			if done < next {
+				out = append(out, mk("after failover", result.PhaseAfterFailover, nil, done, next))
+			}
+			last = max(last, next)
+			continue
+		}
 		e := end
-		if f.HealedMs != nil {
-			e = clip(*f.HealedMs)
+		if fd.HealedMs != nil {
+			e = clip(*fd.HealedMs)
 		} else {
 			allHealed = false
 		}
 		last = max(last, e)
-		idx := f.Index
-		out = append(out, phaseStats("during: "+f.Name, result.PhaseDuring, &idx, clip(*f.InjectedMs), e, st, repl, vis))
+		out = append(out, mk("during: "+fd.Name, result.PhaseDuring, &idx, inj, e))
 	}
 	if allHealed && last < end {
-		out = append(out, phaseStats("after", result.PhaseAfter, nil, last, end, st, repl, vis))
+		out = append(out, mk("after", result.PhaseAfter, nil, last, end))
 	}
 	return out
 }
 
-func phaseStats(name, kind string, fault *int, start, end float64, st *workload.Stats, repl []result.ReplicationPoint, vis []result.VisibilityPoint) result.PhaseStats {
+// failoverFault is the index in fired of the fault f answers, by the rule
+// Failover chose it with, when a standby was promoted; else -1.
+func failoverFault(fired []result.Fault, f *result.Failover) int {
+	if f == nil || f.PromoteDoneMs == nil || len(fired) == 0 {
+		return -1
+	}
+	for i, fd := range fired {
+		if slices.Contains(fd.Targets, f.OldPrimary) {
+			return i
+		}
+	}
+	return 0
+}
+
+// replicaNames are the standbys as built, then any other node the series
+// name (an old primary that came back as a standby).
+func replicaNames(replicas []string, repl []result.ReplicationPoint, vis []result.VisibilityPoint) []string {
+	out := append([]string(nil), replicas...)
+	add := func(n string) {
+		if !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	for _, p := range repl {
+		add(p.Replica)
+	}
+	for _, p := range vis {
+		add(p.Replica)
+	}
+	return out
+}
+
+func phaseStats(name, kind string, fault *int, start, end float64, replicas []string, st *workload.Stats, repl []result.ReplicationPoint, vis []result.VisibilityPoint) result.PhaseStats {
 	p := result.PhaseStats{Name: name, Kind: kind, Fault: fault, StartMs: start, EndMs: end}
 	h := hdrhistogram.New(1, 120_000_000, 3)
 	secs := 0
@@ -81,14 +156,31 @@ func phaseStats(name, kind string, fault *int, start, end float64, st *workload.
 		p.MaxCommitMs = float64(h.Max()) / 1000
 	}
 	for _, r := range repl {
-		if r.Ms >= start && r.Ms < end && r.Valid() && r.ReplayBytes > p.MaxReplayLagBytes {
-			p.MaxReplayLagBytes = r.ReplayBytes
+		if r.Ms >= start && r.Ms < end {
+			p.MaxUnflushedBytes = max(p.MaxUnflushedBytes, r.UnflushedBytes)
 		}
 	}
-	for _, v := range vis {
-		if v.Ms >= start && v.Ms < end && v.VisibilityMs > p.MaxVisibilityMs {
-			p.MaxVisibilityMs = v.VisibilityMs
+	for _, name := range replicas {
+		l := result.PhaseLag{Replica: name}
+		var bytes []float64
+		for _, r := range repl {
+			if r.Replica == name && r.Ms >= start && r.Ms < end && r.Valid() {
+				bytes = append(bytes, r.ReplayBytes)
+			}
 		}
+		l.ReplicationSamples = int64(len(bytes))
+		l.MaxReplayLagBytes, l.P50ReplayLagBytes = maxP(bytes, 0.5)
+		hb := heartbeatsOf(name, vis, start, end)
+		l.VisibilitySamples = int64(len(hb.latencies))
+		l.MaxVisibilityMs, l.P99VisibilityMs = maxP(hb.latencies, 0.99)
+		_, l.P50VisibilityMs = maxP(hb.latencies, 0.5)
+		l.HeartbeatsLost = hb.lost
+		if l.ReplicationSamples == 0 && l.VisibilitySamples == 0 && l.HeartbeatsLost == 0 {
+			continue // not a replica in this phase
+		}
+		p.MaxReplayLagBytes = max(p.MaxReplayLagBytes, l.MaxReplayLagBytes)
+		p.MaxVisibilityMs = max(p.MaxVisibilityMs, l.MaxVisibilityMs)
+		p.Replicas = append(p.Replicas, l)
 	}
 	return p
 }
@@ -113,7 +205,7 @@ func CatchUps(fired []result.Fault, replicas []string, repl []result.Replication
 				}
 			}
 			for _, v := range vis {
-				if v.Replica == r && v.Ms >= heal && v.VisibilityMs < CatchUpMs {
+				if v.Replica == r && v.Ms >= heal && v.VisibilityMs != nil && *v.VisibilityMs < CatchUpMs {
 					c.VisibilityMs = ptr(v.Ms - heal)
 					break
 				}

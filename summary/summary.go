@@ -31,11 +31,13 @@ type Input struct {
 
 	Stats  *workload.Stats
 	Ledger *workload.Ledger
-	// Replication and Visibility are the probes' series; Latencies each
-	// replica's heartbeat visibility latencies (ms), one per heartbeat.
+	// Replication and Visibility are the probes' series: the visibility
+	// series has a point per heartbeat attempt and replica.
 	Replication []result.ReplicationPoint
 	Visibility  []result.VisibilityPoint
-	Latencies   map[string][]float64
+	// HeartbeatsAcked were acknowledged by a primary; HeartbeatsLost of
+	// them were missing on the primary polled later.
+	HeartbeatsAcked, HeartbeatsLost int64
 	// VisibilityFloor are the latencies (ms) of the same polling done on
 	// the primary itself: the method's own floor.
 	VisibilityFloor []float64
@@ -64,9 +66,10 @@ func Fill(v *result.Variant, in Input) {
 	sum.TargetRateTPS = in.TargetRateTPS
 	sum.CommitLatency = Latency(st.Latency)
 	sum.ScheduleLagP99 = float64(st.SchedLag.ValueAtQuantile(99)) / 1000
-	sum.Replicas = Lags(in.Replicas, in.Sync, in.Replication, in.Latencies)
+	sum.Replicas = Lags(in.Replicas, in.Sync, in.Replication, in.Visibility)
 	_, sum.VisibilityFloorP50Ms = maxP(in.VisibilityFloor, 0.5)
 	_, sum.VisibilityFloorP99Ms = maxP(in.VisibilityFloor, 0.99)
+	sum.HeartbeatsAcked, sum.HeartbeatsLost = in.HeartbeatsAcked, in.HeartbeatsLost
 	sum.InitialOrders = in.InitialOrders
 
 	v.Faults = append([]result.Fault{}, in.Faults...)
@@ -85,7 +88,7 @@ func Fill(v *result.Variant, in Input) {
 	v.Series.Throughput = Throughput(st, in.Duration+in.Grace)
 	v.Series.WAL = append(v.Series.WAL, in.WAL...)
 	sum.Reads, v.Series.Reads = Reads(in.Reads)
-	v.Phases = Phases(fired(in.Faults), st, in.Replication, in.Visibility, in.Duration)
+	v.Phases = Phases(fired(in.Faults), f, in.Replicas, st, in.Replication, in.Visibility, in.Duration)
 	v.CatchUps = CatchUps(fired(in.Faults), in.Replicas, in.Replication, in.Visibility)
 	v.Histogram = EncodeHistogram(st.Latency)
 }

@@ -333,7 +333,7 @@ func TestPhases(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			got := Phases(fired(tc.faults), st, nil, nil, 10*time.Second)
+			got := Phases(fired(tc.faults), nil, nil, st, nil, nil, 10*time.Second)
 			if len(got) != len(tc.want) {
 				t.Fatalf("phases %+v, want %d", got, len(tc.want))
 			}
@@ -359,7 +359,8 @@ func TestCatchUps(t *testing.T) {
 		{Ms: 5300, Replica: "replica1", ReplayBytes: 1000},
 		{Ms: 5100, Replica: "replica2", ReplayBytes: 10},
 	}
-	vis := []result.VisibilityPoint{{Ms: 5200, Replica: "replica1", VisibilityMs: 500}, {Ms: 5400, Replica: "replica1", VisibilityMs: 3}}
+	vis := []result.VisibilityPoint{{Ms: 5100, Replica: "replica1", State: result.HeartbeatNotAcked}, {Ms: 5200, Replica: "replica1", VisibilityMs: fp(500)},
+		{Ms: 5300, Replica: "replica1", State: result.HeartbeatLost}, {Ms: 5400, Replica: "replica1", VisibilityMs: fp(3)}}
 	pause := result.Fault{Index: 2, Name: "pause replica1", Targets: []string{"replica1"}, Outcome: result.OutcomeInjected,
 		InjectedMs: fp(3000), HealedMs: fp(5000)}
 	got := CatchUps([]result.Fault{pause, killAt(0, 1000, "primary")}, []string{"replica1", "replica2"}, repl, vis)
@@ -390,8 +391,11 @@ func TestLags(t *testing.T) {
 	repl = append(repl,
 		result.ReplicationPoint{Ms: 101, Replica: "replica1", State: "catchup", ReplayBytes: 9 << 20},
 		result.ReplicationPoint{Ms: 102, Replica: "replica1", State: "streaming", SentBytes: 8 << 20, ReplayBytes: 10})
-	lat := map[string][]float64{"replica1": {3, 1, 2, 4}}
-	got := Lags([]string{"replica1", "replica2"}, map[string]bool{"replica1": true}, repl, lat)
+	var vis []result.VisibilityPoint
+	for i, v := range []float64{3, 1, 2, 4} {
+		vis = append(vis, result.VisibilityPoint{Ms: float64(i * 100), Replica: "replica1", Heartbeat: int64(i + 1), VisibilityMs: fp(v), State: result.HeartbeatVisible})
+	}
+	got := Lags([]string{"replica1", "replica2"}, map[string]bool{"replica1": true}, repl, vis)
 	if len(got) != 2 {
 		t.Fatalf("lags %+v", got)
 	}
@@ -446,8 +450,16 @@ func TestFill(t *testing.T) {
 	if want := []string{result.EventPhase, result.EventPromoteDone, result.EventFirstWrite}; !slices.Equal(kinds, want) {
 		t.Errorf("events %v, want %v (sorted, with first_write)", kinds, want)
 	}
-	if len(v.Phases) != 2 || v.Histogram == nil || len(v.Series.Throughput) != 3 || v.Series.Reads == nil {
-		t.Errorf("phases %+v histogram %v throughput %+v", v.Phases, v.Histogram, v.Series.Throughput)
+	var phases []string
+	for _, p := range v.Phases {
+		phases = append(phases, p.Kind)
+	}
+	// The failover is a boundary: Phases reads the failover Fill made.
+	if want := []string{result.PhaseBefore, result.PhaseOutage, result.PhaseAfterFailover}; !slices.Equal(phases, want) {
+		t.Errorf("phase kinds %v, want %v", phases, want)
+	}
+	if v.Histogram == nil || len(v.Series.Throughput) != 3 || v.Series.Reads == nil {
+		t.Errorf("histogram %v throughput %+v", v.Histogram, v.Series.Throughput)
 	}
 }
 
