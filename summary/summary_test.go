@@ -434,7 +434,8 @@ func TestFill(t *testing.T) {
 		Duration: 3 * time.Second, Grace: time.Second, TargetRateTPS: 2, OldPrimary: "primary", Nodes: nodes,
 		Replicas: []string{"replica1", "replica2"}, Sync: map[string]bool{"replica1": true}, FailoverMode: "promote",
 		Stats: withNotSent(statsOf(3, 1, 800), 7), Ledger: led, Faults: []result.Fault{killAt(0, 1000, "primary")},
-		Events: []result.Event{{Ms: 2060, Kind: result.EventPromoteDone, Node: "replica1"}, {Ms: 0, Kind: result.EventPhase}},
+		Events: []result.Event{{Ms: 2060, Kind: result.EventPromoteDone, Node: "replica1"}, {Ms: 0, Kind: result.EventPhase},
+			{Ms: 2000, Kind: result.EventDetected, Node: "primary"}},
 	})
 	s := v.Summary
 	if s.Acked != 3 || s.Unknown != 1 || s.Failed != 1 || s.Attempted != 5 || s.TPS != 1 || s.TargetRateTPS != 2 || s.NotSent != 7 {
@@ -447,7 +448,7 @@ func TestFill(t *testing.T) {
 	for _, e := range v.Events {
 		kinds = append(kinds, e.Kind)
 	}
-	if want := []string{result.EventPhase, result.EventPromoteDone, result.EventFirstWrite}; !slices.Equal(kinds, want) {
+	if want := []string{result.EventPhase, result.EventDetected, result.EventPromoteDone, result.EventFirstWrite}; !slices.Equal(kinds, want) {
 		t.Errorf("events %v, want %v (sorted, with first_write)", kinds, want)
 	}
 	var phases []string
