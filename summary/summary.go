@@ -74,6 +74,8 @@ func Fill(v *result.Variant, in Input) {
 
 	v.Faults = append([]result.Fault{}, in.Faults...)
 	events := append([]result.Event(nil), in.Events...)
+	// In time order: a failover's steps are read in the order they came.
+	sort.SliceStable(events, func(i, j int) bool { return events[i].Ms < events[j].Ms })
 	f, first := Failover(in, fired(in.Faults), events)
 	sum.Failover = f
 	if first != nil {
