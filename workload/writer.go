@@ -131,10 +131,10 @@ func Run(ctx context.Context, cfg Config, live *Live) (*Stats, error) {
 	for w := 0; w < cfg.Writers; w++ {
 		recs[w] = newRecorder(secs)
 		wg.Add(1)
-		go func(r *recorder) {
+		go func(w int, r *recorder) {
 			defer wg.Done()
-			writer(execCtx, cfg, pcfg, sh, r, live)
-		}(recs[w])
+			writer(execCtx, cfg, pcfg, w, sh, r, live)
+		}(w, recs[w])
 	}
 	dispatch(schedCtx, cfg, sh, live)
 	close(sh.queue)
@@ -299,9 +299,10 @@ func clampUs(d time.Duration) int64 {
 	return us
 }
 
-// writer takes jobs from the queue and writes them, reconnecting whenever
-// its connection is lost, until the queue is closed or execCtx ends.
-func writer(execCtx context.Context, cfg Config, pcfg *pgx.ConnConfig, sh *shared, r *recorder, live *Live) {
+// writer takes jobs from the queue and writes them as writer w,
+// reconnecting whenever its connection is lost, until the queue is closed
+// or execCtx ends.
+func writer(execCtx context.Context, cfg Config, pcfg *pgx.ConnConfig, w int, sh *shared, r *recorder, live *Live) {
 	var conn *session
 	var stopWatch func() bool
 	node := -1
@@ -379,7 +380,7 @@ func writer(execCtx context.Context, cfg Config, pcfg *pgx.ConnConfig, sh *share
 		if j.intended >= 0 {
 			r.lag.RecordValue(clampUs(sent - j.intended))
 		}
-		cfg.Ledger.Begin(j.id)
+		cfg.Ledger.Begin(j.id, w, j.intended, sent)
 		if cfg.WriteTimeout > 0 {
 			_ = conn.conn.PgConn().Conn().SetDeadline(time.Now().Add(cfg.WriteTimeout))
 		}
