@@ -67,7 +67,9 @@ type Stats struct {
 
 const maxLatencyUs = 120_000_000 // clamp at 120 s
 
-func newHist() *hdrhistogram.Histogram { return hdrhistogram.New(1, maxLatencyUs, 3) }
+// NewHistogram is a latency histogram in µs as the writers keep them: 1 µs
+// to 120 s, 3 significant digits. Record ClampUs values in it.
+func NewHistogram() *hdrhistogram.Histogram { return hdrhistogram.New(1, maxLatencyUs, 3) }
 
 // Live counters read by progress display while Run works.
 type Live struct {
@@ -124,7 +126,7 @@ func Run(ctx context.Context, cfg Config, live *Live) (*Stats, error) {
 
 	sh := &shared{queue: make(chan job, cfg.MaxQueue), gate: make(chan struct{}, 1), sched: schedCtx}
 	sh.nextID.Store(cfg.Ledger.FirstID())
-	st := &Stats{Latency: newHist(), SchedLag: newHist()}
+	st := &Stats{Latency: NewHistogram(), SchedLag: NewHistogram()}
 
 	var wg sync.WaitGroup
 	recs := make([]*recorder, cfg.Writers)
@@ -150,7 +152,7 @@ func Run(ctx context.Context, cfg Config, live *Live) (*Stats, error) {
 	st.Failed = make([]int64, secs)
 	st.Unknown = make([]int64, secs)
 	for i := range st.PerSecond {
-		st.PerSecond[i] = newHist()
+		st.PerSecond[i] = NewHistogram()
 	}
 	for _, r := range recs {
 		st.SchedLag.Merge(r.lag)
@@ -273,7 +275,7 @@ type recorder struct {
 func newRecorder(secs int) *recorder {
 	// Per-second histograms are made on first use: a long run with few
 	// busy seconds should not pay for all of them.
-	return &recorder{lag: newHist(), perSec: make([]*hdrhistogram.Histogram, secs),
+	return &recorder{lag: NewHistogram(), perSec: make([]*hdrhistogram.Histogram, secs),
 		acked: make([]int64, secs), failed: make([]int64, secs), unknown: make([]int64, secs)}
 }
 
@@ -288,7 +290,8 @@ func (r *recorder) sec(at time.Duration) int {
 	return s
 }
 
-func clampUs(d time.Duration) int64 {
+// ClampUs is d in µs within a NewHistogram's range.
+func ClampUs(d time.Duration) int64 {
 	us := d.Microseconds()
 	if us < 1 {
 		return 1
@@ -378,7 +381,7 @@ func writer(execCtx context.Context, cfg Config, pcfg *pgx.ConnConfig, w int, sh
 		}
 		sent := time.Since(cfg.Start)
 		if j.intended >= 0 {
-			r.lag.RecordValue(clampUs(sent - j.intended))
+			r.lag.RecordValue(ClampUs(sent - j.intended))
 		}
 		cfg.Ledger.Begin(j.id, w, j.intended, sent)
 		if cfg.WriteTimeout > 0 {
@@ -391,10 +394,10 @@ func writer(execCtx context.Context, cfg Config, pcfg *pgx.ConnConfig, w int, sh
 		case Acked:
 			h := r.perSec[s]
 			if h == nil {
-				h = newHist()
+				h = NewHistogram()
 				r.perSec[s] = h
 			}
-			h.RecordValue(clampUs(done - sent))
+			h.RecordValue(ClampUs(done - sent))
 			r.acked[s]++
 			cfg.Ledger.Finish(j.id, Acked, node, done)
 			live.Acked.Add(1)
