@@ -277,17 +277,19 @@ type topologyRow struct {
 }
 
 type variantView struct {
-	Anchor       string
-	Name         string
-	Status       string
-	StatusClass  string
-	Phase        string
-	Error        string
-	HasData      bool
-	Settings     []kv
-	Topology     []kv
-	Workload     []kv
-	Latency      []kv
+	Anchor      string
+	Name        string
+	Status      string
+	StatusClass string
+	Phase       string
+	Error       string
+	HasData     bool
+	Settings    []kv
+	Topology    []kv
+	Workload    []kv
+	Latency     []latencyRow
+	// ScheduleLag is the whole window's schedule lag p99.
+	ScheduleLag  string
 	Replicas     []replicaRow
 	VisFloor     string // visibility polled on the primary itself
 	Failover     []flaggedKV
@@ -317,6 +319,10 @@ type replicaRow struct {
 	P50Vis, P99Vis, MaxVis, VisSamples, ReplSamples string
 	Invalid                                         string // replication samples left out
 }
+
+// latencyRow is one line of a variant's latency table: a percentile of
+// the service time and of the response time.
+type latencyRow struct{ K, Service, Response string }
 
 type nodeRow struct {
 	Node, Role, Rows, Missing, CaughtUp, MissingIDs string
@@ -639,6 +645,7 @@ var compareColumns = []struct {
 	{"p90", "ms", false},
 	{"p99", "ms", false},
 	{"max", "ms", false},
+	{"response p99", "ms", false},
 	{"replay lag", "max, worst replica", false},
 	{"visibility", "max ms, worst replica", false},
 	{"writes unavailable", "ms", false},
@@ -673,27 +680,34 @@ func buildCompare(r *result.Result) compareTable {
 				set(3, s.CommitLatency.P99, fmtMs(s.CommitLatency.P99))
 				set(4, s.CommitLatency.Max, fmtMs(s.CommitLatency.Max))
 			}
+			if s.ResponseTime.N > 0 {
+				set(5, s.ResponseTime.P99, fmtMs(s.ResponseTime.P99))
+			}
 			if bn, b, vn, vis, ok := worstLag(s); ok {
-				set(5, b, fmtBytes(b))
-				cells[5].Sub = bn
-				set(6, vis, fmtMs(vis))
-				cells[6].Sub = vn
-				var tips5, tips6 []string
+				set(6, b, fmtBytes(b))
+				cells[6].Sub = bn
+				set(7, vis, fmtMs(vis))
+				cells[7].Sub = vn
+				var tips6, tips7 []string
 				for _, l := range s.Replicas {
-					tips5 = append(tips5, l.Replica+": "+fmtBytes(l.MaxReplayLagBytes))
-					tips6 = append(tips6, l.Replica+": "+fmtMs(l.MaxVisibilityMs)+" ms")
+					tips6 = append(tips6, l.Replica+": "+fmtBytes(l.MaxReplayLagBytes))
+					tips7 = append(tips7, l.Replica+": "+fmtMs(l.MaxVisibilityMs)+" ms")
 				}
-				cells[5].Title = strings.Join(tips5, ", ")
 				cells[6].Title = strings.Join(tips6, ", ")
+				cells[7].Title = strings.Join(tips7, ", ")
 			}
 			if f := s.Failover; f != nil && f.WriteUnavailableMs != nil {
-				set(7, *f.WriteUnavailableMs, fmtMs(*f.WriteUnavailableMs))
+				set(8, *f.WriteUnavailableMs, fmtMs(*f.WriteUnavailableMs))
 			}
 			if a := s.Audit; a != nil {
-				set(8, float64(a.Lost), fmtInt(a.Lost))
-				set(9, float64(a.Ghosts), fmtInt(a.Ghosts))
+				set(9, float64(a.Lost), fmtInt(a.Lost))
+				set(10, float64(a.Ghosts), fmtInt(a.Ghosts))
 			}
-			set(10, float64(s.Unknown), fmtInt(s.Unknown))
+			set(11, float64(s.Unknown), fmtInt(s.Unknown))
+			if f := s.Failover; f != nil && s.Unknown > 0 && f.UnknownInFlight+f.UnknownSentAfter == s.Unknown {
+				cells[11].Sub = fmtInt(f.UnknownInFlight) + " in flight"
+				cells[11].Title = unknownText(s)
+			}
 		}
 		for j := range cells {
 			if cells[j].Text == "" {
@@ -802,6 +816,41 @@ func yesNo(b bool) string {
 	return "no"
 }
 
+// latencyRows are the service time's and the response time's percentiles
+// side by side; the response time is "–" when it was not measured (an
+// unlimited rate, or a result from before it was).
+func latencyRows(service, response result.Latency) []latencyRow {
+	rt := func(v float64) string {
+		if response.N == 0 {
+			return "–"
+		}
+		return fmtMs(v)
+	}
+	n := "–"
+	if response.N > 0 {
+		n = fmtInt(response.N)
+	}
+	return []latencyRow{
+		{"p50", fmtMs(service.P50), rt(response.P50)},
+		{"p90", fmtMs(service.P90), rt(response.P90)},
+		{"p99", fmtMs(service.P99), rt(response.P99)},
+		{"p99.9", fmtMs(service.P999), rt(response.P999)},
+		{"max", fmtMs(service.Max), rt(response.Max)},
+		{"mean", fmtMs(service.Mean), rt(response.Mean)},
+		{"writes", fmtInt(service.N), n},
+	}
+}
+
+// unknownText is the count of unknown writes, split at the fault when
+// there was one.
+func unknownText(s result.Summary) string {
+	t := fmtInt(s.Unknown)
+	if f := s.Failover; f != nil && s.Unknown > 0 && f.UnknownInFlight+f.UnknownSentAfter == s.Unknown {
+		t += fmt.Sprintf(" (%s in flight when the fault landed, %s sent after it)", fmtInt(f.UnknownInFlight), fmtInt(f.UnknownSentAfter))
+	}
+	return t
+}
+
 // maxLostShown caps the lost-write sample on the page.
 const maxLostShown = 25
 
@@ -859,18 +908,12 @@ func buildVariant(v *result.Variant, i int) variantView {
 		{"Attempted", fmtInt(s.Attempted)},
 		{"Acknowledged", fmtInt(s.Acked)},
 		{"Failed", fmtInt(s.Failed)},
-		{"Unknown outcome", fmtInt(s.Unknown)},
+		{"Unknown outcome", unknownText(s)},
 		{"Skipped (queue full)", fmtInt(s.Skipped)},
 		{"Initial orders", fmtInt(s.InitialOrders)},
 	}
-	l := s.CommitLatency
-	vv.Latency = []kv{
-		{"p50", fmtMs(l.P50) + " ms"}, {"p90", fmtMs(l.P90) + " ms"},
-		{"p99", fmtMs(l.P99) + " ms"}, {"p99.9", fmtMs(l.P999) + " ms"},
-		{"max", fmtMs(l.Max) + " ms"}, {"mean", fmtMs(l.Mean) + " ms"},
-		{"commits", fmtInt(l.N)},
-		{"schedule lag p99", fmtMs(s.ScheduleLagP99) + " ms"},
-	}
+	vv.Latency = latencyRows(s.CommitLatency, s.ResponseTime)
+	vv.ScheduleLag = fmtMs(s.ScheduleLagP99) + " ms"
 	if _, err := decodeHistogram(v.Histogram); err != nil {
 		vv.HistogramErr = redact.String(err.Error())
 	}
