@@ -10,7 +10,8 @@ import (
 // HistoryHeader is the first line of a history.
 const HistoryHeader = "id,writer,node,scheduled_ms,sent_ms,done_ms,outcome"
 
-// WriteHistory writes every write a writer sent, in id order, as CSV with
+// WriteHistory writes every write a writer sent (or tried to: Begin was
+// called), in id order, as CSV with
 // HistoryHeader's columns: the order id; the writer's index; the name
 // (from nodes) of the node connected to, empty when none; when the
 // schedule wanted it sent (empty with an unlimited rate), when it was
