@@ -26,8 +26,10 @@
 //	                         repetitions, lost writes), the scenario and
 //	                         environment
 //	throughput.png           acknowledged and failed+unknown writes per second
-//	latency-percentiles.png  commit latency by percentile, HDR style
-//	commit-p99.png           per-second p99 commit latency
+//	latency-percentiles.png  commit latency and response time by percentile,
+//	                         HDR style
+//	commit-p99.png           per-second p99 commit latency, and p99 schedule
+//	                         lag by second of the schedule
 //	failover.png             fault → detected → promoted → first write, per variant
 //	lag-bytes.png            replay lag in bytes per replica, a panel per variant
 //	lag-ms.png               heartbeat visibility and server replay_lag, per variant

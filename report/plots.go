@@ -711,11 +711,13 @@ func (r *run) throughputFigure() (*figure, bool) {
 	}, true
 }
 
-// commitP99Figure: the per-second p99 commit latency of each variant.
+// commitP99Figure: the per-second p99 commit latency of each variant and,
+// below it, the p99 of how late the writes due in each second were sent.
 func (r *run) commitP99Figure() (*figure, bool) {
 	var ds []*variantData
 	lines := map[*variantData]plotter.XYs{}
-	var all [][]float64
+	lagLines := map[*variantData]plotter.XYs{}
+	var all, allLag [][]float64
 	for _, d := range r.variants {
 		var xy plotter.XYs
 		var ys []float64
@@ -726,32 +728,63 @@ func (r *run) commitP99Figure() (*figure, bool) {
 			xy = append(xy, plotter.XY{X: float64(t.Second) + 0.5, Y: t.P99Ms})
 			ys = append(ys, t.P99Ms)
 		}
-		if len(xy) == 0 {
+		var lag plotter.XYs
+		var lagYs []float64
+		for _, p := range d.v.Series.ScheduleLag {
+			if p.Writes == 0 {
+				continue
+			}
+			lag = append(lag, plotter.XY{X: float64(p.Second) + 0.5, Y: p.P99Ms})
+			lagYs = append(lagYs, p.P99Ms)
+		}
+		sort.SliceStable(lag, func(a, b int) bool { return lag[a].X < lag[b].X })
+		if len(xy) == 0 && len(lag) == 0 {
 			continue
 		}
 		ds = append(ds, d)
 		lines[d] = xy
 		all = append(all, ys)
+		if len(lag) > 0 {
+			lagLines[d] = lag
+			allLag = append(allLag, lagYs)
+		}
 	}
 	if len(ds) == 0 {
 		return nil, false
 	}
 	sc := chooseScale(all...)
 	p := newPlot("", "", "")
-	r.timeAxis(p, true)
+	r.timeAxis(p, len(lagLines) == 0)
 	windows, shaded := r.shade(p, ds...)
 	for _, d := range ds {
 		addLine(p, lines[d], draw.LineStyle{Color: colorAt(d.color), Width: 1.6}, 1.5, sc)
 	}
 	faults := r.faultLines(p, ds)
 	sc.apply(p, fmtAxisMs)
-	return &figure{
+	f := &figure{
 		title:   "Commit latency p99, per second",
 		note:    "Seconds without an acknowledged commit are gaps.",
 		panels:  []*plot.Plot{p},
 		heights: []vg.Length{230},
 		legend:  r.variantLegend(ds, faults, windows, shaded),
-	}, true
+	}
+	if len(lagLines) > 0 {
+		p.Title.Text = "commit latency p99"
+		lsc := chooseScale(allLag...)
+		lp := newPlot("schedule lag p99, by second of the schedule", "", "")
+		r.timeAxis(lp, true)
+		r.shade(lp, ds...)
+		for _, d := range ds {
+			addLine(lp, lagLines[d], draw.LineStyle{Color: colorAt(d.color), Width: 1.6}, 1.5, lsc)
+		}
+		r.faultLines(lp, ds)
+		lsc.apply(lp, fmtAxisMs)
+		f.panels = append(f.panels, lp)
+		f.heights = append(f.heights, 150)
+		f.title = "Commit latency and schedule lag p99, per second"
+		f.note = "Gaps: no commit that second. Schedule lag: how late the writes due in a second were sent, a wait counted in response time, not in commit latency."
+	}
+	return f, true
 }
 
 // percentilesFigure: the commit latency distribution of each variant, HDR
@@ -759,11 +792,24 @@ func (r *run) commitP99Figure() (*figure, bool) {
 func (r *run) percentilesFigure() (fig *figure, ok bool, err error) {
 	var ds []*variantData
 	lines := map[*variantData]plotter.XYs{}
+	responses := map[*variantData]plotter.XYs{}
 	fromSummary := map[*variantData]bool{}
 	var all [][]float64
 	var errs []error
 	for _, d := range r.variants {
 		var xy plotter.XYs
+		if rh, rerr := decodeHistogram(d.v.ResponseHistogram); rerr != nil {
+			errs = append(errs, fmt.Errorf("variant %s: response time: %w", d.v.Name, rerr))
+		} else if rh != nil {
+			if rxy := percentileCurve(rh, d.v.ResponseHistogram.Unit); len(rxy) > 0 {
+				responses[d] = rxy
+				ys := make([]float64, len(rxy))
+				for i, p := range rxy {
+					ys[i] = p.Y
+				}
+				all = append(all, ys)
+			}
+		}
 		hist, herr := decodeHistogram(d.v.Histogram)
 		if herr != nil {
 			errs = append(errs, fmt.Errorf("variant %s: %w", d.v.Name, herr))
@@ -813,10 +859,23 @@ func (r *run) percentilesFigure() (fig *figure, ok bool, err error) {
 		addLine(p, lines[d], sty, 0, sc)
 		legend = append(legend, legendItem{label, lineThumb(sty)})
 	}
+	title := "Commit latency by percentile"
+	note := "Acknowledged commits over the whole window, from each variant's HDR histogram; the curve stops where the sample count runs out."
+	if len(responses) > 0 {
+		dotted := []vg.Length{1.5, 2.5}
+		for _, d := range ds {
+			if xy := responses[d]; len(xy) > 0 {
+				addLine(p, xy, draw.LineStyle{Color: colorAt(d.color), Width: 1.8, Dashes: dotted}, 0, sc)
+			}
+		}
+		legend = append(legend, legendItem{"response time (dotted)", lineThumb(draw.LineStyle{Color: black, Width: 1.8, Dashes: dotted})})
+		title = "Commit latency and response time by percentile"
+		note = "From each variant's HDR histograms of acknowledged writes: solid, commit latency (send to ack); dotted, response time (scheduled time to ack)."
+	}
 	sc.apply(p, fmtAxisMs)
 	return &figure{
-		title:   "Commit latency by percentile",
-		note:    "Acknowledged commits over the whole window, from each variant's HDR histogram; the curve stops where the sample count runs out.",
+		title:   title,
+		note:    note,
 		panels:  []*plot.Plot{p},
 		heights: []vg.Length{260},
 		legend:  legend,

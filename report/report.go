@@ -287,7 +287,9 @@ type variantView struct {
 	Settings    []kv
 	Topology    []kv
 	Workload    []kv
-	Latency     []kv
+	Latency     []latencyRow
+	// ScheduleLag is the whole window's schedule lag p99.
+	ScheduleLag string
 	Replicas    []replicaRow
 	VisFloor    string // visibility polled on the primary itself
 	// HBLostAll says how many acknowledged heartbeats the primary after a
@@ -321,6 +323,10 @@ type replicaRow struct {
 	Invalid                                         string // replication samples left out
 	HBLost, HBUnseen                                string // heartbeats not shown
 }
+
+// latencyRow is one line of a variant's latency table: a percentile of
+// the service time and of the response time.
+type latencyRow struct{ K, Service, Response string }
 
 type nodeRow struct {
 	Node, Role, Rows, Missing, CaughtUp, MissingIDs string
@@ -646,6 +652,7 @@ var compareColumns = []struct {
 	{"p50 after", "ms", false},
 	{"p99 before", "ms", false},
 	{"p99 after", "ms", false},
+	{"response p99", "ms", false},
 	{"replay lag before", "p50, worst replica", false},
 	{"replay lag after", "p50, worst replica", false},
 	{"visibility before", "p50 ms, worst replica", false},
@@ -730,25 +737,32 @@ func buildCompare(r *result.Result) compareTable {
 					tipsV = append(tipsV, fmt.Sprintf("%s: p50 %s, p99 %s, max %s ms", l.Replica, fmtMs(l.P50VisibilityMs), fmtMs(l.P99VisibilityMs), fmtMs(l.MaxVisibilityMs)))
 				}
 				if bok {
-					set(6+k, b, fmtBytes(b))
-					cells[6+k].Sub, cells[6+k].Title = bn, strings.Join(tipsB, "; ")
+					set(7+k, b, fmtBytes(b))
+					cells[7+k].Sub, cells[7+k].Title = bn, strings.Join(tipsB, "; ")
 				}
 				if vok {
-					set(8+k, vis, fmtMs(vis))
-					cells[8+k].Sub, cells[8+k].Title = vn, strings.Join(tipsV, "; ")
+					set(9+k, vis, fmtMs(vis))
+					cells[9+k].Sub, cells[9+k].Title = vn, strings.Join(tipsV, "; ")
 				}
 			}
+			if s.ResponseTime.N > 0 {
+				set(6, s.ResponseTime.P99, fmtMs(s.ResponseTime.P99))
+			}
 			if f := s.Failover; f != nil && f.WriteUnavailableMs != nil {
-				set(10, *f.WriteUnavailableMs, fmtMs(*f.WriteUnavailableMs))
+				set(11, *f.WriteUnavailableMs, fmtMs(*f.WriteUnavailableMs))
 			}
 			if a := s.Audit; a != nil {
-				set(11, float64(a.Lost), fmtInt(a.Lost))
-				set(12, float64(a.Ghosts), fmtInt(a.Ghosts))
+				set(12, float64(a.Lost), fmtInt(a.Lost))
+				set(13, float64(a.Ghosts), fmtInt(a.Ghosts))
 			}
 			if s.HeartbeatsLost > 0 {
-				cells[11].Sub = fmtInt(s.HeartbeatsLost) + " heartbeats"
+				cells[12].Sub = fmtInt(s.HeartbeatsLost) + " heartbeats"
 			}
-			set(13, float64(s.Unknown), fmtInt(s.Unknown))
+			set(14, float64(s.Unknown), fmtInt(s.Unknown))
+			if f := s.Failover; f != nil && s.Unknown > 0 && f.UnknownInFlight+f.UnknownSentAfter == s.Unknown {
+				cells[14].Sub = fmtInt(f.UnknownInFlight) + " in flight"
+				cells[14].Title = unknownText(s)
+			}
 		}
 		for j := range cells {
 			if cells[j].Text == "" {
@@ -857,6 +871,41 @@ func yesNo(b bool) string {
 	return "no"
 }
 
+// latencyRows are the service time's and the response time's percentiles
+// side by side; the response time is "–" when it was not measured (an
+// unlimited rate, or a result from before it was).
+func latencyRows(service, response result.Latency) []latencyRow {
+	rt := func(v float64) string {
+		if response.N == 0 {
+			return "–"
+		}
+		return fmtMs(v)
+	}
+	n := "–"
+	if response.N > 0 {
+		n = fmtInt(response.N)
+	}
+	return []latencyRow{
+		{"p50", fmtMs(service.P50), rt(response.P50)},
+		{"p90", fmtMs(service.P90), rt(response.P90)},
+		{"p99", fmtMs(service.P99), rt(response.P99)},
+		{"p99.9", fmtMs(service.P999), rt(response.P999)},
+		{"max", fmtMs(service.Max), rt(response.Max)},
+		{"mean", fmtMs(service.Mean), rt(response.Mean)},
+		{"writes", fmtInt(service.N), n},
+	}
+}
+
+// unknownText is the count of unknown writes, split at the fault when
+// there was one.
+func unknownText(s result.Summary) string {
+	t := fmtInt(s.Unknown)
+	if f := s.Failover; f != nil && s.Unknown > 0 && f.UnknownInFlight+f.UnknownSentAfter == s.Unknown {
+		t += fmt.Sprintf(" (%s in flight when the fault landed, %s sent after it)", fmtInt(f.UnknownInFlight), fmtInt(f.UnknownSentAfter))
+	}
+	return t
+}
+
 // maxLostShown caps the lost-write sample on the page.
 const maxLostShown = 25
 
@@ -914,18 +963,12 @@ func buildVariant(v *result.Variant, i int) variantView {
 		{"Attempted", fmtInt(s.Attempted)},
 		{"Acknowledged", fmtInt(s.Acked)},
 		{"Failed", fmtInt(s.Failed)},
-		{"Unknown outcome", fmtInt(s.Unknown)},
+		{"Unknown outcome", unknownText(s)},
 		{"Skipped (queue full)", fmtInt(s.Skipped)},
 		{"Initial orders", fmtInt(s.InitialOrders)},
 	}
-	l := s.CommitLatency
-	vv.Latency = []kv{
-		{"p50", fmtMs(l.P50) + " ms"}, {"p90", fmtMs(l.P90) + " ms"},
-		{"p99", fmtMs(l.P99) + " ms"}, {"p99.9", fmtMs(l.P999) + " ms"},
-		{"max", fmtMs(l.Max) + " ms"}, {"mean", fmtMs(l.Mean) + " ms"},
-		{"commits", fmtInt(l.N)},
-		{"schedule lag p99", fmtMs(s.ScheduleLagP99) + " ms"},
-	}
+	vv.Latency = latencyRows(s.CommitLatency, s.ResponseTime)
+	vv.ScheduleLag = fmtMs(s.ScheduleLagP99) + " ms"
 	if _, err := decodeHistogram(v.Histogram); err != nil {
 		vv.HistogramErr = redact.String(err.Error())
 	}

@@ -260,6 +260,25 @@ func synthVariantResult(t testing.TB, sv synthVariant, seed int64) result.Varian
 		t.Fatal(err)
 	}
 	v.Histogram = &result.Histogram{Unit: "us", Encoded: string(enc)}
+	// Response time: the same writes, each also as late as it was sent;
+	// the writes due during the outage waited for it.
+	resp := hdrhistogram.Import(hist.Export())
+	if err := resp.RecordValues(int64(sv.unavailable*1000), 40); err != nil {
+		t.Fatal(err)
+	}
+	if enc, err = resp.Encode(hdrhistogram.V2CompressedEncodingCookieBase); err != nil {
+		t.Fatal(err)
+	}
+	v.ResponseHistogram = &result.Histogram{Unit: "us", Encoded: string(enc)}
+	for s := 0; s < synthWindowMs/1000; s++ {
+		ms := float64(s * 1000)
+		p := result.ScheduleLagPoint{Second: s, Writes: int64(sv.tps), P50Ms: 0.02, P99Ms: 0.3, MaxMs: 0.8}
+		if ms+1000 > synthKillMs && ms < firstWrite {
+			late := firstWrite - math.Max(ms, synthKillMs)
+			p.P50Ms, p.P99Ms, p.MaxMs = late/2, late, late
+		}
+		v.Series.ScheduleLag = append(v.Series.ScheduleLag, p)
+	}
 
 	unknown := int64(4)
 	v.Summary = result.Summary{
@@ -273,6 +292,10 @@ func synthVariantResult(t testing.TB, sv synthVariant, seed int64) result.Varian
 		CommitLatency: result.Latency{
 			P50: sv.p50, P90: sv.p50 * 1.8, P99: sv.p99, P999: sv.p99 * 3,
 			Max: 1850, Mean: sv.p50 * 1.2, N: sv.acked,
+		},
+		ResponseTime: result.Latency{
+			P50: sv.p50 * 1.05, P90: sv.p50 * 1.9, P99: sv.p99 * 1.3, P999: sv.unavailable * 0.6,
+			Max: sv.unavailable, Mean: sv.p50 * 1.5, N: sv.acked,
 		},
 		ScheduleLagP99: 0.8,
 		Replicas: []result.Lag{
@@ -298,6 +321,8 @@ func synthVariantResult(t testing.TB, sv synthVariant, seed int64) result.Varian
 			OldPrimary:         "primary",
 			NewPrimary:         "replica1",
 			Repointed:          []string{"replica2"},
+			UnknownInFlight:    1,
+			UnknownSentAfter:   unknown - 1,
 		},
 		InitialOrders: 10_000,
 	}

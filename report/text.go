@@ -15,8 +15,8 @@ import (
 const textWidth = 100
 
 // WriteText writes the short plain-text summary printed at the end of a
-// run: one table row per variant with throughput, commit latency, the worst
-// replica's lag, write unavailability, the audit counts and, when the
+// run: one table row per variant with throughput, commit latency, p99
+// response time, the worst replica's lag, write unavailability, the audit counts and, when the
 // scenario read from replicas, the stale-read rate; followed by the errors
 // of failed or interrupted variants, lost writes, split brains, and the
 // distributions over repetitions when the scenario repeats. Lines are at
@@ -49,17 +49,17 @@ func WriteText(w io.Writer, r *result.Result) {
 	for i := range r.Variants {
 		reads = reads || len(r.Variants[i].Summary.Reads) > 0
 	}
-	rows := [][]string{{nameHead, "status", "TPS", "p50", "p99", "lag", "vis", "unavail", "lost", "ghost", "unkn"}}
+	rows := [][]string{{nameHead, "status", "TPS", "p50", "p99", "resp", "lag", "vis", "unavail", "lost", "ghost", "unkn"}}
 	if reads {
 		rows[0] = append(rows[0], "stale")
 	}
 	for i := range r.Variants {
 		v := &r.Variants[i]
-		row := []string{names[i], orDash(v.Status), "–", "–", "–", "–", "–", "–", "–", "–", "–"}
+		row := []string{names[i], orDash(v.Status), "–", "–", "–", "–", "–", "–", "–", "–", "–", "–"}
 		if reads {
 			row = append(row, "–")
 			if rate, ok := staleRate(v.Summary.Reads); ok {
-				row[11] = fmtPct(rate)
+				row[12] = fmtPct(rate)
 			}
 		}
 		if hasData(v) {
@@ -69,18 +69,21 @@ func WriteText(w io.Writer, r *result.Result) {
 				row[3] = fmtMs(s.CommitLatency.P50)
 				row[4] = fmtMs(s.CommitLatency.P99)
 			}
+			if s.ResponseTime.N > 0 {
+				row[5] = fmtMs(s.ResponseTime.P99)
+			}
 			if _, lag, _, vis, ok := worstLag(s); ok {
-				row[5] = fmtBytes(lag)
-				row[6] = fmtMs(vis)
+				row[6] = fmtBytes(lag)
+				row[7] = fmtMs(vis)
 			}
 			if f := s.Failover; f != nil && f.WriteUnavailableMs != nil {
-				row[7] = fmtMs(*f.WriteUnavailableMs)
+				row[8] = fmtMs(*f.WriteUnavailableMs)
 			}
 			if a := s.Audit; a != nil {
-				row[8] = fmtInt(a.Lost)
-				row[9] = fmtInt(a.Ghosts)
+				row[9] = fmtInt(a.Lost)
+				row[10] = fmtInt(a.Ghosts)
 			}
-			row[10] = fmtInt(s.Unknown)
+			row[11] = fmtInt(s.Unknown)
 		}
 		rows = append(rows, row)
 	}
@@ -111,9 +114,10 @@ func WriteText(w io.Writer, r *result.Result) {
 			b.WriteString("  " + strings.TrimLeft(l, " ") + "\n")
 		}
 	}
-	b.WriteString("p50, p99: commit latency, ms; lag: worst replica's max replay lag; vis: worst replica's\n" +
-		"max heartbeat visibility, ms; unavail: writes unavailable, ms; lost: acknowledged writes lost;\n" +
-		"ghost: unacknowledged writes found; unkn: writes with an unknown outcome\n")
+	b.WriteString("p50, p99: commit latency (send to ack), ms; resp: p99 response time (scheduled time to\n" +
+		"ack), ms; lag: worst replica's max replay lag; vis: worst replica's max heartbeat visibility,\n" +
+		"ms; unavail: writes unavailable, ms; lost: acknowledged writes lost; ghost: failed or never\n" +
+		"sent writes found; unkn: writes with an unknown outcome\n")
 	if reads {
 		b.WriteString("stale: share of the answered reads that missed an acknowledged write, every node\n")
 	}

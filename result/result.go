@@ -114,6 +114,10 @@ type Variant struct {
 	Series    Series     `json:"series"`
 	Events    []Event    `json:"events"`
 	Histogram *Histogram `json:"commit_latency_histogram,omitempty"`
+	// ResponseHistogram is the response time of the same writes (ack
+	// minus scheduled time), encoded the same way; absent when no
+	// acknowledged write had a schedule (an unlimited rate).
+	ResponseHistogram *Histogram `json:"response_time_histogram,omitempty"`
 	// Repetitions, when the scenario repeats: one entry per run of the
 	// variant (the first also fills Summary, Series and Events).
 	Repetitions []Repetition `json:"repetitions,omitempty"`
@@ -129,6 +133,9 @@ type Variant struct {
 	// thresholds.
 	CatchUps []CatchUp `json:"catch_ups"`
 	LogDir   string    `json:"log_dir,omitempty"` // relative to the run folder
+	// HistoryFile is the ledger of every write sent, gzip'd CSV, relative
+	// to the run folder (see README, "The history").
+	HistoryFile string `json:"history_file,omitempty"`
 }
 
 // Topology is the cluster as it was built for this variant.
@@ -160,9 +167,16 @@ type Summary struct {
 	NotSent int64 `json:"writes_not_sent"`
 	// TPS is the writes acknowledged inside the window per second of it
 	// (not those acknowledged in the grace after it).
-	TPS            float64 `json:"tps"`
-	TargetRateTPS  float64 `json:"target_rate_tps"`
-	CommitLatency  Latency `json:"commit_latency_ms"`
+	TPS           float64 `json:"tps"`
+	TargetRateTPS float64 `json:"target_rate_tps"`
+	// CommitLatency is the service time of acknowledged writes: ack
+	// minus send.
+	CommitLatency Latency `json:"commit_latency_ms"`
+	// ResponseTime is their response time: ack minus the time the
+	// arrival schedule wanted the write sent, so the wait behind the
+	// schedule counts (pgbench --rate's latency). Writes sent with no
+	// schedule (an unlimited rate) are left out.
+	ResponseTime   Latency `json:"response_time_ms"`
 	ScheduleLagP99 float64 `json:"schedule_lag_p99_ms"`
 	Replicas       []Lag   `json:"replicas"`
 	// VisibilityFloor*Ms is heartbeat visibility polled on the primary
@@ -286,7 +300,12 @@ type Failover struct {
 	InjectedMs   *float64 `json:"fault_injected_ms"`
 	FirstWriteMs *float64 `json:"first_write_ms"` // first ack after the fault landed, anywhere
 	// FirstWriteNode is where that write was acknowledged.
-	FirstWriteNode     string   `json:"first_write_node,omitempty"`
+	FirstWriteNode string `json:"first_write_node,omitempty"`
+	// UnknownInFlight are the writes of unknown outcome sent before the
+	// fault landed (FaultMs): in flight when it did. UnknownSentAfter
+	// were sent at or after it, most to a connection already dead.
+	UnknownInFlight    int64    `json:"unknown_in_flight_writes"`
+	UnknownSentAfter   int64    `json:"unknown_sent_after_writes"`
 	LastAckBeforeMs    *float64 `json:"last_ack_before_fault_ms"`
 	WriteUnavailableMs *float64 `json:"write_unavailable_ms"`
 	DetectAfterMs      float64  `json:"detect_after_ms"` // configured detection time
@@ -394,6 +413,19 @@ type Series struct {
 	WAL []WALPoint `json:"wal"`
 	// Reads per second and node.
 	Reads []ReadPoint `json:"reads"`
+	// ScheduleLag is how late writes were sent, by the second the
+	// schedule wanted them sent; seconds with no write sent are left out.
+	ScheduleLag []ScheduleLagPoint `json:"schedule_lag"`
+}
+
+// ScheduleLagPoint is the writes the schedule wanted sent in one second
+// that were sent, and how late: send minus scheduled time.
+type ScheduleLagPoint struct {
+	Second int     `json:"second"`
+	Writes int64   `json:"writes"`
+	P50Ms  float64 `json:"p50_ms"`
+	P99Ms  float64 `json:"p99_ms"`
+	MaxMs  float64 `json:"max_ms"`
 }
 
 // ReadPoint is one second of one node's reads.
@@ -666,7 +698,7 @@ func (f Fault) Fired() bool {
 	return f.InjectedMs != nil && f.Outcome != OutcomeFailed && f.Outcome != OutcomeNotFired
 }
 
-// Histogram is an HDR histogram of commit latency in microseconds, in
+// Histogram is an HDR histogram of latency in microseconds, in
 // hdrhistogram-go's compressed encoding (Encode with
 // V2CompressedEncodingCookieBase), which is already base64 text.
 type Histogram struct {

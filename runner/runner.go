@@ -8,6 +8,7 @@
 package runner
 
 import (
+	"compress/gzip"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -370,6 +371,11 @@ func runVariant(ctx context.Context, opts Options, p scenario.Plan, rep int, dir
 	}
 	summary.Fill(v, in)
 	v.Checks = summary.Checks(v, in)
+	histRel := filepath.Join("history", logName+".csv.gz")
+	if err := writeHistory(filepath.Join(dir, histRel), led, nodeNames); err != nil {
+		return err
+	}
+	v.HistoryFile = histRel
 	save()
 	if ctx.Err() != nil {
 		return ErrInterrupted
@@ -382,6 +388,37 @@ func runVariant(ctx context.Context, opts Options, p scenario.Plan, rep int, dir
 	}
 	v.Summary.Audit = a
 	v.Checks = summary.Checks(v, in)
+	return nil
+}
+
+// writeHistory writes the ledger's history, gzip'd, to path: through a
+// temporary file, so that a file under that name is whole.
+func writeHistory(path string, led *workload.Ledger, nodes []string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("history: %w", err)
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), ".history-*")
+	if err != nil {
+		return fmt.Errorf("history: %w", err)
+	}
+	defer os.Remove(f.Name()) // after the rename, nothing
+	z := gzip.NewWriter(f)
+	err = led.WriteHistory(z, nodes)
+	if cerr := z.Close(); err == nil {
+		err = cerr
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(f.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		return fmt.Errorf("history: %w", err)
+	}
 	return nil
 }
 

@@ -2,7 +2,9 @@ package runner_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"image"
@@ -20,6 +22,7 @@ import (
 	"github.com/pgbench-ha/pgbench-ha/result"
 	"github.com/pgbench-ha/pgbench-ha/runner"
 	"github.com/pgbench-ha/pgbench-ha/scenario"
+	"github.com/pgbench-ha/pgbench-ha/workload"
 )
 
 // newBackend returns a local backend closed with the test. The runner
@@ -163,6 +166,49 @@ func checkFailover(t *testing.T, v *result.Variant, killAtMs float64) {
 	}
 }
 
+// checkOutcomes checks a variant's history file against its summary, and
+// its response time and unknown split against its other figures.
+func checkOutcomes(t *testing.T, dir string, v *result.Variant) {
+	t.Helper()
+	s := v.Summary
+	if s.ResponseTime.N != s.Acked || s.ResponseTime.P50 < s.CommitLatency.P50 || s.ResponseTime.P99 < s.CommitLatency.P99 {
+		t.Errorf("response time %+v against service time %+v, %d acked", s.ResponseTime, s.CommitLatency, s.Acked)
+	}
+	if v.ResponseHistogram == nil || len(v.Series.ScheduleLag) == 0 {
+		t.Errorf("response histogram %v, %d schedule lag seconds", v.ResponseHistogram, len(v.Series.ScheduleLag))
+	}
+	if f := s.Failover; f != nil && f.UnknownInFlight+f.UnknownSentAfter != s.Unknown {
+		t.Errorf("unknown %d in flight + %d sent after != %d unknown", f.UnknownInFlight, f.UnknownSentAfter, s.Unknown)
+	}
+	if v.HistoryFile == "" {
+		t.Fatal("no history file")
+	}
+	f, err := os.Open(filepath.Join(dir, v.HistoryFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	z, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(z).ReadAll()
+	if err != nil {
+		t.Fatalf("%s: %v", v.HistoryFile, err)
+	}
+	if len(rows) == 0 || strings.Join(rows[0], ",") != workload.HistoryHeader {
+		t.Fatalf("%s: no header", v.HistoryFile)
+	}
+	outcomes := map[string]int64{}
+	for _, r := range rows[1:] {
+		outcomes[r[6]]++
+	}
+	if int64(len(rows)-1) != s.Attempted || outcomes["acked"] != s.Acked || outcomes["failed"] != s.Failed || outcomes["unknown"] != s.Unknown {
+		t.Errorf("%s: %d writes %v; summary: %d attempted, %d acked, %d failed, %d unknown", v.HistoryFile,
+			len(rows)-1, outcomes, s.Attempted, s.Acked, s.Failed, s.Unknown)
+	}
+}
+
 // TestRunKillPromote runs a two-variant scenario end to end: cluster,
 // workload, kill, promotion, audit, result.json and report.
 func TestRunKillPromote(t *testing.T) {
@@ -243,6 +289,7 @@ func TestRunKillPromote(t *testing.T) {
 			if v.Settings["synchronous_commit"] != strings.TrimPrefix(name, "synchronous_commit=") {
 				t.Errorf("settings %v", v.Settings)
 			}
+			checkOutcomes(t, dir, v)
 			for _, f := range []string{"primary.log", "replica1.log", "replica2.log"} {
 				if _, err := os.Stat(filepath.Join(dir, v.LogDir, f)); err != nil {
 					t.Errorf("server log: %v", err)

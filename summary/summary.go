@@ -1,6 +1,7 @@
 package summary
 
 import (
+	"math"
 	"sort"
 	"time"
 
@@ -65,6 +66,9 @@ func Fill(v *result.Variant, in Input) {
 	sum.TPS = TPS(ackedWithin(led, in.Duration), in.Duration)
 	sum.TargetRateTPS = in.TargetRateTPS
 	sum.CommitLatency = Latency(st.Latency)
+	entries := led.Snapshot()
+	response := ResponseTime(entries)
+	sum.ResponseTime = Latency(response)
 	sum.ScheduleLagP99 = float64(st.SchedLag.ValueAtQuantile(99)) / 1000
 	sum.Replicas = Lags(in.Replicas, in.Sync, in.Replication, in.Visibility)
 	_, sum.VisibilityFloorP50Ms = maxP(in.VisibilityFloor, 0.5)
@@ -77,6 +81,10 @@ func Fill(v *result.Variant, in Input) {
 	// In time order: a failover's steps are read in the order they came.
 	sort.SliceStable(events, func(i, j int) bool { return events[i].Ms < events[j].Ms })
 	f, first := Failover(in, fired(in.Faults), events)
+	if f != nil {
+		landed := time.Duration(math.Round(*f.FaultMs*1000)) * time.Microsecond
+		f.UnknownInFlight, f.UnknownSentAfter = UnknownSplit(entries, landed)
+	}
 	sum.Failover = f
 	if first != nil {
 		events = append(events, *first)
@@ -88,17 +96,20 @@ func Fill(v *result.Variant, in Input) {
 	v.Series.Replication = append(v.Series.Replication, in.Replication...)
 	v.Series.Visibility = append(v.Series.Visibility, in.Visibility...)
 	v.Series.Throughput = Throughput(st, in.Duration+in.Grace)
+	v.Series.ScheduleLag = ScheduleLag(entries)
 	v.Series.WAL = append(v.Series.WAL, in.WAL...)
 	sum.Reads, v.Series.Reads = Reads(in.Reads)
 	v.Phases = Phases(fired(in.Faults), f, in.Replicas, st, in.Replication, in.Visibility, in.Duration)
 	v.CatchUps = CatchUps(fired(in.Faults), in.Replicas, in.Replication, in.Visibility)
 	v.Histogram = EncodeHistogram(st.Latency)
+	v.ResponseHistogram = EncodeHistogram(response)
 }
 
 // EmptySeries is a Series with every list empty, not null.
 func EmptySeries() result.Series {
 	return result.Series{Throughput: []result.ThroughputPoint{}, Replication: []result.ReplicationPoint{},
-		Visibility: []result.VisibilityPoint{}, WAL: []result.WALPoint{}, Reads: []result.ReadPoint{}}
+		Visibility: []result.VisibilityPoint{}, WAL: []result.WALPoint{}, Reads: []result.ReadPoint{},
+		ScheduleLag: []result.ScheduleLagPoint{}}
 }
 
 // fired keeps the faults that were carried out: a fault whose injection

@@ -31,7 +31,7 @@ func ledgerOf(acks ...ack) *workload.Ledger {
 		if o == 0 {
 			o = workload.Acked
 		}
-		l.Begin(int64(i + 1))
+		l.Begin(int64(i+1), 0, -1, 0)
 		l.Finish(int64(i+1), o, a.node, ms(a.atMs))
 	}
 	return l

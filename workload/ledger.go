@@ -1,6 +1,7 @@
 package workload
 
 import (
+	"math"
 	"sync"
 	"time"
 )
@@ -33,12 +34,26 @@ func (o Outcome) String() string {
 	return "pending"
 }
 
-// Entry is the ledger's record of one write.
+// Entry is the ledger's record of one write. Times are offsets from the
+// start of the window.
 type Entry struct {
+	At time.Duration // ack (or failure, or break) time
+	// Sent is when the writer sent it; Scheduled when the arrival
+	// schedule wanted it sent, <0 when the rate was unlimited (no
+	// schedule). Both are meaningless unless Writer >= 0.
+	Sent, Scheduled time.Duration
+	// Writer is the index of the writer that sent it; -1: never sent (an
+	// id left behind by a later one).
+	Writer  int16
 	Outcome Outcome
-	Node    int8          // index of the node that answered; -1 if none
-	At      time.Duration // ack (or failure) time, offset from the start
+	Node    int8 // index of the node that answered; -1 if none
 }
+
+// WasSent reports whether a writer sent the write.
+func (e Entry) WasSent() bool { return e.Writer >= 0 }
+
+// unsent is the entry of an id not sent (yet).
+var unsent = Entry{Node: -1, Writer: -1, Scheduled: -1}
 
 // Ledger records the outcome of every write by id, from FirstID on. It is
 // safe for concurrent use.
@@ -58,12 +73,25 @@ func NewLedger(firstID int64) *Ledger {
 // FirstID is the id of the first write.
 func (l *Ledger) FirstID() int64 { return l.firstID }
 
-// Begin records that write id was sent. Ids must be begun in order.
-func (l *Ledger) Begin(id int64) {
+// Begin records that writer sent write id at sent, scheduled for
+// scheduled (<0: unpaced). Ids below it not begun yet are kept as unsent
+// until they are.
+func (l *Ledger) Begin(id int64, writer int, scheduled, sent time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for int64(len(l.entries)) <= id-l.firstID {
-		l.entries = append(l.entries, Entry{Node: -1})
+	i := id - l.firstID
+	if i < 0 {
+		return
+	}
+	l.grow(i)
+	e := &l.entries[i]
+	e.Writer, e.Scheduled, e.Sent = int16(min(writer, math.MaxInt16)), scheduled, sent
+}
+
+// grow makes room for entry i. The caller holds mu.
+func (l *Ledger) grow(i int64) {
+	for int64(len(l.entries)) <= i {
+		l.entries = append(l.entries, unsent)
 		l.counts[Pending]++
 	}
 }
@@ -76,17 +104,14 @@ func (l *Ledger) Finish(id int64, o Outcome, node int, at time.Duration) {
 	if i < 0 {
 		return
 	}
-	for int64(len(l.entries)) <= i {
-		l.entries = append(l.entries, Entry{Node: -1})
-		l.counts[Pending]++
-	}
+	l.grow(i)
 	e := &l.entries[i]
 	if o == Acked && id > l.newest {
 		l.newest = id
 	}
 	l.counts[e.Outcome]--
 	l.counts[o]++
-	*e = Entry{Outcome: o, Node: int8(node), At: at}
+	e.Outcome, e.Node, e.At = o, int8(node), at
 }
 
 // Len is the number of ids begun.

@@ -56,7 +56,7 @@ func TestLedgerCounts(t *testing.T) {
 			finish(100, Acked, 0, 1), finish(101, Failed, 0, 2), finish(102, Unknown, 1, 3),
 		}, 4, [4]int64{1, 1, 1, 1}},
 		{"begin fills the gap below", 10, []op{begin(14)}, 5, [4]int64{5, 0, 0, 0}},
-		{"begin of a smaller id later is a no-op", 10, []op{begin(14), begin(11), begin(12)}, 5, [4]int64{5, 0, 0, 0}},
+		{"begin of a smaller id later keeps the count", 10, []op{begin(14), begin(11), begin(12)}, 5, [4]int64{5, 0, 0, 0}},
 		{"finish before begin", 10, []op{finish(12, Acked, 0, 5)}, 3, [4]int64{2, 1, 0, 0}},
 		{"finish out of order", 1, []op{
 			begin(1), begin(2), begin(3), begin(4), begin(5),
@@ -73,7 +73,7 @@ func TestLedgerCounts(t *testing.T) {
 			l := NewLedger(tc.first)
 			for _, o := range tc.ops {
 				if o.begin {
-					l.Begin(o.id)
+					l.Begin(o.id, 0, -1, 0)
 				} else {
 					l.Finish(o.id, o.o, o.node, ms(o.atMs))
 				}
@@ -104,7 +104,7 @@ func TestLedgerCounts(t *testing.T) {
 func TestLedgerGetAndSnapshot(t *testing.T) {
 	t.Parallel()
 	l := NewLedger(1000)
-	l.Begin(1002)
+	l.Begin(1002, 3, ms(4), ms(5))
 	l.Finish(1001, Acked, 2, ms(7))
 	l.Finish(1002, Failed, 1, ms(9))
 
@@ -115,9 +115,9 @@ func TestLedgerGetAndSnapshot(t *testing.T) {
 		wantOK bool
 	}{
 		{"never begun, below the first id", 999, Entry{}, false},
-		{"gap filled by a later begin", 1000, Entry{Outcome: Pending, Node: -1}, true},
-		{"acked", 1001, Entry{Outcome: Acked, Node: 2, At: ms(7)}, true},
-		{"failed", 1002, Entry{Outcome: Failed, Node: 1, At: ms(9)}, true},
+		{"gap filled by a later begin", 1000, Entry{Outcome: Pending, Node: -1, Writer: -1, Scheduled: -1}, true},
+		{"acked, never begun", 1001, Entry{Outcome: Acked, Node: 2, At: ms(7), Writer: -1, Scheduled: -1}, true},
+		{"failed, begun by writer 3", 1002, Entry{Outcome: Failed, Node: 1, At: ms(9), Writer: 3, Scheduled: ms(4), Sent: ms(5)}, true},
 		{"beyond the last id", 1003, Entry{}, false},
 	}
 	for _, tc := range tests {
@@ -128,7 +128,8 @@ func TestLedgerGetAndSnapshot(t *testing.T) {
 	}
 
 	snap := l.Snapshot()
-	want := []Entry{{Outcome: Pending, Node: -1}, {Outcome: Acked, Node: 2, At: ms(7)}, {Outcome: Failed, Node: 1, At: ms(9)}}
+	want := []Entry{{Outcome: Pending, Node: -1, Writer: -1, Scheduled: -1}, {Outcome: Acked, Node: 2, At: ms(7), Writer: -1, Scheduled: -1},
+		{Outcome: Failed, Node: 1, At: ms(9), Writer: 3, Scheduled: ms(4), Sent: ms(5)}}
 	if len(snap) != len(want) {
 		t.Fatalf("Snapshot() = %+v, want %+v", snap, want)
 	}
@@ -151,6 +152,66 @@ func TestLedgerGetAndSnapshot(t *testing.T) {
 	}
 }
 
+// TestLedgerBegin: a write keeps who sent it and when, whatever order the
+// writers begin their ids in, and its outcome does not erase them.
+func TestLedgerBegin(t *testing.T) {
+	t.Parallel()
+	type begin struct {
+		id                int64
+		writer            int
+		schedMs, sentMs   int
+		finish            Outcome
+		finishMs, finNode int
+	}
+	tests := []struct {
+		name   string
+		begins []begin
+		want   []Entry // ids 1, 2, ...
+	}{
+		{"in order, then finished", []begin{{1, 0, 10, 11, Acked, 15, 0}, {2, 1, 12, 12, Unknown, 20, 1}}, []Entry{
+			{Outcome: Acked, Node: 0, At: ms(15), Writer: 0, Scheduled: ms(10), Sent: ms(11)},
+			{Outcome: Unknown, Node: 1, At: ms(20), Writer: 1, Scheduled: ms(12), Sent: ms(12)},
+		}},
+		{"a later id begun first", []begin{{2, 1, 12, 13, Pending, 0, 0}, {1, 0, 10, 14, Pending, 0, 0}}, []Entry{
+			{Outcome: Pending, Node: -1, Writer: 0, Scheduled: ms(10), Sent: ms(14)},
+			{Outcome: Pending, Node: -1, Writer: 1, Scheduled: ms(12), Sent: ms(13)},
+		}},
+		{"an id left unsent below a begun one", []begin{{2, 4, 12, 13, Failed, 16, 0}}, []Entry{
+			{Outcome: Pending, Node: -1, Writer: -1, Scheduled: -1},
+			{Outcome: Failed, Node: 0, At: ms(16), Writer: 4, Scheduled: ms(12), Sent: ms(13)},
+		}},
+		{"unpaced", []begin{{1, 2, -1, 5, Acked, 6, 1}}, []Entry{
+			{Outcome: Acked, Node: 1, At: ms(6), Writer: 2, Scheduled: -1 * time.Millisecond, Sent: ms(5)},
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			l := NewLedger(1)
+			for _, b := range tc.begins {
+				l.Begin(b.id, b.writer, ms(b.schedMs), ms(b.sentMs))
+			}
+			for _, b := range tc.begins {
+				if b.finish != Pending {
+					l.Finish(b.id, b.finish, b.finNode, ms(b.finishMs))
+				}
+			}
+			got := l.Snapshot()
+			if len(got) != len(tc.want) {
+				t.Fatalf("Snapshot() = %+v, want %+v", got, tc.want)
+			}
+			for i := range got {
+				if got[i] != tc.want[i] {
+					t.Errorf("id %d: %+v, want %+v", i+1, got[i], tc.want[i])
+				}
+				if got[i].WasSent() != (tc.want[i].Writer >= 0) {
+					t.Errorf("id %d: WasSent() = %v", i+1, got[i].WasSent())
+				}
+			}
+		})
+	}
+}
+
 func TestLedgerLastAckBefore(t *testing.T) {
 	t.Parallel()
 	l := NewLedger(1)
@@ -160,7 +221,7 @@ func TestLedgerLastAckBefore(t *testing.T) {
 	l.Finish(3, Acked, 0, ms(200))
 	l.Finish(4, Failed, 0, ms(250))
 	l.Finish(5, Unknown, 0, ms(290))
-	l.Begin(7) // 6 and 7 pending
+	l.Begin(7, 0, -1, ms(295)) // 6 and 7 pending
 
 	tests := []struct {
 		name   string
@@ -255,7 +316,7 @@ func TestLedgerConcurrent(t *testing.T) {
 			defer wg.Done()
 			for i := 0; i < per; i++ {
 				id := int64(1 + i*writers + w) // interleaved, begun out of order
-				l.Begin(id)
+				l.Begin(id, w, ms(i), ms(i))
 				o := []Outcome{Acked, Acked, Acked, Failed, Unknown}[i%5]
 				l.Finish(id, o, w, ms(i))
 			}

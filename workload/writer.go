@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -66,7 +67,9 @@ type Stats struct {
 
 const maxLatencyUs = 120_000_000 // clamp at 120 s
 
-func newHist() *hdrhistogram.Histogram { return hdrhistogram.New(1, maxLatencyUs, 3) }
+// NewHistogram is a latency histogram in µs as the writers keep them: 1 µs
+// to 120 s, 3 significant digits. Record ClampUs values in it.
+func NewHistogram() *hdrhistogram.Histogram { return hdrhistogram.New(1, maxLatencyUs, 3) }
 
 // Live counters read by progress display while Run works.
 type Live struct {
@@ -123,17 +126,17 @@ func Run(ctx context.Context, cfg Config, live *Live) (*Stats, error) {
 
 	sh := &shared{queue: make(chan job, cfg.MaxQueue), gate: make(chan struct{}, 1), sched: schedCtx}
 	sh.nextID.Store(cfg.Ledger.FirstID())
-	st := &Stats{Latency: newHist(), SchedLag: newHist()}
+	st := &Stats{Latency: NewHistogram(), SchedLag: NewHistogram()}
 
 	var wg sync.WaitGroup
 	recs := make([]*recorder, cfg.Writers)
 	for w := 0; w < cfg.Writers; w++ {
 		recs[w] = newRecorder(secs)
 		wg.Add(1)
-		go func(r *recorder) {
+		go func(w int, r *recorder) {
 			defer wg.Done()
-			writer(execCtx, cfg, pcfg, sh, r, live)
-		}(recs[w])
+			writer(execCtx, cfg, pcfg, w, sh, r, live)
+		}(w, recs[w])
 	}
 	dispatch(schedCtx, cfg, sh, live)
 	close(sh.queue)
@@ -149,7 +152,7 @@ func Run(ctx context.Context, cfg Config, live *Live) (*Stats, error) {
 	st.Failed = make([]int64, secs)
 	st.Unknown = make([]int64, secs)
 	for i := range st.PerSecond {
-		st.PerSecond[i] = newHist()
+		st.PerSecond[i] = NewHistogram()
 	}
 	for _, r := range recs {
 		st.SchedLag.Merge(r.lag)
@@ -272,7 +275,7 @@ type recorder struct {
 func newRecorder(secs int) *recorder {
 	// Per-second histograms are made on first use: a long run with few
 	// busy seconds should not pay for all of them.
-	return &recorder{lag: newHist(), perSec: make([]*hdrhistogram.Histogram, secs),
+	return &recorder{lag: NewHistogram(), perSec: make([]*hdrhistogram.Histogram, secs),
 		acked: make([]int64, secs), failed: make([]int64, secs), unknown: make([]int64, secs)}
 }
 
@@ -287,7 +290,8 @@ func (r *recorder) sec(at time.Duration) int {
 	return s
 }
 
-func clampUs(d time.Duration) int64 {
+// ClampUs is d in µs within a NewHistogram's range.
+func ClampUs(d time.Duration) int64 {
 	us := d.Microseconds()
 	if us < 1 {
 		return 1
@@ -298,16 +302,17 @@ func clampUs(d time.Duration) int64 {
 	return us
 }
 
-// writer takes jobs from the queue and writes them, reconnecting whenever
-// its connection is lost, until the queue is closed or execCtx ends.
-func writer(execCtx context.Context, cfg Config, pcfg *pgx.ConnConfig, sh *shared, r *recorder, live *Live) {
-	var conn *pgx.Conn
+// writer takes jobs from the queue and writes them as writer w,
+// reconnecting whenever its connection is lost, until the queue is closed
+// or execCtx ends.
+func writer(execCtx context.Context, cfg Config, pcfg *pgx.ConnConfig, w int, sh *shared, r *recorder, live *Live) {
+	var conn *session
 	var stopWatch func() bool
 	node := -1
 	drop := func() {
 		if conn != nil {
 			stopWatch()
-			conn.Close(context.Background())
+			conn.conn.Close(context.Background())
 			live.Writers.Add(-1)
 		}
 		conn, node = nil, -1
@@ -327,11 +332,11 @@ func writer(execCtx context.Context, cfg Config, pcfg *pgx.ConnConfig, sh *share
 			case <-execCtx.Done():
 				return false
 			}
-			c, err := pgx.ConnectConfig(execCtx, pcfg)
+			c, err := dial(execCtx, pcfg)
 			if execCtx.Err() != nil {
 				<-sh.gate
 				if err == nil {
-					c.Close(context.Background())
+					c.conn.Close(context.Background())
 				}
 				return false
 			}
@@ -351,7 +356,7 @@ func writer(execCtx context.Context, cfg Config, pcfg *pgx.ConnConfig, sh *share
 			// Writes run with no context of their own (pgx would start a
 			// goroutine per query to watch it); the end of the run and
 			// the write timeout reach them as deadlines on the socket.
-			netConn := c.PgConn().Conn()
+			netConn := c.conn.PgConn().Conn()
 			stopWatch = context.AfterFunc(execCtx, func() { _ = netConn.SetDeadline(time.Now()) })
 			if cfg.NodeOf != nil {
 				node = cfg.NodeOf(netConn.RemoteAddr().String())
@@ -376,24 +381,23 @@ func writer(execCtx context.Context, cfg Config, pcfg *pgx.ConnConfig, sh *share
 		}
 		sent := time.Since(cfg.Start)
 		if j.intended >= 0 {
-			r.lag.RecordValue(clampUs(sent - j.intended))
+			r.lag.RecordValue(ClampUs(sent - j.intended))
 		}
-		o := OrderFor(cfg.Seed, j.id)
-		cfg.Ledger.Begin(j.id)
+		cfg.Ledger.Begin(j.id, w, j.intended, sent)
 		if cfg.WriteTimeout > 0 {
-			_ = conn.PgConn().Conn().SetDeadline(time.Now().Add(cfg.WriteTimeout))
+			_ = conn.conn.PgConn().Conn().SetDeadline(time.Now().Add(cfg.WriteTimeout))
 		}
-		_, err := conn.Exec(context.Background(), InsertSQL, o.ID, o.CustomerID, o.SKU, o.Qty, o.AmountCents)
+		outcome, err := conn.insert(OrderFor(cfg.Seed, j.id))
 		done := time.Since(cfg.Start)
 		s := r.sec(done)
-		switch classify(err) {
+		switch outcome {
 		case Acked:
 			h := r.perSec[s]
 			if h == nil {
-				h = newHist()
+				h = NewHistogram()
 				r.perSec[s] = h
 			}
-			h.RecordValue(clampUs(done - sent))
+			h.RecordValue(ClampUs(done - sent))
 			r.acked[s]++
 			cfg.Ledger.Finish(j.id, Acked, node, done)
 			live.Acked.Add(1)
@@ -401,7 +405,7 @@ func writer(execCtx context.Context, cfg Config, pcfg *pgx.ConnConfig, sh *share
 			r.failed[s]++
 			cfg.Ledger.Finish(j.id, Failed, node, done)
 			live.Errors.Add(1)
-			if needsReconnect(err) || conn.IsClosed() {
+			if needsReconnect(err) || conn.conn.IsClosed() {
 				drop()
 			}
 		default:
@@ -413,10 +417,66 @@ func writer(execCtx context.Context, cfg Config, pcfg *pgx.ConnConfig, sh *share
 	}
 }
 
-// classify maps an Exec error to an outcome.
-func classify(err error) Outcome {
+// session is a writer's connection, with what the server said while the
+// last write was under way.
+type session struct {
+	conn *pgx.Conn
+	// committedLocally: a notice of the last write said its transaction
+	// had committed locally (a synchronous commit's wait cut short).
+	committedLocally atomic.Bool
+}
+
+// dial connects a session with pcfg.
+func dial(ctx context.Context, pcfg *pgx.ConnConfig) (*session, error) {
+	s := &session{}
+	cfg := pcfg.Copy()
+	cfg.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) {
+		if committedLocally(n) {
+			s.committedLocally.Store(true)
+		}
+	}
+	c, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	s.conn = c
+	return s, nil
+}
+
+// insert writes o, the one statement of the workload, with the extended
+// protocol (prepared once per connection), and returns its outcome and
+// the error.
+func (s *session) insert(o Order) (Outcome, error) {
+	s.committedLocally.Store(false)
+	_, err := s.conn.Exec(context.Background(), InsertSQL, o.ID, o.CustomerID, o.SKU, o.Qty, o.AmountCents)
+	return classify(err, s.committedLocally.Load()), err
+}
+
+// committedLocally reports whether n is the warning a server sends when it
+// stops waiting for a synchronous commit: the transaction has committed
+// locally, whatever follows (the FATAL 57P01 of a shutdown, a closed
+// connection). The warning of a shutdown carries SQLSTATE 57P01; that of
+// a cancel only its detail, in the server's language.
+func committedLocally(n *pgconn.Notice) bool {
+	return n.Code == "57P01" || strings.Contains(n.Detail, "already committed locally")
+}
+
+// classify maps the result of an insert to an outcome: err as Exec
+// returned it, committed whether the server warned that the transaction
+// had committed locally.
+//
+// With the extended protocol an autocommit statement commits when the
+// server processes Sync, after it sent CommandComplete: a server error,
+// even one after CommandComplete, came before the commit or instead of it
+// (a deferred constraint, a FATAL on shutdown). After the commit the
+// server only warns, when a synchronous commit's wait is cut short: a
+// FATAL or a closed connection then follows a commit that happened.
+func classify(err error, committed bool) Outcome {
 	if err == nil {
 		return Acked
+	}
+	if committed {
+		return Unknown
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
