@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // A harness killed outright (SIGKILL, a crash) leaves its backend's temp
@@ -82,10 +83,11 @@ type CleanupOptions struct {
 	DryRun bool
 }
 
-// Leftover is a shared memory segment or a backend's temp dir (data
-// directories and logs not kept elsewhere) that a run left behind.
+// Leftover is a shared memory segment, a backend's temp dir (data
+// directories and logs not kept elsewhere) or its freezer cgroup that a
+// run left behind.
 type Leftover struct {
-	Kind string // "segment" or "directory"
+	Kind string // "segment", "directory" or "cgroup"
 	Name string // the segment's id and key and its data dir, or the dir
 	PID  int    // the run's harness process
 	// Alive says the harness still runs: its temp dir is kept.
@@ -94,7 +96,8 @@ type Leftover struct {
 	Err     error
 }
 
-// Cleanup removes what local runs whose harness is gone left behind: the
+// Cleanup removes what local runs whose harness is gone left behind: their
+// freezer cgroups (killing the processes left in them, frozen), the
 // shared memory segments of their servers, then their temp dirs. Only the
 // temp dirs with a harness marker are looked at, and only a segment named
 // in one of their postmaster.pid files, with the same key, made by that
@@ -112,8 +115,12 @@ func Cleanup(opts CleanupOptions) ([]Leftover, error) {
 		return nil, err
 	}
 	sort.Strings(roots)
-	var found []Leftover
+	// Cgroups first: a frozen server left in one holds its segment.
+	found, err := cleanupCgroups(freezerMount, opts.DryRun)
 	var errs []error
+	if err != nil {
+		errs = append(errs, err)
+	}
 	for _, root := range roots {
 		h, err := readMarker(root)
 		if errors.Is(err, fs.ErrNotExist) {
@@ -196,4 +203,102 @@ func deadSegments(root string, pid int) ([]deadSegment, error) {
 		}
 	}
 	return out, nil
+}
+
+// cleanupCgroups removes the cgroups of runs whose harness is gone, in
+// the freezer hierarchy mounted at mount. A run whose harness died while
+// a node was frozen (paused) left its processes there, frozen: those are
+// killed first, being of a dead run. A live run's cgroup is listed and
+// kept.
+func cleanupCgroups(mount string, dryRun bool) ([]Leftover, error) {
+	top := filepath.Join(mount, freezerTop)
+	runs, err := os.ReadDir(top)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("freezer: %w", err)
+	}
+	var found []Leftover
+	var errs []error
+	for _, r := range runs {
+		h, ok := runHarness(r.Name())
+		if !r.IsDir() || !ok {
+			continue // not a run's
+		}
+		dir := filepath.Join(top, r.Name())
+		l := Leftover{Kind: "cgroup", Name: dir, PID: h.pid}
+		if h.running() {
+			l.Alive = true
+			found = append(found, l)
+			continue
+		}
+		nodes, _ := os.ReadDir(dir)
+		var procs int
+		var lerrs []error
+		for _, n := range nodes {
+			if !n.IsDir() {
+				continue
+			}
+			f := &freezer{dir: filepath.Join(dir, n.Name())}
+			pids, err := f.procs()
+			if err != nil {
+				lerrs = append(lerrs, err)
+				continue
+			}
+			procs += len(pids)
+			if dryRun {
+				continue
+			}
+			if len(pids) > 0 {
+				if _, _, err := f.kill(); err != nil {
+					lerrs = append(lerrs, err)
+				}
+				deadline := time.Now().Add(5 * time.Second)
+				for !f.empty() && time.Now().Before(deadline) {
+					time.Sleep(time.Millisecond)
+				}
+			}
+			if err := f.remove(); err != nil {
+				lerrs = append(lerrs, err)
+			}
+		}
+		if procs > 0 {
+			verb := "killed"
+			if dryRun {
+				verb = "to kill"
+			}
+			l.Name = fmt.Sprintf("%s (%d processes %s)", dir, procs, verb)
+		}
+		if !dryRun && len(lerrs) == 0 {
+			if err := removeCgroup(dir); err != nil {
+				lerrs = append(lerrs, err)
+			}
+		}
+		if l.Err = errors.Join(lerrs...); l.Err != nil {
+			errs = append(errs, l.Err)
+		} else if !dryRun {
+			l.Removed = true
+		}
+		found = append(found, l)
+	}
+	if !dryRun {
+		_ = os.Remove(top) // busy while a run has its cgroup there
+	}
+	return found, errors.Join(errs...)
+}
+
+// runHarness reads the harness from a run's cgroup name (freezerRunName).
+func runHarness(name string) (harness, bool) {
+	f := strings.SplitN(name, "-", 3)
+	if len(f) != 3 {
+		return harness{}, false
+	}
+	pid, e1 := strconv.Atoi(f[0])
+	start, e2 := strconv.ParseUint(f[1], 10, 64)
+	if e1 != nil || e2 != nil {
+		return harness{}, false
+	}
+	// A cgroup does not outlive a reboot: its harness ran in this boot.
+	return harness{pid: pid, start: start, boot: bootID()}, true
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -119,6 +120,7 @@ func TestCleanupAfterHarnessKilled(t *testing.T) {
 	if err := syscall.Kill(harnessPid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
+	harnessPid0 := harnessPid
 	harnessPid = 0
 	if err := sh.Wait(); err != nil {
 		t.Fatalf("the shell around the harness: %v", err)
@@ -150,6 +152,17 @@ func TestCleanupAfterHarnessKilled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The dead harness's cgroup, when it had the freezer (this process
+	// has it too then); the machine may hold other runs' cgroups.
+	withFreezer, _ := live.Freezer()
+	deadCgroups := func(found []Leftover) (n int) {
+		for _, l := range found {
+			if l.Kind == "cgroup" && l.PID == harnessPid0 && !l.Alive {
+				n++
+			}
+		}
+		return n
+	}
 	var segs, dirs []string
 	for _, l := range found {
 		if l.Removed {
@@ -161,12 +174,16 @@ func TestCleanupAfterHarnessKilled(t *testing.T) {
 		case l.Name == root && !l.Alive:
 			dirs = append(dirs, l.Name)
 		case l.Name == live.root && l.Alive:
+		case l.Kind == "cgroup":
 		default:
 			t.Errorf("unexpected %+v", l)
 		}
 	}
 	if len(segs) != 2 || len(dirs) != 1 {
 		t.Fatalf("dry run found segments %v and dirs %v, want 2 and %s", segs, dirs, root)
+	}
+	if n := deadCgroups(found); withFreezer && n != 1 {
+		t.Errorf("dry run found %d cgroups of the dead harness %d, want 1: %+v", n, harnessPid0, found)
 	}
 	for _, id := range ids {
 		if _, ok := findSegment(t, id); !ok {
@@ -180,12 +197,22 @@ func TestCleanupAfterHarnessKilled(t *testing.T) {
 	}
 	removed := 0
 	for _, l := range found {
-		if l.Removed {
+		if l.Removed && (l.Kind != "cgroup" || l.PID == harnessPid0) {
 			removed++
 		}
 	}
-	if removed != 3 {
-		t.Errorf("removed %d, want 2 segments and 1 dir: %+v", removed, found)
+	want := 3
+	if withFreezer {
+		want = 4
+	}
+	if removed != want {
+		t.Errorf("removed %d, want 2 segments, 1 dir and with the freezer 1 cgroup: %+v", removed, found)
+	}
+	if withFreezer {
+		runs, _ := filepath.Glob(filepath.Join(freezerMount, freezerTop, strconv.Itoa(harnessPid0)+"-*"))
+		if len(runs) > 0 {
+			t.Errorf("the dead harness's cgroups left after Cleanup: %v", runs)
+		}
 	}
 	for _, id := range ids {
 		if seg, ok := findSegment(t, id); ok {
@@ -203,5 +230,84 @@ func TestCleanupAfterHarnessKilled(t *testing.T) {
 	reapOrphans()
 	if z := ownZombies(); len(z) > 0 {
 		t.Errorf("zombies left by the killed harness's servers: %v", z)
+	}
+}
+
+// TestCleanupCgroups: the cgroups of a dead run go, the processes frozen
+// in them killed first; a live run's are kept, and a dry run touches
+// nothing.
+func TestCleanupCgroups(t *testing.T) {
+	me, ok := readStat(os.Getpid())
+	if !ok {
+		t.Fatal("read /proc/self/stat")
+	}
+	// This process with another start time: a harness that is gone.
+	dead := testFreezer(t, fmt.Sprintf("%d-%d-cleanup", os.Getpid(), me.start+1))
+	live := testFreezer(t, fmt.Sprintf("%d-%d-cleanup", os.Getpid(), me.start))
+	f, err := newFreezer(dead, "c.primary")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sleep := exec.Command("sleep", "60")
+	if err := f.start(sleep); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- sleep.Wait() }()
+	t.Cleanup(func() {
+		_ = sleep.Process.Kill() // the process this test started, by pid
+		_ = f.thaw()
+	})
+	if pids, err := f.procs(); err != nil || !slices.Equal(pids, []int{sleep.Process.Pid}) {
+		t.Fatalf("cgroup holds %v (%v), want the sleep %d", pids, err, sleep.Process.Pid)
+	}
+	if err := f.freeze(); err != nil { // its harness died while it was paused
+		t.Fatal(err)
+	}
+	if _, err := newFreezer(live, "c.primary"); err != nil {
+		t.Fatal(err)
+	}
+
+	find := func(found []Leftover, dir string) Leftover {
+		t.Helper()
+		for _, l := range found {
+			if strings.HasPrefix(l.Name, dir) {
+				return l
+			}
+		}
+		t.Fatalf("%s not found in %+v", dir, found)
+		return Leftover{}
+	}
+	found, err := cleanupCgroups(freezerMount, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := find(found, dead); l.Alive || l.Removed || !strings.Contains(l.Name, "1 processes to kill") {
+		t.Errorf("dry run: dead run's cgroup: %+v", l)
+	}
+	if l := find(found, live); !l.Alive || l.Removed {
+		t.Errorf("dry run: live run's cgroup: %+v", l)
+	}
+	if !fileExists(f.dir) || !alive(sleep.Process.Pid) {
+		t.Fatal("the dry run removed a cgroup or killed its process")
+	}
+
+	found, err = cleanupCgroups(freezerMount, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := find(found, dead); !l.Removed || !strings.Contains(l.Name, "1 processes killed") {
+		t.Errorf("dead run's cgroup: %+v", l)
+	}
+	select {
+	case <-exited:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the frozen process of the dead run still runs")
+	}
+	if _, err := os.Stat(dead); !os.IsNotExist(err) {
+		t.Errorf("dead run's cgroup %s left: %v", dead, err)
+	}
+	if l := find(found, live); !l.Alive || l.Removed || !fileExists(filepath.Join(live, "c.primary")) {
+		t.Errorf("live run's cgroup: %+v", l)
 	}
 }

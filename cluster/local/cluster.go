@@ -23,6 +23,8 @@ type node struct {
 	logPath string
 	logFile *os.File
 	proc    *proc
+	cg      *freezer  // its cgroup, once started; nil without the freezer
+	landed  time.Time // when the last Kill stopped it
 }
 
 // Cluster is a running local cluster.
@@ -219,7 +221,11 @@ func (c *Cluster) start(ctx context.Context, n *node) error {
 		}
 		n.logFile = f
 	}
-	p, err := c.b.spawn(filepath.Join(c.b.binDir, "postgres"), []string{"-D", n.dataDir}, nil, n.logFile)
+	if n.cg == nil && c.b.freezer != "" {
+		// Without its cgroup the node is signalled as without the freezer.
+		n.cg, _ = newFreezer(c.b.freezer, filepath.Base(c.dir)+"."+n.name)
+	}
+	p, err := c.b.spawn(filepath.Join(c.b.binDir, "postgres"), []string{"-D", n.dataDir}, nil, n.logFile, n.cg)
 	if err != nil {
 		return err
 	}
@@ -301,8 +307,10 @@ func (c *Cluster) LogPath(name string) string {
 	return ""
 }
 
-// Kill crashes a node: SIGKILL to its whole process group at once, then
-// removes the shared memory segment the dead postmaster left behind.
+// Kill crashes a node: every process of it stopped in one step (its
+// cgroup frozen) and killed, as when a machine loses power; it returns
+// once they are all gone, after removing the shared memory segment the
+// dead postmaster left behind.
 func (c *Cluster) Kill(ctx context.Context, name string) error {
 	n, err := c.node(name)
 	if err != nil {
@@ -315,6 +323,9 @@ func (c *Cluster) Kill(ctx context.Context, name string) error {
 		return fmt.Errorf("kill %s: not running", name)
 	}
 	p.kill()
+	p.mu.Lock()
+	n.landed = p.landed
+	p.mu.Unlock()
 	p.wait(10 * time.Second)
 	if !p.groupGone(5 * time.Second) {
 		return fmt.Errorf("kill %s: processes still alive 5s after SIGKILL", name)
@@ -341,12 +352,20 @@ func (c *Cluster) Down(ctx context.Context) error {
 	}
 	for _, n := range c.nodes {
 		if n.proc != nil {
-			if n.proc.running() {
+			if n.proc.running() || n.cg != nil {
 				n.proc.kill()
 			}
 			if !n.proc.wait(10*time.Second) || !n.proc.groupGone(10*time.Second) {
 				errs = append(errs, fmt.Errorf("down %s: processes of group %d did not exit", n.name, n.proc.pgid))
 			} else if err := removeShm(n.dataDir); err != nil {
+				errs = append(errs, fmt.Errorf("down %s: %w", n.name, err))
+			} else if n.cg != nil {
+				if err := n.cg.remove(); err != nil {
+					errs = append(errs, fmt.Errorf("down %s: %w", n.name, err))
+				}
+			}
+		} else if n.cg != nil {
+			if err := n.cg.remove(); err != nil {
 				errs = append(errs, fmt.Errorf("down %s: %w", n.name, err))
 			}
 		}
@@ -430,26 +449,28 @@ func (c *Cluster) Start(ctx context.Context, name string) error {
 	return c.start(ctx, n)
 }
 
-// Pause freezes every process of the node (SIGSTOP to its process group):
-// it holds its connections open and answers nothing, like docker pause.
+// Pause freezes every process of the node (its cgroup frozen, as docker
+// pause does, or without the freezer SIGSTOP to each): it holds its
+// connections open and answers nothing. The kernel still completes TCP
+// handshakes on its listen socket, up to the backlog.
 func (c *Cluster) Pause(ctx context.Context, name string) error {
 	_, p, err := c.running(name)
 	if err != nil {
 		return fmt.Errorf("pause: %w", err)
 	}
-	if err := p.signal(syscall.SIGSTOP); err != nil {
+	if err := p.pause(); err != nil {
 		return fmt.Errorf("pause %s: %w", name, err)
 	}
 	return nil
 }
 
-// Resume thaws a paused node (SIGCONT to its process group).
+// Resume thaws a paused node.
 func (c *Cluster) Resume(ctx context.Context, name string) error {
 	_, p, err := c.running(name)
 	if err != nil {
 		return fmt.Errorf("resume: %w", err)
 	}
-	if err := p.signal(syscall.SIGCONT); err != nil {
+	if err := p.resume(); err != nil {
 		return fmt.Errorf("resume %s: %w", name, err)
 	}
 	return nil

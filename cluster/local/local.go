@@ -61,6 +61,12 @@ type Backend struct {
 	uid     int
 	gid     int
 
+	// freezer is the run's cgroup in the freezer hierarchy, each node's
+	// cgroup in it; "" when the freezer cannot be used (noFreezer says
+	// why), and nodes are signalled instead.
+	freezer   string
+	noFreezer error
+
 	cacheDir string // "" without a template cache
 	tmplOnce sync.Once
 	tmplErr  error
@@ -151,6 +157,7 @@ func New(opts Options) (*Backend, error) {
 		return nil, fmt.Errorf("local backend: %w", err)
 	}
 	b.root = root
+	b.freezer, b.noFreezer = openFreezer(freezerMount, freezerRunName(root))
 	adoptOrphans()
 	if !opts.NoCache {
 		b.cacheDir = cacheDir(opts.CacheDir)
@@ -202,14 +209,26 @@ func (b *Backend) ServerVersion() string { return b.version }
 // BinDir is the directory of the server binaries in use.
 func (b *Backend) BinDir() string { return b.binDir }
 
-// Close removes the backend's temp dir. Clusters must be down.
+// Close removes the backend's temp dir and cgroups. Clusters must be
+// down.
 func (b *Backend) Close() error {
 	if b.root == "" {
 		return nil
 	}
+	var ferr error
+	if b.freezer != "" {
+		ferr = closeFreezer(b.freezer)
+		b.freezer = ""
+	}
 	err := os.RemoveAll(b.root)
 	b.root = ""
-	return err
+	return errors.Join(ferr, err)
+}
+
+// Freezer reports whether nodes are frozen and killed through the cgroup
+// freezer, and if not, why.
+func (b *Backend) Freezer() (bool, error) {
+	return b.freezer != "", b.noFreezer
 }
 
 func (b *Backend) baseEnv() []string {

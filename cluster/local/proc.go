@@ -16,17 +16,20 @@ import (
 )
 
 // proc is a process group the backend started. Every process it spawns is
-// the leader of its own group, so killing the group kills the postmaster and
-// all its backends at once, and nothing else.
+// the leader of its own group; a postmaster's children each make a session
+// of their own, so a node is its postmaster's group and every process
+// descended from it, or, with the freezer, its cgroup.
 type proc struct {
 	cmd  *exec.Cmd
 	pgid int
+	cg   *freezer // the node's cgroup; nil: signals reach the node
 	done chan struct{}
 	err  error
 
 	mu      sync.Mutex
-	killed  []int  // descendants sent SIGKILL, for groupGone
-	dataDir string // a postmaster's, for its shared memory
+	killed  []int     // descendants sent SIGKILL, for groupGone
+	landed  time.Time // when the last kill stopped the whole node
+	dataDir string    // a postmaster's, for its shared memory
 }
 
 // registry holds every process group started by this package, so a forced
@@ -69,9 +72,9 @@ func KillAll() error {
 	return errors.Join(errs...)
 }
 
-// spawn starts name with args as the server user, in a new process group,
-// with stdout and stderr to out.
-func (b *Backend) spawn(name string, args []string, env []string, out io.Writer) (*proc, error) {
+// spawn starts name with args as the server user, in a new process group
+// and, unless cg is nil, in the cgroup cg, with stdout and stderr to out.
+func (b *Backend) spawn(name string, args []string, env []string, out io.Writer, cg *freezer) (*proc, error) {
 	cmd := exec.Command(name, args...)
 	cmd.Stdout = out
 	cmd.Stderr = out
@@ -84,10 +87,14 @@ func (b *Backend) spawn(name string, args []string, env []string, out io.Writer)
 	if b.cred != nil {
 		cmd.SysProcAttr.Credential = b.cred
 	}
-	if err := cmd.Start(); err != nil {
+	start := cmd.Start
+	if cg != nil {
+		start = func() error { return cg.start(cmd) }
+	}
+	if err := start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	p := &proc{cmd: cmd, pgid: cmd.Process.Pid, done: make(chan struct{})}
+	p := &proc{cmd: cmd, pgid: cmd.Process.Pid, cg: cg, done: make(chan struct{})}
 	registry.Lock()
 	registry.procs[p.pgid] = p
 	registry.Unlock()
@@ -105,7 +112,7 @@ func (b *Backend) spawn(name string, args []string, env []string, out io.Writer)
 // group if ctx ends first.
 func (b *Backend) run(ctx context.Context, name string, args []string, env []string) ([]byte, error) {
 	var out lockedBuffer
-	p, err := b.spawn(name, args, env, &out)
+	p, err := b.spawn(name, args, env, &out, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -124,13 +131,28 @@ func (b *Backend) run(ctx context.Context, name string, args []string, env []str
 
 // PostgreSQL's children each call setsid(): they are not in the
 // postmaster's process group. So a node is the postmaster's group plus
-// every process descended from it, found in /proc. To act on all of them
-// at once, the postmaster is stopped first (it forks nothing while
-// stopped), then the signal goes to every process of the tree.
+// every process descended from it, found in /proc. With the freezer, the
+// node's cgroup holds them all and stops them all in one step. Without it,
+// to act on all of them at once, the postmaster is stopped first (it forks
+// nothing while stopped), then the signal goes to every process of the
+// tree: the backends run on until the scan of /proc reaches them.
 
 // kill sends SIGKILL to the postmaster and all its descendants at once,
-// as when a machine loses power, and remembers them for groupGone.
+// as when a machine loses power, and remembers them for groupGone and
+// when they stopped. With the freezer it acts on whatever is left in the
+// node's cgroup even when the postmaster has exited.
 func (p *proc) kill() {
+	if p.cg != nil {
+		landed, pids, err := p.cg.kill()
+		p.mu.Lock()
+		p.landed = landed
+		p.killed = append(p.killed, pids...)
+		p.mu.Unlock()
+		if err == nil {
+			return
+		}
+		// A cgroup that would not freeze or thaw: signal as well.
+	}
 	select {
 	case <-p.done:
 		return
@@ -145,6 +167,7 @@ func (p *proc) kill() {
 	for _, pid := range tree {
 		_ = syscall.Kill(pid, syscall.SIGSTOP)
 	}
+	landed := time.Now()
 	if err := syscall.Kill(-p.pgid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
 		_ = p.cmd.Process.Kill()
 	}
@@ -153,6 +176,9 @@ func (p *proc) kill() {
 	}
 	p.mu.Lock()
 	p.killed = append(p.killed, tree...)
+	if p.cg == nil {
+		p.landed = landed
+	}
 	p.mu.Unlock()
 }
 
@@ -168,6 +194,23 @@ func waitStopped(pid int, d time.Duration) {
 		}
 		time.Sleep(100 * time.Microsecond)
 	}
+}
+
+// pause stops every process of the node: freezes its cgroup, or sends
+// SIGSTOP to the tree.
+func (p *proc) pause() error {
+	if p.cg != nil {
+		return p.cg.freeze()
+	}
+	return p.signal(syscall.SIGSTOP)
+}
+
+// resume lets a paused node run again.
+func (p *proc) resume() error {
+	if p.cg != nil {
+		return p.cg.thaw()
+	}
+	return p.signal(syscall.SIGCONT)
 }
 
 // signal sends sig to the postmaster's group and every descendant: SIGSTOP
@@ -325,6 +368,9 @@ func (p *proc) groupGone(d time.Duration) bool {
 			}
 		}
 		p.mu.Unlock()
+		if p.cg != nil && !p.cg.empty() {
+			left++
+		}
 		if left == 0 && !groupLive(p.pgid) {
 			reapOrphans()
 			return true

@@ -16,11 +16,13 @@ import (
 func cleanupCommand(env Env) *cli.Command {
 	return &cli.Command{
 		Name:  "cleanup",
-		Usage: "remove what runs killed outright left behind: shared memory and temp dirs, containers and networks",
+		Usage: "remove what runs killed outright left behind: shared memory, temp dirs and cgroups, containers and networks",
 		Description: "A run that ends normally, fails or is interrupted removes what it made; this is for a\n" +
 			"harness that was killed outright. Local backend: the shared memory segments and temp\n" +
 			"dirs ($TMPDIR/pgbench-ha-*) of runs whose harness process is gone; a segment is removed\n" +
-			"only when a postmaster.pid of such a run names it and nothing is attached to it.\n" +
+			"only when a postmaster.pid of such a run names it and nothing is attached to it. And\n" +
+			"their freezer cgroups (/sys/fs/cgroup/freezer/pgbench-ha/*), after killing the servers\n" +
+			"left in them (frozen, if the harness died while it paused a node).\n" +
 			"Docker backend: the containers and networks labelled pgbench-ha=1 whose run no longer\n" +
 			"runs (its harness process, on this host, is gone). Without a docker daemon only the\n" +
 			"local backend's are looked for.",
