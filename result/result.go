@@ -98,6 +98,24 @@ type RunMeta struct {
 	Arch            string    `json:"arch"`
 	CPUs            int       `json:"cpus"`
 	DurationS       float64   `json:"duration_s"` // the workload window per variant
+	// Kept is the cluster run --keep left running, if any.
+	Kept *KeptCluster `json:"kept_cluster,omitempty"`
+}
+
+// KeptCluster is a cluster left running after the run (run --keep). Its
+// passwords are only in File, which only its owner can read.
+type KeptCluster struct {
+	Variant string     `json:"variant"`
+	Primary string     `json:"primary"`
+	File    string     `json:"connection_file"`
+	Nodes   []KeptNode `json:"nodes"`
+}
+
+// KeptNode is where one node of a kept cluster listens.
+type KeptNode struct {
+	Name string `json:"name"`
+	Host string `json:"host"`
+	Port int    `json:"port"`
 }
 
 // Variant is one matrix combination, run on a fresh cluster.

@@ -3,6 +3,8 @@ package summary
 import (
 	"fmt"
 	"math"
+	"slices"
+	"time"
 
 	"github.com/pgbench-ha/pgbench-ha/result"
 	"github.com/pgbench-ha/pgbench-ha/workload"
@@ -44,7 +46,132 @@ func Checks(v *result.Variant, in Input) []result.Check {
 			fmt.Sprintf("%s holds %d rows of the run; acknowledged %d - lost %d + committed unknowns %d + ghosts %d + foreign %d = %d",
 				a.FinalPrimary, rows, a.Acked, a.Lost, a.UnknownFound, a.Ghosts, a.Foreign, want)))
 	}
+	if c, ok := outageCheck(v, in); ok {
+		out = append(out, c)
+	}
+	if c, ok := landingCheck(v, in); ok {
+		out = append(out, c)
+	}
 	return out
+}
+
+// minOutage is the shortest write outage worth setting against the
+// server's record: shorter gaps are the arrival process's own.
+const minOutage = 20 * time.Millisecond
+
+// outageCheck sets the write outage the ledger shows against the one the
+// final primary's own clock shows. By the ledger: the writes present on
+// the final primary stop being acknowledged at the last ack before the
+// fault landed and start again at the first after it. By the server: the
+// longest gap between two consecutive insert times (created_at) of the
+// run's rows it holds, overlapping that span. The two differ by what a
+// write spends between its insert and its ack, at each end: the tolerance
+// is twice the commit latency's p99 plus 2 ms. The headline outage starts
+// at the last ack before the fault, lost or not; the message says how
+// much of it is acknowledged writes that were lost.
+func outageCheck(v *result.Variant, in Input) (result.Check, bool) {
+	f := v.Summary.Failover
+	if f == nil || f.FaultMs == nil || f.WriteUnavailableMs == nil || *f.WriteUnavailableMs < msOf(minOutage) ||
+		v.Summary.Audit == nil || len(in.Inserted) == 0 || in.Ledger == nil {
+		return result.Check{}, false
+	}
+	entries := in.Ledger.Snapshot()
+	first := in.Ledger.FirstID()
+	present := make([]bool, len(entries))
+	server := make([]time.Duration, 0, len(in.Inserted))
+	for _, r := range in.Inserted {
+		if i := r.ID - first; i >= 0 && i < int64(len(entries)) {
+			present[i] = true
+		}
+		server = append(server, r.At)
+	}
+	// In whole microseconds, as the figures are kept.
+	landed := time.Duration(math.Round(*f.FaultMs*1000)) * time.Microsecond
+	var from, to time.Duration
+	haveFrom, haveTo := false, false
+	for i, e := range entries {
+		if e.Outcome != workload.Acked || !present[i] {
+			continue
+		}
+		at := e.At.Truncate(time.Microsecond)
+		if at <= landed && (!haveFrom || e.At > from) {
+			from, haveFrom = e.At, true
+		}
+		if at > landed && (!haveTo || e.At < to) {
+			to, haveTo = e.At, true
+		}
+	}
+	if !haveFrom || !haveTo {
+		return result.Check{}, false // no write of the final primary's on one side
+	}
+	slices.Sort(server)
+	var sFrom, sTo time.Duration
+	found := false
+	for i := 1; i < len(server); i++ {
+		a, b := server[i-1], server[i]
+		if b <= from || a >= to {
+			continue
+		}
+		if !found || b-a > sTo-sFrom {
+			sFrom, sTo, found = a, b, true
+		}
+	}
+	name := "write outage: ledger against the server's clock"
+	p99 := v.Summary.CommitLatency.P99
+	tol := 2*p99 + 2
+	client := msOf(to - from)
+	if !found {
+		return check(name, "ms", tol, 0, client,
+			fmt.Sprintf("by the ledger, the writes %s holds stop at %.1f ms and resume at %.1f ms (%.1f ms); its rows show no gap in that span",
+				v.Summary.Audit.FinalPrimary, msOf(from), msOf(to), client)), true
+	}
+	serverMs := msOf(sTo - sFrom)
+	msg := fmt.Sprintf("by the ledger, the writes %s holds stop at %.1f ms and resume at %.1f ms (%.1f ms); by its clock they were inserted until %.1f ms and from %.1f ms (%.1f ms); tolerance 2 x commit p99 + 2 ms",
+		v.Summary.Audit.FinalPrimary, msOf(from), msOf(to), client, msOf(sFrom), msOf(sTo), serverMs)
+	if f.LastAckBeforeMs != nil && *f.LastAckBeforeMs > msOf(from) {
+		msg += fmt.Sprintf("; the headline outage (%.1f ms) also counts %.1f ms of acknowledged writes lost before it", *f.WriteUnavailableMs, *f.LastAckBeforeMs-msOf(from))
+	}
+	return check(name, "ms", tol, serverMs, client, msg), true
+}
+
+// landingCheck sets when the fault landed, by the fault itself (the old
+// primary's last ack before it was seen to take effect), against when the
+// failover controller's health probe first failed (stamped at its start):
+// a probe that starts after the landing fails, one that started more than
+// a probe interval before it succeeded, so the first failing probe starts
+// within one probe interval of the landing, either side, plus 20 ms of
+// scheduling on a loaded machine. Only for faults that can tell when they
+// took effect, on the node the failover answers.
+func landingCheck(v *result.Variant, in Input) (result.Check, bool) {
+	f := v.Summary.Failover
+	if f == nil || f.FaultMs == nil || in.ProbeInterval <= 0 {
+		return result.Check{}, false
+	}
+	effective := false
+	for _, fd := range v.Faults {
+		if fd.EffectiveMs != nil && fd.InjectedMs != nil && f.InjectedMs != nil && *fd.InjectedMs == *f.InjectedMs &&
+			slices.Contains(fd.Targets, f.OldPrimary) {
+			effective = true
+		}
+	}
+	if !effective {
+		return result.Check{}, false
+	}
+	var probe *result.Event
+	for i, e := range v.Events {
+		if e.Kind == result.EventProbeFailed && e.Node == f.OldPrimary {
+			probe = &v.Events[i]
+			break
+		}
+	}
+	if probe == nil {
+		return result.Check{}, false
+	}
+	slack := msOf(in.ProbeInterval) + 20
+	d := probe.Ms - *f.FaultMs
+	return check("fault landed: against the first failed probe", "ms", slack, d, 0,
+		fmt.Sprintf("the fault landed at %.1f ms (injected at %.1f ms); the first failing health probe of %s started at %.1f ms (%+.1f ms); tolerance one probe interval + 20 ms",
+			*f.FaultMs, *f.InjectedMs, f.OldPrimary, probe.Ms, d)), true
 }
 
 // check is a Check of value against expected within tolerance.

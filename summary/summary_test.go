@@ -444,3 +444,86 @@ func TestChecks(t *testing.T) {
 		})
 	}
 }
+
+// outageVariant is a failover whose fault landed at 300 ms: the old
+// primary acknowledged writes 1-3 at 100, 200 and 300 ms, the new one
+// writes 4-5 at 800 and 900 ms; the final primary inserted each 1 ms
+// before its ack.
+func outageVariant() (*result.Variant, Input) {
+	led := ledgerOf(ack{0, 100, 0}, ack{0, 200, 0}, ack{0, 300, 0}, ack{1, 800, 0}, ack{1, 900, 0})
+	var ins []workload.Inserted
+	for i, at := range []float64{99, 199, 299, 799, 899} {
+		ins = append(ins, workload.Inserted{ID: int64(i + 1), At: ms(at)})
+	}
+	v := &result.Variant{
+		Faults: []result.Fault{{Index: 0, Kind: "kill", Targets: []string{"primary"}, InjectedMs: fp(290), EffectiveMs: fp(310)}},
+		Events: []result.Event{{Ms: 305, Kind: result.EventProbeFailed, Node: "primary"}},
+		Summary: result.Summary{
+			CommitLatency: result.Latency{P99: 3},
+			Failover: &result.Failover{OldPrimary: "primary", InjectedMs: fp(290), FaultMs: fp(300), LastAckBeforeMs: fp(300),
+				FirstWriteMs: fp(800), WriteUnavailableMs: fp(500)},
+			Audit: &result.Audit{FinalPrimary: "replica1"},
+		},
+	}
+	return v, Input{Ledger: led, Inserted: ins, ProbeInterval: 10 * time.Millisecond}
+}
+
+func TestOutageAndLandingChecks(t *testing.T) {
+	t.Parallel()
+	const outage, landing = "write outage: ledger against the server's clock", "fault landed: against the first failed probe"
+	for _, tc := range []struct {
+		name   string
+		change func(v *result.Variant, in *Input)
+		want   map[string]bool // check name -> passed; absent: not made
+	}{
+		{"ledger, server and probe agree", nil, map[string]bool{outage: true, landing: true}},
+		{"a write the ledger says failed was inserted in the outage", func(v *result.Variant, in *Input) {
+			in.Ledger.Begin(6)
+			in.Ledger.Finish(6, workload.Failed, 0, ms(550))
+			in.Inserted = append(in.Inserted, workload.Inserted{ID: 6, At: ms(549)})
+		}, map[string]bool{outage: false, landing: true}},
+		{"the first write after was acknowledged long after the server inserted it", func(_ *result.Variant, in *Input) {
+			in.Inserted[3].At = ms(600)
+		}, map[string]bool{outage: false, landing: true}},
+		{"the acknowledged writes lost at the start are not the server's gap", func(v *result.Variant, in *Input) {
+			in.Inserted = slices.Delete(in.Inserted, 2, 3) // write 3, acked at 300 ms, lost
+		}, map[string]bool{outage: true, landing: true}},
+		{"the probe failed long before the fault landed", func(v *result.Variant, _ *Input) {
+			v.Events[0].Ms = 100
+		}, map[string]bool{outage: true, landing: false}},
+		{"the probe failed long after the fault landed", func(v *result.Variant, _ *Input) {
+			v.Events[0].Ms = 400
+		}, map[string]bool{outage: true, landing: false}},
+		{"a fault that cannot tell when it took effect", func(v *result.Variant, _ *Input) {
+			v.Faults[0].EffectiveMs = nil
+		}, map[string]bool{outage: true}},
+		{"an outage too short to tell from the arrivals", func(v *result.Variant, _ *Input) {
+			v.Summary.Failover.WriteUnavailableMs = fp(5)
+		}, map[string]bool{landing: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			v, in := outageVariant()
+			if tc.change != nil {
+				tc.change(v, &in)
+			}
+			got := map[string]bool{}
+			if c, ok := outageCheck(v, in); ok {
+				got[c.Name] = c.Passed
+				t.Log(c.Message)
+			}
+			if c, ok := landingCheck(v, in); ok {
+				got[c.Name] = c.Passed
+				t.Log(c.Message)
+			}
+			if len(got) != len(tc.want) {
+				t.Fatalf("checks %v, want %v", got, tc.want)
+			}
+			for name, want := range tc.want {
+				if p, ok := got[name]; !ok || p != want {
+					t.Errorf("%s: made %v passed %v, want passed %v", name, ok, p, want)
+				}
+			}
+		})
+	}
+}

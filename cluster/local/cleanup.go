@@ -85,7 +85,7 @@ type CleanupOptions struct {
 // Leftover is a shared memory segment or a backend's temp dir (data
 // directories and logs not kept elsewhere) that a run left behind.
 type Leftover struct {
-	Kind string // "segment" or "directory"
+	Kind string // "server", "segment" or "directory"
 	Name string // the segment's id and key and its data dir, or the dir
 	PID  int    // the run's harness process
 	// Alive says the harness still runs: its temp dir is kept.
@@ -126,6 +126,22 @@ func Cleanup(opts CleanupOptions) ([]Leftover, error) {
 		if h.running() {
 			found = append(found, Leftover{Kind: "directory", Name: root, PID: h.pid, Alive: true})
 			continue
+		}
+		if hasKept(root) {
+			// A kept cluster: its servers run on, detached.
+			servers, err := stopKept(root, opts.DryRun)
+			for i := range servers {
+				servers[i].PID = h.pid
+			}
+			found = append(found, servers...)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			if opts.DryRun {
+				found = append(found, Leftover{Kind: "directory", Name: root, PID: h.pid})
+				continue
+			}
 		}
 		segs, err := deadSegments(root, h.pid)
 		if err != nil {

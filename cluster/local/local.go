@@ -66,6 +66,9 @@ type Backend struct {
 	tmplErr  error
 	tmplDir  string
 	tmplMs   float64
+
+	mu   sync.Mutex
+	kept []string // cluster dirs left running (Keep)
 }
 
 // FindBinDir locates the server binaries: explicit dir, pg_config --bindir,
@@ -202,10 +205,19 @@ func (b *Backend) ServerVersion() string { return b.version }
 // BinDir is the directory of the server binaries in use.
 func (b *Backend) BinDir() string { return b.binDir }
 
-// Close removes the backend's temp dir. Clusters must be down.
+// Close removes the backend's temp dir. Clusters must be down, or kept:
+// a kept cluster's dir stays, with the marker, for cleanup to find.
 func (b *Backend) Close() error {
 	if b.root == "" {
 		return nil
+	}
+	b.mu.Lock()
+	kept := len(b.kept) > 0
+	b.mu.Unlock()
+	if kept {
+		err := b.closeKept()
+		b.root = ""
+		return err
 	}
 	err := os.RemoveAll(b.root)
 	b.root = ""
