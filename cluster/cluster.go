@@ -120,6 +120,14 @@ type KeptNode struct {
 	App   string `json:"app"`
 }
 
+// WALReader is a Cluster whose nodes' WAL the harness can read with
+// PostgreSQL's own tools, also after a node died: WALDir is the node's
+// pg_wal directory, BinDir where pg_waldump is.
+type WALReader interface {
+	WALDir(node string) (string, error)
+	BinDir() string
+}
+
 // Killer is a Cluster that can crash a node: every process of the node
 // killed at once, as when a machine loses power.
 type Killer interface {

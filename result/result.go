@@ -328,6 +328,19 @@ type SplitBrainSpan struct {
 	AckedWrites int64 `json:"acked_writes"`
 }
 
+// WALBeyond is what a failed-over primary wrote past the point where the
+// final primary's timeline left its own (pg_waldump): WAL no promoted
+// standby ever had.
+type WALBeyond struct {
+	Node     string `json:"node"`
+	Timeline int    `json:"timeline"`
+	FromLSN  string `json:"from_lsn"`
+	// OrderInserts are the order rows inserted there; Commits the
+	// transactions committed (heartbeats included).
+	OrderInserts int64 `json:"order_inserts"`
+	Commits      int64 `json:"commits"`
+}
+
 // Audit compares the ledger of writes with what the nodes hold.
 type Audit struct {
 	FinalPrimary string    `json:"final_primary"`
@@ -350,6 +363,8 @@ type Audit struct {
 	Timelines      []TimelineSpan `json:"timelines,omitempty"`
 	HeartbeatGapMs *float64       `json:"heartbeat_gap_ms,omitempty"`
 	Nodes          []NodeAudit    `json:"nodes"`
+	// WALBeyond, where the harness can read the old primary's WAL.
+	WALBeyond *WALBeyond `json:"wal_beyond_switch,omitempty"`
 }
 
 // TimelineSpan is the heartbeats one node wrote on one timeline.
@@ -508,9 +523,11 @@ type Check struct {
 	Value     float64 `json:"value"`
 	Expected  float64 `json:"expected"`
 	Tolerance float64 `json:"tolerance"` // |value - expected| allowed
-	Unit      string  `json:"unit"`
-	Passed    bool    `json:"passed"`
-	Message   string  `json:"message"` // the figures, for people
+	// AtMost: the value may be anything up to expected + tolerance.
+	AtMost  bool   `json:"at_most,omitempty"`
+	Unit    string `json:"unit"`
+	Passed  bool   `json:"passed"`
+	Message string `json:"message"` // the figures, for people
 }
 
 // FailedChecks counts the self-checks that failed over every variant.

@@ -420,6 +420,11 @@ func runVariant(ctx context.Context, opts Options, p scenario.Plan, rep int, dir
 	if in.Inserted, err = audit.InsertTimes(ctx, c, a.FinalPrimary, firstID, start); err != nil {
 		return err
 	}
+	if f := v.Summary.Failover; f != nil && f.OldPrimary != "" && f.OldPrimary != a.FinalPrimary {
+		if a.WALBeyond, err = audit.WALBeyond(ctx, c, a.FinalPrimary, f.OldPrimary); err != nil {
+			return err
+		}
+	}
 	v.Checks = summary.Checks(v, in)
 	return nil
 }

@@ -52,7 +52,29 @@ func Checks(v *result.Variant, in Input) []result.Check {
 	if c, ok := landingCheck(v, in); ok {
 		out = append(out, c)
 	}
+	if c, ok := walCheck(v); ok {
+		out = append(out, c)
+	}
 	return out
+}
+
+// walCheck sets the acknowledged writes the audit found lost against the
+// order rows the old primary inserted past the point where the final
+// primary's timeline left its own (pg_waldump): a lost write is one the
+// promoted standby never had, so its row is there, unless its commit
+// never reached the old primary's WAL files, as under
+// synchronous_commit=off, where the check is not made.
+func walCheck(v *result.Variant) (result.Check, bool) {
+	a := v.Summary.Audit
+	if a == nil || a.WALBeyond == nil || v.Topology.Settings["synchronous_commit"] == "off" {
+		return result.Check{}, false
+	}
+	w := a.WALBeyond
+	c := result.Check{Name: "lost writes lie beyond what the promoted standby had", Value: float64(a.Lost),
+		Expected: float64(w.OrderInserts), AtMost: true, Unit: "writes", Passed: a.Lost <= w.OrderInserts,
+		Message: fmt.Sprintf("%d acknowledged writes lost; %s inserted %d order rows (%d commits) on timeline %d after %s, where %s's history left it",
+			a.Lost, w.Node, w.OrderInserts, w.Commits, w.Timeline, w.FromLSN, a.FinalPrimary)}
+	return c, true
 }
 
 // minOutage is the shortest write outage worth setting against the
