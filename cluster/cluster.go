@@ -90,6 +90,44 @@ type Cluster interface {
 	Down(ctx context.Context) error
 }
 
+// Keeper is a Cluster that can outlive the harness (run --keep). Keep
+// leaves its running nodes running, reachable without the harness, and
+// writes how to reach them, passwords included, to a file only its owner
+// can read, outside the run folder; Down is then a no-op. pgbench-ha
+// cleanup stops it and removes it.
+type Keeper interface {
+	Keep(ctx context.Context, primary string) (Kept, error)
+}
+
+// Kept is a cluster left running after the run.
+type Kept struct {
+	// File holds the connection details (mode 0600).
+	File string
+	// Nodes are the nodes left running; Primary the one that was primary.
+	Nodes   []Node
+	Primary string
+}
+
+// KeptNode is one node of a kept cluster, as its file gives it.
+type KeptNode struct {
+	Name string `json:"name"`
+	Host string `json:"host"`
+	Port int    `json:"port"`
+	// Role is primary or replica, as the harness last knew it.
+	Role string `json:"role"`
+	// Admin and App are libpq connection strings, passwords included.
+	Admin string `json:"admin"`
+	App   string `json:"app"`
+}
+
+// WALReader is a Cluster whose nodes' WAL the harness can read with
+// PostgreSQL's own tools, also after a node died: WALDir is the node's
+// pg_wal directory, BinDir where pg_waldump is.
+type WALReader interface {
+	WALDir(node string) (string, error)
+	BinDir() string
+}
+
 // Killer is a Cluster that can crash a node: every process of the node
 // killed at once, as when a machine loses power.
 type Killer interface {

@@ -98,6 +98,24 @@ type RunMeta struct {
 	Arch            string    `json:"arch"`
 	CPUs            int       `json:"cpus"`
 	DurationS       float64   `json:"duration_s"` // the workload window per variant
+	// Kept is the cluster run --keep left running, if any.
+	Kept *KeptCluster `json:"kept_cluster,omitempty"`
+}
+
+// KeptCluster is a cluster left running after the run (run --keep). Its
+// passwords are only in File, which only its owner can read.
+type KeptCluster struct {
+	Variant string     `json:"variant"`
+	Primary string     `json:"primary"`
+	File    string     `json:"connection_file"`
+	Nodes   []KeptNode `json:"nodes"`
+}
+
+// KeptNode is where one node of a kept cluster listens.
+type KeptNode struct {
+	Name string `json:"name"`
+	Host string `json:"host"`
+	Port int    `json:"port"`
 }
 
 // Variant is one matrix combination, run on a fresh cluster.
@@ -361,6 +379,19 @@ type SplitBrainSpan struct {
 	AckedWrites int64 `json:"acked_writes"`
 }
 
+// WALBeyond is what a failed-over primary wrote past the point where the
+// final primary's timeline left its own (pg_waldump): WAL no promoted
+// standby ever had.
+type WALBeyond struct {
+	Node     string `json:"node"`
+	Timeline int    `json:"timeline"`
+	FromLSN  string `json:"from_lsn"`
+	// OrderInserts are the order rows inserted there; Commits the
+	// transactions committed (heartbeats included).
+	OrderInserts int64 `json:"order_inserts"`
+	Commits      int64 `json:"commits"`
+}
+
 // Audit compares the ledger of writes with what the nodes hold.
 type Audit struct {
 	FinalPrimary string    `json:"final_primary"`
@@ -383,6 +414,8 @@ type Audit struct {
 	Timelines      []TimelineSpan `json:"timelines,omitempty"`
 	HeartbeatGapMs *float64       `json:"heartbeat_gap_ms,omitempty"`
 	Nodes          []NodeAudit    `json:"nodes"`
+	// WALBeyond, where the harness can read the old primary's WAL.
+	WALBeyond *WALBeyond `json:"wal_beyond_switch,omitempty"`
 }
 
 // TimelineSpan is the heartbeats one node wrote on one timeline.
@@ -604,9 +637,11 @@ type Check struct {
 	Value     float64 `json:"value"`
 	Expected  float64 `json:"expected"`
 	Tolerance float64 `json:"tolerance"` // |value - expected| allowed
-	Unit      string  `json:"unit"`
-	Passed    bool    `json:"passed"`
-	Message   string  `json:"message"` // the figures, for people
+	// AtMost: the value may be anything up to expected + tolerance.
+	AtMost  bool   `json:"at_most,omitempty"`
+	Unit    string `json:"unit"`
+	Passed  bool   `json:"passed"`
+	Message string `json:"message"` // the figures, for people
 }
 
 // FailedChecks counts the self-checks that failed over every variant.

@@ -70,6 +70,10 @@ type Options struct {
 	// result.json. It is called from Run's goroutine.
 	// dir is the run folder.
 	Checkpoint func(dir string, r *result.Result)
+	// Keep leaves the cluster of the last variant running after the run
+	// (unless interrupted), when the backend can (cluster.Keeper);
+	// Result.Run.Kept then says where it is.
+	Keep bool
 }
 
 // Run runs every variant of the scenario, each on a fresh cluster, in
@@ -141,7 +145,11 @@ func Run(ctx context.Context, opts Options) (*result.Result, string, error) {
 				name = fmt.Sprintf("%s (%d/%d)", p.Name, rep+1, s.Repeat.Times)
 			}
 			opts.Progress.Variant(i, len(plans), name, s.Duration.D())
-			err = runVariant(ctx, opts, rp, rep, dir, rv, save)
+			var keep func(cluster.Kept)
+			if opts.Keep && i == len(plans)-1 && rep == s.Repeat.Times-1 {
+				keep = func(k cluster.Kept) { res.Run.Kept = keptOf(p.Name, k) }
+			}
+			err = runVariant(ctx, opts, rp, rep, dir, rv, save, keep)
 			if err == nil {
 				rv.Status = result.StatusComplete
 			}
@@ -214,8 +222,19 @@ func (e *events) list() []result.Event {
 	return out
 }
 
-// runVariant runs one plan on a fresh cluster and fills v.
-func runVariant(ctx context.Context, opts Options, p scenario.Plan, rep int, dir string, v *result.Variant, save func()) (err error) {
+// keptOf is the result's record of a kept cluster.
+func keptOf(variant string, k cluster.Kept) *result.KeptCluster {
+	out := &result.KeptCluster{Variant: variant, Primary: k.Primary, File: k.File, Nodes: []result.KeptNode{}}
+	for _, n := range k.Nodes {
+		out.Nodes = append(out.Nodes, result.KeptNode{Name: n.Name, Host: n.Host, Port: n.Port})
+	}
+	return out
+}
+
+// runVariant runs one plan on a fresh cluster and fills v. With keep, the
+// cluster is kept running at the end instead of torn down (unless the run
+// was interrupted) and keep is told where it is.
+func runVariant(ctx context.Context, opts Options, p scenario.Plan, rep int, dir string, v *result.Variant, save func(), keep func(cluster.Kept)) (err error) {
 	s := p.Scenario
 	phase := func(name string) {
 		v.Phase = name
@@ -255,6 +274,7 @@ func runVariant(ctx context.Context, opts Options, p scenario.Plan, rep int, dir
 		spec.Settings[n] = p.NodeSettings(n)
 	}
 	upStart := time.Now()
+	var roles *cluster.Roles
 	c, err := opts.Backend.Up(ctx, spec)
 	if err != nil {
 		return fmt.Errorf("bring-up: %w", err)
@@ -266,6 +286,23 @@ func runVariant(ctx context.Context, opts Options, p scenario.Plan, rep int, dir
 		}
 		dctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
+		if k, ok := c.(cluster.Keeper); ok && keep != nil && ctx.Err() == nil {
+			primary := scenario.PrimaryName
+			if roles != nil {
+				primary = roles.Primary()
+			}
+			kept, kerr := k.Keep(dctx, primary)
+			if kerr == nil {
+				keep(kept)
+				if err == nil {
+					phase("done")
+				}
+				return
+			}
+			if err == nil {
+				err = kerr
+			}
+		}
 		if derr := c.Down(dctx); derr != nil && err == nil {
 			err = fmt.Errorf("teardown: %w", derr)
 		}
@@ -277,7 +314,7 @@ func runVariant(ctx context.Context, opts Options, p scenario.Plan, rep int, dir
 
 	// Load: schema, initial orders, heartbeat table; replicas caught up.
 	phase("load")
-	roles := cluster.NewRoles(scenario.PrimaryName, replicaNames)
+	roles = cluster.NewRoles(scenario.PrimaryName, replicaNames)
 	firstID, err := load(ctx, c, s)
 	if err != nil {
 		return err
@@ -367,7 +404,7 @@ func runVariant(ctx context.Context, opts Options, p scenario.Plan, rep int, dir
 		FailoverMode: s.Failover.Mode, DetectAfter: s.Failover.DetectAfter.D(), OldPrimary: scenario.PrimaryName,
 		Nodes: nodeNames, Replicas: replicaNames, Sync: isSync,
 		Stats: st, Ledger: led, Replication: repl, Visibility: vis, HeartbeatsAcked: hbAcked, HeartbeatsLost: hbLost, VisibilityFloor: sampler.Floor(), WAL: sampler.WAL(),
-		Reads: reads, Faults: timeline.Faults(), Events: evs.list(),
+		Reads: reads, Faults: timeline.Faults(), Events: evs.list(), ProbeInterval: s.Failover.ProbeInterval.D(),
 	}
 	summary.Fill(v, in)
 	v.Checks = summary.Checks(v, in)
@@ -387,6 +424,14 @@ func runVariant(ctx context.Context, opts Options, p scenario.Plan, rep int, dir
 		return err
 	}
 	v.Summary.Audit = a
+	if in.Inserted, err = audit.InsertTimes(ctx, c, a.FinalPrimary, firstID, start); err != nil {
+		return err
+	}
+	if f := v.Summary.Failover; f != nil && f.OldPrimary != "" && f.OldPrimary != a.FinalPrimary {
+		if a.WALBeyond, err = audit.WALBeyond(ctx, c, a.FinalPrimary, f.OldPrimary); err != nil {
+			return err
+		}
+	}
 	v.Checks = summary.Checks(v, in)
 	return nil
 }

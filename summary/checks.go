@@ -3,6 +3,8 @@ package summary
 import (
 	"fmt"
 	"math"
+	"slices"
+	"time"
 
 	"github.com/pgbench-ha/pgbench-ha/result"
 	"github.com/pgbench-ha/pgbench-ha/workload"
@@ -44,7 +46,204 @@ func Checks(v *result.Variant, in Input) []result.Check {
 			fmt.Sprintf("%s holds %d rows of the run; acknowledged %d - lost %d + committed unknowns %d + ghosts %d + foreign %d = %d",
 				a.FinalPrimary, rows, a.Acked, a.Lost, a.UnknownFound, a.Ghosts, a.Foreign, want)))
 	}
+	if len(in.Inserted) > 0 && v.Summary.Audit != nil {
+		entries := led.Snapshot()
+		at, present := serverTimes(entries, led.FirstID(), in.Inserted)
+		out = append(out, bracketCheck(entries, at, present, v.Summary.Audit.FinalPrimary))
+	}
+	if c, ok := outageCheck(v, in); ok {
+		out = append(out, c)
+	}
+	if c, ok := landingCheck(v, in); ok {
+		out = append(out, c)
+	}
+	if c, ok := walCheck(v); ok {
+		out = append(out, c)
+	}
 	return out
+}
+
+// walCheck sets the acknowledged writes the audit found lost against the
+// order rows the old primary inserted past the point where the final
+// primary's timeline left its own (pg_waldump): a lost write is one the
+// promoted standby never had, so its row is there, unless its commit
+// never reached the old primary's WAL files, as under
+// synchronous_commit=off, where the check is not made.
+func walCheck(v *result.Variant) (result.Check, bool) {
+	a := v.Summary.Audit
+	if a == nil || a.WALBeyond == nil || v.Topology.Settings["synchronous_commit"] == "off" {
+		return result.Check{}, false
+	}
+	w := a.WALBeyond
+	c := result.Check{Name: "lost writes lie beyond what the promoted standby had", Value: float64(a.Lost),
+		Expected: float64(w.OrderInserts), AtMost: true, Unit: "writes", Passed: a.Lost <= w.OrderInserts,
+		Message: fmt.Sprintf("%d acknowledged writes lost; %s inserted %d order rows (%d commits) on timeline %d after %s, where %s's history left it",
+			a.Lost, w.Node, w.OrderInserts, w.Commits, w.Timeline, w.FromLSN, a.FinalPrimary)}
+	return c, true
+}
+
+// minOutage is the shortest write outage worth setting against the
+// server's record: shorter gaps are the arrival process's own.
+const minOutage = 20 * time.Millisecond
+
+// serverTimes pairs the ledger's entries with the final primary's insert
+// times: at[i] is when entry i's row was inserted, present[i] whether it
+// is there at all.
+func serverTimes(entries []workload.Entry, first int64, ins []workload.Inserted) (at []time.Duration, present []bool) {
+	at = make([]time.Duration, len(entries))
+	present = make([]bool, len(entries))
+	for _, r := range ins {
+		if i := r.ID - first; i >= 0 && i < int64(len(entries)) {
+			at[i], present[i] = r.At, true
+		}
+	}
+	return at, present
+}
+
+// insertSlack bounds how far a row's insert time (the server's clock) may
+// lie outside the span from its send to its ack (the harness's clock):
+// both read the same host clock, each to the microsecond, so this covers
+// rounding and the order of two reads, nothing more.
+const insertSlack = time.Millisecond
+
+// bracketCheck sets every write the final primary holds that the ledger
+// says was sent against its insert time: the row was inserted after the
+// writer sent it and, when it was acknowledged, before the ack. A row
+// inserted outside that span means the ledger's times (or the node it
+// credits) are wrong.
+func bracketCheck(entries []workload.Entry, at []time.Duration, present []bool, final string) result.Check {
+	var n, early, late int64
+	var worst time.Duration
+	for i, e := range entries {
+		if !present[i] || !e.WasSent() {
+			continue
+		}
+		n++
+		switch {
+		case at[i] < e.Sent-insertSlack:
+			early++
+			worst = max(worst, e.Sent-at[i])
+		case e.Outcome == workload.Acked && at[i] > e.At+insertSlack:
+			late++
+			worst = max(worst, at[i]-e.At)
+		}
+	}
+	return check("insert times lie between send and ack", "writes", 0, float64(early+late), 0,
+		fmt.Sprintf("of %d writes %s holds, %d were inserted before the ledger says they were sent and %d after their ack (worst by %.1f ms); tolerance %v of clock reading",
+			n, final, early, late, msOf(worst), insertSlack))
+}
+
+// outageCheck sets the write outage as the ledger shows it against the
+// final primary's own clock. By the ledger: the last write the final
+// primary holds (acknowledged or of unknown outcome) that was sent before
+// the fault landed, and the first sent after it. By the server: the longest gap between two consecutive
+// insert times (created_at) of the run's rows it holds, overlapping that
+// span. A write reaches the server a little after it is sent: the
+// tolerance is twice the run's own p99 of insert minus send, plus 1 ms.
+// The headline outage runs from ack to ack: the message says what it
+// adds (the wait for a synchronous standby of the first writes after the
+// failover, acknowledged writes lost at its start).
+func outageCheck(v *result.Variant, in Input) (result.Check, bool) {
+	f := v.Summary.Failover
+	if f == nil || f.FaultMs == nil || f.WriteUnavailableMs == nil || *f.WriteUnavailableMs < msOf(minOutage) ||
+		v.Summary.Audit == nil || len(in.Inserted) == 0 || in.Ledger == nil {
+		return result.Check{}, false
+	}
+	entries := in.Ledger.Snapshot()
+	at, present := serverTimes(entries, in.Ledger.FirstID(), in.Inserted)
+	// In whole microseconds, as the figures are kept.
+	landed := time.Duration(math.Round(*f.FaultMs*1000)) * time.Microsecond
+	var from, to time.Duration
+	haveFrom, haveTo := false, false
+	var reach []float64 // insert minus send, ms
+	for i, e := range entries {
+		// Failed writes found present are ghosts, counted apart: the
+		// server's rows show them, the ledger's span does not.
+		if !present[i] || !e.WasSent() || (e.Outcome != workload.Acked && e.Outcome != workload.Unknown) {
+			continue
+		}
+		reach = append(reach, msOf(at[i]-e.Sent))
+		sent := e.Sent.Truncate(time.Microsecond)
+		if sent <= landed && (!haveFrom || e.Sent > from) {
+			from, haveFrom = e.Sent, true
+		}
+		if sent > landed && (!haveTo || e.Sent < to) {
+			to, haveTo = e.Sent, true
+		}
+	}
+	if !haveFrom || !haveTo {
+		return result.Check{}, false // no write of the final primary's on one side
+	}
+	server := make([]time.Duration, 0, len(in.Inserted))
+	for _, r := range in.Inserted {
+		server = append(server, r.At)
+	}
+	slices.Sort(server)
+	var sFrom, sTo time.Duration
+	found := false
+	for i := 1; i < len(server); i++ {
+		a, b := server[i-1], server[i]
+		if b <= from || a >= to {
+			continue
+		}
+		if !found || b-a > sTo-sFrom {
+			sFrom, sTo, found = a, b, true
+		}
+	}
+	_, p99 := maxP(reach, 0.99)
+	tol := 2*max(p99, 0) + 1
+	name := "write outage: ledger against the server's clock"
+	ledger := msOf(to - from)
+	final := v.Summary.Audit.FinalPrimary
+	head := fmt.Sprintf("by the ledger, the writes %s holds were sent until %.1f ms and again from %.1f ms (%.1f ms)", final, msOf(from), msOf(to), ledger)
+	why := fmt.Sprintf("tolerance 2 x p99 of insert minus send (%.2f ms) + 1 ms", p99)
+	if !found {
+		return check(name, "ms", tol, 0, ledger, head+"; its rows show no gap in that span; "+why), true
+	}
+	serverMs := msOf(sTo - sFrom)
+	msg := fmt.Sprintf("%s; by its clock they were inserted until %.1f ms and from %.1f ms (%.1f ms); %s; the headline outage, from ack to ack, is %.1f ms",
+		head, msOf(sFrom), msOf(sTo), serverMs, why, *f.WriteUnavailableMs)
+	return check(name, "ms", tol, serverMs, ledger, msg), true
+}
+
+// landingCheck sets when the fault landed, by the fault itself (the old
+// primary's last ack before it was seen to take effect), against when the
+// failover controller's health probe first failed (stamped at its start):
+// a probe that starts after the landing fails, one that started more than
+// a probe interval before it succeeded, so the first failing probe starts
+// within one probe interval of the landing, either side, plus 20 ms of
+// scheduling on a loaded machine. Only for faults that can tell when they
+// took effect, on the node the failover answers.
+func landingCheck(v *result.Variant, in Input) (result.Check, bool) {
+	f := v.Summary.Failover
+	if f == nil || f.FaultMs == nil || in.ProbeInterval <= 0 {
+		return result.Check{}, false
+	}
+	effective := false
+	for _, fd := range v.Faults {
+		if fd.EffectiveMs != nil && fd.InjectedMs != nil && f.InjectedMs != nil && *fd.InjectedMs == *f.InjectedMs &&
+			slices.Contains(fd.Targets, f.OldPrimary) {
+			effective = true
+		}
+	}
+	if !effective {
+		return result.Check{}, false
+	}
+	var probe *result.Event
+	for i, e := range v.Events {
+		if e.Kind == result.EventProbeFailed && e.Node == f.OldPrimary {
+			probe = &v.Events[i]
+			break
+		}
+	}
+	if probe == nil {
+		return result.Check{}, false
+	}
+	slack := msOf(in.ProbeInterval) + 20
+	d := probe.Ms - *f.FaultMs
+	return check("fault landed: against the first failed probe", "ms", slack, d, 0,
+		fmt.Sprintf("the fault landed at %.1f ms (injected at %.1f ms); the first failing health probe of %s started at %.1f ms (%+.1f ms); tolerance one probe interval + 20 ms",
+			*f.FaultMs, *f.InjectedMs, f.OldPrimary, probe.Ms, d)), true
 }
 
 // check is a Check of value against expected within tolerance.

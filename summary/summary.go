@@ -48,6 +48,12 @@ type Input struct {
 	// event of the variant.
 	Faults []result.Fault
 	Events []result.Event
+	// ProbeInterval is how often the failover controller probes the
+	// primary.
+	ProbeInterval time.Duration
+	// Inserted is when the final primary inserted each write of the run
+	// it holds, by its own clock, sorted by id; read after the audit.
+	Inserted []workload.Inserted
 }
 
 // Fill sets v's summary, series, phases, catch-ups, faults, events and

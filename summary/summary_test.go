@@ -534,3 +534,99 @@ func TestChecks(t *testing.T) {
 		})
 	}
 }
+
+// outageVariant is a failover whose fault landed at 300 ms: the old
+// primary acknowledged writes 1-100 every 3 ms up to 300 ms, the new one
+// writes 101-102 at 800 and 900 ms; each was sent 1.5 ms before its ack
+// and inserted 0.2 ms after its send.
+func outageVariant() (*result.Variant, Input) {
+	led := workload.NewLedger(1)
+	var ins []workload.Inserted
+	add := func(node int, ack float64) {
+		id := led.Len() + 1
+		led.Begin(id, 0, -1, ms(ack-1.5))
+		led.Finish(id, workload.Acked, node, ms(ack))
+		ins = append(ins, workload.Inserted{ID: id, At: ms(ack - 1.3)})
+	}
+	for i := 1; i <= 100; i++ {
+		add(0, float64(3*i))
+	}
+	add(1, 800)
+	add(1, 900)
+	v := &result.Variant{
+		Faults: []result.Fault{{Index: 0, Kind: "kill", Targets: []string{"primary"}, InjectedMs: fp(290), EffectiveMs: fp(310)}},
+		Events: []result.Event{{Ms: 305, Kind: result.EventProbeFailed, Node: "primary"}},
+		Summary: result.Summary{
+			Failover: &result.Failover{OldPrimary: "primary", InjectedMs: fp(290), FaultMs: fp(300), LastAckBeforeMs: fp(300),
+				FirstWriteMs: fp(800), WriteUnavailableMs: fp(500)},
+			Audit: &result.Audit{FinalPrimary: "replica1"},
+		},
+	}
+	return v, Input{Ledger: led, Inserted: ins, ProbeInterval: 10 * time.Millisecond}
+}
+
+func TestServerClockAndProbeChecks(t *testing.T) {
+	t.Parallel()
+	const (
+		outage  = "write outage: ledger against the server's clock"
+		landing = "fault landed: against the first failed probe"
+		bracket = "insert times lie between send and ack"
+	)
+	for _, tc := range []struct {
+		name   string
+		change func(v *result.Variant, in *Input)
+		want   map[string]bool // check name -> passed; absent: not made
+	}{
+		{"ledger, server and probe agree", nil, map[string]bool{outage: true, landing: true, bracket: true}},
+		{"a write the ledger says failed was inserted in the outage", func(v *result.Variant, in *Input) {
+			in.Ledger.Begin(103, 0, -1, ms(549))
+			in.Ledger.Finish(103, workload.Failed, 0, ms(560))
+			in.Inserted = append(in.Inserted, workload.Inserted{ID: 103, At: ms(549.2)})
+		}, map[string]bool{outage: false, landing: true, bracket: true}},
+		{"the first write after the fault was inserted long after the ledger says it was sent", func(_ *result.Variant, in *Input) {
+			in.Inserted[100].At = ms(850)
+		}, map[string]bool{outage: false, landing: true, bracket: false}},
+		{"a row inserted before its write was sent", func(_ *result.Variant, in *Input) {
+			in.Inserted[1].At = ms(150)
+		}, map[string]bool{outage: true, landing: true, bracket: false}},
+		{"the acknowledged writes lost at the start are not the server's gap", func(_ *result.Variant, in *Input) {
+			in.Inserted = slices.Delete(in.Inserted, 95, 100) // writes 96-100, acked up to 300 ms, lost
+		}, map[string]bool{outage: true, landing: true, bracket: true}},
+		{"the probe failed long before the fault landed", func(v *result.Variant, _ *Input) {
+			v.Events[0].Ms = 100
+		}, map[string]bool{outage: true, landing: false, bracket: true}},
+		{"the probe failed long after the fault landed", func(v *result.Variant, _ *Input) {
+			v.Events[0].Ms = 400
+		}, map[string]bool{outage: true, landing: false, bracket: true}},
+		{"a fault that cannot tell when it took effect", func(v *result.Variant, _ *Input) {
+			v.Faults[0].EffectiveMs = nil
+		}, map[string]bool{outage: true, bracket: true}},
+		{"an outage too short to tell from the arrivals", func(v *result.Variant, _ *Input) {
+			v.Summary.Failover.WriteUnavailableMs = fp(5)
+		}, map[string]bool{landing: true, bracket: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			v, in := outageVariant()
+			if tc.change != nil {
+				tc.change(v, &in)
+			}
+			in.Stats = statsOf(1, 0, 1)
+			got := map[string]bool{}
+			for _, c := range Checks(v, in) {
+				if c.Name == outage || c.Name == landing || c.Name == bracket {
+					got[c.Name] = c.Passed
+					t.Log(c.Message)
+				}
+			}
+			if len(got) != len(tc.want) {
+				t.Fatalf("checks %v, want %v", got, tc.want)
+			}
+			for name, want := range tc.want {
+				if p, ok := got[name]; !ok || p != want {
+					t.Errorf("%s: made %v passed %v, want passed %v", name, ok, p, want)
+				}
+			}
+		})
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -86,4 +87,11 @@ func Prepare(ctx context.Context, conn *pgx.Conn, seed, n int64) (int64, error) 
 		}
 	}
 	return n + 1, nil
+}
+
+// Inserted is when the server inserted one order (its created_at, by the
+// server's clock), as an offset from the run's start.
+type Inserted struct {
+	ID int64
+	At time.Duration
 }

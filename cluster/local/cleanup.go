@@ -83,11 +83,11 @@ type CleanupOptions struct {
 	DryRun bool
 }
 
-// Leftover is a shared memory segment, a backend's temp dir (data
-// directories and logs not kept elsewhere) or its freezer cgroup that a
-// run left behind.
+// Leftover is a kept cluster's server, a shared memory segment, a
+// backend's temp dir (data directories and logs not kept elsewhere) or
+// its freezer cgroup that a run left behind.
 type Leftover struct {
-	Kind string // "segment", "directory" or "cgroup"
+	Kind string // "server", "segment", "directory" or "cgroup"
 	Name string // the segment's id and key and its data dir, or the dir
 	PID  int    // the run's harness process
 	// Alive says the harness still runs: its temp dir is kept.
@@ -133,6 +133,22 @@ func Cleanup(opts CleanupOptions) ([]Leftover, error) {
 		if h.running() {
 			found = append(found, Leftover{Kind: "directory", Name: root, PID: h.pid, Alive: true})
 			continue
+		}
+		if hasKept(root) {
+			// A kept cluster: its servers run on, detached.
+			servers, err := stopKept(root, opts.DryRun)
+			for i := range servers {
+				servers[i].PID = h.pid
+			}
+			found = append(found, servers...)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			if opts.DryRun {
+				found = append(found, Leftover{Kind: "directory", Name: root, PID: h.pid})
+				continue
+			}
 		}
 		segs, err := deadSegments(root, h.pid)
 		if err != nil {

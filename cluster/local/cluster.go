@@ -42,6 +42,8 @@ type Cluster struct {
 var (
 	_ cluster.Cluster = (*Cluster)(nil)
 	_ cluster.Killer  = (*Cluster)(nil)
+
+	_ cluster.WALReader = (*Cluster)(nil)
 )
 
 // Up builds the cluster: copy the template into the primary, start it,
@@ -298,6 +300,18 @@ func (c *Cluster) PrimaryConnInfo(standby, upstream string) string {
 	}
 	return c.pw.StreamConnInfo("127.0.0.1", c.linkPort(standby, n), standby, filepath.Join(s.dataDir, cluster.PassFileName))
 }
+
+// WALDir is the pg_wal directory of a node, running or not.
+func (c *Cluster) WALDir(name string) (string, error) {
+	n, err := c.node(name)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(n.dataDir, "pg_wal"), nil
+}
+
+// BinDir is the directory of the server binaries.
+func (c *Cluster) BinDir() string { return c.b.binDir }
 
 // LogPath is the server log of a node.
 func (c *Cluster) LogPath(name string) string {

@@ -72,6 +72,9 @@ type Backend struct {
 	tmplErr  error
 	tmplDir  string
 	tmplMs   float64
+
+	mu   sync.Mutex
+	kept []string // cluster dirs left running (Keep)
 }
 
 // FindBinDir locates the server binaries: explicit dir, pg_config --bindir,
@@ -210,7 +213,8 @@ func (b *Backend) ServerVersion() string { return b.version }
 func (b *Backend) BinDir() string { return b.binDir }
 
 // Close removes the backend's temp dir and cgroups. Clusters must be
-// down.
+// down, or kept: a kept cluster's dir stays, with the marker, for cleanup
+// to find.
 func (b *Backend) Close() error {
 	if b.root == "" {
 		return nil
@@ -219,6 +223,14 @@ func (b *Backend) Close() error {
 	if b.freezer != "" {
 		ferr = closeFreezer(b.freezer)
 		b.freezer = ""
+	}
+	b.mu.Lock()
+	kept := len(b.kept) > 0
+	b.mu.Unlock()
+	if kept {
+		err := b.closeKept()
+		b.root = ""
+		return errors.Join(ferr, err)
 	}
 	err := os.RemoveAll(b.root)
 	b.root = ""

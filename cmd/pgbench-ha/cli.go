@@ -179,12 +179,17 @@ func runCmd(ctx context.Context, cmd *cli.Command, env Env) error {
 	if err := chaos.Supported(s.File, b, s.Faults); err != nil {
 		return withCode(ExitInvalid, err)
 	}
+	if err := keepable(cmd.Bool("keep"), s, b); err != nil {
+		return withCode(ExitInvalid, err)
+	}
+	noteLeftovers(env, b)
 	plans := scenario.Expand(s)
 	fmt.Fprintf(env.Stdout, "pgbench-ha %s: %s, %d variant(s) of %s on %s (PostgreSQL %s)\n",
 		version, s.Name, len(plans), s.Duration, b.Name(), b.ServerVersion())
 	prog := newProgress(env.Stdout, env.IsTerminal)
 	res, dir, err := runner.Run(ctx, runner.Options{
 		Scenario: s, Backend: b, OutDir: cmd.String("out"), ToolVersion: version, Progress: prog,
+		Keep: cmd.Bool("keep"),
 		// Checkpoints: a run killed hard still leaves a partial result.json.
 		Checkpoint: func(dir string, r *result.Result) { _ = result.Write(filepath.Join(dir, "result.json"), r) },
 	})
@@ -206,6 +211,11 @@ func runCmd(ctx context.Context, cmd *cli.Command, env Env) error {
 	verdictErr := finishRun(cmd, env, res) // thresholds, JUnit, Markdown
 	if dir != "" {
 		fmt.Fprintf(env.Stdout, "\nresult: %s\nreport: %s\n", filepath.Join(dir, "result.json"), filepath.Join(dir, report.ReportFile))
+	}
+	if res != nil && res.Run.Kept != nil {
+		k := res.Run.Kept
+		fmt.Fprintf(env.Stdout, "kept: the cluster of %s runs on (primary %s); connection details: %s; pgbench-ha cleanup removes it\n",
+			k.Variant, k.Primary, k.File)
 	}
 	switch {
 	case err == nil:

@@ -36,7 +36,8 @@ func svgFlag() cli.Flag {
 // runVerdictFlags are run's flags for thresholds and CI outputs.
 func runVerdictFlags() []cli.Flag {
 	return append(outputFlags(), svgFlag(),
-		&cli.BoolFlag{Name: "strict", Usage: "exit with 1 when a self-check of the result failed (a figure that cannot be trusted)"})
+		&cli.BoolFlag{Name: "strict", Usage: "exit with 1 when a self-check of the result failed (a figure that cannot be trusted)"},
+		&cli.BoolFlag{Name: "keep", Usage: "leave the last variant's cluster running after the run (local backend), its connection details in a file only you can read; pgbench-ha cleanup removes it"})
 }
 
 // thresholdsOf turns the scenario's thresholds into verdict thresholds,

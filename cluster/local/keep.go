@@ -1,0 +1,238 @@
+package local
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/pgbench-ha/pgbench-ha/cluster"
+)
+
+// A kept cluster (run --keep) must outlive the harness, whose servers die
+// with it (Pdeathsig). Keep restarts each running node with pg_ctl, which
+// detaches the server from the harness, and writes the connection details
+// to keptPrefix<cluster>.json in the backend's temp dir. That dir and its
+// marker stay when the backend closes; once the harness is gone, Cleanup
+// stops the kept servers and removes the dir.
+
+// keptPrefix starts the name of a kept cluster's file in the temp dir.
+const keptPrefix = "kept-"
+
+var _ cluster.Keeper = (*Cluster)(nil)
+
+// Keep leaves the cluster running after the harness exits: every running
+// node is shut down (fast) and started again detached, on the same port
+// and data directory; nodes that are down stay down. The link proxies, if
+// any, end with the harness: standbys streaming through them would stop,
+// so a cluster with link proxies is not kept.
+func (c *Cluster) Keep(ctx context.Context, primary string) (_ cluster.Kept, err error) {
+	if c.net != nil {
+		return cluster.Kept{}, errors.New("keep: the cluster's links run through proxies in the harness, which end with it")
+	}
+	c.mu.Lock()
+	if c.down {
+		c.mu.Unlock()
+		return cluster.Kept{}, errors.New("keep: the cluster is down")
+	}
+	c.mu.Unlock()
+	var running []*node
+	for _, n := range c.nodes {
+		if n.proc != nil && n.proc.running() {
+			running = append(running, n)
+		}
+	}
+	if len(running) == 0 {
+		return cluster.Kept{}, errors.New("keep: no node is running")
+	}
+	// Standbys first, so none of them logs the primary going away.
+	for i := len(running) - 1; i >= 0; i-- {
+		if err := c.Stop(ctx, running[i].name, false); err != nil {
+			return cluster.Kept{}, fmt.Errorf("keep: %w", err)
+		}
+	}
+	kept := cluster.Kept{Primary: primary}
+	var nodes []cluster.KeptNode
+	var started []string
+	defer func() {
+		if err != nil {
+			// Down cannot see detached servers: stop them here.
+			_, _ = stopServers(started, false)
+		}
+	}()
+	for _, n := range running {
+		started = append(started, n.dataDir)
+		if err := c.startDetached(ctx, n); err != nil {
+			return kept, fmt.Errorf("keep: %w", err)
+		}
+		role := "replica"
+		if n.name == primary {
+			role = "primary"
+		}
+		kept.Nodes = append(kept.Nodes, cluster.Node{Name: n.name, Host: "127.0.0.1", Port: n.port})
+		nodes = append(nodes, cluster.KeptNode{Name: n.name, Host: "127.0.0.1", Port: n.port, Role: role,
+			Admin: c.pw.ConnString("127.0.0.1", n.port, cluster.Admin), App: c.pw.ConnString("127.0.0.1", n.port, cluster.App)})
+	}
+	b, err := json.MarshalIndent(struct {
+		Cluster string             `json:"cluster"`
+		Nodes   []cluster.KeptNode `json:"nodes"`
+		Remove  string             `json:"remove"`
+	}{filepath.Base(c.dir), nodes, "pgbench-ha cleanup"}, "", "  ")
+	if err != nil {
+		return kept, err
+	}
+	kept.File = filepath.Join(c.b.root, keptPrefix+filepath.Base(c.dir)+".json")
+	if err := os.WriteFile(kept.File, append(b, '\n'), 0o600); err != nil {
+		return kept, fmt.Errorf("keep: %w", err)
+	}
+	c.mu.Lock()
+	c.down = true // Down leaves it be
+	c.mu.Unlock()
+	for _, n := range c.nodes {
+		if n.logFile != nil {
+			n.logFile.Close()
+			n.logFile = nil
+		}
+	}
+	c.b.keep(c.dir)
+	return kept, nil
+}
+
+// startDetached starts n with pg_ctl: the server leaves the harness's
+// process tree and session and logs to the node's log file.
+func (c *Cluster) startDetached(ctx context.Context, n *node) error {
+	if err := removeShm(n.dataDir); err != nil {
+		return err
+	}
+	// The server appends to the log the harness wrote so far, as the
+	// server user.
+	if err := os.Chown(n.logPath, c.b.uid, c.b.gid); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	out, err := c.b.run(ctx, filepath.Join(c.b.binDir, "pg_ctl"), []string{"start", "-w", "-t", "60", "-D", n.dataDir, "-l", n.logPath}, nil)
+	if err != nil {
+		return fmt.Errorf("start %s detached: %w: %s", n.name, err, lastLines(out, 5))
+	}
+	return nil
+}
+
+// keep marks dir, a cluster dir in the temp dir, as kept: Close leaves it
+// and the marker.
+func (b *Backend) keep(dir string) {
+	b.mu.Lock()
+	b.kept = append(b.kept, dir)
+	b.mu.Unlock()
+}
+
+// closeKept removes everything of the temp dir but the marker, the kept
+// clusters and their files.
+func (b *Backend) closeKept() error {
+	entries, err := os.ReadDir(b.root)
+	if err != nil {
+		return err
+	}
+	keep := map[string]bool{markerName: true}
+	for _, d := range b.kept {
+		keep[filepath.Base(d)] = true
+		keep[keptPrefix+filepath.Base(d)+".json"] = true
+	}
+	var errs []error
+	for _, e := range entries {
+		if !keep[e.Name()] {
+			errs = append(errs, os.RemoveAll(filepath.Join(b.root, e.Name())))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// stopKept stops the servers a kept cluster of root left running: each
+// postmaster named by a postmaster.pid under root whose process still
+// runs that data dir gets a fast shutdown, then, after 30 s, SIGKILL with
+// its descendants. It returns the servers it stopped (with dryRun, would
+// stop).
+func stopKept(root string, dryRun bool) ([]Leftover, error) {
+	files, _ := filepath.Glob(filepath.Join(root, "*", "*", "postmaster.pid"))
+	dirs := make([]string, len(files))
+	for i, f := range files {
+		dirs[i] = filepath.Dir(f)
+	}
+	return stopServers(dirs, dryRun)
+}
+
+// stopServers stops the servers running the data dirs, as stopKept.
+func stopServers(dataDirs []string, dryRun bool) ([]Leftover, error) {
+	var out []Leftover
+	var errs []error
+	for _, dataDir := range dataDirs {
+		pid, ok := keptServer(dataDir)
+		if !ok {
+			continue
+		}
+		l := Leftover{Kind: "server", Name: fmt.Sprintf("postgres %d of %s", pid, dataDir)}
+		if dryRun {
+			out = append(out, l)
+			continue
+		}
+		_ = syscall.Kill(pid, syscall.SIGINT)
+		if !waitGone(pid, 30*time.Second) {
+			tree := descendants(pid)
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			for _, p := range tree {
+				_ = syscall.Kill(p, syscall.SIGKILL)
+			}
+			if !waitGone(pid, 5*time.Second) {
+				l.Err = errors.New("still running after SIGKILL")
+				errs = append(errs, fmt.Errorf("%s: %w", l.Name, l.Err))
+			}
+		}
+		l.Removed = l.Err == nil
+		out = append(out, l)
+	}
+	return out, errors.Join(errs...)
+}
+
+// keptServer is the pid of the postmaster running dataDir, if its
+// postmaster.pid names a live process whose working directory is dataDir
+// (a postmaster works in its data directory): never another process that
+// reused the pid.
+func keptServer(dataDir string) (int, bool) {
+	b, err := os.ReadFile(filepath.Join(dataDir, "postmaster.pid"))
+	if err != nil {
+		return 0, false
+	}
+	first, _, _ := strings.Cut(string(b), "\n")
+	pid, err := strconv.Atoi(strings.TrimSpace(first))
+	if err != nil || pid <= 0 {
+		return 0, false
+	}
+	cwd, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid))
+	if err != nil || filepath.Clean(cwd) != filepath.Clean(dataDir) {
+		return 0, false
+	}
+	return pid, alive(pid)
+}
+
+// waitGone waits until pid has exited, up to d.
+func waitGone(pid int, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for alive(pid) {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return true
+}
+
+// hasKept reports whether root holds a kept cluster.
+func hasKept(root string) bool {
+	m, _ := filepath.Glob(filepath.Join(root, keptPrefix+"*.json"))
+	return len(m) > 0
+}
