@@ -583,9 +583,12 @@ func TestServerClockAndProbeChecks(t *testing.T) {
 			in.Ledger.Finish(103, workload.Failed, 0, ms(560))
 			in.Inserted = append(in.Inserted, workload.Inserted{ID: 103, At: ms(549.2)})
 		}, map[string]bool{outage: false, landing: true, bracket: true}},
-		{"the first write after the fault was inserted long after the ledger says it was sent", func(_ *result.Variant, in *Input) {
+		{"the first write after the fault was inserted after its ack", func(_ *result.Variant, in *Input) {
 			in.Inserted[100].At = ms(850)
-		}, map[string]bool{outage: false, landing: true, bracket: false}},
+		}, map[string]bool{outage: true, landing: true, bracket: false}},
+		{"a row of the run in the outage that the ledger never sent", func(_ *result.Variant, in *Input) {
+			in.Inserted = append(in.Inserted, workload.Inserted{ID: 103, At: ms(600)})
+		}, map[string]bool{outage: false, landing: true, bracket: true}},
 		{"a row inserted before its write was sent", func(_ *result.Variant, in *Input) {
 			in.Inserted[1].At = ms(150)
 		}, map[string]bool{outage: true, landing: true, bracket: false}},
