@@ -49,41 +49,56 @@ func WriteText(w io.Writer, r *result.Result) {
 	for i := range r.Variants {
 		reads = reads || len(r.Variants[i].Summary.Reads) > 0
 	}
-	rows := [][]string{{nameHead, "status", "TPS", "p50", "p99", "resp", "lag", "vis", "unavail", "lost", "ghost", "unkn"}}
+	rows := [][]string{{nameHead, "status", "TPS", "p50", "p99", "aft", "resp", "lag", "vis", "unavail", "lost", "ghost", "unkn"}}
 	if reads {
 		rows[0] = append(rows[0], "stale")
 	}
 	for i := range r.Variants {
 		v := &r.Variants[i]
-		row := []string{names[i], orDash(v.Status), "–", "–", "–", "–", "–", "–", "–", "–", "–", "–"}
+		row := []string{names[i], orDash(v.Status), "–", "–", "–", "–", "–", "–", "–", "–", "–", "–", "–"}
 		if reads {
 			row = append(row, "–")
 			if rate, ok := staleRate(v.Summary.Reads); ok {
-				row[12] = fmtPct(rate)
+				row[13] = fmtPct(rate)
 			}
 		}
 		if hasData(v) {
 			s := v.Summary
-			row[2] = fmtCount(s.TPS)
-			if s.CommitLatency.N > 0 || s.CommitLatency.Max > 0 {
-				row[3] = fmtMs(s.CommitLatency.P50)
-				row[4] = fmtMs(s.CommitLatency.P99)
+			// The levels compare before the fault (the whole run without
+			// one), not blended with the outage and what came after.
+			before, after := comparedPhases(v)
+			switch {
+			case before != nil:
+				row[2] = fmtCount(before.TPS)
+				if before.Acked > 0 {
+					row[3], row[4] = fmtMs(before.P50CommitMs), fmtMs(before.P99CommitMs)
+				}
+				if before.MaxReplayLagBytes > 0 || before.MaxVisibilityMs > 0 || len(before.Replicas) > 0 {
+					row[7], row[8] = fmtBytes(before.MaxReplayLagBytes), fmtMs(before.MaxVisibilityMs)
+				}
+			default: // a result without phases
+				row[2] = fmtCount(s.TPS)
+				if s.CommitLatency.N > 0 || s.CommitLatency.Max > 0 {
+					row[3], row[4] = fmtMs(s.CommitLatency.P50), fmtMs(s.CommitLatency.P99)
+				}
+				if _, lag, _, vis, ok := worstLag(s); ok {
+					row[7], row[8] = fmtBytes(lag), fmtMs(vis)
+				}
+			}
+			if after != nil && after.Acked > 0 {
+				row[5] = fmtMs(after.P50CommitMs)
 			}
 			if s.ResponseTime.N > 0 {
-				row[5] = fmtMs(s.ResponseTime.P99)
-			}
-			if _, lag, _, vis, ok := worstLag(s); ok {
-				row[6] = fmtBytes(lag)
-				row[7] = fmtMs(vis)
+				row[6] = fmtMs(s.ResponseTime.P99)
 			}
 			if f := s.Failover; f != nil && f.WriteUnavailableMs != nil {
-				row[8] = fmtMs(*f.WriteUnavailableMs)
+				row[9] = fmtMs(*f.WriteUnavailableMs)
 			}
 			if a := s.Audit; a != nil {
-				row[9] = fmtInt(a.Lost)
-				row[10] = fmtInt(a.Ghosts)
+				row[10] = fmtInt(a.Lost)
+				row[11] = fmtInt(a.Ghosts)
 			}
-			row[11] = fmtInt(s.Unknown)
+			row[12] = fmtInt(s.Unknown)
 		}
 		rows = append(rows, row)
 	}
@@ -114,10 +129,11 @@ func WriteText(w io.Writer, r *result.Result) {
 			b.WriteString("  " + strings.TrimLeft(l, " ") + "\n")
 		}
 	}
-	b.WriteString("p50, p99: commit latency (send to ack), ms; resp: p99 response time (scheduled time to\n" +
-		"ack), ms; lag: worst replica's max replay lag; vis: worst replica's max heartbeat visibility,\n" +
-		"ms; unavail: writes unavailable, ms; lost: acknowledged writes lost; ghost: failed or never\n" +
-		"sent writes found; unkn: writes with an unknown outcome\n")
+	b.WriteString("Before the fault (the whole run without one): TPS; p50, p99: commit latency (send to ack),\n" +
+		"ms; lag: worst replica's max replay lag; vis: worst replica's max heartbeat visibility, ms.\n" +
+		"aft: commit p50 after the failover (or the last heal), ms. Whole run: resp: p99 response\n" +
+		"time (scheduled time to ack), ms; unavail: writes unavailable, ms; lost: acknowledged writes\n" +
+		"lost; ghost: failed or never sent writes found; unkn: writes with an unknown outcome\n")
 	if reads {
 		b.WriteString("stale: share of the answered reads that missed an acknowledged write, every node\n")
 	}

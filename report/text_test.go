@@ -69,3 +69,27 @@ func TestWriteTextNil(t *testing.T) {
 		t.Error("no output")
 	}
 }
+
+// TestWriteTextReadsPhases: the table compares the levels before the
+// fault and after the failover, not over the whole run, whose TPS and
+// latency blend in the outage.
+func TestWriteTextReadsPhases(t *testing.T) {
+	v := result.Variant{Name: "synchronous_commit=on", Status: result.StatusComplete,
+		Summary: result.Summary{Attempted: 9000, TPS: 700, CommitLatency: result.Latency{N: 10, P50: 9, P99: 900}},
+		Phases: []result.PhaseStats{
+			{Kind: result.PhaseBefore, TPS: 1000, Acked: 5000, P50CommitMs: 1.25, P99CommitMs: 3.5, MaxReplayLagBytes: 2048, MaxVisibilityMs: 7.5},
+			{Kind: result.PhaseOutage, TPS: 0, Acked: 0},
+			{Kind: result.PhaseAfterFailover, TPS: 990, Acked: 4000, P50CommitMs: 1.75, P99CommitMs: 4},
+		}}
+	var b strings.Builder
+	WriteText(&b, &result.Result{Status: result.StatusComplete, Variants: []result.Variant{v}})
+	var row string
+	for _, l := range strings.Split(b.String(), "\n") {
+		if strings.Contains(l, "complete  ") {
+			row = l
+		}
+	}
+	if f := strings.Fields(row); len(f) < 9 || f[2] != "1,000" || f[3] != "1.25" || f[4] != "3.5" || f[5] != "1.75" || f[7] != "2.0" || f[9] != "7.5" {
+		t.Errorf("row %q: want TPS 1,000, p50 1.25, p99 3.5, aft 1.75, lag 2.0 KiB, vis 7.5 from the phases\n%s", row, b.String())
+	}
+}
