@@ -98,11 +98,15 @@ func (ctl *Controller) now() time.Duration { return time.Since(ctl.cfg.Start) }
 
 func msOf(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
+// failoverLimit bounds a failover that goes on after the run has ended.
+const failoverLimit = 20 * time.Second
+
 // Run probes whichever node is primary now until it has failed for
 // DetectAfter, then promotes the most advanced surviving replica, and goes
 // on probing the new primary: a failure of that one promotes again, as
 // long as a replica is left. Every demoted primary is watched for a split
-// brain until the end. It returns when ctx ends.
+// brain until the end. It returns when ctx ends, once a failover under
+// way is over.
 func (ctl *Controller) Run(ctx context.Context) {
 	defer close(ctl.done)
 	defer ctl.watchers.Wait()
@@ -159,7 +163,13 @@ func (ctl *Controller) Run(ctx context.Context) {
 		ctl.cfg.Emit(result.Event{Ms: msOf(now), Kind: result.EventDetected, Node: primary,
 			Detail: fmt.Sprintf("health probe failing for %s", (now - since).Round(time.Millisecond))})
 		ctl.roles.MarkDown(primary)
-		if err := ctl.promote(ctx, rcs, primary, &f); err != nil {
+		// A failover once started finishes, also when the run ends
+		// meanwhile: cut off, it could leave a promoted node that the
+		// roles, and so the audit, do not name.
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), failoverLimit)
+		err := ctl.promote(pctx, rcs, primary, &f)
+		cancel()
+		if err != nil {
 			f.Err = err
 			ctl.cfg.Emit(result.Event{Ms: msOf(ctl.now()), Kind: result.EventError, Node: primary, Detail: "failover: " + err.Error()})
 		}
