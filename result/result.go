@@ -414,8 +414,9 @@ type Audit struct {
 	Timelines      []TimelineSpan `json:"timelines,omitempty"`
 	HeartbeatGapMs *float64       `json:"heartbeat_gap_ms,omitempty"`
 	Nodes          []NodeAudit    `json:"nodes"`
-	// WALBeyond, where the harness can read the old primary's WAL.
-	WALBeyond *WALBeyond `json:"wal_beyond_switch,omitempty"`
+	// WALBeyond, where the harness can read the WAL of the primaries
+	// failed over, one entry each.
+	WALBeyond []WALBeyond `json:"wal_beyond_switch,omitempty"`
 }
 
 // TimelineSpan is the heartbeats one node wrote on one timeline.

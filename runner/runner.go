@@ -427,9 +427,26 @@ func runVariant(ctx context.Context, opts Options, p scenario.Plan, rep int, dir
 	if in.Inserted, err = audit.InsertTimes(ctx, c, a.FinalPrimary, firstID, start); err != nil {
 		return err
 	}
-	if f := v.Summary.Failover; f != nil && f.OldPrimary != "" && f.OldPrimary != a.FinalPrimary {
-		if a.WALBeyond, err = audit.WALBeyond(ctx, c, a.FinalPrimary, f.OldPrimary); err != nil {
-			return err
+	// Every primary failed over, in order: what each wrote that the final
+	// primary's timeline left behind.
+	if f := v.Summary.Failover; f != nil {
+		olds := []string{f.OldPrimary}
+		for _, fo := range f.Failovers {
+			olds = append(olds, fo.OldPrimary)
+		}
+		seen := map[string]bool{"": true, a.FinalPrimary: true}
+		for _, old := range olds {
+			if seen[old] {
+				continue
+			}
+			seen[old] = true
+			w, err := audit.WALBeyond(ctx, c, a.FinalPrimary, old)
+			if err != nil {
+				return err
+			}
+			if w != nil {
+				a.WALBeyond = append(a.WALBeyond, *w)
+			}
 		}
 	}
 	v.Checks = summary.Checks(v, in)

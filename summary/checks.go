@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/pgbench-ha/pgbench-ha/result"
@@ -63,22 +64,45 @@ func Checks(v *result.Variant, in Input) []result.Check {
 	return out
 }
 
-// walCheck sets the acknowledged writes the audit found lost against the
-// order rows the old primary inserted past the point where the final
-// primary's timeline left its own (pg_waldump): a lost write is one the
-// promoted standby never had, so its row is there, unless its commit
-// never reached the old primary's WAL files, as under
-// synchronous_commit=off, where the check is not made.
+// walCheck sets the acknowledged writes the audit found lost, by the
+// node that acknowledged them, against the order rows that node inserted
+// past the point where the final primary's timeline left its own
+// (pg_waldump): a lost write is one no promoted standby ever had, so its
+// row is there, unless its commit never reached the node's WAL files, as
+// under synchronous_commit=off, where the check is not made.
 func walCheck(v *result.Variant) (result.Check, bool) {
 	a := v.Summary.Audit
-	if a == nil || a.WALBeyond == nil || v.Topology.Settings["synchronous_commit"] == "off" {
+	if a == nil || len(a.WALBeyond) == 0 || v.Topology.Settings["synchronous_commit"] == "off" {
 		return result.Check{}, false
 	}
-	w := a.WALBeyond
-	c := result.Check{Name: "lost writes lie beyond what the promoted standby had", Value: float64(a.Lost),
-		Expected: float64(w.OrderInserts), AtMost: true, Unit: "writes", Passed: a.Lost <= w.OrderInserts,
-		Message: fmt.Sprintf("%d acknowledged writes lost; %s inserted %d order rows (%d commits) on timeline %d after %s, where %s's history left it",
-			a.Lost, w.Node, w.OrderInserts, w.Commits, w.Timeline, w.FromLSN, a.FinalPrimary)}
+	var parts []string
+	var over, lostThere, rows int64
+	read := map[string]bool{}
+	for _, w := range a.WALBeyond {
+		read[w.Node] = true
+		lost := a.LostByNode[w.Node]
+		lostThere += lost
+		rows += w.OrderInserts
+		if lost > w.OrderInserts {
+			over += lost - w.OrderInserts
+		}
+		parts = append(parts, fmt.Sprintf("%s acknowledged %d lost writes and inserted %d order rows (%d commits) on timeline %d after %s",
+			w.Node, lost, w.OrderInserts, w.Commits, w.Timeline, w.FromLSN))
+	}
+	// Lost writes acknowledged by a node whose WAL was not read cannot
+	// be set against it: they count against the check.
+	var unread int64
+	for node, n := range a.LostByNode {
+		if !read[node] {
+			unread += n
+		}
+	}
+	msg := strings.Join(parts, "; ") + fmt.Sprintf(", where %s's history leaves it", a.FinalPrimary)
+	if unread > 0 {
+		msg += fmt.Sprintf("; %d lost writes were acknowledged by nodes whose WAL was not read", unread)
+	}
+	c := result.Check{Name: "lost writes lie beyond what the promoted standby had", Value: float64(lostThere + unread),
+		Expected: float64(rows), AtMost: true, Unit: "writes", Passed: over == 0 && unread == 0, Message: msg}
 	return c, true
 }
 

@@ -633,3 +633,34 @@ func TestServerClockAndProbeChecks(t *testing.T) {
 		})
 	}
 }
+
+// TestWALCheck: each node's lost writes against the order rows its WAL
+// holds past the final primary's switch point.
+func TestWALCheck(t *testing.T) {
+	t.Parallel()
+	beyond := []result.WALBeyond{{Node: "primary", Timeline: 1, FromLSN: "0/3000000", OrderInserts: 5, Commits: 6},
+		{Node: "replica1", Timeline: 2, FromLSN: "0/4000000", OrderInserts: 2000, Commits: 2010}}
+	for _, tc := range []struct {
+		name   string
+		level  string
+		lost   map[string]int64
+		beyond []result.WALBeyond
+		made   bool
+		passed bool
+	}{
+		{"each node's lost writes are in its WAL", "local", map[string]int64{"primary": 5, "replica1": 1990}, beyond, true, true},
+		{"more lost than the WAL holds", "on", map[string]int64{"primary": 6}, beyond, true, false},
+		{"lost writes on the second old primary, its WAL not read", "on", map[string]int64{"replica1": 3}, beyond[:1], true, false},
+		{"under off an ack may never reach the WAL", "off", map[string]int64{"primary": 9}, beyond, false, false},
+		{"no WAL read", "on", nil, nil, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := &result.Variant{Topology: result.Topology{Settings: map[string]string{"synchronous_commit": tc.level}},
+				Summary: result.Summary{Audit: &result.Audit{FinalPrimary: "replica2", LostByNode: tc.lost, WALBeyond: tc.beyond}}}
+			c, ok := walCheck(v)
+			if ok != tc.made || (ok && c.Passed != tc.passed) {
+				t.Errorf("made %v passed %v, want %v %v: %s", ok, c.Passed, tc.made, tc.passed, c.Message)
+			}
+		})
+	}
+}
