@@ -17,8 +17,9 @@ import (
 )
 
 // WALBeyond reads, with pg_waldump, what old (a primary that was failed
-// over) wrote past the point where final's history left old's timeline:
-// the WAL no promoted standby ever had. It counts the order rows inserted
+// over) wrote past the point where final's history left old's timeline,
+// or, when old's timeline is a branch final does not descend from, all it
+// wrote on it: the WAL no promoted standby ever had. It counts the order rows inserted
 // and the transactions committed there. Every acknowledged write lost by
 // the failover must be one of those rows, when its commit reached old's
 // WAL files before the ack (any synchronous_commit but off). It returns
@@ -64,7 +65,17 @@ func WALBeyond(ctx context.Context, c cluster.Cluster, final, old string) (*resu
 	}
 	switchLSN, ok := switchPoint(history, oldTLI)
 	if !ok {
-		return nil, nil // final's history does not leave old's timeline
+		// Old's timeline is a branch of its own, not one final descends
+		// from (final was promoted from an older timeline, never having
+		// followed old): all old wrote on it is beyond final, from where
+		// old's own history starts it.
+		own, err := os.ReadFile(filepath.Join(walDir, fmt.Sprintf("%08X.history", oldTLI)))
+		if err != nil {
+			return nil, nil // timeline 1, or its history gone: nothing to read from
+		}
+		if switchLSN, ok = branchPoint(string(own)); !ok {
+			return nil, nil
+		}
 	}
 	out, err := runWALDump(ctx, dump, walDir, oldTLI, switchLSN)
 	if err != nil {
@@ -108,6 +119,19 @@ func switchPoint(history string, tli int) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// branchPoint is where a timeline starts, from its own history file: the
+// switch point of its last line.
+func branchPoint(history string) (string, bool) {
+	lsn := ""
+	for _, line := range strings.Split(history, "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 2 && !strings.HasPrefix(f[0], "#") {
+			lsn = f[1]
+		}
+	}
+	return lsn, lsn != ""
 }
 
 // runWALDump lists the records of timeline tli in walDir from lsn on. The
