@@ -137,6 +137,12 @@ func (t *Timeline) injectOne(ctx context.Context, idx int) {
 	} else {
 		r.Outcome = result.OutcomeInjected
 		t.active[idx] = heal
+		if l, ok := spec.(fault.Lander); ok {
+			if at, ok := l.LandedAt(t.env(idx)); ok && !at.Before(t.start) {
+				landed := ms(at.Sub(t.start))
+				r.LandedMs = &landed
+			}
+		}
 	}
 	name := r.Name
 	t.mu.Unlock()

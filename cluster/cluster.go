@@ -128,6 +128,13 @@ type WALReader interface {
 	BinDir() string
 }
 
+// Lander is a Cluster that can tell when the last Kill of a node landed:
+// the moment every process of it had stopped (a local node's cgroup
+// frozen), which a client sees only later, when connections fail.
+type Lander interface {
+	Landed(node string) (time.Time, bool)
+}
+
 // Killer is a Cluster that can crash a node: every process of the node
 // killed at once, as when a machine loses power.
 type Killer interface {

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/pgbench-ha/pgbench-ha/cluster"
 )
@@ -48,6 +49,12 @@ type Refuser interface {
 // node no longer answers). The timeline waits for it and records when.
 type Effecter interface {
 	TookEffect(ctx context.Context, e Env) error
+}
+
+// Lander is a Spec whose backend can tell when its fault landed (a
+// killed node's processes all stopped), before any client sees it.
+type Lander interface {
+	LandedAt(e Env) (time.Time, bool)
 }
 
 // HealWaiter is a Spec that can tell when its heal took effect (a node

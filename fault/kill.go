@@ -3,6 +3,7 @@ package fault
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/pgbench-ha/pgbench-ha/cluster"
 )
@@ -39,6 +40,15 @@ func (f Kill) Inject(ctx context.Context, e Env) (Heal, error) {
 	}
 	e.MarkDown(f.Target)
 	return Heal{Do: startAgain(e, f.Target), KeepAtEnd: true}, nil
+}
+
+// LandedAt is when the kill stopped every process of the node, where the
+// backend can tell.
+func (f Kill) LandedAt(e Env) (time.Time, bool) {
+	if l, ok := e.Cluster.(cluster.Lander); ok {
+		return l.Landed(f.Target)
+	}
+	return time.Time{}, false
 }
 
 // TookEffect waits until the node refuses connections.

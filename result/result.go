@@ -722,6 +722,10 @@ type Fault struct {
 	// was seen to take effect, for kinds that can tell.
 	InjectedMs  *float64 `json:"injected_ms"`
 	EffectiveMs *float64 `json:"effective_ms,omitempty"`
+	// LandedMs is when the fault landed as the backend saw it (a local
+	// kill: every process of the node stopped), for kinds and backends
+	// that can tell.
+	LandedMs *float64 `json:"landed_ms,omitempty"`
 	// HealedMs is when its heal returned; HealedSeenMs when the heal was
 	// seen to take effect, for kinds that can tell.
 	HealedMs     *float64 `json:"healed_ms"`

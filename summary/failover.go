@@ -45,6 +45,12 @@ func Failover(in Input, fired []result.Fault, events []result.Event) (f *result.
 		f.LastAckBeforeMs = ptr(msOf(last))
 		landed = max(landed, msOf(last))
 	}
+	// Where the backend saw it land (a local kill: the node's processes
+	// all stopped), that is when: the last ack is only a lower bound, as
+	// writes in flight then may still commit and go unacknowledged.
+	if fault.LandedMs != nil {
+		landed = max(*fault.LandedMs, *fault.InjectedMs)
+	}
 	f.InjectedMs = ptr(*fault.InjectedMs)
 	f.FaultMs = ptr(landed)
 	f.Failovers = failoverSteps(events)

@@ -123,6 +123,22 @@ func TestFailover(t *testing.T) {
 			},
 		},
 		{
+			name: "where the backend saw the kill land, that is when, though writes in flight went unacknowledged",
+			faults: []result.Fault{func() result.Fault {
+				f := killAt(0, 1000, "primary")
+				f.EffectiveMs, f.LandedMs = fp(1050), fp(1032)
+				return f
+			}()},
+			acks:   []ack{{0, 990, 0}, {0, 1030, 0}, {1, 2080, 0}},
+			events: promoted,
+			check: func(t *testing.T, f *result.Failover, _ *result.Event) {
+				if *f.FaultMs != 1032 || *f.LastAckBeforeMs != 1030 || *f.WriteUnavailableMs != 1050 {
+					t.Errorf("landed %v last ack %v unavailable %v; want 1032 (the freeze), 1030, 1050",
+						*f.FaultMs, *f.LastAckBeforeMs, *f.WriteUnavailableMs)
+				}
+			},
+		},
+		{
 			name: "the outage counts from when the kill landed: the old primary's acks while it died are not outage",
 			faults: []result.Fault{func() result.Fault {
 				f := killAt(0, 1000, "primary")

@@ -44,6 +44,7 @@ var (
 	_ cluster.Killer  = (*Cluster)(nil)
 
 	_ cluster.WALReader = (*Cluster)(nil)
+	_ cluster.Lander    = (*Cluster)(nil)
 )
 
 // Up builds the cluster: copy the template into the primary, start it,
@@ -301,6 +302,17 @@ func (c *Cluster) PrimaryConnInfo(standby, upstream string) string {
 	return c.pw.StreamConnInfo("127.0.0.1", c.linkPort(standby, n), standby, filepath.Join(s.dataDir, cluster.PassFileName))
 }
 
+// Landed is when the last Kill of a node stopped every process of it.
+func (c *Cluster) Landed(name string) (time.Time, bool) {
+	n, err := c.node(name)
+	if err != nil {
+		return time.Time{}, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return n.landed, !n.landed.IsZero()
+}
+
 // WALDir is the pg_wal directory of a node, running or not.
 func (c *Cluster) WALDir(name string) (string, error) {
 	n, err := c.node(name)
@@ -338,8 +350,11 @@ func (c *Cluster) Kill(ctx context.Context, name string) error {
 	}
 	p.kill()
 	p.mu.Lock()
-	n.landed = p.landed
+	landed := p.landed
 	p.mu.Unlock()
+	c.mu.Lock()
+	n.landed = landed
+	c.mu.Unlock()
 	p.wait(10 * time.Second)
 	if !p.groupGone(5 * time.Second) {
 		return fmt.Errorf("kill %s: processes still alive 5s after SIGKILL", name)
