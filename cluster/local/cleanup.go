@@ -122,6 +122,9 @@ func Cleanup(opts CleanupOptions) ([]Leftover, error) {
 		errs = append(errs, err)
 	}
 	for _, root := range roots {
+		if fi, err := os.Lstat(root); err != nil || !fi.IsDir() {
+			continue // a file of that name: not a backend's
+		}
 		h, err := readMarker(root)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue // not a backend's, or one from before markers

@@ -72,6 +72,10 @@ func TestCleanupAfterHarnessKilled(t *testing.T) {
 	if err := os.Mkdir(other, 0o700); err != nil {
 		t.Fatal(err)
 	}
+	// Nor a file that happens to share the prefix (a binary, say).
+	if err := os.WriteFile(filepath.Join(tmp, "pgbench-ha-file"), []byte("x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 
 	// The harness runs in a session of its own, as a harness started by
 	// a CI job would be, under a shell that waits for it: this test
