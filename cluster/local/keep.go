@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -106,19 +105,31 @@ func (c *Cluster) Keep(ctx context.Context, primary string) (_ cluster.Kept, err
 }
 
 // startDetached starts n with pg_ctl: the server leaves the harness's
-// process tree and session and logs to the node's log file.
+// process tree and session. It logs to the node's log file, opened here
+// (the server user may not reach the run folder) and handed down as
+// pg_ctl's output, which the server inherits.
 func (c *Cluster) startDetached(ctx context.Context, n *node) error {
 	if err := removeShm(n.dataDir); err != nil {
 		return err
 	}
-	// The server appends to the log the harness wrote so far, as the
-	// server user.
-	if err := os.Chown(n.logPath, c.b.uid, c.b.gid); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	log, err := os.OpenFile(n.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("server log: %w", err)
+	}
+	defer log.Close()
+	p, err := c.b.spawn(filepath.Join(c.b.binDir, "pg_ctl"), []string{"start", "-w", "-t", "60", "-D", n.dataDir}, nil, log, nil)
+	if err != nil {
 		return err
 	}
-	out, err := c.b.run(ctx, filepath.Join(c.b.binDir, "pg_ctl"), []string{"start", "-w", "-t", "60", "-D", n.dataDir, "-l", n.logPath}, nil)
-	if err != nil {
-		return fmt.Errorf("start %s detached: %w: %s", n.name, err, lastLines(out, 5))
+	select {
+	case <-p.done:
+	case <-ctx.Done():
+		p.kill()
+		<-p.done
+		return ctx.Err()
+	}
+	if p.err != nil {
+		return fmt.Errorf("start %s detached: pg_ctl: %w; see %s", n.name, p.err, n.logPath)
 	}
 	return nil
 }
