@@ -5,7 +5,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 SCENARIO  ?= scenarios/sync-vs-async.yaml
 OUT       ?= results
 
-.PHONY: help setup image build run test test-container test-short bench fuzz vet clean
+.PHONY: help setup image build run test test-container test-short bench soak fuzz vet clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -34,8 +34,13 @@ test-container: image ## make test in a CI-like job container: no init, default 
 test-short: ## unit tests only (no PostgreSQL needed)
 	$(GO) test -count=1 -short ./...
 
-bench: setup ## writer vs pgbench TPS, bring-up vs by hand
+bench: setup ## writer vs pgbench TPS, bring-up vs by hand, probe overhead
 	bash bench/run.sh
+
+DURATION ?= 30m
+
+soak: setup build ## a long steady run (DURATION=30m): peak memory, result size, render time per million writes
+	DURATION=$(DURATION) BIN=$(BIN) bash bench/soak.sh
 
 # The fuzz targets, package:target: one for every decoder of outside
 # input (scenario files, result.json, baselines, encoded histograms).

@@ -7,6 +7,12 @@
 //   - BenchmarkBringUp: local.Backend.Up for that cluster, cold (a new
 //     backend, so its one initdb counts) and warm (a second Up), next to
 //     the same steps done with initdb, pg_ctl, psql and pg_basebackup.
+//   - BenchmarkProbeOverhead: the writer's closed-loop TPS with the probes
+//     of package probe running (as the flagship scenario sets them)
+//     against without, on one cluster: what measuring costs.
+//
+// bench/soak.sh (make soak) measures the other cost, as the work grows:
+// a long run's peak memory, result.json and report render time.
 //
 // The package has no code of its own; run the benchmarks once each, which
 // is what bench/run.sh (make bench) does and summarizes:

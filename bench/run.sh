@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # bench/run.sh: run the benchmarks of ./bench once each, print their
 # figures, check that nothing was left running or on disk, and end with
+#   probe overhead: N.N %                 (closed-loop writer TPS lost to the probes)
+#   bring-up harness/manual ratio, template cached: N.NN
 #   writer/pgbench tps ratio: N.NN
 #   bring-up harness/manual ratio: N.NN   (cold: the first Up of a backend)
 # Exits non-zero when a benchmark fails or something was left behind.
@@ -93,7 +95,8 @@ cratio=$(metric cold_ratio)
 wratio=$(metric warm_ratio)
 cached=$(metric cached_ms)
 kratio=$(metric cached_ratio)
-for v in "$wtps" "$ptps" "$tratio" "$cold" "$warm" "$manual" "$cratio" "$wratio" "$cached" "$kratio"; do
+pover=$(metric 'probe_overhead_%')
+for v in "$wtps" "$ptps" "$tratio" "$cold" "$warm" "$manual" "$cratio" "$wratio" "$cached" "$kratio" "$pover"; do
 	if [ -z "$v" ]; then
 		echo "FAIL: a figure is missing from the benchmark output" >&2
 		exit 1
@@ -106,6 +109,11 @@ fi
 echo
 echo "writer $wtps tps, pgbench $ptps tps (medians); client CPU per transaction: writer $(metric 'writer_cpu_us/tx') us, pgbench $(metric 'pgbench_cpu_us/tx') us"
 echo "bring-up: harness cold $cold ms, template cached $cached ms, warm $warm ms, manual $manual ms (medians)"
+echo "probes: writer $(metric noprobe_tps) tps without, $(metric probe_tps) tps with (medians);" \
+	"CPU per write (harness and servers) $(metric 'probe_cpu_overhead_%') % more with;" \
+	"$(metric 'probe_queries/s') probe queries/s, $(metric 'probe_polls/s') of them visibility polls;" \
+	"visibility p50 $(metric visibility_p50_ms) ms"
+printf 'probe overhead: %.1f %%\n' "$pover"
 printf 'bring-up harness/manual ratio, warm (a second Up): %.2f\n' "$wratio"
 printf 'bring-up harness/manual ratio, template cached (runs after the first on a machine): %.2f\n' "$kratio"
 printf 'writer/pgbench tps ratio: %.2f\n' "$tratio"

@@ -13,6 +13,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -50,6 +51,16 @@ type Sampler struct {
 	hbCh     chan struct{} // closed and replaced at every acknowledged heartbeat
 	worstLag float64       // live: worst replay lag bytes at the last sample
 	worstVis float64       // live: worst visibility ms at the last sample
+
+	queries atomic.Int64 // sent to the nodes: heartbeats, polls, samples
+	polls   atomic.Int64 // of which visibility polls
+}
+
+// Queries returns how many queries the probes sent so far, and how many
+// of them were visibility polls: what measuring costs the servers. It
+// may be called while Run runs.
+func (s *Sampler) Queries() (all, polls int64) {
+	return s.queries.Load(), s.polls.Load()
 }
 
 // New returns a sampler for c.
@@ -146,6 +157,7 @@ func (s *Sampler) heartbeats(ctx context.Context) {
 		conn, err := cs.Get(ctx, primary)
 		if err == nil {
 			qctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			s.queries.Add(1)
 			_, err = conn.Exec(qctx, `SET synchronous_commit = local;
 			INSERT INTO pgbench_ha_heartbeat (seq, node, tli) VALUES (`+fmt.Sprint(id)+`, '`+primary+`',
 			substring(pg_walfile_name(pg_current_wal_lsn()), 1, 8))`)
@@ -209,6 +221,8 @@ func (s *Sampler) visibility(ctx context.Context, key string, target func() (str
 			continue
 		}
 		qctx, cancel := context.WithTimeout(ctx, time.Second)
+		s.queries.Add(1)
+		s.polls.Add(1)
 		present, err := presentAfter(qctx, conn, seen)
 		cancel()
 		at := s.now()
@@ -243,6 +257,7 @@ func (s *Sampler) recheck(ctx context.Context, cs *cluster.Conns, key, node stri
 	s.mu.Unlock()
 	qctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
+	s.queries.Add(1)
 	rows, err := conn.Query(qctx, "SELECT seq FROM pgbench_ha_heartbeat WHERE seq <= $1", seen)
 	if err != nil {
 		cs.Drop(node)
@@ -324,6 +339,7 @@ func (s *Sampler) replication(ctx context.Context) {
 			continue
 		}
 		qctx, cancel := context.WithTimeout(ctx, time.Second)
+		s.queries.Add(1)
 		rows, err := conn.Query(qctx, replicationSQL)
 		if err != nil {
 			cancel()
@@ -357,6 +373,7 @@ func (s *Sampler) replication(ctx context.Context) {
 		s.repl = append(s.repl, pts...)
 		s.worstLag = worst
 		s.mu.Unlock()
+		s.queries.Add(2)
 		if wp, err := sampleWAL(ctx, conn, primary, at); err == nil {
 			s.mu.Lock()
 			s.wal = append(s.wal, wp)

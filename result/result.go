@@ -154,6 +154,10 @@ type Variant struct {
 	// HistoryFile is the ledger of every write sent, gzip'd CSV, relative
 	// to the run folder (see README, "The history").
 	HistoryFile string `json:"history_file,omitempty"`
+	// SeriesFile, when set, holds the raw replication, visibility and
+	// WAL series (gzip'd JSON, relative to the run folder): those in
+	// Series were downsampled (Series.Downsample), the run being long.
+	SeriesFile string `json:"series_file,omitempty"`
 }
 
 // Topology is the cluster as it was built for this variant.

@@ -413,6 +413,15 @@ func runVariant(ctx context.Context, opts Options, p scenario.Plan, rep int, dir
 		return err
 	}
 	v.HistoryFile = histRel
+	// A long run's sampled series go whole to a file of their own, and
+	// downsampled into result.json, which stays small enough to read.
+	if raw := v.Series; v.Series.Downsample(result.MaxSeriesPoints) {
+		seriesRel := filepath.Join("series", logName+".json.gz")
+		if err := result.WriteSeriesFile(filepath.Join(dir, seriesRel), raw); err != nil {
+			return err
+		}
+		v.SeriesFile = seriesRel
+	}
 	save()
 	if ctx.Err() != nil {
 		return ErrInterrupted
