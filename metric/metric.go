@@ -48,7 +48,7 @@ const (
 
 // Defs lists every metric, in the order reports show them.
 var Defs = []Def{
-	{"tps", UnitTPS, Higher, NeedNothing, "writes acknowledged inside the measured window, per second of it, capacity bursts left out"},
+	{"tps", UnitTPS, Higher, NeedNothing, "writes acknowledged inside the measured window, per second of it; with a capacity burst, the schedule's writes per second outside it"},
 	{"capacity_tps", UnitTPS, Higher, NeedCapacity, "writes acknowledged per second in the closed-loop bursts (rate 0) of a paced workload: the ceiling"},
 	{"p50_commit_ms", UnitMs, Lower, NeedNothing, "median commit latency of acknowledged writes"},
 	{"p90_commit_ms", UnitMs, Lower, NeedNothing, "90th percentile commit latency"},

@@ -184,7 +184,8 @@ type Summary struct {
 	// window closed: never sent.
 	NotSent int64 `json:"writes_not_sent"`
 	// TPS is the writes acknowledged inside the window per second of it
-	// (not those acknowledged in the grace after it).
+	// (not those acknowledged in the grace after it); with a capacity,
+	// the schedule's writes per second of the window outside it.
 	TPS           float64 `json:"tps"`
 	TargetRateTPS float64 `json:"target_rate_tps"`
 	// CommitLatency is the service time of acknowledged writes: ack
@@ -210,9 +211,10 @@ type Summary struct {
 	HeartbeatsLost  int64   `json:"heartbeats_lost"`
 	Reads           []Reads `json:"reads,omitempty"`
 	// Capacity is the closed-loop ceiling, measured in the unlimited-rate
-	// bursts of a paced workload; absent without one. TPS, CommitLatency
-	// and ResponseTime leave those bursts out: they describe the paced
-	// workload.
+	// bursts of a paced workload; absent without one. With it, TPS,
+	// CommitLatency and ResponseTime are those of the schedule's writes
+	// (TPS per second of the window outside the bursts): the bursts' own
+	// writes are the capacity's.
 	Capacity *Capacity `json:"capacity,omitempty"`
 	// Repeated sums up every repetition when the scenario repeats.
 	Repeated      *RepeatSummary `json:"repeated,omitempty"`

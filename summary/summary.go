@@ -23,7 +23,7 @@ type Input struct {
 	// Capacity are the closed-loop bursts of a paced workload, in ms from
 	// the start of the window, in time order (scenario.CapacitySpans):
 	// the variant's capacity is measured there, and the headline TPS and
-	// commit latency leave them out.
+	// commit latency are then those of the schedule's writes.
 	Capacity []result.Span
 	// FailoverMode and DetectAfter are the scenario's failover settings.
 	FailoverMode string
@@ -112,15 +112,16 @@ func Fill(v *result.Variant, in Input) {
 	sum.Reads, v.Series.Reads = Reads(in.Reads)
 	v.Phases = Phases(fired(in.Faults), f, in.Replicas, st, in.Replication, in.Visibility, in.Duration, in.Capacity)
 	v.CatchUps = CatchUps(fired(in.Faults), in.Replicas, in.Replication, in.Visibility)
-	// The headline figures are the paced workload's: the capacity phases
-	// have their own.
-	spans := CapacitySpans(v.Phases)
-	sum.Capacity = Capacity(entries, spans, in.Writers)
-	paced := in.Duration - time.Duration(spanMs(spans)*float64(time.Millisecond))
-	sum.TPS = TPS(ackedWithin(entries, in.Duration, spans), paced)
+	// With closed-loop bursts, the headline figures are the schedule's:
+	// its writes per second of the window outside the bursts, and their
+	// commit latency. A write of the schedule acknowledged in a burst (a
+	// backlog draining) counts; the burst's own writes are the capacity.
+	sum.Capacity = Capacity(entries, CapacitySpans(v.Phases), in.Writers)
+	paced := len(in.Capacity) > 0
+	sum.TPS = TPS(ackedWithin(entries, in.Duration, paced), in.Duration-time.Duration(spanMs(in.Capacity)*float64(time.Millisecond)))
 	commit := st.Latency
-	if len(spans) > 0 {
-		commit = commitLatency(entries, spans)
+	if paced {
+		commit = commitLatency(entries)
 	}
 	sum.CommitLatency = Latency(commit)
 	v.Histogram = EncodeHistogram(commit)
@@ -147,14 +148,14 @@ func fired(fs []result.Fault) []result.Fault {
 	return out
 }
 
-// ackedWithin counts the writes acknowledged inside the window and
-// outside the capacity spans: an ack in the grace after the window is a
-// write of the backlog, not throughput, and one in a closed loop is
-// capacity.
-func ackedWithin(entries []workload.Entry, window time.Duration, capacity []result.Span) int64 {
+// ackedWithin counts the writes acknowledged inside the window, only
+// those of the schedule when paced (a closed loop's are capacity): an ack
+// in the grace after the window is a write of the backlog, not
+// throughput.
+func ackedWithin(entries []workload.Entry, window time.Duration, paced bool) int64 {
 	var n int64
 	for _, e := range entries {
-		if e.Outcome == workload.Acked && e.At < window && !inSpans(msOf(e.At), capacity) {
+		if e.Outcome == workload.Acked && e.At < window && (!paced || (e.WasSent() && e.Scheduled >= 0)) {
 			n++
 		}
 	}
@@ -162,12 +163,12 @@ func ackedWithin(entries []workload.Entry, window time.Duration, capacity []resu
 }
 
 // commitLatency is the commit latency (send to ack, µs) of the
-// acknowledged writes outside the capacity spans; the same values the
-// writers record.
-func commitLatency(entries []workload.Entry, capacity []result.Span) *hdrhistogram.Histogram {
+// acknowledged writes of the schedule, the same values the writers
+// record: the writes the response time is of.
+func commitLatency(entries []workload.Entry) *hdrhistogram.Histogram {
 	h := workload.NewHistogram()
 	for _, e := range entries {
-		if e.Outcome == workload.Acked && e.WasSent() && !inSpans(msOf(e.At), capacity) {
+		if e.Outcome == workload.Acked && e.WasSent() && e.Scheduled >= 0 {
 			_ = h.RecordValue(workload.ClampUs(e.At - e.Sent))
 		}
 	}
