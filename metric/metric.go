@@ -22,10 +22,11 @@ type Need int
 
 // Needs.
 const (
-	NeedNothing Need = iota // always measured
-	NeedFault               // a fault must fire (faults: not empty)
-	NeedPromote             // a fault and failover.mode: promote
-	NeedReplica             // at least one replica
+	NeedNothing  Need = iota // always measured
+	NeedFault                // a fault must fire (faults: not empty)
+	NeedPromote              // a fault and failover.mode: promote
+	NeedReplica              // at least one replica
+	NeedCapacity             // a burst at rate 0 in a paced workload
 )
 
 // Def describes one metric.
@@ -47,7 +48,8 @@ const (
 
 // Defs lists every metric, in the order reports show them.
 var Defs = []Def{
-	{"tps", UnitTPS, Higher, NeedNothing, "writes acknowledged inside the measured window, per second of it"},
+	{"tps", UnitTPS, Higher, NeedNothing, "writes acknowledged inside the measured window, per second of it; with a capacity burst, the schedule's writes per second outside it"},
+	{"capacity_tps", UnitTPS, Higher, NeedCapacity, "writes acknowledged per second in the closed-loop bursts (rate 0) of a paced workload: the ceiling"},
 	{"p50_commit_ms", UnitMs, Lower, NeedNothing, "median commit latency of acknowledged writes"},
 	{"p90_commit_ms", UnitMs, Lower, NeedNothing, "90th percentile commit latency"},
 	{"p99_commit_ms", UnitMs, Lower, NeedNothing, "99th percentile commit latency"},

@@ -53,8 +53,11 @@ func buildPhaseRows(v *result.Variant) []phaseRow {
 			Lag:       fmtBytes(p.MaxReplayLagBytes),
 			Vis:       fmtMs(p.MaxVisibilityMs),
 			Unflushed: fmtBytes(p.MaxUnflushedBytes),
-			During:    p.Kind != result.PhaseBefore && p.Kind != result.PhaseAfter && p.Kind != result.PhaseAfterFailover && p.Kind != result.PhaseWhole,
+			During:    p.Kind != result.PhaseBefore && p.Kind != result.PhaseAfter && p.Kind != result.PhaseAfterFailover && p.Kind != result.PhaseWhole && p.Kind != result.PhaseCapacity,
 			ErrorsBad: p.Errors > 0,
+		}
+		for _, x := range p.Excluded {
+			row.Span += ", without " + fmtTenths(x.StartMs) + "–" + fmtTenths(x.EndMs)
 		}
 		bn, b, bok, vn, vis, vok := phaseLagP50(&p)
 		row.LagP50, row.VisP50, row.VisP99 = "–", "–", "–"
@@ -362,7 +365,7 @@ func (r *run) phasesFigure() (*figure, bool) {
 	extra := vg.Length(lines-1) * 13
 	return &figure{
 		title:   "Commit latency and throughput per phase",
-		note:    "Split at the faults (injected to healed) and at the failover: the outage to the first write, the recovery, after the failover.",
+		note:    "Split at the faults (injected to healed) and at the failover: the outage to the first write, the recovery, after the failover. A closed-loop burst is a capacity phase of its own.",
 		panels:  []*plot.Plot{p99, tps},
 		heights: []vg.Length{200 + extra, 180 + extra},
 		legend:  legend,

@@ -249,10 +249,14 @@ type cell struct {
 	Sub   string // small print under the value
 	Best  bool
 	Title string
+	Hide  bool // a column the table leaves out
 }
 
 type compareTable struct {
 	Rows []compareRow
+	// Capacity: some variant measured a capacity, so the table has its
+	// column.
+	Capacity bool
 }
 
 type compareRow struct {
@@ -402,9 +406,14 @@ func buildPage(r *result.Result, run *run) *page {
 		pg.Banners = append(pg.Banners, b)
 	}
 
+	refs := capacityRefs(r.Variants)
 	for i := range r.Variants {
 		v := &r.Variants[i]
-		name, parts := headlineParts(v)
+		share := ""
+		if j := refs[i].index; j >= 0 {
+			share = capacityShare(v.Summary.Capacity.TPS, r.Variants[j].Summary.Capacity.TPS, refs[i].label)
+		}
+		name, parts := headlineParts(v, share)
 		class := statusClass(v.Status)
 		if splitBrain(v.Summary.Failover) {
 			class = "alarm"
@@ -542,7 +551,7 @@ type headlinePart struct {
 
 // headlineText is the one sentence that sums a variant up.
 func headlineText(v *result.Variant) string {
-	name, parts := headlineParts(v)
+	name, parts := headlineParts(v, "")
 	var b strings.Builder
 	b.WriteString(name + ": ")
 	for _, p := range parts {
@@ -552,8 +561,9 @@ func headlineText(v *result.Variant) string {
 }
 
 // headlineParts returns the variant's name and the rest of its headline,
-// separators included.
-func headlineParts(v *result.Variant) (string, []headlinePart) {
+// separators included; share, when not empty, is its capacity's share of
+// another's ("31 % of off").
+func headlineParts(v *result.Variant, share string) (string, []headlinePart) {
 	name := v.Name
 	if name == "" {
 		name = "(unnamed variant)"
@@ -608,6 +618,13 @@ func headlineParts(v *result.Variant) (string, []headlinePart) {
 		add("p99 commit "+fmtMs(l.P99)+" ms", false)
 	}
 	add(fmtCount(v.Summary.TPS)+" TPS", false)
+	if c := v.Summary.Capacity; c != nil {
+		t := "capacity " + fmtCount(c.TPS) + " TPS"
+		if share != "" {
+			t += " (" + share + ")"
+		}
+		add(t, false)
+	}
 	end := "."
 	if v.Status != result.StatusComplete {
 		end = fmt.Sprintf(" (%s during %s: partial).", v.Status, orDash(v.Phase))
@@ -648,6 +665,7 @@ var compareColumns = []struct {
 }{
 	{"TPS before", "", true},
 	{"TPS after", "", true},
+	{"capacity", "TPS, closed loop", true},
 	{"p50 before", "ms", false},
 	{"p50 after", "ms", false},
 	{"p99 before", "ms", false},
@@ -705,6 +723,7 @@ func buildCompare(r *result.Result) compareTable {
 		ok bool
 	}
 	vals := make([][]val, len(r.Variants))
+	refs := capacityRefs(r.Variants)
 	for i := range r.Variants {
 		v := &r.Variants[i]
 		s := v.Summary
@@ -723,12 +742,15 @@ func buildCompare(r *result.Result) compareTable {
 					continue
 				}
 				span := p.Name + ", " + fmtTenths(p.StartMs) + "–" + fmtTenths(p.EndMs) + " s"
+				for _, x := range p.Excluded {
+					span += " without the capacity phase, " + fmtTenths(x.StartMs) + "–" + fmtTenths(x.EndMs) + " s"
+				}
 				set(0+k, p.TPS, fmtCount(p.TPS))
 				cells[0+k].Title = span
 				if p.Acked > 0 {
-					set(2+k, p.P50CommitMs, fmtMs(p.P50CommitMs))
-					set(4+k, p.P99CommitMs, fmtMs(p.P99CommitMs))
-					cells[2+k].Title, cells[4+k].Title = span, span
+					set(3+k, p.P50CommitMs, fmtMs(p.P50CommitMs))
+					set(5+k, p.P99CommitMs, fmtMs(p.P99CommitMs))
+					cells[3+k].Title, cells[5+k].Title = span, span
 				}
 				bn, b, bok, vn, vis, vok := phaseLagP50(p)
 				var tipsB, tipsV []string
@@ -737,31 +759,39 @@ func buildCompare(r *result.Result) compareTable {
 					tipsV = append(tipsV, fmt.Sprintf("%s: p50 %s, p99 %s, max %s ms", l.Replica, fmtMs(l.P50VisibilityMs), fmtMs(l.P99VisibilityMs), fmtMs(l.MaxVisibilityMs)))
 				}
 				if bok {
-					set(7+k, b, fmtBytes(b))
-					cells[7+k].Sub, cells[7+k].Title = bn, strings.Join(tipsB, "; ")
+					set(8+k, b, fmtBytes(b))
+					cells[8+k].Sub, cells[8+k].Title = bn, strings.Join(tipsB, "; ")
 				}
 				if vok {
-					set(9+k, vis, fmtMs(vis))
-					cells[9+k].Sub, cells[9+k].Title = vn, strings.Join(tipsV, "; ")
+					set(10+k, vis, fmtMs(vis))
+					cells[10+k].Sub, cells[10+k].Title = vn, strings.Join(tipsV, "; ")
 				}
 			}
 			if s.ResponseTime.N > 0 {
-				set(6, s.ResponseTime.P99, fmtMs(s.ResponseTime.P99))
+				set(7, s.ResponseTime.P99, fmtMs(s.ResponseTime.P99))
 			}
 			if f := s.Failover; f != nil && f.WriteUnavailableMs != nil {
-				set(11, *f.WriteUnavailableMs, fmtMs(*f.WriteUnavailableMs))
+				set(12, *f.WriteUnavailableMs, fmtMs(*f.WriteUnavailableMs))
 			}
 			if a := s.Audit; a != nil {
-				set(12, float64(a.Lost), fmtInt(a.Lost))
-				set(13, float64(a.Ghosts), fmtInt(a.Ghosts))
+				set(13, float64(a.Lost), fmtInt(a.Lost))
+				set(14, float64(a.Ghosts), fmtInt(a.Ghosts))
 			}
 			if s.HeartbeatsLost > 0 {
-				cells[12].Sub = fmtInt(s.HeartbeatsLost) + " heartbeats"
+				cells[13].Sub = fmtInt(s.HeartbeatsLost) + " heartbeats"
 			}
-			set(14, float64(s.Unknown), fmtInt(s.Unknown))
+			if c := s.Capacity; c != nil {
+				set(2, c.TPS, fmtCount(c.TPS))
+				cells[2].Title = fmt.Sprintf("closed loop, %s writers, %s s: commit p50 %s ms, p99 %s ms", fmtInt(int64(c.Writers)),
+					capacitySpan(v), fmtMs(c.CommitLatency.P50), fmtMs(c.CommitLatency.P99))
+				if j, label := refs[i].index, refs[i].label; j >= 0 {
+					cells[2].Sub = capacityShare(c.TPS, r.Variants[j].Summary.Capacity.TPS, label)
+				}
+			}
+			set(15, float64(s.Unknown), fmtInt(s.Unknown))
 			if f := s.Failover; f != nil && s.Unknown > 0 && f.UnknownInFlight+f.UnknownSentAfter == s.Unknown {
-				cells[14].Sub = fmtInt(f.UnknownInFlight) + " in flight"
-				cells[14].Title = unknownText(s)
+				cells[15].Sub = fmtInt(f.UnknownInFlight) + " in flight"
+				cells[15].Title = unknownText(s)
 			}
 		}
 		for j := range cells {
@@ -805,7 +835,99 @@ func buildCompare(r *result.Result) compareTable {
 			}
 		}
 	}
+	for i := range r.Variants {
+		t.Capacity = t.Capacity || (hasData(&r.Variants[i]) && r.Variants[i].Summary.Capacity != nil)
+	}
+	if !t.Capacity {
+		for i := range t.Rows {
+			t.Rows[i].Cells[2].Hide = true
+		}
+	}
 	return t
+}
+
+// capacityRef is the variant a capacity is set against: its index (-1:
+// none) and how the comparison names it.
+type capacityRef struct {
+	index int
+	label string
+}
+
+// capacityRefs returns, for each variant with a capacity, the variant its
+// capacity is set against: the one with the same settings but
+// synchronous_commit off, the level that waits for nothing ("off");
+// without one that has a capacity, the variant with the highest capacity
+// ("best"). A variant is not set against itself.
+func capacityRefs(vs []result.Variant) []capacityRef {
+	out := make([]capacityRef, len(vs))
+	has := func(i int) bool { return hasData(&vs[i]) && vs[i].Summary.Capacity != nil }
+	best := -1
+	for i := range vs {
+		if has(i) && (best < 0 || vs[i].Summary.Capacity.TPS > vs[best].Summary.Capacity.TPS) {
+			best = i
+		}
+	}
+	for i := range vs {
+		out[i] = capacityRef{index: -1}
+		if !has(i) {
+			continue
+		}
+		ref := capacityRef{best, "best"}
+		if level, ok := vs[i].Settings["synchronous_commit"]; ok {
+			for j := range vs {
+				if has(j) && vs[j].Settings["synchronous_commit"] == "off" && sameOtherSettings(vs[i].Settings, vs[j].Settings, "synchronous_commit") {
+					ref = capacityRef{j, "off"}
+					break
+				}
+			}
+			if level == "off" && ref.label == "off" {
+				continue
+			}
+		}
+		if ref.index != i {
+			out[i] = ref
+		}
+	}
+	return out
+}
+
+// sameOtherSettings reports whether a and b agree on every setting but
+// skip.
+func sameOtherSettings(a, b map[string]string, skip string) bool {
+	for k, v := range a {
+		if w, ok := b[k]; k != skip && (!ok || v != w) {
+			return false
+		}
+	}
+	for k := range b {
+		if _, ok := a[k]; k != skip && !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// capacityShare is tps as a share of ref's: "31 % of off".
+func capacityShare(tps, ref float64, label string) string {
+	if ref <= 0 {
+		return ""
+	}
+	return fmt.Sprintf("%.0f %% of %s", 100*tps/ref, label)
+}
+
+// capacitySpan is where a variant's capacity phases lie, in s: "13–16".
+func capacitySpan(v *result.Variant) string {
+	var spans []string
+	for _, p := range v.Phases {
+		if p.Kind == result.PhaseCapacity {
+			spans = append(spans, fmtTenths(p.StartMs)+"–"+fmtTenths(p.EndMs))
+		}
+	}
+	if len(spans) == 0 {
+		c := v.Summary.Capacity
+		return fmtTenths(c.StartMs) + "–" + fmtTenths(c.EndMs)
+	}
+	return strings.Join(spans, ", ")
 }
 
 // relMsUnit is relMs with the unit, or "–".

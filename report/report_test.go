@@ -500,3 +500,50 @@ func TestRenderLongRun(t *testing.T) {
 	checkPNG(t, filepath.Join(dir, pngLagBytes))
 	checkPNG(t, filepath.Join(dir, pngLagMs))
 }
+
+// TestCompareCapacity: the comparison gives each variant's capacity and
+// its share of the capacity of the variant with synchronous_commit off;
+// without such a variant, of the highest capacity. Without any capacity
+// the column is left out.
+func TestCompareCapacity(t *testing.T) {
+	t.Parallel()
+	col := -1
+	for j, c := range compareColumns {
+		if c.head == "capacity" {
+			col = j
+		}
+	}
+	if col < 0 {
+		t.Fatal("no capacity column")
+	}
+	ct := buildCompare(withCapacity(synthResult(t)))
+	want := map[string][2]string{"off": {"22,140", ""}, "local": {"8,610", "39 % of off"}, "remote_write": {"–", ""},
+		"on": {"6,480", "29 % of off"}, "remote_apply": {"5,930", "27 % of off"}}
+	if !ct.Capacity {
+		t.Error("a run with capacities has no capacity column")
+	}
+	for _, row := range ct.Rows {
+		c := row.Cells[col]
+		if w := want[row.Value]; c.Text != w[0] || c.Sub != w[1] || c.Hide {
+			t.Errorf("%s: capacity %q, %q (hidden %v); want %q, %q", row.Name, c.Text, c.Sub, c.Hide, w[0], w[1])
+		}
+		if c.Best != (row.Value == "off") {
+			t.Errorf("%s: best %v", row.Name, c.Best)
+		}
+	}
+
+	r := withCapacity(synthResult(t))
+	for i := range r.Variants {
+		r.Variants[i].Settings = map[string]string{"wal_compression": r.Variants[i].Settings["synchronous_commit"]}
+	}
+	for _, row := range buildCompare(r).Rows {
+		if c := row.Cells[col]; row.Value == "local" && c.Sub != "39 % of best" {
+			t.Errorf("without synchronous_commit: local %q, want 39 %% of best", c.Sub)
+		}
+	}
+
+	ct = buildCompare(synthResult(t))
+	if ct.Capacity || !ct.Rows[0].Cells[col].Hide {
+		t.Error("a run without capacities shows the capacity column")
+	}
+}

@@ -3,6 +3,9 @@ package report
 import (
 	"fmt"
 	"io"
+	"math"
+	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -15,9 +18,11 @@ import (
 const textWidth = 100
 
 // WriteText writes the short plain-text summary printed at the end of a
-// run: one table row per variant with throughput, commit latency, p99
-// response time, the worst replica's lag, write unavailability, the audit counts and, when the
-// scenario read from replicas, the stale-read rate; followed by the errors
+// run: one table row per variant (its status after its name when it did
+// not complete) with throughput, the capacity when a closed-loop burst
+// measured one, commit latency, p99 response time, the worst replica's
+// lag, write unavailability, the audit counts and, when the scenario read
+// from replicas, the stale-read rate; followed by the errors
 // of failed or interrupted variants, lost writes, split brains, and the
 // distributions over repetitions when the scenario repeats. Lines are at
 // most 100 columns.
@@ -45,21 +50,28 @@ func WriteText(w io.Writer, r *result.Result) {
 	b.WriteString("\n")
 
 	nameHead, names := variantColumn(r.Variants)
-	reads := false
+	reads, capacity := false, false
 	for i := range r.Variants {
 		reads = reads || len(r.Variants[i].Summary.Reads) > 0
+		capacity = capacity || (hasData(&r.Variants[i]) && r.Variants[i].Summary.Capacity != nil)
 	}
-	rows := [][]string{{nameHead, "status", "TPS", "p50", "p99", "aft", "resp", "lag", "vis", "unavail", "lost", "ghost", "unkn"}}
+	// The columns after the variant's; a variant that did not complete
+	// says so after its name (a status column of "complete" took the
+	// width the capacity needs).
+	cols := []string{"TPS", "p50", "p99", "aft", "resp", "lag", "vis", "unavail", "lost", "ghost", "unkn"}
+	if capacity {
+		cols = slices.Insert(cols, 1, "cap")
+	}
 	if reads {
-		rows[0] = append(rows[0], "stale")
+		cols = append(cols, "stale")
 	}
+	rows := [][]string{append([]string{nameHead}, cols...)}
 	for i := range r.Variants {
 		v := &r.Variants[i]
-		row := []string{names[i], orDash(v.Status), "–", "–", "–", "–", "–", "–", "–", "–", "–", "–", "–"}
+		cells := map[string]string{}
 		if reads {
-			row = append(row, "–")
 			if rate, ok := staleRate(v.Summary.Reads); ok {
-				row[13] = fmtPct(rate)
+				cells["stale"] = fmtPct(rate)
 			}
 		}
 		if hasData(v) {
@@ -69,36 +81,51 @@ func WriteText(w io.Writer, r *result.Result) {
 			before, after := comparedPhases(v)
 			switch {
 			case before != nil:
-				row[2] = fmtCount(before.TPS)
+				cells["TPS"] = fmtCount(before.TPS)
 				if before.Acked > 0 {
-					row[3], row[4] = fmtMs(before.P50CommitMs), fmtMs(before.P99CommitMs)
+					cells["p50"], cells["p99"] = fmtMs(before.P50CommitMs), fmtMs(before.P99CommitMs)
 				}
 				if before.MaxReplayLagBytes > 0 || before.MaxVisibilityMs > 0 || len(before.Replicas) > 0 {
-					row[7], row[8] = fmtBytes(before.MaxReplayLagBytes), fmtMs(before.MaxVisibilityMs)
+					cells["lag"], cells["vis"] = fmtBytes(before.MaxReplayLagBytes), fmtMs(before.MaxVisibilityMs)
 				}
 			default: // a result without phases
-				row[2] = fmtCount(s.TPS)
+				cells["TPS"] = fmtCount(s.TPS)
 				if s.CommitLatency.N > 0 || s.CommitLatency.Max > 0 {
-					row[3], row[4] = fmtMs(s.CommitLatency.P50), fmtMs(s.CommitLatency.P99)
+					cells["p50"], cells["p99"] = fmtMs(s.CommitLatency.P50), fmtMs(s.CommitLatency.P99)
 				}
 				if _, lag, _, vis, ok := worstLag(s); ok {
-					row[7], row[8] = fmtBytes(lag), fmtMs(vis)
+					cells["lag"], cells["vis"] = fmtBytes(lag), fmtMs(vis)
 				}
 			}
+			if c := s.Capacity; c != nil {
+				cells["cap"] = fmtThousands(c.TPS)
+			}
 			if after != nil && after.Acked > 0 {
-				row[5] = fmtMs(after.P50CommitMs)
+				cells["aft"] = fmtMs(after.P50CommitMs)
 			}
 			if s.ResponseTime.N > 0 {
-				row[6] = fmtMs(s.ResponseTime.P99)
+				cells["resp"] = fmtMs(s.ResponseTime.P99)
 			}
 			if f := s.Failover; f != nil && f.WriteUnavailableMs != nil {
-				row[9] = fmtMs(*f.WriteUnavailableMs)
+				cells["unavail"] = fmtMs(*f.WriteUnavailableMs)
 			}
 			if a := s.Audit; a != nil {
-				row[10] = fmtInt(a.Lost)
-				row[11] = fmtInt(a.Ghosts)
+				cells["lost"] = fmtInt(a.Lost)
+				cells["ghost"] = fmtInt(a.Ghosts)
 			}
-			row[12] = fmtInt(s.Unknown)
+			cells["unkn"] = fmtInt(s.Unknown)
+		}
+		name := names[i]
+		switch v.Status {
+		case result.StatusComplete:
+		case result.StatusPending:
+			name += " (not run)"
+		default:
+			name += " (" + orDash(v.Status) + ")"
+		}
+		row := []string{name}
+		for _, h := range cols {
+			row = append(row, orDash(cells[h]))
 		}
 		rows = append(rows, row)
 	}
@@ -117,17 +144,23 @@ func WriteText(w io.Writer, r *result.Result) {
 		long = long || utf8.RuneCountInString(row[0]) > textWidth-rest
 	}
 	if !long {
-		writeTable(&b, rows)
+		writeTable(&b, rows, 1)
 	} else {
 		nameRows := make([]string, len(rows))
 		for i, row := range rows {
 			nameRows[i] = row[0]
 			row[0] = ""
 		}
-		for i, l := range tableLines(rows) {
+		for i, l := range tableLines(rows, 1) {
 			b.WriteString(wrap(nameRows[i], textWidth, "    "))
-			b.WriteString("  " + strings.TrimLeft(l, " ") + "\n")
+			// The empty variant column leaves the two spaces of its
+			// gap: the indent, the numbers still aligned.
+			b.WriteString(l + "\n")
 		}
+	}
+	if capacity {
+		b.WriteString("cap: capacity, the TPS of the closed-loop burst (every writer back to back), a phase apart;\n" +
+			"k: thousands.\n")
 	}
 	b.WriteString("Before the fault (the whole run without one): TPS; p50, p99: commit latency (send to ack),\n" +
 		"ms; lag: worst replica's max replay lag; vis: worst replica's max heartbeat visibility, ms.\n" +
@@ -200,15 +233,28 @@ func variantColumn(vs []result.Variant) (string, []string) {
 	return head, names
 }
 
-// writeTable writes rows with the first two columns left-aligned and the
-// rest right-aligned, two spaces apart.
-func writeTable(b *strings.Builder, rows [][]string) {
-	for _, l := range tableLines(rows) {
+// writeTable writes rows with the first left columns left-aligned and
+// the rest right-aligned, two spaces apart.
+func writeTable(b *strings.Builder, rows [][]string, left int) {
+	for _, l := range tableLines(rows, left) {
 		b.WriteString(l + "\n")
 	}
 }
 
-func tableLines(rows [][]string) []string {
+// fmtThousands formats a rate compactly: 950, 7.0k, 22.1k, 123k.
+func fmtThousands(v float64) string {
+	switch {
+	case math.IsNaN(v) || math.IsInf(v, 0):
+		return "–"
+	case math.Abs(v) < 1000:
+		return fmtCount(v)
+	case math.Abs(v) < 99_950:
+		return strconv.FormatFloat(v/1000, 'f', 1, 64) + "k"
+	}
+	return strconv.FormatFloat(v/1000, 'f', 0, 64) + "k"
+}
+
+func tableLines(rows [][]string, left int) []string {
 	if len(rows) == 0 {
 		return nil
 	}
@@ -226,7 +272,7 @@ func tableLines(rows [][]string) []string {
 			if j > 0 {
 				line.WriteString("  ")
 			}
-			if j < 2 {
+			if j < left {
 				line.WriteString(c + pad)
 			} else {
 				line.WriteString(pad + c)
@@ -293,7 +339,7 @@ func writeRepeats(b *strings.Builder, r *result.Result) {
 		return
 	}
 	b.WriteString("\nrepetitions: complete runs; writes unavailable and detection, ms; lost writes in all\n")
-	for _, l := range tableLines(rows) {
+	for _, l := range tableLines(rows, 2) {
 		b.WriteString(clip(l, textWidth) + "\n")
 	}
 }

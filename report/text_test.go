@@ -28,6 +28,7 @@ func TestWriteTextGolden(t *testing.T) {
 			return r
 		}},
 		{"catalogue", func(t *testing.T) *result.Result { return synthCatalogue(t) }},
+		{"capacity", func(t *testing.T) *result.Result { return withCapacity(synthResult(t)) }},
 		{"mixed-names", func(t *testing.T) *result.Result {
 			r := synthResult(t)
 			r.Variants[0].Name = "synchronous_commit=off,failover=promote,detect_after=1s,extra=a-rather-long-value"
@@ -85,11 +86,61 @@ func TestWriteTextReadsPhases(t *testing.T) {
 	WriteText(&b, &result.Result{Status: result.StatusComplete, Variants: []result.Variant{v}})
 	var row string
 	for _, l := range strings.Split(b.String(), "\n") {
-		if strings.Contains(l, "complete  ") {
+		if strings.HasPrefix(l, "on  ") {
 			row = l
 		}
 	}
-	if f := strings.Fields(row); len(f) < 9 || f[2] != "1,000" || f[3] != "1.25" || f[4] != "3.5" || f[5] != "1.75" || f[7] != "2.0" || f[9] != "7.5" {
+	if f := strings.Fields(row); len(f) < 9 || f[1] != "1,000" || f[2] != "1.25" || f[3] != "3.5" || f[4] != "1.75" || f[6] != "2.0" || f[8] != "7.5" {
 		t.Errorf("row %q: want TPS 1,000, p50 1.25, p99 3.5, aft 1.75, lag 2.0 KiB, vis 7.5 from the phases\n%s", row, b.String())
+	}
+}
+
+// withCapacity gives each variant of r with data a capacity, in the
+// order pgbench gives the levels on a 2-core machine.
+func withCapacity(r *result.Result) *result.Result {
+	tps := map[string]float64{"off": 22_140, "local": 8_610, "remote_write": 7_020, "on": 6_480, "remote_apply": 5_930}
+	for i := range r.Variants {
+		v := &r.Variants[i]
+		if !hasData(v) {
+			continue
+		}
+		x := tps[v.Settings["synchronous_commit"]]
+		v.Summary.Capacity = &result.Capacity{StartMs: 13000, EndMs: 16000, DurationMs: 3000, Writers: 8, Acked: int64(3 * x), TPS: x,
+			CommitLatency: result.Latency{P50: 8000 / x, P99: 24000 / x, N: int64(3 * x)}}
+	}
+	return r
+}
+
+// TestWriteTextCapacity: each variant's capacity is a column of the text
+// summary, which stays within its width; a variant that did not
+// complete says so after its name.
+func TestWriteTextCapacity(t *testing.T) {
+	var b strings.Builder
+	WriteText(&b, withCapacity(synthResult(t)))
+	want := map[string][]string{"off": {"22.1k"}, "local": {"8.6k"}, "on": {"6.5k"}, "remote_apply": {"5.9k"}}
+	head := false
+	for _, l := range strings.Split(b.String(), "\n") {
+		if utf8.RuneCountInString(l) > textWidth {
+			t.Errorf("line %q is wider than %d", l, textWidth)
+		}
+		f := strings.Fields(l)
+		if len(f) < 3 {
+			continue
+		}
+		if f[0] == "synchronous_commit" {
+			head = f[1] == "TPS" && f[2] == "cap"
+		}
+		if w, ok := want[f[0]]; ok {
+			if f[2] != w[0] {
+				t.Errorf("row %q: want %s in the third field", l, w[0])
+			}
+			delete(want, f[0])
+		}
+	}
+	if !strings.Contains(b.String(), "\nremote_write (failed)  ") {
+		t.Errorf("no status after the failed variant's name:\n%s", b.String())
+	}
+	if !head || len(want) > 0 {
+		t.Errorf("no cap column after TPS, or rows missing %v:\n%s", want, b.String())
 	}
 }

@@ -188,7 +188,8 @@ type Summary struct {
 	// window closed: never sent.
 	NotSent int64 `json:"writes_not_sent"`
 	// TPS is the writes acknowledged inside the window per second of it
-	// (not those acknowledged in the grace after it).
+	// (not those acknowledged in the grace after it); with a capacity,
+	// the schedule's writes per second of the window outside it.
 	TPS           float64 `json:"tps"`
 	TargetRateTPS float64 `json:"target_rate_tps"`
 	// CommitLatency is the service time of acknowledged writes: ack
@@ -213,11 +214,37 @@ type Summary struct {
 	HeartbeatsAcked int64   `json:"heartbeats_acked"`
 	HeartbeatsLost  int64   `json:"heartbeats_lost"`
 	Reads           []Reads `json:"reads,omitempty"`
+	// Capacity is the closed-loop ceiling, measured in the unlimited-rate
+	// bursts of a paced workload; absent without one. With it, TPS,
+	// CommitLatency and ResponseTime are those of the schedule's writes
+	// (TPS per second of the window outside the bursts): the bursts' own
+	// writes are the capacity's.
+	Capacity *Capacity `json:"capacity,omitempty"`
 	// Repeated sums up every repetition when the scenario repeats.
 	Repeated      *RepeatSummary `json:"repeated,omitempty"`
 	Failover      *Failover      `json:"failover,omitempty"`
 	Audit         *Audit         `json:"audit,omitempty"`
 	InitialOrders int64          `json:"initial_orders"`
+}
+
+// Capacity is what the cluster took with every writer writing back to
+// back, no schedule (a burst at rate 0 in a paced workload): its ceiling
+// at this setting. Its spans are the phases of kind PhaseCapacity.
+type Capacity struct {
+	// StartMs and EndMs bound the spans; DurationMs is their total length,
+	// what TPS is per.
+	StartMs    float64 `json:"start_ms"`
+	EndMs      float64 `json:"end_ms"`
+	DurationMs float64 `json:"duration_ms"`
+	Writers    int     `json:"writers"`
+	// Acked were acknowledged in the spans; Errors failed or had an
+	// unknown outcome there.
+	Acked  int64   `json:"acked"`
+	Errors int64   `json:"errors"`
+	TPS    float64 `json:"tps"`
+	// CommitLatency is the service time (send to ack) of the writes
+	// acknowledged in the spans.
+	CommitLatency Latency `json:"commit_latency_ms"`
 }
 
 // Reads sums up the reads of one node. A read asks for the newest order
@@ -510,6 +537,11 @@ const (
 	// PhaseAfterFailover is the steady state on the new primary: from the
 	// end of the failover to the next fault or the end.
 	PhaseAfterFailover = "after_failover"
+	// PhaseCapacity is a closed-loop burst (rate 0) of a paced workload:
+	// every writer as fast as it can. It lies inside a steady phase
+	// (before, after, after_failover or whole), whose figures leave it
+	// out (Excluded).
+	PhaseCapacity = "capacity"
 )
 
 // PhaseStats are the workload's figures over one phase of the timeline:
@@ -536,6 +568,16 @@ type PhaseStats struct {
 	MaxUnflushedBytes float64 `json:"max_primary_unflushed_bytes"`
 	// Replicas are each replica's lag in the phase, in topology order.
 	Replicas []PhaseLag `json:"replicas,omitempty"`
+	// Excluded are spans inside StartMs..EndMs left out of every figure
+	// of the phase: capacity phases, which have their own.
+	Excluded []Span `json:"excluded,omitempty"`
+}
+
+// Span is a stretch of the window, in ms from its start: StartMs
+// inclusive to EndMs exclusive.
+type Span struct {
+	StartMs float64 `json:"start_ms"`
+	EndMs   float64 `json:"end_ms"`
 }
 
 // PhaseLag is one replica's lag over one phase: bytes behind the

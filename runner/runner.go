@@ -401,6 +401,7 @@ func runVariant(ctx context.Context, opts Options, p scenario.Plan, rep int, dir
 	}
 	in := summary.Input{
 		Duration: s.Duration.D(), Grace: opts.Grace, TargetRateTPS: s.Workload.Rate, InitialOrders: s.Workload.InitialOrders,
+		Writers: s.Workload.Writers, Capacity: capacitySpans(s),
 		FailoverMode: s.Failover.Mode, DetectAfter: s.Failover.DetectAfter.D(), OldPrimary: scenario.PrimaryName,
 		Nodes: nodeNames, Replicas: replicaNames, Sync: isSync,
 		Stats: st, Ledger: led, Replication: repl, Visibility: vis, HeartbeatsAcked: hbAcked, HeartbeatsLost: hbLost, VisibilityFloor: sampler.Floor(), WAL: sampler.WAL(),
@@ -460,6 +461,16 @@ func runVariant(ctx context.Context, opts Options, p scenario.Plan, rep int, dir
 	}
 	v.Checks = summary.Checks(v, in)
 	return nil
+}
+
+// capacitySpans are the scenario's closed-loop bursts in ms, as the
+// summary takes them.
+func capacitySpans(s *scenario.Scenario) []result.Span {
+	var out []result.Span
+	for _, sp := range s.CapacitySpans() {
+		out = append(out, result.Span{StartMs: float64(sp.From.Microseconds()) / 1000, EndMs: float64(sp.To.Microseconds()) / 1000})
+	}
+	return out
 }
 
 // writeHistory writes the ledger's history, gzip'd, to path: through a

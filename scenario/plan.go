@@ -96,6 +96,46 @@ func (s *Scenario) RateAt(t time.Duration) float64 {
 	return rate
 }
 
+// Span is a stretch of the workload window: From inclusive to To
+// exclusive, offsets from its start.
+type Span struct{ From, To time.Duration }
+
+// CapacitySpans returns where a paced workload (workload.rate > 0) runs
+// at an unlimited rate, by RateAt: the bursts at rate 0 not overridden by
+// a later burst, clipped to the window, adjacent ones merged, in time
+// order. There every writer writes as fast as it can, so what the
+// cluster takes there is its capacity. A workload at rate 0 has none: it
+// is a closed loop throughout, and its throughput is its capacity.
+func (s *Scenario) CapacitySpans() []Span {
+	if s.Workload.Rate <= 0 {
+		return nil
+	}
+	end := s.Duration.D()
+	cuts := []time.Duration{0, end}
+	for _, b := range s.Workload.Bursts {
+		for _, t := range []time.Duration{b.At.D(), b.At.D() + b.Duration.D()} {
+			if t > 0 && t < end {
+				cuts = append(cuts, t)
+			}
+		}
+	}
+	slices.Sort(cuts)
+	cuts = slices.Compact(cuts)
+	var out []Span
+	for i := 0; i+1 < len(cuts); i++ {
+		from, to := cuts[i], cuts[i+1]
+		if s.RateAt(from) != 0 {
+			continue
+		}
+		if n := len(out); n > 0 && out[n-1].To == from {
+			out[n-1].To = to
+			continue
+		}
+		out = append(out, Span{from, to})
+	}
+	return out
+}
+
 // NodeSettings returns the postgresql.conf settings of node under p:
 // topology.settings, then primary_settings (for the primary) or that
 // replica's settings, then p's matrix values, later ones winning. Names

@@ -211,6 +211,39 @@ func TestRateAt(t *testing.T) {
 	}
 }
 
+func TestCapacitySpans(t *testing.T) {
+	t.Parallel()
+	sec := time.Second
+	tests := []struct {
+		name     string
+		workload string
+		want     []Span
+	}{
+		{"no bursts", "workload: {rate: 100}\n", nil},
+		{"paced bursts only", "workload: {rate: 100, bursts: [{at: 5s, duration: 2s, rate: 500}]}\n", nil},
+		{"one unlimited burst", "workload: {rate: 100, bursts: [{at: 8s, duration: 4s, rate: 4000}, {at: 13s, duration: 3s, rate: 0}]}\n",
+			[]Span{{13 * sec, 16 * sec}}},
+		{"a later paced burst cuts it", "workload: {rate: 100, bursts: [{at: 5s, duration: 10s, rate: 0}, {at: 8s, duration: 2s, rate: 50}]}\n",
+			[]Span{{5 * sec, 8 * sec}, {10 * sec, 15 * sec}}},
+		{"a later unlimited burst wins", "workload: {rate: 100, bursts: [{at: 5s, duration: 10s, rate: 500}, {at: 8s, duration: 2s, rate: 0}]}\n",
+			[]Span{{8 * sec, 10 * sec}}},
+		{"adjacent bursts merge", "workload: {rate: 100, bursts: [{at: 2s, duration: 2s, rate: 0}, {at: 4s, duration: 3s, rate: 0}]}\n",
+			[]Span{{2 * sec, 7 * sec}}},
+		{"to the end of the window", "workload: {rate: 100, bursts: [{at: 27s, duration: 3s, rate: 0}]}\n",
+			[]Span{{27 * sec, 30 * sec}}},
+		{"unpaced workload", "workload: {rate: 0, bursts: [{at: 5s, duration: 2s, rate: 500}]}\n", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := mustParse(t, minimal+tt.workload)
+			if got := s.CapacitySpans(); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("CapacitySpans() = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
 func TestNodeNames(t *testing.T) {
 	t.Parallel()
 	s := mustParse(t, minimal+"topology: {replicas: [{name: b}, {}, {name: a}]}\n")

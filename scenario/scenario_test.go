@@ -532,10 +532,15 @@ func TestFlagship(t *testing.T) {
 	for _, at := range []struct {
 		t    time.Duration
 		rate float64
-	}{{0, 1000}, {8 * time.Second, 4000}, {12 * time.Second, 1000}} {
+	}{{0, 1000}, {8 * time.Second, 4000}, {12 * time.Second, 1000}, {13 * time.Second, 0}, {16 * time.Second, 1000}} {
 		if got := s.RateAt(at.t); got != at.rate {
 			t.Errorf("RateAt(%s) = %g, want %g", at.t, got, at.rate)
 		}
+	}
+	// The capacity burst ends before the kill: a ceiling measured during
+	// the outage would be the outage's.
+	if got := s.CapacitySpans(); len(got) != 1 || got[0] != (Span{13 * time.Second, 16 * time.Second}) || got[0].To > s.Faults[0].At.D() {
+		t.Errorf("capacity spans %v, want 13s..16s, before the kill", got)
 	}
 }
 

@@ -25,18 +25,31 @@ const (
 // synchronous again when it was restored), and the steady state after the
 // failover (to the next fault, or to the end). replicas are the standbys
 // as built, in order, for the per-replica figures.
-func Phases(fired []result.Fault, f *result.Failover, replicas []string, st *workload.Stats, repl []result.ReplicationPoint, vis []result.VisibilityPoint, window time.Duration) []result.PhaseStats {
+//
+// capacity are the closed-loop bursts of a paced workload (ms, in time
+// order). Where one overlaps a steady phase (before, after, after the
+// failover, the whole run) the overlap is a capacity phase of its own,
+// right after that phase, and the steady phase leaves it out of its
+// figures: a closed loop's throughput and latency are not the paced
+// workload's. Where it overlaps a fault's phase it stays in that phase.
+func Phases(fired []result.Fault, f *result.Failover, replicas []string, st *workload.Stats, repl []result.ReplicationPoint, vis []result.VisibilityPoint, window time.Duration, capacity []result.Span) []result.PhaseStats {
 	end := msOf(window)
 	names := replicaNames(replicas, repl, vis)
-	mk := func(name, kind string, fault *int, start, stop float64) result.PhaseStats {
-		return phaseStats(name, kind, fault, start, stop, names, st, repl, vis)
+	type spec struct {
+		name, kind  string
+		fault       *int
+		start, stop float64
 	}
-	out := []result.PhaseStats{}
-	if len(fired) == 0 {
-		return append(out, mk("whole run", result.PhaseWhole, nil, 0, end))
+	var specs []spec
+	mk := func(name, kind string, fault *int, start, stop float64) {
+		specs = append(specs, spec{name, kind, fault, start, stop})
 	}
 	clip := func(ms float64) float64 { return min(ms, end) }
-	out = append(out, mk("before", result.PhaseBefore, nil, 0, clip(*fired[0].InjectedMs)))
+	if len(fired) == 0 {
+		mk("whole run", result.PhaseWhole, nil, 0, end)
+	} else {
+		mk("before", result.PhaseBefore, nil, 0, clip(*fired[0].InjectedMs))
+	}
 	fo := failoverFault(fired, f)
 	last := 0.0
 	allHealed := true
@@ -48,7 +61,7 @@ func Phases(fired []result.Fault, f *result.Failover, replicas []string, st *wor
 			if f.FirstWriteMs != nil {
 				stop = clip(max(*f.FirstWriteMs, inj))
 			}
-			out = append(out, mk("outage: "+fd.Name, result.PhaseOutage, &idx, inj, stop))
+			mk("outage: "+fd.Name, result.PhaseOutage, &idx, inj, stop)
 			if f.FirstWriteMs == nil {
 				allHealed = false
 				continue
@@ -59,7 +72,7 @@ func Phases(fired []result.Fault, f *result.Failover, replicas []string, st *wor
 			}
 			done = clip(done)
 			if done > stop {
-				out = append(out, mk("recovery: "+fd.Name, result.PhaseRecovery, &idx, stop, done))
+				mk("recovery: "+fd.Name, result.PhaseRecovery, &idx, stop, done)
 			}
 			next := end
 			for _, g := range fired[i+1:] {
@@ -69,7 +82,7 @@ func Phases(fired []result.Fault, f *result.Failover, replicas []string, st *wor
 				}
 			}
 			if done < next {
-				out = append(out, mk("after failover", result.PhaseAfterFailover, nil, done, next))
+				mk("after failover", result.PhaseAfterFailover, nil, done, next)
 			}
 			last = max(last, next)
 			continue
@@ -81,12 +94,58 @@ func Phases(fired []result.Fault, f *result.Failover, replicas []string, st *wor
 			allHealed = false
 		}
 		last = max(last, e)
-		out = append(out, mk("during: "+fd.Name, result.PhaseDuring, &idx, inj, e))
+		mk("during: "+fd.Name, result.PhaseDuring, &idx, inj, e)
 	}
-	if allHealed && last < end {
-		out = append(out, mk("after", result.PhaseAfter, nil, last, end))
+	if len(fired) > 0 && allHealed && last < end {
+		mk("after", result.PhaseAfter, nil, last, end)
+	}
+	out := []result.PhaseStats{}
+	for _, sp := range specs {
+		var cut []result.Span
+		if steady(sp.kind) {
+			for _, c := range capacity {
+				if a, b := max(c.StartMs, sp.start), min(c.EndMs, sp.stop); a < b {
+					cut = append(cut, result.Span{StartMs: a, EndMs: b})
+				}
+			}
+		}
+		out = append(out, phaseStats(sp.name, sp.kind, sp.fault, sp.start, sp.stop, cut, names, st, repl, vis))
+		for _, c := range cut {
+			out = append(out, phaseStats("capacity", result.PhaseCapacity, nil, c.StartMs, c.EndMs, nil, names, st, repl, vis))
+		}
 	}
 	return out
+}
+
+// steady reports whether a phase of kind is a steady state, which a
+// capacity burst is cut out of: not a fault's phase.
+func steady(kind string) bool {
+	switch kind {
+	case result.PhaseWhole, result.PhaseBefore, result.PhaseAfter, result.PhaseAfterFailover:
+		return true
+	}
+	return false
+}
+
+// CapacitySpans are the spans of the capacity phases among ps.
+func CapacitySpans(ps []result.PhaseStats) []result.Span {
+	var out []result.Span
+	for _, p := range ps {
+		if p.Kind == result.PhaseCapacity {
+			out = append(out, result.Span{StartMs: p.StartMs, EndMs: p.EndMs})
+		}
+	}
+	return out
+}
+
+// inSpans reports whether ms lies in one of spans.
+func inSpans(ms float64, spans []result.Span) bool {
+	for _, s := range spans {
+		if ms >= s.StartMs && ms < s.EndMs {
+			return true
+		}
+	}
+	return false
 }
 
 // failoverFault is the index in fired of the fault f answers, by the rule
@@ -121,19 +180,25 @@ func replicaNames(replicas []string, repl []result.ReplicationPoint, vis []resul
 	return out
 }
 
-func phaseStats(name, kind string, fault *int, start, end float64, replicas []string, st *workload.Stats, repl []result.ReplicationPoint, vis []result.VisibilityPoint) result.PhaseStats {
-	p := result.PhaseStats{Name: name, Kind: kind, Fault: fault, StartMs: start, EndMs: end}
+func phaseStats(name, kind string, fault *int, start, end float64, excluded []result.Span, replicas []string, st *workload.Stats, repl []result.ReplicationPoint, vis []result.VisibilityPoint) result.PhaseStats {
+	p := result.PhaseStats{Name: name, Kind: kind, Fault: fault, StartMs: start, EndMs: end, Excluded: excluded}
 	h := hdrhistogram.New(1, 120_000_000, 3)
 	secs := 0
 	// A second belongs to the phase its middle falls in; a phase shorter
-	// than that takes the seconds it overlaps.
-	in := func(i int) bool { mid := float64(i)*1000 + 500; return mid >= start && mid < end }
+	// than that takes the seconds it overlaps. A second whose middle
+	// falls in an excluded span is not the phase's.
+	in := func(i int) bool {
+		mid := float64(i)*1000 + 500
+		return mid >= start && mid < end && !inSpans(mid, excluded)
+	}
 	any := false
 	for i := range st.Acked {
 		any = any || in(i)
 	}
 	if !any {
-		in = func(i int) bool { return float64(i+1)*1000 > start && float64(i)*1000 < end }
+		in = func(i int) bool {
+			return float64(i+1)*1000 > start && float64(i)*1000 < end && !inSpans(float64(i)*1000+500, excluded)
+		}
 	}
 	for i := range st.Acked {
 		if !in(i) {
@@ -154,6 +219,10 @@ func phaseStats(name, kind string, fault *int, start, end float64, replicas []st
 		p.P50CommitMs = float64(h.ValueAtQuantile(50)) / 1000
 		p.P99CommitMs = float64(h.ValueAtQuantile(99)) / 1000
 		p.MaxCommitMs = float64(h.Max()) / 1000
+	}
+	if len(excluded) > 0 {
+		repl = slices.DeleteFunc(slices.Clone(repl), func(r result.ReplicationPoint) bool { return inSpans(r.Ms, excluded) })
+		vis = slices.DeleteFunc(slices.Clone(vis), func(v result.VisibilityPoint) bool { return inSpans(v.Ms, excluded) })
 	}
 	for _, r := range repl {
 		if r.Ms >= start && r.Ms < end {

@@ -1,6 +1,7 @@
 package summary
 
 import (
+	"reflect"
 	"testing"
 	"time"
 
@@ -69,7 +70,7 @@ func TestPhasesFailover(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			got := Phases(fired(tc.faults), tc.f, nil, st, nil, nil, 20*time.Second)
+			got := Phases(fired(tc.faults), tc.f, nil, st, nil, nil, 20*time.Second, nil)
 			if len(got) != len(tc.want) {
 				t.Fatalf("phases %+v, want %+v", got, tc.want)
 			}
@@ -116,7 +117,7 @@ func TestPhaseLag(t *testing.T) {
 		vis(6000, "replica1", 40), vis(6100, "replica1", 20),
 	}
 	f := &result.Failover{OldPrimary: "primary", InjectedMs: fp(4000), FirstWriteMs: fp(5000), PromoteDoneMs: fp(4900)}
-	got := Phases(fired([]result.Fault{killAt(0, 4000, "primary")}), f, []string{"replica1", "replica2"}, st, repl, series, 10*time.Second)
+	got := Phases(fired([]result.Fault{killAt(0, 4000, "primary")}), f, []string{"replica1", "replica2"}, st, repl, series, 10*time.Second, nil)
 	if len(got) != 3 {
 		t.Fatalf("phases %+v", got)
 	}
@@ -165,5 +166,85 @@ func TestLagsVisibility(t *testing.T) {
 	if l := got[0]; l.VisibilitySamples != 3 || l.P50VisibilityMs != 6 || l.P99VisibilityMs != 7 || l.MaxVisibilityMs != 7 ||
 		l.HeartbeatsLost != 1 || l.HeartbeatsUnseen != 1 {
 		t.Errorf("replica1 %+v", l)
+	}
+}
+
+// TestPhasesCapacity: a closed-loop burst is a phase of its own, cut out
+// of the steady phase it lies in, whose figures leave it out: blended,
+// a burst at the cluster's ceiling made the paced workload's throughput
+// and latency before the fault look like neither.
+func TestPhasesCapacity(t *testing.T) {
+	t.Parallel()
+	// 20 s at 100 TPS and 1 ms; seconds 3 and 4 a closed loop at
+	// 5000 TPS and 0.3 ms.
+	st := statsOf(20, 100, 1000)
+	copy(st.PerSecond[3:], statsOf(2, 5000, 300).PerSecond)
+	st.Acked[3], st.Acked[4] = 5000, 5000
+	promoted := &result.Failover{OldPrimary: "primary", InjectedMs: fp(8000), FaultMs: fp(8000), FirstWriteMs: fp(10000),
+		PromoteDoneMs: fp(9900), NewPrimary: "replica1"}
+	span := func(a, b float64) result.Span { return result.Span{StartMs: a, EndMs: b} }
+	type want struct {
+		kind       string
+		start, end float64
+		excluded   []result.Span
+		tps        float64
+	}
+	for _, tc := range []struct {
+		name     string
+		faults   []result.Fault
+		f        *result.Failover
+		capacity []result.Span
+		want     []want
+	}{
+		{
+			name:     "no fault: the whole run without the burst, then the burst",
+			capacity: []result.Span{span(3000, 5000)},
+			want: []want{{result.PhaseWhole, 0, 20000, []result.Span{span(3000, 5000)}, 100},
+				{result.PhaseCapacity, 3000, 5000, nil, 5000}},
+		},
+		{
+			name:     "before the kill: cut out of before",
+			faults:   []result.Fault{killAt(0, 8000, "primary")},
+			f:        promoted,
+			capacity: []result.Span{span(3000, 5000)},
+			want: []want{{result.PhaseBefore, 0, 8000, []result.Span{span(3000, 5000)}, 100},
+				{result.PhaseCapacity, 3000, 5000, nil, 5000},
+				{result.PhaseOutage, 8000, 10000, nil, 100}, {result.PhaseAfterFailover, 10000, 20000, nil, 100}},
+		},
+		{
+			name:     "across the kill: only the part before it is capacity",
+			faults:   []result.Fault{killAt(0, 4000, "primary")},
+			f:        &result.Failover{OldPrimary: "primary", InjectedMs: fp(4000), FaultMs: fp(4000), FirstWriteMs: fp(6000), PromoteDoneMs: fp(5900)},
+			capacity: []result.Span{span(3000, 5000)},
+			want: []want{{result.PhaseBefore, 0, 4000, []result.Span{span(3000, 4000)}, 100},
+				{result.PhaseCapacity, 3000, 4000, nil, 5000},
+				{result.PhaseOutage, 4000, 6000, nil, 2550}, {result.PhaseAfterFailover, 6000, 20000, nil, 100}},
+		},
+		{
+			name:     "after the failover: cut out of it",
+			faults:   []result.Fault{killAt(0, 1000, "primary")},
+			f:        &result.Failover{OldPrimary: "primary", InjectedMs: fp(1000), FaultMs: fp(1000), FirstWriteMs: fp(2000), PromoteDoneMs: fp(1900)},
+			capacity: []result.Span{span(3000, 5000)},
+			want: []want{{result.PhaseBefore, 0, 1000, nil, 100}, {result.PhaseOutage, 1000, 2000, nil, 100},
+				{result.PhaseAfterFailover, 2000, 20000, []result.Span{span(3000, 5000)}, 100},
+				{result.PhaseCapacity, 3000, 5000, nil, 5000}},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got := Phases(fired(tc.faults), tc.f, nil, st, nil, nil, 20*time.Second, tc.capacity)
+			if len(got) != len(tc.want) {
+				t.Fatalf("phases %+v, want %+v", got, tc.want)
+			}
+			for i, w := range tc.want {
+				g := got[i]
+				if g.Kind != w.kind || g.StartMs != w.start || g.EndMs != w.end || !reflect.DeepEqual(g.Excluded, w.excluded) || g.TPS != w.tps {
+					t.Errorf("phase %d = %s %v..%v excluding %v, %v TPS; want %+v", i, g.Kind, g.StartMs, g.EndMs, g.Excluded, g.TPS, w)
+				}
+				if len(w.excluded) > 0 && (g.P99CommitMs < 0.99 || g.P99CommitMs > 1.01) {
+					t.Errorf("phase %d: p99 %v ms, want 1 ms: the closed loop's commits left out", i, g.P99CommitMs)
+				}
+			}
+		})
 	}
 }

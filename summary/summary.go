@@ -18,6 +18,13 @@ type Input struct {
 	Duration, Grace time.Duration
 	TargetRateTPS   float64
 	InitialOrders   int64
+	// Writers is the number of writer connections.
+	Writers int
+	// Capacity are the closed-loop bursts of a paced workload, in ms from
+	// the start of the window, in time order (scenario.CapacitySpans):
+	// the variant's capacity is measured there, and the headline TPS and
+	// commit latency are then those of the schedule's writes.
+	Capacity []result.Span
 	// FailoverMode and DetectAfter are the scenario's failover settings.
 	FailoverMode string
 	DetectAfter  time.Duration
@@ -69,9 +76,7 @@ func Fill(v *result.Variant, in Input) {
 	sum.Attempted = sum.Acked + sum.Failed + sum.Unknown
 	sum.Skipped = st.Skipped
 	sum.NotSent = st.NotSent
-	sum.TPS = TPS(ackedWithin(led, in.Duration), in.Duration)
 	sum.TargetRateTPS = in.TargetRateTPS
-	sum.CommitLatency = Latency(st.Latency)
 	entries := led.Snapshot()
 	response := ResponseTime(entries)
 	sum.ResponseTime = Latency(response)
@@ -105,9 +110,21 @@ func Fill(v *result.Variant, in Input) {
 	v.Series.ScheduleLag = ScheduleLag(entries)
 	v.Series.WAL = append(v.Series.WAL, in.WAL...)
 	sum.Reads, v.Series.Reads = Reads(in.Reads)
-	v.Phases = Phases(fired(in.Faults), f, in.Replicas, st, in.Replication, in.Visibility, in.Duration)
+	v.Phases = Phases(fired(in.Faults), f, in.Replicas, st, in.Replication, in.Visibility, in.Duration, in.Capacity)
 	v.CatchUps = CatchUps(fired(in.Faults), in.Replicas, in.Replication, in.Visibility)
-	v.Histogram = EncodeHistogram(st.Latency)
+	// With closed-loop bursts, the headline figures are the schedule's:
+	// its writes per second of the window outside the bursts, and their
+	// commit latency. A write of the schedule acknowledged in a burst (a
+	// backlog draining) counts; the burst's own writes are the capacity.
+	sum.Capacity = Capacity(entries, CapacitySpans(v.Phases), in.Writers)
+	paced := len(in.Capacity) > 0
+	sum.TPS = TPS(ackedWithin(entries, in.Duration, paced), in.Duration-time.Duration(spanMs(in.Capacity)*float64(time.Millisecond)))
+	commit := st.Latency
+	if paced {
+		commit = commitLatency(entries)
+	}
+	sum.CommitLatency = Latency(commit)
+	v.Histogram = EncodeHistogram(commit)
 	v.ResponseHistogram = EncodeHistogram(response)
 }
 
@@ -131,16 +148,68 @@ func fired(fs []result.Fault) []result.Fault {
 	return out
 }
 
-// ackedWithin counts the writes acknowledged inside the window: an ack in
-// the grace after it is a write of the backlog, not throughput.
-func ackedWithin(led *workload.Ledger, window time.Duration) int64 {
+// ackedWithin counts the writes acknowledged inside the window, only
+// those of the schedule when paced (a closed loop's are capacity): an ack
+// in the grace after the window is a write of the backlog, not
+// throughput.
+func ackedWithin(entries []workload.Entry, window time.Duration, paced bool) int64 {
 	var n int64
-	for _, e := range led.Snapshot() {
-		if e.Outcome == workload.Acked && e.At < window {
+	for _, e := range entries {
+		if e.Outcome == workload.Acked && e.At < window && (!paced || (e.WasSent() && e.Scheduled >= 0)) {
 			n++
 		}
 	}
 	return n
+}
+
+// commitLatency is the commit latency (send to ack, µs) of the
+// acknowledged writes of the schedule, the same values the writers
+// record: the writes the response time is of.
+func commitLatency(entries []workload.Entry) *hdrhistogram.Histogram {
+	h := workload.NewHistogram()
+	for _, e := range entries {
+		if e.Outcome == workload.Acked && e.WasSent() && e.Scheduled >= 0 {
+			_ = h.RecordValue(workload.ClampUs(e.At - e.Sent))
+		}
+	}
+	return h
+}
+
+// Capacity sums up the writes that ended in the capacity spans: those
+// acknowledged, per second of the spans, with their commit latency, and
+// those that failed or whose outcome is unknown. nil without spans.
+func Capacity(entries []workload.Entry, spans []result.Span, writers int) *result.Capacity {
+	if len(spans) == 0 {
+		return nil
+	}
+	c := &result.Capacity{StartMs: spans[0].StartMs, EndMs: spans[len(spans)-1].EndMs, DurationMs: spanMs(spans), Writers: writers}
+	h := workload.NewHistogram()
+	for _, e := range entries {
+		if !e.WasSent() || !inSpans(msOf(e.At), spans) {
+			continue
+		}
+		switch e.Outcome {
+		case workload.Acked:
+			c.Acked++
+			_ = h.RecordValue(workload.ClampUs(e.At - e.Sent))
+		case workload.Failed, workload.Unknown:
+			c.Errors++
+		}
+	}
+	if c.DurationMs > 0 {
+		c.TPS = float64(c.Acked) / (c.DurationMs / 1000)
+	}
+	c.CommitLatency = Latency(h)
+	return c
+}
+
+// spanMs is the total length of spans, in ms.
+func spanMs(spans []result.Span) float64 {
+	var ms float64
+	for _, s := range spans {
+		ms += s.EndMs - s.StartMs
+	}
+	return ms
 }
 
 // TPS is acknowledged writes per second of the window.

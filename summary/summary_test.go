@@ -349,7 +349,7 @@ func TestPhases(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			got := Phases(fired(tc.faults), nil, nil, st, nil, nil, 10*time.Second)
+			got := Phases(fired(tc.faults), nil, nil, st, nil, nil, 10*time.Second, nil)
 			if len(got) != len(tc.want) {
 				t.Fatalf("phases %+v, want %d", got, len(tc.want))
 			}
@@ -678,5 +678,73 @@ func TestWALCheck(t *testing.T) {
 				t.Errorf("made %v passed %v, want %v %v: %s", ok, c.Passed, tc.made, tc.passed, c.Message)
 			}
 		})
+	}
+}
+
+// TestFillCapacity: a closed-loop burst gives the variant's capacity, and
+// the headline TPS and commit latency are the schedule's writes'. Blended,
+// every variant's TPS rose by its capacity times the burst's share of the
+// window, and its latency took the closed loop's; counted by the time of
+// the ack, a backlog of the schedule drained in the burst went missing
+// from the TPS.
+func TestFillCapacity(t *testing.T) {
+	t.Parallel()
+	led := workload.NewLedger(1)
+	id := int64(1)
+	write := func(o workload.Outcome, sched, sent, at float64) {
+		s := ms(sched)
+		if sched < 0 {
+			s = -1
+		}
+		led.Begin(id, 0, s, ms(sent))
+		led.Finish(id, o, 0, ms(at))
+		id++
+	}
+	// Paced: 10 a second over 4 s outside the burst, 2 ms each, but the
+	// last before the burst waits for it: a backlog.
+	for i := 0; i < 40; i++ {
+		at := float64(i) * 100
+		if at >= 1000 {
+			at += 2000 // the burst is 1..3 s
+		}
+		if at == 900 {
+			write(workload.Acked, at, 1500, 1502)
+			continue
+		}
+		write(workload.Acked, at, at, at+2)
+	}
+	// The burst: 1000 acks over 2 s, 0.5 ms each, and one unknown.
+	for i := 0; i < 1000; i++ {
+		at := 1000 + float64(i)*2
+		write(workload.Acked, -1, at, at+0.5)
+	}
+	write(workload.Unknown, -1, 2999, 2999.5)
+	var v result.Variant
+	Fill(&v, Input{Duration: 6 * time.Second, Nodes: nodes, OldPrimary: "primary", Writers: 8,
+		Stats: statsOf(7, 10, 2000), Ledger: led, Capacity: []result.Span{{StartMs: 1000, EndMs: 3000}}})
+	c := v.Summary.Capacity
+	if c == nil {
+		t.Fatal("no capacity")
+	}
+	if c.StartMs != 1000 || c.EndMs != 3000 || c.DurationMs != 2000 || c.Writers != 8 || c.Acked != 1001 || c.Errors != 1 || c.TPS != 500.5 {
+		t.Errorf("capacity %+v, want 1001 acks (the backlog's one too) and 1 error in 2 s: 500.5 TPS", c)
+	}
+	if p := c.CommitLatency.P99; p < 0.49 || p > 0.51 {
+		t.Errorf("capacity p99 %v ms, want 0.5", p)
+	}
+	if s := v.Summary; s.TPS != 10 || s.CommitLatency.N != 40 || s.CommitLatency.P50 < 1.99 || s.CommitLatency.P50 > 2.01 {
+		t.Errorf("headline %v TPS, commit %+v; want the schedule's 40 writes in 4 s at 2 ms", s.TPS, s.CommitLatency)
+	}
+	var kinds []string
+	for _, p := range v.Phases {
+		kinds = append(kinds, p.Kind)
+	}
+	if want := []string{result.PhaseWhole, result.PhaseCapacity}; !slices.Equal(kinds, want) {
+		t.Errorf("phase kinds %v, want %v", kinds, want)
+	}
+	var none result.Variant
+	Fill(&none, Input{Duration: 6 * time.Second, Nodes: nodes, OldPrimary: "primary", Stats: statsOf(7, 10, 2000), Ledger: led})
+	if none.Summary.Capacity != nil || none.Summary.CommitLatency.N != 70 {
+		t.Errorf("without a burst: capacity %+v, commit latency over %d writes, want none and the writers' 70", none.Summary.Capacity, none.Summary.CommitLatency.N)
 	}
 }

@@ -23,6 +23,8 @@ func fixtureVariant(level string, tps, p99 float64, lost, ghosts int64, unavaila
 			DurationS: 30, Attempted: acked + 10, Acked: acked, Failed: 6, Unknown: 4, TPS: tps,
 			CommitLatency:  result.Latency{P50: p99 / 4, P90: p99 / 2, P99: p99, P999: p99 * 2, Max: p99 * 5, Mean: p99 / 3, N: acked},
 			ScheduleLagP99: 12,
+			Capacity: &result.Capacity{StartMs: 13000, EndMs: 16000, DurationMs: 3000, Writers: 8, Acked: int64(tps * 15), TPS: tps * 5,
+				CommitLatency: result.Latency{P50: p99 / 2, P99: p99 * 2, N: int64(tps * 15)}},
 			Replicas: []result.Lag{
 				{Replica: "replica1", Sync: true, MaxReplayLagBytes: 40_000, P99ReplayLagBytes: 20_000, MaxReplayLagMs: 4, MaxVisibilityMs: 20, P99VisibilityMs: 8},
 				{Replica: "replica2", MaxReplayLagBytes: 900_000, P99ReplayLagBytes: 300_000, MaxReplayLagMs: 30, MaxVisibilityMs: 60, P99VisibilityMs: 25},

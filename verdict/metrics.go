@@ -13,6 +13,13 @@ var extractors = []struct {
 	fn   func(v *result.Variant) (float64, bool)
 }{
 	{"tps", func(v *result.Variant) (float64, bool) { return v.Summary.TPS, true }},
+	{"capacity_tps", func(v *result.Variant) (float64, bool) {
+		c := v.Summary.Capacity
+		if c == nil {
+			return 0, false
+		}
+		return c.TPS, true
+	}},
 	{"p50_commit_ms", latency(func(l result.Latency) float64 { return l.P50 })},
 	{"p90_commit_ms", latency(func(l result.Latency) float64 { return l.P90 })},
 	{"p99_commit_ms", latency(func(l result.Latency) float64 { return l.P99 })},

@@ -49,7 +49,8 @@ type Tolerances map[string]Tolerance
 // defaultTolerances are the tolerances of DefaultTolerances. They are
 // narrow where a figure is steady from run to run (throughput at a fixed
 // rate, failover times) and wide where it swings with the machine's load
-// or with the instant of the fault (the slowest commits, lag, bring-up).
+// or with the instant of the fault (the slowest commits, lag, bring-up; the
+// capacity, a closed loop that takes whatever CPU the machine has left).
 // Lost acknowledged writes have no absolute allowance: from a baseline of
 // zero, one lost write is a regression; where the baseline loses writes
 // (asynchronous commit), how many depends on the instant of the kill and
@@ -57,6 +58,7 @@ type Tolerances map[string]Tolerance
 // better handled by a baseline of several runs than by wider defaults.
 var defaultTolerances = map[string]Tolerance{
 	"tps":                  {Rel: 0.10, Abs: 5},
+	"capacity_tps":         {Rel: 0.20, Abs: 100},
 	"p50_commit_ms":        {Rel: 0.25, Abs: 0.5},
 	"p90_commit_ms":        {Rel: 0.25, Abs: 0.5},
 	"p99_commit_ms":        {Rel: 0.25, Abs: 1},

@@ -31,7 +31,7 @@ func TestValues(t *testing.T) {
 	r := fixtureResult()
 	off := Values(&r.Variants[0])
 	want := map[string]float64{
-		"tps": 1400, "p99_commit_ms": 0.87, "lost_acked_writes": 26, "ghost_writes": 0,
+		"tps": 1400, "capacity_tps": 7000, "p99_commit_ms": 0.87, "lost_acked_writes": 26, "ghost_writes": 0,
 		"write_unavailable_ms": 1122, "recovery_ms": 1117, "detect_ms": 1010, "promote_ms": 48,
 		"max_replay_lag_bytes": 900_000, "p99_visibility_ms": 25, "bring_up_ms": 1200,
 		"failed_writes": 6, "unknown_writes": 4,
@@ -51,6 +51,10 @@ func TestValues(t *testing.T) {
 	noFault.Summary.Failover = nil
 	if _, ok := Value(&noFault, "write_unavailable_ms"); ok {
 		t.Error("write_unavailable_ms measured without a fault")
+	}
+	noFault.Summary.Capacity = nil
+	if _, ok := Value(&noFault, "capacity_tps"); ok {
+		t.Error("capacity_tps measured without a capacity burst")
 	}
 }
 
