@@ -71,6 +71,29 @@ const maxLatencyUs = 120_000_000 // clamp at 120 s
 // to 120 s, 3 significant digits. Record ClampUs values in it.
 func NewHistogram() *hdrhistogram.Histogram { return hdrhistogram.New(1, maxLatencyUs, 3) }
 
+// NewSecondHistogram is a histogram of one second's latencies (µs): two
+// significant digits (1 % resolution), 21 KB where three take 147 KB, so
+// that a long run's per-second series stays small (38 MB for 30 minutes).
+func NewSecondHistogram() *hdrhistogram.Histogram { return hdrhistogram.New(1, maxLatencyUs, 2) }
+
+// seconds collects the writers' per-second histograms: each writer fills
+// one for its current second and hands it over when its next ack falls in
+// a later second, so a run holds one histogram per second, not one per
+// writer and second.
+type seconds struct {
+	mu sync.Mutex
+	h  []*hdrhistogram.Histogram
+}
+
+func (s *seconds) add(sec int, h *hdrhistogram.Histogram) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.h[sec] == nil {
+		s.h[sec] = NewSecondHistogram()
+	}
+	s.h[sec].Merge(h)
+}
+
 // Live counters read by progress display while Run works.
 type Live struct {
 	Acked   atomic.Int64
@@ -130,8 +153,9 @@ func Run(ctx context.Context, cfg Config, live *Live) (*Stats, error) {
 
 	var wg sync.WaitGroup
 	recs := make([]*recorder, cfg.Writers)
+	bySec := &seconds{h: make([]*hdrhistogram.Histogram, secs)}
 	for w := 0; w < cfg.Writers; w++ {
-		recs[w] = newRecorder(secs)
+		recs[w] = newRecorder(secs, bySec)
 		wg.Add(1)
 		go func(w int, r *recorder) {
 			defer wg.Done()
@@ -147,19 +171,14 @@ func Run(ctx context.Context, cfg Config, live *Live) (*Stats, error) {
 	}
 	st.Skipped = sh.skipped.Load()
 	st.Scheduled = sh.nextID.Load() - cfg.Ledger.FirstID()
-	st.PerSecond = make([]*hdrhistogram.Histogram, secs)
 	st.Acked = make([]int64, secs)
 	st.Failed = make([]int64, secs)
 	st.Unknown = make([]int64, secs)
-	for i := range st.PerSecond {
-		st.PerSecond[i] = NewHistogram()
-	}
 	for _, r := range recs {
+		r.flush()
 		st.SchedLag.Merge(r.lag)
+		st.Latency.Merge(r.lat)
 		for i := 0; i < secs; i++ {
-			if r.perSec[i] != nil {
-				st.PerSecond[i].Merge(r.perSec[i])
-			}
 			st.Acked[i] += r.acked[i]
 			st.Failed[i] += r.failed[i]
 			st.Unknown[i] += r.unknown[i]
@@ -168,8 +187,11 @@ func Run(ctx context.Context, cfg Config, live *Live) (*Stats, error) {
 		st.Connects += r.connects
 		st.ConnectErrs += r.connectErrs
 	}
-	for _, h := range st.PerSecond {
-		st.Latency.Merge(h)
+	st.PerSecond = bySec.h
+	for i, h := range st.PerSecond {
+		if h == nil {
+			st.PerSecond[i] = NewSecondHistogram()
+		}
 	}
 	return st, nil
 }
@@ -262,8 +284,13 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 }
 
 type recorder struct {
-	lag         *hdrhistogram.Histogram
-	perSec      []*hdrhistogram.Histogram
+	lag *hdrhistogram.Histogram
+	// lat is the writer's whole-run service time, at full precision;
+	// cur its current second's (curSec), handed to bySec when done.
+	lat         *hdrhistogram.Histogram
+	cur         *hdrhistogram.Histogram
+	curSec      int
+	bySec       *seconds
 	acked       []int64
 	failed      []int64
 	unknown     []int64
@@ -272,11 +299,27 @@ type recorder struct {
 	connectErrs int64
 }
 
-func newRecorder(secs int) *recorder {
-	// Per-second histograms are made on first use: a long run with few
-	// busy seconds should not pay for all of them.
-	return &recorder{lag: NewHistogram(), perSec: make([]*hdrhistogram.Histogram, secs),
+func newRecorder(secs int, bySec *seconds) *recorder {
+	return &recorder{lag: NewHistogram(), lat: NewHistogram(), cur: NewSecondHistogram(), bySec: bySec,
 		acked: make([]int64, secs), failed: make([]int64, secs), unknown: make([]int64, secs)}
+}
+
+// ack records the service time of a write acknowledged in second s.
+func (r *recorder) ack(s int, us int64) {
+	if s != r.curSec {
+		r.flush()
+		r.curSec = s
+	}
+	_ = r.cur.RecordValue(us)
+	_ = r.lat.RecordValue(us)
+}
+
+// flush hands the current second's histogram over.
+func (r *recorder) flush() {
+	if r.cur.TotalCount() > 0 {
+		r.bySec.add(r.curSec, r.cur)
+		r.cur.Reset()
+	}
 }
 
 func (r *recorder) sec(at time.Duration) int {
@@ -392,12 +435,7 @@ func writer(execCtx context.Context, cfg Config, pcfg *pgx.ConnConfig, w int, sh
 		s := r.sec(done)
 		switch outcome {
 		case Acked:
-			h := r.perSec[s]
-			if h == nil {
-				h = NewHistogram()
-				r.perSec[s] = h
-			}
-			h.RecordValue(ClampUs(done - sent))
+			r.ack(s, ClampUs(done-sent))
 			r.acked[s]++
 			cfg.Ledger.Finish(j.id, Acked, node, done)
 			live.Acked.Add(1)
