@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -107,6 +108,14 @@ func Run(ctx context.Context, cfg Config, live *Live) (*Stats, error) {
 		return nil, fmt.Errorf("workload: connection string: %w", err)
 	}
 	pcfg.RuntimeParams["application_name"] = "pgbench-ha-writer"
+	dialNet := pcfg.DialFunc
+	pcfg.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dialNet(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return quiet(c), nil
+	}
 
 	secs := int(cfg.Duration/time.Second) + int(cfg.Grace/time.Second) + 2
 	schedCtx, stopSched := context.WithDeadline(ctx, cfg.Start.Add(cfg.Duration))
