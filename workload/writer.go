@@ -27,7 +27,8 @@ type Config struct {
 	DSN     string
 	Writers int
 	// Rate returns the target rate (writes per second, all writers
-	// together) at an offset from the start; 0 means unlimited.
+	// together) at an offset from the start; 0 means unlimited. Writers
+	// call it concurrently while the rate is unlimited.
 	Rate func(time.Duration) float64
 	// Poisson arrivals (like pgbench --rate) when true, uniform otherwise.
 	Poisson  bool
@@ -136,8 +137,7 @@ func Run(ctx context.Context, cfg Config, live *Live) (*Stats, error) {
 		}
 	}()
 
-	sh := &shared{queue: make(chan job, cfg.MaxQueue), gate: make(chan struct{}, 1), sched: schedCtx}
-	sh.nextID.Store(cfg.Ledger.FirstID())
+	sh := newShared(cfg, schedCtx)
 	st := &Stats{Latency: NewHistogram(), SchedLag: NewHistogram()}
 
 	var wg sync.WaitGroup
@@ -188,17 +188,52 @@ func Run(ctx context.Context, cfg Config, live *Live) (*Stats, error) {
 
 // shared is what the dispatcher and the writers share.
 type shared struct {
-	queue     chan job
-	gate      chan struct{} // one writer at a time looks for a writable node
-	sched     context.Context
-	nextID    atomic.Int64
-	skipped   atomic.Int64
-	unlimited atomic.Bool // the rate is 0 now: writers take ids themselves
+	queue   chan job
+	gate    chan struct{} // one writer at a time looks for a writable node
+	sched   context.Context
+	rate    func(time.Duration) float64
+	start   time.Time
+	nextID  atomic.Int64
+	skipped atomic.Int64
+	mode    atomic.Pointer[mode]
+	paced   chan struct{} // a writer saw an unlimited rate turn paced
+}
+
+// mode is whether the rate is unlimited now: writers then take ids
+// themselves, with no dispatcher round trip.
+type mode struct {
+	unlimited bool
+	changed   chan struct{} // closed when the mode changes
+}
+
+func newShared(cfg Config, sched context.Context) *shared {
+	sh := &shared{queue: make(chan job, cfg.MaxQueue), gate: make(chan struct{}, 1), sched: sched,
+		rate: cfg.Rate, start: cfg.Start, paced: make(chan struct{}, 1)}
+	sh.nextID.Store(cfg.Ledger.FirstID())
+	sh.mode.Store(&mode{changed: make(chan struct{})})
+	return sh
+}
+
+// setMode makes the rate unlimited or paced and wakes the writers waiting
+// for a change. It reports whether the mode changed.
+func (sh *shared) setMode(unlimited bool) bool {
+	for {
+		old := sh.mode.Load()
+		if old.unlimited == unlimited {
+			return false
+		}
+		if sh.mode.CompareAndSwap(old, &mode{unlimited: unlimited, changed: make(chan struct{})}) {
+			close(old.changed)
+			return true
+		}
+	}
 }
 
 // take returns the next write: from the queue, or, while the rate is
 // unlimited, a new id the writer hands itself (no dispatcher round trip).
-// It reports false when the queue is closed and drained.
+// A writer that finds the rate paced again hands the schedule back to the
+// dispatcher at once. take reports false when the queue is closed and
+// drained.
 func (sh *shared) take() (job, bool) {
 	for {
 		select {
@@ -206,38 +241,66 @@ func (sh *shared) take() (job, bool) {
 			return j, ok
 		default:
 		}
-		if sh.unlimited.Load() && sh.sched.Err() == nil {
-			return job{id: sh.nextID.Add(1) - 1, intended: -1}, true
+		m := sh.mode.Load()
+		if m.unlimited && sh.sched.Err() == nil {
+			if sh.rate(time.Since(sh.start)) <= 0 {
+				return job{id: sh.nextID.Add(1) - 1, intended: -1}, true
+			}
+			if sh.setMode(false) {
+				select {
+				case sh.paced <- struct{}{}:
+				default:
+				}
+			}
+			continue
 		}
 		select {
 		case j, ok := <-sh.queue:
 			return j, ok
-		case <-time.After(time.Millisecond): // the rate may turn unlimited
+		case <-m.changed:
 		}
 	}
 }
 
+// unlimitedPoll is how often the dispatcher looks at an unlimited rate
+// itself, for when no writer takes work (all waiting for a node): writers
+// that do see a change at once.
+const unlimitedPoll = 10 * time.Millisecond
+
 // dispatch generates arrivals on schedule and queues them. Ids are handed
 // out in arrival order, so the same seed and rate give the same ids.
-// While the rate is unlimited it only watches for the rate to change.
+// While the rate is unlimited it waits for the rate to be paced again.
 func dispatch(ctx context.Context, cfg Config, sh *shared, live *Live) {
 	rng := rand.New(rand.NewPCG(uint64(cfg.Seed), 0x5eed))
 	next := time.Duration(0)
-	defer sh.unlimited.Store(false)
+	defer sh.setMode(false)
 	for {
 		if ctx.Err() != nil {
 			return
 		}
 		rate := cfg.Rate(next)
 		if rate <= 0 {
-			sh.unlimited.Store(true)
-			if !sleepCtx(ctx, time.Millisecond) {
+			sh.setMode(true)
+			t := time.NewTimer(unlimitedPoll)
+			select {
+			case <-ctx.Done():
+				t.Stop()
 				return
+			case <-sh.paced:
+			case <-t.C:
 			}
-			next = time.Since(cfg.Start)
+			t.Stop()
+			now := time.Since(cfg.Start)
+			if cfg.Rate(now) > 0 {
+				// The schedule starts when the rate changed, not when we
+				// noticed: arrivals since then are late, and show so.
+				next = pacedFrom(cfg.Rate, next, now)
+			} else {
+				next = now
+			}
 			continue
 		}
-		sh.unlimited.Store(false)
+		sh.setMode(false)
 		gap := 1 / rate
 		if cfg.Poisson {
 			gap = -math.Log(1-rng.Float64()) / rate
@@ -260,6 +323,20 @@ func dispatch(ctx context.Context, cfg Config, sh *shared, live *Live) {
 			sh.skipped.Add(1)
 		}
 	}
+}
+
+// pacedFrom is the offset in (from, to] where rate turned positive, to
+// the µs, given rate(from) <= 0 < rate(to).
+func pacedFrom(rate func(time.Duration) float64, from, to time.Duration) time.Duration {
+	for to-from > time.Microsecond {
+		mid := from + (to-from)/2
+		if rate(mid) > 0 {
+			to = mid
+		} else {
+			from = mid
+		}
+	}
+	return to
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) bool {
