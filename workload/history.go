@@ -27,12 +27,8 @@ func (l *Ledger) WriteHistory(w io.Writer, nodes []string) error {
 	var line []byte
 	for from := int64(0); ; {
 		l.mu.Lock()
-		to := min(from+int64(cap(chunk)), int64(len(l.entries)))
-		if from < to {
-			chunk = append(chunk[:0], l.entries[from:to]...)
-		} else {
-			chunk = chunk[:0]
-		}
+		to := min(from+int64(cap(chunk)), l.n)
+		chunk = l.copyEntries(chunk[:0], from, max(from, to))
 		l.mu.Unlock()
 		if len(chunk) == 0 {
 			break

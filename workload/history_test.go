@@ -33,6 +33,13 @@ func TestWriteHistory(t *testing.T) {
 			l.Begin(104, 7, us(6000), us(6000)) // still pending
 		}, "103,2,,,5.000,5.001,failed\n" +
 			"104,7,,6.000,6.000,,pending\n"},
+		{"sub-µs parts are cut", func(l *Ledger) {
+			l.Begin(100, 1, us(1000)+999, us(1250)+1)
+			l.Finish(100, Acked, 0, us(2_345_678)+999)
+			l.Begin(101, 2, us(1000), us(40*60_000_000)) // 40 min later: too far for the record
+			l.Finish(101, Acked, 1, us(80*60_000_000)+500)
+		}, "100,1,primary,1.000,1.250,2345.678,acked\n" +
+			"101,2,replica1,1.000,2400000.000,4800000.000,acked\n"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

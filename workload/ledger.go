@@ -2,6 +2,7 @@ package workload
 
 import (
 	"math"
+	"slices"
 	"sync"
 	"time"
 )
@@ -55,43 +56,152 @@ func (e Entry) WasSent() bool { return e.Writer >= 0 }
 // unsent is the entry of an id not sent (yet).
 var unsent = Entry{Node: -1, Writer: -1, Scheduled: -1}
 
+// record is how the ledger keeps an Entry, in 20 bytes instead of 32: a
+// run of 10 million writes keeps 200 MB. The base time is At once the
+// write has an outcome, Sent before; the others are µs before it. Sent
+// and Scheduled come back truncated to the µs (as the history writes
+// them); At keeps its ns. A time too far from the base for 32 bits of µs
+// (36 minutes) sends the whole entry to the ledger's overflow map.
+type record struct {
+	// The base time in ns, in two halves: an int64 would align the
+	// record to 8 bytes and make it 24.
+	baseLo  uint32
+	baseHi  int32
+	sent    int32 // µs from Sent to the base
+	sched   int32 // µs from Scheduled to the base; noSchedule: -1
+	writer  int16
+	outcome uint8 // an Outcome, | overflowed
+	node    int8
+}
+
+const (
+	noSchedule = math.MinInt32
+	overflowed = 0x80
+	// chunkLen records make a chunk (20 KB): the ledger grows a chunk at
+	// a time, never copying what it holds, so a million writes take 20 MB
+	// however they arrived, not up to twice that while a slice doubles.
+	chunkLen = 1024
+)
+
+// encode returns e as a record, false if a time does not fit.
+func encode(e Entry) (record, bool) {
+	base := e.At
+	if e.Outcome == Pending {
+		base = e.Sent
+	}
+	r := record{baseLo: uint32(uint64(base)), baseHi: int32(uint64(base) >> 32),
+		writer: e.Writer, outcome: uint8(e.Outcome), node: e.Node, sched: noSchedule}
+	if e.Writer < 0 {
+		return r, true // Sent and Scheduled are meaningless
+	}
+	bus := base.Microseconds()
+	d := bus - e.Sent.Microseconds()
+	if d != int64(int32(d)) {
+		return r, false
+	}
+	r.sent = int32(d)
+	// A negative Scheduled (none) stays negative: kept when a whole µs,
+	// else -1.
+	if e.Scheduled >= 0 || e.Scheduled%time.Microsecond == 0 {
+		d := bus - e.Scheduled.Microseconds()
+		if d != int64(int32(d)) || d == noSchedule {
+			return r, false
+		}
+		r.sched = int32(d)
+	}
+	return r, true
+}
+
+// decode is the Entry of r.
+func (r record) decode() Entry {
+	base := time.Duration(int64(r.baseHi)<<32 | int64(r.baseLo))
+	e := Entry{Writer: r.writer, Outcome: Outcome(r.outcome), Node: r.node, Scheduled: -1}
+	if e.Outcome != Pending {
+		e.At = base
+	}
+	if e.Writer < 0 {
+		return e
+	}
+	bus := base.Microseconds()
+	e.Sent = time.Duration(bus-int64(r.sent)) * time.Microsecond
+	if r.sched != noSchedule {
+		e.Scheduled = time.Duration(bus-int64(r.sched)) * time.Microsecond
+	}
+	return e
+}
+
 // Ledger records the outcome of every write by id, from FirstID on. It is
 // safe for concurrent use.
 type Ledger struct {
-	mu      sync.Mutex
-	firstID int64
-	entries []Entry
-	counts  [4]int64
-	newest  int64 // highest acked id
+	mu       sync.Mutex
+	firstID  int64
+	chunks   []*[chunkLen]record
+	n        int64           // ids begun (or finished)
+	overflow map[int64]Entry // by index: entries a record cannot hold
+	counts   [4]int64
+	newest   int64 // highest acked id
 }
 
 // NewLedger returns an empty ledger whose first id is firstID.
 func NewLedger(firstID int64) *Ledger {
-	return &Ledger{firstID: firstID, entries: make([]Entry, 0, 1<<16)}
+	return &Ledger{firstID: firstID}
 }
 
 // FirstID is the id of the first write.
 func (l *Ledger) FirstID() int64 { return l.firstID }
+
+// at returns entry i. The caller holds mu.
+func (l *Ledger) at(i int64) Entry {
+	r := &l.chunks[i/chunkLen][i%chunkLen]
+	if r.outcome&overflowed != 0 {
+		return l.overflow[i]
+	}
+	return r.decode()
+}
+
+// set stores e as entry i. The caller holds mu.
+func (l *Ledger) set(i int64, e Entry) {
+	r := &l.chunks[i/chunkLen][i%chunkLen]
+	if r.outcome&overflowed != 0 {
+		delete(l.overflow, i)
+	}
+	var ok bool
+	if *r, ok = encode(e); !ok {
+		if l.overflow == nil {
+			l.overflow = map[int64]Entry{}
+		}
+		l.overflow[i] = e
+		r.outcome |= overflowed
+	}
+}
 
 // Begin records that writer sent write id at sent, scheduled for
 // scheduled (<0: unpaced). Ids below it not begun yet are kept as unsent
 // until they are.
 func (l *Ledger) Begin(id int64, writer int, scheduled, sent time.Duration) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	i := id - l.firstID
-	if i < 0 {
-		return
+	if i >= 0 {
+		l.grow(i)
+		e := l.at(i)
+		e.Writer, e.Scheduled, e.Sent = int16(min(writer, math.MaxInt16)), scheduled, sent
+		l.set(i, e)
 	}
-	l.grow(i)
-	e := &l.entries[i]
-	e.Writer, e.Scheduled, e.Sent = int16(min(writer, math.MaxInt16)), scheduled, sent
+	l.mu.Unlock()
 }
 
 // grow makes room for entry i. The caller holds mu.
 func (l *Ledger) grow(i int64) {
-	for int64(len(l.entries)) <= i {
-		l.entries = append(l.entries, unsent)
+	if i < l.n {
+		return
+	}
+	blank, _ := encode(unsent)
+	for ; l.n <= i; l.n++ {
+		c := l.n / chunkLen
+		if c == int64(len(l.chunks)) {
+			l.chunks = append(l.chunks, new([chunkLen]record))
+		}
+		l.chunks[c][l.n%chunkLen] = blank
 		l.counts[Pending]++
 	}
 }
@@ -99,26 +209,26 @@ func (l *Ledger) grow(i int64) {
 // Finish records the outcome of write id.
 func (l *Ledger) Finish(id int64, o Outcome, node int, at time.Duration) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	i := id - l.firstID
-	if i < 0 {
-		return
+	if i >= 0 {
+		l.grow(i)
+		e := l.at(i)
+		if o == Acked && id > l.newest {
+			l.newest = id
+		}
+		l.counts[e.Outcome]--
+		l.counts[o]++
+		e.Outcome, e.Node, e.At = o, int8(node), at
+		l.set(i, e)
 	}
-	l.grow(i)
-	e := &l.entries[i]
-	if o == Acked && id > l.newest {
-		l.newest = id
-	}
-	l.counts[e.Outcome]--
-	l.counts[o]++
-	e.Outcome, e.Node, e.At = o, int8(node), at
+	l.mu.Unlock()
 }
 
 // Len is the number of ids begun.
 func (l *Ledger) Len() int64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return int64(len(l.entries))
+	return l.n
 }
 
 // Count returns how many writes have outcome o.
@@ -133,17 +243,36 @@ func (l *Ledger) Get(id int64) (Entry, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	i := id - l.firstID
-	if i < 0 || i >= int64(len(l.entries)) {
+	if i < 0 || i >= l.n {
 		return Entry{}, false
 	}
-	return l.entries[i], true
+	return l.at(i), true
 }
 
 // Snapshot copies the entries, index i holding id FirstID+i.
 func (l *Ledger) Snapshot() []Entry {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return append([]Entry(nil), l.entries...)
+	return l.copyEntries(nil, 0, l.n)
+}
+
+// copyEntries appends entries [from, to) to dst. The caller holds mu.
+func (l *Ledger) copyEntries(dst []Entry, from, to int64) []Entry {
+	dst = slices.Grow(dst, int(to-from))
+	for i := from; i < to; i++ {
+		dst = append(dst, l.at(i))
+	}
+	return dst
+}
+
+// each calls f with every entry in id order until f returns false. The
+// caller holds mu.
+func (l *Ledger) each(f func(Entry) bool) {
+	for i := int64(0); i < l.n; i++ {
+		if !f(l.at(i)) {
+			return
+		}
+	}
 }
 
 // LastAckBefore is the latest ack time strictly before t, or false.
@@ -152,11 +281,12 @@ func (l *Ledger) LastAckBefore(t time.Duration) (time.Duration, bool) {
 	defer l.mu.Unlock()
 	var best time.Duration
 	ok := false
-	for _, e := range l.entries {
+	l.each(func(e Entry) bool {
 		if e.Outcome == Acked && e.At < t && (!ok || e.At > best) {
 			best, ok = e.At, true
 		}
-	}
+		return true
+	})
 	return best, ok
 }
 
@@ -168,11 +298,12 @@ func (l *Ledger) FirstAckAfter(t time.Duration, exclude int) (time.Duration, int
 	var best time.Duration
 	node := -1
 	ok := false
-	for _, e := range l.entries {
+	l.each(func(e Entry) bool {
 		if e.Outcome == Acked && e.At >= t && (exclude < 0 || int(e.Node) != exclude) && (!ok || e.At < best) {
 			best, node, ok = e.At, int(e.Node), true
 		}
-	}
+		return true
+	})
 	return best, node, ok
 }
 
@@ -182,11 +313,12 @@ func (l *Ledger) LastAckBy(node int) (time.Duration, bool) {
 	defer l.mu.Unlock()
 	var best time.Duration
 	ok := false
-	for _, e := range l.entries {
+	l.each(func(e Entry) bool {
 		if e.Outcome == Acked && int(e.Node) == node && (!ok || e.At > best) {
 			best, ok = e.At, true
 		}
-	}
+		return true
+	})
 	return best, ok
 }
 
@@ -202,12 +334,9 @@ func (l *Ledger) NewestAcked() int64 {
 func (l *Ledger) FirstAckedAbove(id int64) (int64, time.Duration, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	i := id + 1 - l.firstID
-	if i < 0 {
-		i = 0
-	}
-	for ; i < int64(len(l.entries)); i++ {
-		if e := l.entries[i]; e.Outcome == Acked {
+	i := max(id+1-l.firstID, 0)
+	for ; i < l.n; i++ {
+		if e := l.at(i); e.Outcome == Acked {
 			return l.firstID + i, e.At, true
 		}
 	}

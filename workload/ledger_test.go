@@ -4,6 +4,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 func ms(n int) time.Duration { return time.Duration(n) * time.Millisecond }
@@ -329,5 +330,88 @@ func TestLedgerConcurrent(t *testing.T) {
 	want := [4]int64{0, writers * per * 3 / 5, writers * per / 5, writers * per / 5}
 	if got := counts(l); got != want {
 		t.Errorf("counts = %v, want %v", got, want)
+	}
+}
+
+// TestLedgerRecord: an entry keeps At to the ns and Sent and Scheduled to
+// the µs (truncated, as the history writes them), whatever their distance
+// from At, in 20 bytes unless a distance exceeds 32 bits of µs.
+func TestLedgerRecord(t *testing.T) {
+	t.Parallel()
+	if size := unsafe.Sizeof(record{}); size != 20 {
+		t.Fatalf("record is %d bytes, want 20", size)
+	}
+	ns := func(n int64) time.Duration { return time.Duration(n) }
+	const day = 24 * time.Hour
+	tests := []struct {
+		name            string
+		writer          int
+		sched, sent, at time.Duration
+		o               Outcome
+		want            Entry
+	}{
+		{"sub-µs parts: At kept, Sent and Scheduled truncated", 3, ns(1_000_999), ns(2_000_999), ns(5_000_123), Acked,
+			Entry{At: ns(5_000_123), Sent: ns(2_000_000), Scheduled: ns(1_000_000), Writer: 3, Outcome: Acked, Node: 1}},
+		{"pending: no At", 0, ns(7_500), ns(8_999), 0, Pending,
+			Entry{Sent: ns(8_000), Scheduled: ns(7_000), Writer: 0, Outcome: Pending, Node: -1}},
+		{"unpaced -1 ns stays negative", 2, -1, ms(5), ms(6), Failed,
+			Entry{At: ms(6), Sent: ms(5), Scheduled: -1, Writer: 2, Outcome: Failed, Node: 1}},
+		{"a write answered after a day", 1, ms(1), ms(2), day, Unknown,
+			Entry{At: day, Sent: ms(2), Scheduled: ms(1), Writer: 1, Outcome: Unknown, Node: 1}},
+		{"scheduled a day before it was sent", 1, ms(1), day, day + ms(1), Acked,
+			Entry{At: day + ms(1), Sent: day, Scheduled: ms(1), Writer: 1, Outcome: Acked, Node: 1}},
+		{"negative offsets (sent before the window began)", 1, -ms(3), ns(-2_000_500), ns(-1_000_500), Acked,
+			Entry{At: ns(-1_000_500), Sent: -ms(2), Scheduled: -ms(3), Writer: 1, Outcome: Acked, Node: 1}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			l := NewLedger(10)
+			l.Begin(11, tc.writer, tc.sched, tc.sent)
+			if tc.o != Pending {
+				l.Finish(11, tc.o, 1, tc.at)
+			}
+			if got, _ := l.Get(11); got != tc.want {
+				t.Errorf("Get = %+v, want %+v", got, tc.want)
+			}
+			if got := l.Snapshot()[1]; got != tc.want {
+				t.Errorf("Snapshot = %+v, want %+v", got, tc.want)
+			}
+			// A second outcome re-bases the record; the times stay.
+			l.Finish(11, Acked, 1, tc.at+ms(1))
+			want := tc.want
+			want.Outcome, want.At, want.Node = Acked, tc.at+ms(1), 1
+			if got, _ := l.Get(11); got != want {
+				t.Errorf("after a second Finish: %+v, want %+v", got, want)
+			}
+		})
+	}
+}
+
+// TestLedgerChunks: ids across chunk boundaries, begun out of order, keep
+// their entries and counts.
+func TestLedgerChunks(t *testing.T) {
+	t.Parallel()
+	l := NewLedger(1)
+	const n = 3*chunkLen + 7
+	for id := int64(n); id >= 1; id -= 2 {
+		l.Begin(id, int(id%5), ms(int(id)), ms(int(id)+1))
+		l.Finish(id, Acked, int(id%3), ms(int(id)+2))
+	}
+	if l.Len() != n || l.Count(Acked) != (n+1)/2 || l.Count(Pending) != n/2 {
+		t.Fatalf("Len %d, acked %d, pending %d", l.Len(), l.Count(Acked), l.Count(Pending))
+	}
+	for i, e := range l.Snapshot() {
+		id := int64(i + 1)
+		if id%2 == 0 {
+			if e != unsent {
+				t.Fatalf("id %d: %+v, want unsent", id, e)
+			}
+			continue
+		}
+		want := Entry{At: ms(int(id) + 2), Sent: ms(int(id) + 1), Scheduled: ms(int(id)), Writer: int16(id % 5), Outcome: Acked, Node: int8(id % 3)}
+		if e != want {
+			t.Fatalf("id %d: %+v, want %+v", id, e, want)
+		}
 	}
 }

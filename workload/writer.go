@@ -2,10 +2,12 @@ package workload
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,6 +16,8 @@ import (
 	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // Config configures Run.
@@ -23,7 +27,8 @@ type Config struct {
 	DSN     string
 	Writers int
 	// Rate returns the target rate (writes per second, all writers
-	// together) at an offset from the start; 0 means unlimited.
+	// together) at an offset from the start; 0 means unlimited. Writers
+	// call it concurrently while the rate is unlimited.
 	Rate func(time.Duration) float64
 	// Poisson arrivals (like pgbench --rate) when true, uniform otherwise.
 	Poisson  bool
@@ -127,6 +132,14 @@ func Run(ctx context.Context, cfg Config, live *Live) (*Stats, error) {
 		return nil, fmt.Errorf("workload: connection string: %w", err)
 	}
 	pcfg.RuntimeParams["application_name"] = "pgbench-ha-writer"
+	dialNet := pcfg.DialFunc
+	pcfg.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dialNet(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return quiet(c), nil
+	}
 
 	secs := int(cfg.Duration/time.Second) + int(cfg.Grace/time.Second) + 2
 	schedCtx, stopSched := context.WithDeadline(ctx, cfg.Start.Add(cfg.Duration))
@@ -147,8 +160,7 @@ func Run(ctx context.Context, cfg Config, live *Live) (*Stats, error) {
 		}
 	}()
 
-	sh := &shared{queue: make(chan job, cfg.MaxQueue), gate: make(chan struct{}, 1), sched: schedCtx}
-	sh.nextID.Store(cfg.Ledger.FirstID())
+	sh := newShared(cfg, schedCtx)
 	st := &Stats{Latency: NewHistogram(), SchedLag: NewHistogram()}
 
 	var wg sync.WaitGroup
@@ -198,17 +210,52 @@ func Run(ctx context.Context, cfg Config, live *Live) (*Stats, error) {
 
 // shared is what the dispatcher and the writers share.
 type shared struct {
-	queue     chan job
-	gate      chan struct{} // one writer at a time looks for a writable node
-	sched     context.Context
-	nextID    atomic.Int64
-	skipped   atomic.Int64
-	unlimited atomic.Bool // the rate is 0 now: writers take ids themselves
+	queue   chan job
+	gate    chan struct{} // one writer at a time looks for a writable node
+	sched   context.Context
+	rate    func(time.Duration) float64
+	start   time.Time
+	nextID  atomic.Int64
+	skipped atomic.Int64
+	mode    atomic.Pointer[mode]
+	paced   chan struct{} // a writer saw an unlimited rate turn paced
+}
+
+// mode is whether the rate is unlimited now: writers then take ids
+// themselves, with no dispatcher round trip.
+type mode struct {
+	unlimited bool
+	changed   chan struct{} // closed when the mode changes
+}
+
+func newShared(cfg Config, sched context.Context) *shared {
+	sh := &shared{queue: make(chan job, cfg.MaxQueue), gate: make(chan struct{}, 1), sched: sched,
+		rate: cfg.Rate, start: cfg.Start, paced: make(chan struct{}, 1)}
+	sh.nextID.Store(cfg.Ledger.FirstID())
+	sh.mode.Store(&mode{changed: make(chan struct{})})
+	return sh
+}
+
+// setMode makes the rate unlimited or paced and wakes the writers waiting
+// for a change. It reports whether the mode changed.
+func (sh *shared) setMode(unlimited bool) bool {
+	for {
+		old := sh.mode.Load()
+		if old.unlimited == unlimited {
+			return false
+		}
+		if sh.mode.CompareAndSwap(old, &mode{unlimited: unlimited, changed: make(chan struct{})}) {
+			close(old.changed)
+			return true
+		}
+	}
 }
 
 // take returns the next write: from the queue, or, while the rate is
 // unlimited, a new id the writer hands itself (no dispatcher round trip).
-// It reports false when the queue is closed and drained.
+// A writer that finds the rate paced again hands the schedule back to the
+// dispatcher at once. take reports false when the queue is closed and
+// drained.
 func (sh *shared) take() (job, bool) {
 	for {
 		select {
@@ -216,38 +263,66 @@ func (sh *shared) take() (job, bool) {
 			return j, ok
 		default:
 		}
-		if sh.unlimited.Load() && sh.sched.Err() == nil {
-			return job{id: sh.nextID.Add(1) - 1, intended: -1}, true
+		m := sh.mode.Load()
+		if m.unlimited && sh.sched.Err() == nil {
+			if sh.rate(time.Since(sh.start)) <= 0 {
+				return job{id: sh.nextID.Add(1) - 1, intended: -1}, true
+			}
+			if sh.setMode(false) {
+				select {
+				case sh.paced <- struct{}{}:
+				default:
+				}
+			}
+			continue
 		}
 		select {
 		case j, ok := <-sh.queue:
 			return j, ok
-		case <-time.After(time.Millisecond): // the rate may turn unlimited
+		case <-m.changed:
 		}
 	}
 }
 
+// unlimitedPoll is how often the dispatcher looks at an unlimited rate
+// itself, for when no writer takes work (all waiting for a node): writers
+// that do see a change at once.
+const unlimitedPoll = 10 * time.Millisecond
+
 // dispatch generates arrivals on schedule and queues them. Ids are handed
 // out in arrival order, so the same seed and rate give the same ids.
-// While the rate is unlimited it only watches for the rate to change.
+// While the rate is unlimited it waits for the rate to be paced again.
 func dispatch(ctx context.Context, cfg Config, sh *shared, live *Live) {
 	rng := rand.New(rand.NewPCG(uint64(cfg.Seed), 0x5eed))
 	next := time.Duration(0)
-	defer sh.unlimited.Store(false)
+	defer sh.setMode(false)
 	for {
 		if ctx.Err() != nil {
 			return
 		}
 		rate := cfg.Rate(next)
 		if rate <= 0 {
-			sh.unlimited.Store(true)
-			if !sleepCtx(ctx, time.Millisecond) {
+			sh.setMode(true)
+			t := time.NewTimer(unlimitedPoll)
+			select {
+			case <-ctx.Done():
+				t.Stop()
 				return
+			case <-sh.paced:
+			case <-t.C:
 			}
-			next = time.Since(cfg.Start)
+			t.Stop()
+			now := time.Since(cfg.Start)
+			if cfg.Rate(now) > 0 {
+				// The schedule starts when the rate changed, not when we
+				// noticed: arrivals since then are late, and show so.
+				next = pacedFrom(cfg.Rate, next, now)
+			} else {
+				next = now
+			}
 			continue
 		}
-		sh.unlimited.Store(false)
+		sh.setMode(false)
 		gap := 1 / rate
 		if cfg.Poisson {
 			gap = -math.Log(1-rng.Float64()) / rate
@@ -270,6 +345,20 @@ func dispatch(ctx context.Context, cfg Config, sh *shared, live *Live) {
 			sh.skipped.Add(1)
 		}
 	}
+}
+
+// pacedFrom is the offset in (from, to] where rate turned positive, to
+// the µs, given rate(from) <= 0 < rate(to).
+func pacedFrom(rate func(time.Duration) float64, from, to time.Duration) time.Duration {
+	for to-from > time.Microsecond {
+		mid := from + (to-from)/2
+		if rate(mid) > 0 {
+			to = mid
+		} else {
+			from = mid
+		}
+	}
+	return to
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) bool {
@@ -459,12 +548,33 @@ func writer(execCtx context.Context, cfg Config, pcfg *pgx.ConnConfig, w int, sh
 // last write was under way.
 type session struct {
 	conn *pgx.Conn
+	pg   *pgconn.PgConn
 	// committedLocally: a notice of the last write said its transaction
 	// had committed locally (a synchronous commit's wait cut short).
 	committedLocally atomic.Bool
+	// bind is the insert's Bind message, its parameters encoded in
+	// params: reused from one write to the next.
+	bind   pgproto3.Bind
+	params [5][]byte
+	buf    [64]byte
 }
 
-// dial connects a session with pcfg.
+// insertStmt is the name of the insert prepared on every connection, and
+// insertOIDs its parameter types: id bigint, customer_id integer, sku
+// text, qty integer, amount_cents bigint.
+const insertStmt = "pgbench_ha_insert"
+
+var insertOIDs = []uint32{pgtype.Int8OID, pgtype.Int4OID, pgtype.TextOID, pgtype.Int4OID, pgtype.Int8OID}
+
+// The messages that follow each Bind, as pgx's and libpq's
+// ExecPrepared send them (the portal's Describe answers NoData).
+var (
+	describePortal = &pgproto3.Describe{ObjectType: 'P'}
+	execute        = &pgproto3.Execute{}
+	syncMsg        = &pgproto3.Sync{}
+)
+
+// dial connects a session with pcfg and prepares the insert on it.
 func dial(ctx context.Context, pcfg *pgx.ConnConfig) (*session, error) {
 	s := &session{}
 	cfg := pcfg.Copy()
@@ -477,17 +587,91 @@ func dial(ctx context.Context, pcfg *pgx.ConnConfig) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.conn = c
+	if _, err := c.PgConn().Prepare(ctx, insertStmt, InsertSQL, insertOIDs); err != nil {
+		c.Close(context.Background())
+		return nil, fmt.Errorf("prepare the insert: %w", err)
+	}
+	s.conn, s.pg = c, c.PgConn()
+	s.bind = pgproto3.Bind{
+		PreparedStatement:    insertStmt,
+		ParameterFormatCodes: []int16{pgtype.BinaryFormatCode},
+	}
 	return s, nil
 }
 
+// errClosed: the connection was closed before the insert was sent.
+var errClosed = errors.New("connection closed")
+
+// closedError is errClosed as pgconn reports a closed connection: safe to
+// retry, as nothing was sent.
+type closedError struct{}
+
+func (closedError) Error() string     { return errClosed.Error() }
+func (closedError) Unwrap() error     { return errClosed }
+func (closedError) SafeToRetry() bool { return true }
+
+// sentError is a failure to read the answer to an insert that was sent:
+// whatever pgconn says of it, retrying is not safe, as the insert may
+// have committed.
+type sentError struct{ err error }
+
+func (e *sentError) Error() string     { return "insert sent, no answer: " + e.err.Error() }
+func (e *sentError) Unwrap() error     { return e.err }
+func (e *sentError) SafeToRetry() bool { return false }
+
 // insert writes o, the one statement of the workload, with the extended
-// protocol (prepared once per connection), and returns its outcome and
-// the error.
+// protocol (the statement prepared once per connection; Bind, Describe,
+// Execute, Sync in one write, its parameters in binary), and returns its
+// outcome and the error. It speaks pgconn's wire protocol directly: in a
+// CPU profile pgx's Exec cost about a quarter of a write's client CPU
+// besides its system calls (the arguments' encoding plans, the statement
+// cache, the result reader) and armed a timer per write, against a
+// write-read deadlock that one small message cannot cause, whose setting
+// woke another thread.
 func (s *session) insert(o Order) (Outcome, error) {
 	s.committedLocally.Store(false)
-	_, err := s.conn.Exec(context.Background(), InsertSQL, o.ID, o.CustomerID, o.SKU, o.Qty, o.AmountCents)
-	return classify(err, s.committedLocally.Load()), err
+	if s.pg.IsClosed() {
+		return Failed, closedError{}
+	}
+	b := s.buf[:0]
+	b = binary.BigEndian.AppendUint64(b, uint64(o.ID))
+	b = binary.BigEndian.AppendUint32(b, uint32(o.CustomerID))
+	b = append(b, o.SKU...)
+	b = binary.BigEndian.AppendUint32(b, uint32(o.Qty))
+	b = binary.BigEndian.AppendUint64(b, uint64(o.AmountCents))
+	sku := 12 + len(o.SKU)
+	s.params = [5][]byte{b[0:8], b[8:12], b[12:sku], b[sku : sku+4], b[sku+4 : sku+12]}
+	s.bind.Parameters = s.params[:]
+	fe := s.pg.Frontend()
+	fe.SendBind(&s.bind)
+	fe.Send(describePortal)
+	fe.SendExecute(execute)
+	fe.SendSync(syncMsg)
+	if err := fe.Flush(); err != nil {
+		// pgproto3 says whether any of it was written (SafeToRetry).
+		s.conn.Close(context.Background())
+		return classify(err, false), err
+	}
+	// Like pgconn, keep the first error: a server error came before the
+	// commit or instead of it, whatever broke afterwards.
+	var first error
+	for {
+		msg, err := s.pg.ReceiveMessage(context.Background())
+		if err != nil {
+			if first == nil {
+				first = &sentError{err: err}
+			}
+			return classify(first, s.committedLocally.Load()), first
+		}
+		switch m := msg.(type) {
+		case *pgproto3.ErrorResponse:
+			if first == nil {
+				first = pgconn.ErrorResponseToPgError(m)
+			}
+		case *pgproto3.ReadyForQuery:
+			return classify(first, s.committedLocally.Load()), first
+		}
+	}
 }
 
 // committedLocally reports whether n is the warning a server sends when it
