@@ -2,6 +2,7 @@
 # bench/run.sh: run the benchmarks of ./bench once each, print their
 # figures, check that nothing was left running or on disk, and end with
 #   probe overhead: N.N %                 (closed-loop writer TPS lost to the probes)
+#   ledger bytes per write: N             (the ledger's memory, 1 M writes)
 #   bring-up harness/manual ratio, template cached: N.NN
 #   writer/pgbench tps ratio: N.NN
 #   bring-up harness/manual ratio: N.NN   (cold: the first Up of a backend)
@@ -105,6 +106,13 @@ done
 if [ "$fail" -ne 0 ]; then
 	exit 1
 fi
+# The ledger's memory per write, 1 M writes measured (no server needed).
+ledger=$(go test -run '^$' -bench LedgerBytes -benchtime=1x -count=1 ./workload/ |
+	awk '/^BenchmarkLedgerBytes/ { for (i = 2; i <= NF; i++) if ($i == "bytes/write") print $(i - 1) }')
+if [ -z "$ledger" ]; then
+	echo "FAIL: ledger bytes per write missing" >&2
+	exit 1
+fi
 
 echo
 echo "writer $wtps tps, pgbench $ptps tps (medians); client CPU per transaction: writer $(metric 'writer_cpu_us/tx') us, pgbench $(metric 'pgbench_cpu_us/tx') us"
@@ -113,8 +121,9 @@ echo "probes: writer $(metric noprobe_tps) tps without, $(metric probe_tps) tps 
 	"CPU per write (harness and servers) $(metric 'probe_cpu_overhead_%') % more with;" \
 	"$(metric 'probe_queries/s') probe queries/s, $(metric 'probe_polls/s') of them visibility polls;" \
 	"visibility p50 $(metric visibility_p50_ms) ms"
+echo "bring-up harness/manual ratio, warm (a second Up of one backend): $(printf '%.2f' "$wratio")"
 printf 'probe overhead: %.1f %%\n' "$pover"
-printf 'bring-up harness/manual ratio, warm (a second Up): %.2f\n' "$wratio"
-printf 'bring-up harness/manual ratio, template cached (runs after the first on a machine): %.2f\n' "$kratio"
+printf 'ledger bytes per write: %s\n' "$ledger"
+printf 'bring-up harness/manual ratio, template cached: %.2f\n' "$kratio"
 printf 'writer/pgbench tps ratio: %.2f\n' "$tratio"
 printf 'bring-up harness/manual ratio: %.2f\n' "$cratio"
