@@ -197,7 +197,7 @@ func (b *Backend) Up(ctx context.Context, spec cluster.Spec) (cl cluster.Cluster
 	if err != nil {
 		return nil, err
 	}
-	if err := cluster.WaitStreaming(ctx, conn, spec.Replicas); err != nil {
+	if err := cluster.WaitStreaming(ctx, conn, spec.Replicas, ""); err != nil {
 		return nil, err
 	}
 	if spec.SyncStandbyNames != "" {
