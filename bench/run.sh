@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # bench/run.sh: run the benchmarks of ./bench once each, print their
 # figures, check that nothing was left running or on disk, and end with
+#   bring-up harness/manual ratio, warm (a second Up): N.NN
+#   bring-up harness/manual ratio, template cached: N.NN   (a new backend's
+#                     first Up with the initdb template in the cache: the
+#                     first variant of every run after the first on a machine)
 #   writer/pgbench tps ratio: N.NN
 #   bring-up harness/manual ratio: N.NN   (cold: the first Up of a backend)
 # Exits non-zero when a benchmark fails or something was left behind.
@@ -107,6 +111,6 @@ echo
 echo "writer $wtps tps, pgbench $ptps tps (medians); client CPU per transaction: writer $(metric 'writer_cpu_us/tx') us, pgbench $(metric 'pgbench_cpu_us/tx') us"
 echo "bring-up: harness cold $cold ms, template cached $cached ms, warm $warm ms, manual $manual ms (medians)"
 printf 'bring-up harness/manual ratio, warm (a second Up): %.2f\n' "$wratio"
-printf 'bring-up harness/manual ratio, template cached (runs after the first on a machine): %.2f\n' "$kratio"
+printf 'bring-up harness/manual ratio, template cached: %.2f\n' "$kratio"
 printf 'writer/pgbench tps ratio: %.2f\n' "$tratio"
 printf 'bring-up harness/manual ratio: %.2f\n' "$cratio"
