@@ -3,7 +3,9 @@
 # figures, check that nothing was left running or on disk, and end with
 #   probe overhead: N.N %                 (closed-loop writer TPS lost to the probes)
 #   ledger bytes per write: N             (the ledger's memory, 1 M writes)
-#   bring-up harness/manual ratio, template cached: N.NN
+#   bring-up harness/manual ratio, template cached: N.NN   (a new backend's
+#                     first Up with the initdb template in the cache: the
+#                     first variant of every run after the first on a machine)
 #   writer/pgbench tps ratio: N.NN
 #   bring-up harness/manual ratio: N.NN   (cold: the first Up of a backend)
 # Exits non-zero when a benchmark fails or something was left behind.

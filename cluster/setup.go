@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"sort"
@@ -17,16 +18,49 @@ import (
 
 // The steps every backend's bring-up shares, once its servers run.
 
+// Setup runs p.SetupSQL on a new primary over conn, as the superuser,
+// and returns the primary's WAL flush position after it: a standby made
+// from a copy of the primary's data directory taken before (rather than a
+// base backup taken after) has the roles and passwords once it has
+// replayed up to there (see WaitStreaming). The commits ask for
+// synchronous_commit = remote_apply: with no synchronous standby yet, each
+// waits only for its local flush, and a standby replaying it tells the
+// primary at once rather than at its next status interval.
+func (p Passwords) Setup(ctx context.Context, conn *pgx.Conn, replicas []ReplicaSpec) (lsn string, err error) {
+	if _, err := conn.Exec(ctx, "SET synchronous_commit = remote_apply"); err != nil {
+		return "", fmt.Errorf("primary setup: %w", err)
+	}
+	for _, q := range p.SetupSQL(replicas) {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			return "", fmt.Errorf("primary setup: %s", Redact(err.Error()))
+		}
+	}
+	if err := conn.QueryRow(ctx, "SELECT pg_current_wal_flush_lsn()::text").Scan(&lsn); err != nil {
+		return "", fmt.Errorf("primary setup: %w", err)
+	}
+	if _, err := conn.Exec(ctx, "RESET synchronous_commit"); err != nil {
+		return "", fmt.Errorf("primary setup: %w", err)
+	}
+	return lsn, nil
+}
+
 // WaitStreaming waits, on a connection to the primary, until every
-// replica named is streaming in pg_stat_replication (up to 60 s).
-func WaitStreaming(ctx context.Context, conn *pgx.Conn, replicas []ReplicaSpec) error {
+// replica named is streaming in pg_stat_replication and, if replayed is
+// not "", has replayed the primary's WAL up to that position (up to 60 s).
+func WaitStreaming(ctx context.Context, conn *pgx.Conn, replicas []ReplicaSpec, replayed string) error {
 	want := map[string]bool{}
 	for _, r := range replicas {
 		want[r.Name] = true
 	}
+	q := "SELECT application_name FROM pg_stat_replication WHERE state = 'streaming'"
+	var args []any
+	if replayed != "" {
+		q += " AND replay_lsn >= $1::pg_lsn"
+		args = append(args, replayed)
+	}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		rows, err := conn.Query(ctx, "SELECT application_name FROM pg_stat_replication WHERE state = 'streaming'")
+		rows, err := conn.Query(ctx, q, args...)
 		if err != nil {
 			return fmt.Errorf("wait for streaming: %w", err)
 		}
@@ -49,6 +83,9 @@ func WaitStreaming(ctx context.Context, conn *pgx.Conn, replicas []ReplicaSpec) 
 		}
 		if time.Now().After(deadline) {
 			sort.Strings(missing)
+			if replayed != "" {
+				return fmt.Errorf("replicas not streaming, or not replayed up to %s, after 60s: %s (see their logs)", replayed, strings.Join(missing, ", "))
+			}
 			return fmt.Errorf("replicas not streaming after 60s: %s (see their logs)", strings.Join(missing, ", "))
 		}
 		select {
@@ -287,4 +324,27 @@ func StandbyConf(primaryConnInfo, slot string) string {
 		s += "primary_slot_name = " + pgquote.Literal(slot) + "\n"
 	}
 	return s
+}
+
+// CheckShutDown checks that pg_control (the content of global/pg_control)
+// says its data directory was shut down cleanly, as initdb leaves it: only
+// then is a copy of the directory, made while no server runs it, a valid
+// standby of a primary started from it, with no backup label. The state
+// is the int32 after the system identifier and the two version numbers
+// (PostgreSQL's ControlFileData, DB_SHUTDOWNED = 1), in the byte order of
+// the machine that wrote it, told by the version number (1300 for
+// PostgreSQL 15, well below 2^16 either way).
+func CheckShutDown(pgControl []byte) error {
+	if len(pgControl) < 20 {
+		return fmt.Errorf("pg_control too short (%d bytes)", len(pgControl))
+	}
+	var order binary.ByteOrder = binary.LittleEndian
+	if order.Uint32(pgControl[8:12]) > 0xffff {
+		order = binary.BigEndian
+	}
+	const dbShutdowned = 1
+	if st := int32(order.Uint32(pgControl[16:20])); st != dbShutdowned {
+		return fmt.Errorf("pg_control: state %d, not shut down cleanly (%d)", st, dbShutdowned)
+	}
+	return nil
 }

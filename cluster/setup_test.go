@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"encoding/binary"
 	"reflect"
 	"strings"
 	"testing"
@@ -148,5 +149,34 @@ func TestNewPasswords(t *testing.T) {
 	}
 	if a.Admin == a.App || a.App == a.Replication || a == b {
 		t.Errorf("passwords repeat: %+v %+v", a, b)
+	}
+}
+
+func TestCheckShutDown(t *testing.T) {
+	control := func(order binary.ByteOrder, state uint32) []byte {
+		b := make([]byte, 296)
+		order.PutUint64(b[0:], 7714022762702692157)
+		order.PutUint32(b[8:], 1300)
+		order.PutUint32(b[12:], 202209061)
+		order.PutUint32(b[16:], state)
+		return b
+	}
+	cases := []struct {
+		name    string
+		control []byte
+		ok      bool
+	}{
+		{"shut down", control(binary.LittleEndian, 1), true},
+		{"shut down, big-endian", control(binary.BigEndian, 1), true},
+		{"in production", control(binary.LittleEndian, 6), false},
+		{"shut down in recovery", control(binary.LittleEndian, 2), false},
+		{"truncated", control(binary.LittleEndian, 1)[:16], false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := CheckShutDown(tc.control); (err == nil) != tc.ok {
+				t.Errorf("CheckShutDown = %v, want ok %v", err, tc.ok)
+			}
+		})
 	}
 }

@@ -262,6 +262,22 @@ func (s *suite) bringUp(t *testing.T) {
 		case syncNames != "":
 			t.Errorf("%s: synchronous_standby_names = %q, want it cleared on standbys", r, syncNames)
 		}
+		// A standby of this primary (whether from a base backup or a copy
+		// of the primary's data directory), with no slot of its own.
+		var id, primaryID int64
+		var slots int
+		err = conn.QueryRow(ctx, "SELECT system_identifier, (SELECT count(*) FROM pg_replication_slots) FROM pg_control_system()").Scan(&id, &slots)
+		if err == nil {
+			err = p.QueryRow(ctx, "SELECT system_identifier FROM pg_control_system()").Scan(&primaryID)
+		}
+		switch {
+		case err != nil:
+			t.Errorf("%s: %v", r, err)
+		case id != primaryID:
+			t.Errorf("%s: system identifier %d, the primary's is %d", r, id, primaryID)
+		case slots != 0:
+			t.Errorf("%s: %d replication slots, want none on a standby", r, slots)
+		}
 	}
 
 	// The app role creates a table; a synchronous commit completes.

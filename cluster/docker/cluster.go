@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	dc "github.com/ory/dockertest/v3/docker"
 
 	"github.com/pgbench-ha/pgbench-ha/cluster"
@@ -57,11 +58,18 @@ var (
 
 var nodeNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 
-// Up builds the cluster: a container per node (created in parallel),
-// initdb in the primary's, roles and slots, each standby cloned with
-// pg_basebackup in its own container (in parallel), and returns once
-// every standby is streaming. On error (and when ctx ends) every
-// container it created is removed.
+// Up builds the cluster: a container per node (created in parallel), the
+// backend's initdb template copied into each (made by the first Up, in its
+// primary's container), roles and slots on the primary, then the standbys
+// started in parallel, and returns once every standby is streaming and
+// has replayed the setup. On error (and when ctx ends) every container it
+// created is removed.
+//
+// A standby needs no base backup: the template is a cleanly shut down data
+// directory and the primary a copy of it not yet started, so a copy of the
+// template is what a base backup of the primary would give (see the local
+// backend's Up). The standbys start once the setup SQL has run, so the
+// replication role and their slots exist when they first connect.
 func (b *Backend) Up(ctx context.Context, spec cluster.Spec) (cl cluster.Cluster, err error) {
 	start := time.Now()
 	// spec.Network needs nothing more: links between nodes are cut with
@@ -121,7 +129,8 @@ func (b *Backend) Up(ctx context.Context, spec cluster.Spec) (cl cluster.Cluster
 	}
 
 	// A container per node, each with its data and socket directories.
-	// The standbys' are created while the primary initializes.
+	// The standbys' are created, and their data directories made, while
+	// the primary's is made and the primary starts.
 	newContainer := func(n *node) error {
 		ct, err := b.createContainer(ctx, containerSpec{
 			name:     b.resourceName(c.id + "-" + n.name),
@@ -141,63 +150,88 @@ func (b *Backend) Up(ctx context.Context, spec cluster.Spec) (cl cluster.Cluster
 			file{name: "pgbench-ha/data", dir: true, mode: 0o700, uid: b.uid, gid: b.gid},
 			file{name: "pgbench-ha/run", dir: true, mode: 0o700, uid: b.uid, gid: b.gid})
 	}
-	created := make(chan error, 1)
-	go func() { created <- c.parallel(c.nodes[1:], newContainer) }()
-	waited, replicaErr := false, error(nil)
-	waitReplicas := func() error {
-		if !waited {
-			waited, replicaErr = true, <-created
-		}
-		return replicaErr
-	}
-	defer func() { _ = waitReplicas() }() // before Down, on error
+	// Nothing Up started in the background runs on once it returns (and
+	// its deferred Down runs).
+	var bg sync.WaitGroup
+	defer bg.Wait()
+	var createErr error
+	created := make(chan struct{})
+	bg.Add(1)
+	go func() {
+		defer bg.Done()
+		defer close(created)
+		createErr = c.parallel(c.nodes[1:], newContainer)
+	}()
 
-	// The primary: initdb, access rules, settings, start.
+	// The primary: the template, access rules, settings.
 	p := c.nodes[0]
 	if err := newContainer(p); err != nil {
 		return nil, err
 	}
-	if err := c.initdb(ctx, p); err != nil {
+	tmpl, err := c.template(ctx, p)
+	if err != nil {
 		return nil, err
 	}
+	// Every address inside the container: the private network. A
+	// standby's settings come after the primary's, as a base backup would
+	// have copied the primary's postgresql.conf.
+	listen := cluster.Listen{Addresses: "*", Port: 5432, SocketDir: runDir}
+	primaryConf := string(tmpl.conf) + cluster.ServerConf(p.name, listen, nil, spec.Settings[p.name])
+	slots := map[string]string{}
+	for _, r := range spec.Replicas {
+		slots[r.Name] = r.Slot
+	}
+	var prepareErr error
+	prepared := make(chan struct{})
+	bg.Add(1)
+	go func() {
+		defer bg.Done()
+		defer close(prepared)
+		if <-created; createErr != nil {
+			prepareErr = createErr
+			return
+		}
+		prepareErr = c.parallel(c.nodes[1:], func(n *node) error {
+			conf := primaryConf + cluster.ServerConf(n.name, listen, nil, spec.Settings[n.name])
+			return c.prepareStandby(ctx, n, tmpl, slots[n.name], conf)
+		})
+	}()
 	// samenet: the containers' own subnets; the harness arrives through
 	// the gateway.
-	hba := file{name: "pg_hba.conf", body: []byte(cluster.HBA("samenet")), mode: 0o600, uid: c.b.uid, gid: c.b.gid}
-	if err := c.b.writeFiles(ctx, p.ct.id, dataDir, hba); err != nil {
-		return nil, err
-	}
-	if err := c.appendConf(ctx, p, spec.Settings[p.name]); err != nil {
+	err = c.b.writeFiles(ctx, p.ct.id, dataDir,
+		file{name: "pg_hba.conf", body: []byte(cluster.HBA("samenet")), mode: 0o600, uid: c.b.uid, gid: c.b.gid},
+		file{name: "postgresql.conf", body: []byte(primaryConf), mode: 0o600, uid: c.b.uid, gid: c.b.gid})
+	if err != nil {
 		return nil, err
 	}
 	if err := c.start(ctx, p); err != nil {
 		return nil, err
 	}
-	conn, err := c.connect(ctx, p.name, cluster.Admin, 5*time.Second)
+	// As the template's superuser, whose password the setup changes.
+	cfg, err := pgx.ParseConfig(cluster.Passwords{Admin: tmpl.adminPassword}.ConnString("127.0.0.1", p.ct.hostPort, cluster.Admin))
+	if err != nil {
+		return nil, err
+	}
+	cfg.ConnectTimeout = 5 * time.Second
+	cfg.RuntimeParams["application_name"] = "pgbench-ha-admin"
+	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect to primary: %s", cluster.Redact(err.Error()))
 	}
 	defer conn.Close(context.Background())
-	for _, q := range c.pw.SetupSQL(spec.Replicas) {
-		if _, err := conn.Exec(ctx, q); err != nil {
-			return nil, fmt.Errorf("primary setup: %s", cluster.Redact(err.Error()))
-		}
-	}
-
-	// Replicas, cloned in parallel.
-	if err := waitReplicas(); err != nil {
-		return nil, err
-	}
-	slots := map[string]string{}
-	for _, r := range spec.Replicas {
-		slots[r.Name] = r.Slot
-	}
-	err = c.parallel(c.nodes[1:], func(n *node) error {
-		return c.cloneReplica(ctx, n, slots[n.name], spec.Settings[n.name])
-	})
+	setupLSN, err := c.pw.Setup(ctx, conn, spec.Replicas)
 	if err != nil {
 		return nil, err
 	}
-	if err := cluster.WaitStreaming(ctx, conn, spec.Replicas); err != nil {
+
+	// The standbys, started in parallel.
+	if <-prepared; prepareErr != nil {
+		return nil, prepareErr
+	}
+	if err := c.parallel(c.nodes[1:], func(n *node) error { return c.start(ctx, n) }); err != nil {
+		return nil, err
+	}
+	if err := cluster.WaitStreaming(ctx, conn, spec.Replicas, setupLSN); err != nil {
 		return nil, err
 	}
 	if spec.SyncStandbyNames != "" {
@@ -243,10 +277,10 @@ func (c *Cluster) run(ctx context.Context, n *node, extraEnv []string, tool stri
 	return nil
 }
 
-// initdb initializes the primary's data directory; the superuser's
-// password comes from a file removed right after.
-func (c *Cluster) initdb(ctx context.Context, n *node) error {
-	pw := file{name: "initdb.pw", body: []byte(c.pw.Admin + "\n"), mode: 0o600, uid: c.b.uid, gid: c.b.gid}
+// initdb initializes n's data directory, the superuser's password
+// adminPassword; the file it comes from is removed right after.
+func (c *Cluster) initdb(ctx context.Context, n *node, adminPassword string) error {
+	pw := file{name: "initdb.pw", body: []byte(adminPassword + "\n"), mode: 0o600, uid: c.b.uid, gid: c.b.gid}
 	if err := c.b.writeFiles(ctx, n.ct.id, runDir, pw); err != nil {
 		return err
 	}
@@ -258,37 +292,21 @@ func (c *Cluster) initdb(ctx context.Context, n *node) error {
 	return err
 }
 
-// cloneReplica takes a base backup of the primary inside n's container
-// and starts n as a standby streaming from the primary.
-func (c *Cluster) cloneReplica(ctx context.Context, n *node, slot string, settings map[string]string) error {
-	args := cluster.BaseBackupArgs(c.nodes[0].ct.name, 5432, dataDir, slot)
-	if err := c.run(ctx, n, c.pw.BaseBackupEnv(), "pg_basebackup", args...); err != nil {
-		return fmt.Errorf("clone %s: %w", n.name, err)
-	}
-	if err := c.appendConf(ctx, n, settings); err != nil {
-		return err
+// prepareStandby makes n's data directory a standby of the primary, not
+// started: the template (see Up) with conf as its postgresql.conf,
+// streaming through slot if not "", its password in the passfile
+// primary_conninfo names.
+func (c *Cluster) prepareStandby(ctx context.Context, n *node, t *template, slot, conf string) error {
+	if err := c.b.copyTemplate(ctx, n.ct.id, t); err != nil {
+		return fmt.Errorf("%s: %w", n.name, err)
 	}
 	auto := cluster.StandbyConf(c.PrimaryConnInfo(n.name, "primary"), slot)
-	err := c.b.writeFiles(ctx, n.ct.id, dataDir,
+	return c.b.writeFiles(ctx, n.ct.id, dataDir,
+		file{name: "pg_hba.conf", body: []byte(cluster.HBA("samenet")), mode: 0o600, uid: c.b.uid, gid: c.b.gid},
+		file{name: "postgresql.conf", body: []byte(conf), mode: 0o600, uid: c.b.uid, gid: c.b.gid},
 		file{name: "postgresql.auto.conf", body: []byte(auto), mode: 0o600, uid: c.b.uid, gid: c.b.gid},
 		file{name: cluster.PassFileName, body: []byte(c.pw.PassFile()), mode: 0o600, uid: c.b.uid, gid: c.b.gid},
 		file{name: "standby.signal", mode: 0o600, uid: c.b.uid, gid: c.b.gid})
-	if err != nil {
-		return err
-	}
-	return c.start(ctx, n)
-}
-
-// appendConf appends cluster.ServerConf to the node's postgresql.conf.
-func (c *Cluster) appendConf(ctx context.Context, n *node, scenario map[string]string) error {
-	conf, err := c.b.readFile(ctx, n.ct.id, dataDir+"/postgresql.conf")
-	if err != nil {
-		return err
-	}
-	// Every address inside the container: the private network.
-	conf = append(conf, cluster.ServerConf(n.name, cluster.Listen{Addresses: "*", Port: 5432, SocketDir: runDir}, nil, scenario)...)
-	return c.b.writeFiles(ctx, n.ct.id, dataDir,
-		file{name: "postgresql.conf", body: conf, mode: 0o600, uid: c.b.uid, gid: c.b.gid})
 }
 
 // start runs postgres in n's container and waits until it accepts
@@ -317,6 +335,13 @@ func (c *Cluster) start(ctx context.Context, n *node) error {
 		conn, err := c.connect(ctx, n.name, cluster.Admin, time.Second)
 		if err == nil {
 			conn.Close(context.Background())
+			return nil
+		}
+		// A login refused for its password is a server accepting
+		// connections: a new node's superuser still has the template's
+		// password until the setup SQL (and on a standby its replay).
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "28P01" {
 			return nil
 		}
 		if time.Now().After(deadline) {

@@ -12,11 +12,13 @@
 //
 // The image's entrypoint is not used: a container's main process only
 // waits (a shell looping on sleep), and the harness runs the server itself
-// with docker exec as the image's postgres user: initdb on the primary,
-// pg_basebackup on each standby (from the primary's container name on the
-// run's private network), then postgres -D /pgbench-ha/data, whose output
-// streams into the node's log file on the host (Spec.LogDir/<node>.log),
-// so logs outlive the containers. Nothing depends on one image's quirks:
+// with docker exec as the image's postgres user: initdb once per backend
+// (in the first cluster's primary, its data directory then kept as a
+// template and copied into every node of every cluster, a standby's copy
+// standing for its base backup; standbys stream from the primary's
+// container name on the run's private network), then postgres -D
+// /pgbench-ha/data, whose output streams into the node's log file on the
+// host (Spec.LogDir/<node>.log), so logs outlive the containers. Nothing depends on one image's quirks:
 // the server binaries are found in the image (pg_config --bindir, PATH,
 // /usr/lib/postgresql/*/bin), and any image with a shell, sleep, id and a
 // postgres user works, the official postgres images and the one
@@ -57,6 +59,6 @@
 // removes what crashed runs left behind.
 //
 // The Docker client used here does not take contexts on every call; long
-// operations (initdb, pg_basebackup, waits) return when the context ends,
+// operations (initdb, template copies, waits) return when the context ends,
 // and the cluster's containers are then removed, which ends them.
 package docker

@@ -77,6 +77,9 @@ type Backend struct {
 	runID   string
 	labels  map[string]string
 
+	tmplMu sync.Mutex
+	tmpl   *template // the initdb template, made by the first Up
+
 	mu         sync.Mutex
 	closed     bool
 	network    *dc.Network

@@ -7,9 +7,12 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/pgbench-ha/pgbench-ha/cluster"
 )
@@ -47,9 +50,21 @@ var (
 	_ cluster.Lander    = (*Cluster)(nil)
 )
 
-// Up builds the cluster: copy the template into the primary, start it,
-// create roles and slots, clone each replica with pg_basebackup in
-// parallel, start them, and wait until each is streaming.
+// Up builds the cluster: copy the template into every node, start the
+// primary and create roles and slots on it, then start the standbys in
+// parallel and wait until each is streaming and has replayed the setup.
+//
+// A standby needs no base backup here: the template is a cleanly shut
+// down data directory (checked when it is made or taken from the cache),
+// and the primary is a copy of it that has not started yet, so a copy of
+// the template is what a base backup of the primary would give: the same
+// system identifier, timeline and checkpoint. The standby replays from
+// that checkpoint whatever the primary writes once it runs, the setup SQL
+// included (roles are in the WAL; slots are not, and stay on the
+// primary). The standbys start only after the setup SQL, so the
+// replication role, its password and their slots exist when they first
+// connect; Up returns once they have replayed it, so that the cluster's
+// passwords work on them too.
 func (b *Backend) Up(ctx context.Context, spec cluster.Spec) (cl cluster.Cluster, err error) {
 	start := time.Now()
 	tmpl, err := b.template(ctx)
@@ -109,72 +124,107 @@ func (b *Backend) Up(ctx context.Context, spec cluster.Spec) (cl cluster.Cluster
 		}
 	}
 
-	// The primary, from the template.
-	p := c.nodes[0]
-	if err := b.copyTree(tmpl, p.dataDir); err != nil {
-		return nil, fmt.Errorf("copy template: %w", err)
-	}
-	if err := os.Chmod(p.dataDir, 0o700); err != nil {
-		return nil, err
-	}
-	if err := c.writeOwned(filepath.Join(p.dataDir, "pg_hba.conf"), cluster.HBA("127.0.0.1/32")); err != nil {
-		return nil, err
-	}
-	if err := c.appendConf(p, spec.Settings[p.name]); err != nil {
-		return nil, err
-	}
-	if err := c.start(ctx, p); err != nil {
-		return nil, err
-	}
-	conn, err := connectSocket(ctx, p.sockDir, p.port)
+	// Every node's postgresql.conf: the template's, the primary's settings,
+	// and a standby's own after them (as a base backup would have copied
+	// the primary's: a standby needs max_connections and the like at least
+	// as high as the primary's).
+	base, err := os.ReadFile(filepath.Join(tmpl, "postgresql.conf"))
 	if err != nil {
-		return nil, fmt.Errorf("connect to primary: %w", err)
+		return nil, fmt.Errorf("template: %w", err)
 	}
-	for _, q := range c.pw.SetupSQL(spec.Replicas) {
-		if _, err := conn.Exec(ctx, q); err != nil {
-			conn.Close(ctx)
-			return nil, fmt.Errorf("primary setup: %s", cluster.Redact(err.Error()))
-		}
-	}
+	p := c.nodes[0]
+	primaryConf := string(base) + c.serverConf(p, spec.Settings[p.name])
 
-	// Replicas, cloned in parallel.
+	// The standbys' data directories are made while the primary's is,
+	// and while it starts.
 	var wg sync.WaitGroup
 	errs := make([]error, len(spec.Replicas))
 	for i, r := range spec.Replicas {
 		wg.Add(1)
 		go func(i int, r cluster.ReplicaSpec) {
 			defer wg.Done()
-			errs[i] = c.cloneReplica(ctx, c.nodes[i+1], r, spec.Settings[r.Name])
+			n := c.nodes[i+1]
+			errs[i] = c.prepareStandby(tmpl, n, r, primaryConf+c.serverConf(n, spec.Settings[r.Name]))
 		}(i, r)
+	}
+	conn, setupLSN, err := c.startPrimary(ctx, tmpl, p, primaryConf, spec.Replicas)
+	wg.Wait()
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close(context.Background())
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+
+	// The standbys, started in parallel.
+	for i := range spec.Replicas {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			errs[i] = c.start(ctx, c.nodes[i+1])
+		}(i)
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		conn.Close(ctx)
 		return nil, err
 	}
-	err = cluster.WaitStreaming(ctx, conn, spec.Replicas)
-	if err == nil && spec.SyncStandbyNames != "" {
-		err = cluster.SetSyncNames(ctx, conn, spec.SyncStandbyNames)
-	}
-	conn.Close(context.Background())
-	if err != nil {
+	if err := cluster.WaitStreaming(ctx, conn, spec.Replicas, setupLSN); err != nil {
 		return nil, err
+	}
+	if spec.SyncStandbyNames != "" {
+		if err := cluster.SetSyncNames(ctx, conn, spec.SyncStandbyNames); err != nil {
+			return nil, err
+		}
 	}
 	c.BringUpMs = float64(time.Since(start).Microseconds()) / 1000
 	return c, nil
 }
 
-// cloneReplica takes a base backup of the primary into n and starts it as
-// a standby streaming from the primary.
-func (c *Cluster) cloneReplica(ctx context.Context, n *node, r cluster.ReplicaSpec, settings map[string]string) error {
-	args := cluster.BaseBackupArgs("127.0.0.1", c.nodes[0].port, n.dataDir, r.Slot)
-	if _, err := c.b.run(ctx, filepath.Join(c.b.binDir, "pg_basebackup"), args, c.pw.BaseBackupEnv()); err != nil {
-		return fmt.Errorf("clone %s: %s", n.name, cluster.Redact(err.Error()))
+// copyTemplate copies the template into n's data directory, with the
+// access rules of every node and the postgresql.conf given.
+func (c *Cluster) copyTemplate(tmpl string, n *node, conf string) error {
+	if err := c.b.copyTree(tmpl, n.dataDir); err != nil {
+		return fmt.Errorf("copy template to %s: %w", n.name, err)
 	}
 	if err := os.Chmod(n.dataDir, 0o700); err != nil {
 		return err
 	}
-	if err := c.appendConf(n, settings); err != nil {
+	if err := c.writeOwned(filepath.Join(n.dataDir, "pg_hba.conf"), cluster.HBA("127.0.0.1/32")); err != nil {
+		return err
+	}
+	return c.writeOwned(filepath.Join(n.dataDir, "postgresql.conf"), conf)
+}
+
+// startPrimary makes the primary's data directory from the template,
+// starts it, runs the setup SQL on it (roles, passwords, slots), and
+// returns the admin connection and the WAL position the standbys must
+// replay to have the setup.
+func (c *Cluster) startPrimary(ctx context.Context, tmpl string, p *node, conf string, replicas []cluster.ReplicaSpec) (conn *pgx.Conn, lsn string, err error) {
+	if err := c.copyTemplate(tmpl, p, conf); err != nil {
+		return nil, "", err
+	}
+	if err := c.start(ctx, p); err != nil {
+		return nil, "", err
+	}
+	conn, err = connectSocket(ctx, p.sockDir, p.port)
+	if err != nil {
+		return nil, "", fmt.Errorf("connect to primary: %w", err)
+	}
+	lsn, err = c.pw.Setup(ctx, conn, replicas)
+	if err != nil {
+		conn.Close(context.Background())
+		return nil, "", err
+	}
+	return conn, lsn, nil
+}
+
+// prepareStandby makes n's data directory a standby of the primary, not
+// started: a copy of the template (see Up) with conf as its
+// postgresql.conf, streaming through n's slot if it has one, its password
+// in the passfile primary_conninfo names.
+func (c *Cluster) prepareStandby(tmpl string, n *node, r cluster.ReplicaSpec, conf string) error {
+	if err := c.copyTemplate(tmpl, n, conf); err != nil {
 		return err
 	}
 	if err := c.writeOwned(filepath.Join(n.dataDir, cluster.PassFileName), c.pw.PassFile()); err != nil {
@@ -184,10 +234,7 @@ func (c *Cluster) cloneReplica(ctx context.Context, n *node, r cluster.ReplicaSp
 	if err := c.writeOwned(filepath.Join(n.dataDir, "postgresql.auto.conf"), auto); err != nil {
 		return err
 	}
-	if err := c.writeOwned(filepath.Join(n.dataDir, "standby.signal"), ""); err != nil {
-		return err
-	}
-	return c.start(ctx, n)
+	return c.writeOwned(filepath.Join(n.dataDir, "standby.signal"), "")
 }
 
 func (c *Cluster) writeOwned(path, content string) error {
@@ -197,25 +244,20 @@ func (c *Cluster) writeOwned(path, content string) error {
 	return os.Chown(path, c.b.uid, c.b.gid)
 }
 
-// appendConf appends cluster.ServerConf to the node's postgresql.conf.
-func (c *Cluster) appendConf(n *node, scenario map[string]string) error {
-	conf := cluster.ServerConf(n.name, cluster.Listen{Addresses: "127.0.0.1", Port: n.port, SocketDir: n.sockDir},
+// serverConf is what goes after the template's postgresql.conf for n:
+// cluster.ServerConf with n's address, port and socket.
+func (c *Cluster) serverConf(n *node, scenario map[string]string) string {
+	return cluster.ServerConf(n.name, cluster.Listen{Addresses: "127.0.0.1", Port: n.port, SocketDir: n.sockDir},
 		// Dynamic shared memory in files of the data dir, not /dev/shm: a
 		// killed node's segments go with its data dir instead of leaking.
 		map[string]string{"dynamic_shared_memory_type": "mmap"}, scenario)
-	f, err := os.OpenFile(filepath.Join(n.dataDir, "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		return err
-	}
-	if _, err := f.WriteString(conf); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
 
 // start starts the node's postmaster and waits until it accepts
-// connections on its socket.
+// connections: until its lock file says so, as pg_ctl -w reads it, but
+// looked at every 2 ms rather than every 100 ms, and without connection
+// attempts, each of which costs the starting server a backend and a FATAL
+// line in its log.
 func (c *Cluster) start(ctx context.Context, n *node) error {
 	if n.logFile == nil {
 		f, err := os.OpenFile(n.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
@@ -240,25 +282,39 @@ func (c *Cluster) start(ctx context.Context, n *node) error {
 	c.mu.Unlock()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
+		if serverReady(n.dataDir, p.pgid) {
+			return nil
+		}
 		if !p.running() {
 			return fmt.Errorf("start %s: postgres exited (%v); see %s", n.name, p.err, n.logPath)
 		}
-		cctx, cancel := context.WithTimeout(ctx, time.Second)
-		conn, err := connectSocket(cctx, n.sockDir, n.port)
-		cancel()
-		if err == nil {
-			conn.Close(context.Background())
-			return nil
-		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("start %s: not accepting connections after 60s: %v; see %s", n.name, err, n.logPath)
+			return fmt.Errorf("start %s: not accepting connections after 60s; see %s", n.name, n.logPath)
 		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(3 * time.Millisecond):
+		case <-p.done:
+		case <-time.After(2 * time.Millisecond):
 		}
 	}
+}
+
+// serverReady reports whether the postmaster pid accepts connections, by
+// the status line of the lock file in its data directory (postmaster.pid,
+// line 8): "ready", or "standby" for a standby without hot standby. A
+// lock file of an earlier server (another pid) does not count.
+func serverReady(dataDir string, pid int) bool {
+	raw, err := os.ReadFile(filepath.Join(dataDir, "postmaster.pid"))
+	if err != nil {
+		return false
+	}
+	lines := strings.Split(string(raw), "\n")
+	if len(lines) < 8 || strings.TrimSpace(lines[0]) != strconv.Itoa(pid) {
+		return false
+	}
+	st := strings.TrimSpace(lines[7])
+	return st == "ready" || st == "standby"
 }
 
 // Nodes lists the nodes, the primary first.

@@ -163,8 +163,8 @@ func TestClusterHygiene(t *testing.T) {
 				t.Errorf("%s: owner uid %d, want %d", d, got, uid)
 			}
 		}
-		// The files inside too: a replica's come from pg_basebackup, the
-		// primary's from the template copy.
+		// The files inside too: every node's come from the template copy,
+		// some are written by the harness.
 		for _, n := range c.nodes {
 			for _, f := range []string{"PG_VERSION", "postgresql.conf", "pg_hba.conf", "global/pg_control"} {
 				st, err := os.Stat(filepath.Join(n.dataDir, f))

@@ -1,8 +1,8 @@
 // Package local is the backend that runs PostgreSQL servers as processes on
-// this machine: one initdb per backend (a template copied for each cluster),
-// standbys cloned with pg_basebackup, servers on 127.0.0.1 with
-// scram-sha-256 and random passwords, run as the postgres system user when
-// the harness is root.
+// this machine: one initdb per backend, a template copied into every node
+// of each cluster (the standbys' copies are their base backups), servers
+// on 127.0.0.1 with scram-sha-256 and random passwords, run as the
+// postgres system user when the harness is root.
 package local
 
 import (
@@ -191,9 +191,23 @@ func (b *Backend) cachedTemplate() string {
 	return filepath.Join(b.cacheDir, "template-"+b.version+"-"+hex.EncodeToString(h[:6]))
 }
 
-// validTemplate reports whether dir holds a complete data directory.
+// validTemplate reports whether dir holds a complete data directory,
+// cleanly shut down.
 func validTemplate(dir string) bool {
-	return fileExists(filepath.Join(dir, "PG_VERSION")) && fileExists(filepath.Join(dir, "global", "pg_control"))
+	return fileExists(filepath.Join(dir, "PG_VERSION")) && cleanlyShutDown(dir) == nil
+}
+
+// cleanlyShutDown checks that the data directory dir was shut down
+// cleanly (see cluster.CheckShutDown).
+func cleanlyShutDown(dir string) error {
+	raw, err := os.ReadFile(filepath.Join(dir, "global", "pg_control"))
+	if err != nil {
+		return err
+	}
+	if err := cluster.CheckShutDown(raw); err != nil {
+		return fmt.Errorf("%s: %w", dir, err)
+	}
+	return nil
 }
 
 // Prepare makes the template ready (from the cache or with initdb), so
@@ -271,6 +285,10 @@ func (b *Backend) template(ctx context.Context) (string, error) {
 		_, err := b.run(ctx, filepath.Join(b.binDir, "initdb"), args, nil)
 		os.Remove(pw)
 		if err != nil {
+			b.tmplErr = fmt.Errorf("initdb: %w", err)
+			return
+		}
+		if err := cleanlyShutDown(dir); err != nil {
 			b.tmplErr = fmt.Errorf("initdb: %w", err)
 			return
 		}
