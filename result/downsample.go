@@ -195,16 +195,29 @@ type RawSeries struct {
 // WriteSeriesFile writes the raw sampled series of s to path as gzip'd
 // JSON, through a temporary file, so a file under that name is whole.
 func WriteSeriesFile(path string, s Series) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("series file: %w", err)
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), ".series-*")
+	err := WriteGzip(path, func(w io.Writer) error {
+		return json.NewEncoder(w).Encode(RawSeries{Replication: s.Replication, Visibility: s.Visibility, WAL: s.WAL})
+	})
 	if err != nil {
 		return fmt.Errorf("series file: %w", err)
 	}
+	return nil
+}
+
+// WriteGzip writes what write writes to path, gzip'd, through a temporary
+// file beside it renamed at the end, so that a file under that name is
+// whole; the dirs on the way are made.
+func WriteGzip(path string, write func(io.Writer) error) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*")
+	if err != nil {
+		return err
+	}
 	defer os.Remove(f.Name()) // after the rename, nothing
 	z := gzip.NewWriter(f)
-	err = json.NewEncoder(z).Encode(RawSeries{Replication: s.Replication, Visibility: s.Visibility, WAL: s.WAL})
+	err = write(z)
 	if cerr := z.Close(); err == nil {
 		err = cerr
 	}
@@ -217,10 +230,7 @@ func WriteSeriesFile(path string, s Series) error {
 	if err == nil {
 		err = os.Rename(f.Name(), path)
 	}
-	if err != nil {
-		return fmt.Errorf("series file: %w", err)
-	}
-	return nil
+	return err
 }
 
 // ReadSeriesFile reads a series file written by WriteSeriesFile.

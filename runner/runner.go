@@ -8,13 +8,13 @@
 package runner
 
 import (
-	"compress/gzip"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -476,29 +476,7 @@ func capacitySpans(s *scenario.Scenario) []result.Span {
 // writeHistory writes the ledger's history, gzip'd, to path: through a
 // temporary file, so that a file under that name is whole.
 func writeHistory(path string, led *workload.Ledger, nodes []string) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("history: %w", err)
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), ".history-*")
-	if err != nil {
-		return fmt.Errorf("history: %w", err)
-	}
-	defer os.Remove(f.Name()) // after the rename, nothing
-	z := gzip.NewWriter(f)
-	err = led.WriteHistory(z, nodes)
-	if cerr := z.Close(); err == nil {
-		err = cerr
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(f.Name(), 0o644)
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
+	if err := result.WriteGzip(path, func(w io.Writer) error { return led.WriteHistory(w, nodes) }); err != nil {
 		return fmt.Errorf("history: %w", err)
 	}
 	return nil
