@@ -77,8 +77,10 @@ type Controller struct {
 	// repointed, synchronous again, or failed), while Run goes on
 	// probing the new primary and watching the old one for a split brain.
 	failedOver chan struct{}
-	// watchers are the split brain watches of the demoted primaries.
+	// watchers are the split brain watches of the demoted primaries; they
+	// run until runCtx, Run's context, ends.
 	watchers sync.WaitGroup
+	runCtx   context.Context
 	mu       sync.Mutex
 	tl       Timeline // under mu
 }
@@ -110,6 +112,7 @@ const failoverLimit = 20 * time.Second
 func (ctl *Controller) Run(ctx context.Context) {
 	defer close(ctl.done)
 	defer ctl.watchers.Wait()
+	ctl.runCtx = ctx
 	// The controller is a client like the others: with link proxies it
 	// sits on its own links and sees the partitions a scenario makes.
 	cs := cluster.NewConns(ctl.c, "pgbench-ha-health", min(max(ctl.cfg.DetectAfter/2, 50*time.Millisecond), time.Second)).Via(ctl.cfg.Client)
@@ -340,7 +343,8 @@ func (ctl *Controller) promote(ctx context.Context, cs *cluster.Conns, old strin
 	// The old primary is watched from its demotion on, not from the
 	// end of the repoints and the synchronous restore.
 	ctl.watchers.Add(1)
-	go func() { defer ctl.watchers.Done(); ctl.watchOld(ctx, old) }()
+	// Until the run ends, not the failover (whose context outlives it).
+	go func() { defer ctl.watchers.Done(); ctl.watchOld(ctl.runCtx, old) }()
 	ctl.cfg.Emit(result.Event{Ms: msOf(f.PromoteDone), Kind: result.EventPromoteDone, Node: best.name,
 		Detail: fmt.Sprintf("promoted in %s", (f.PromoteDone - f.PromoteStart).Round(100*time.Microsecond))})
 	if !ctl.cfg.Repoint {
