@@ -187,7 +187,8 @@ func (b *Backend) cachedTemplate() string {
 	if b.cacheDir == "" {
 		return ""
 	}
-	h := sha256.Sum256([]byte(b.version + "\x00" + b.binDir + "\x00" + strings.Join(cluster.InitdbArgs(), " ")))
+	h := sha256.Sum256([]byte(b.version + "\x00" + b.binDir + "\x00" + strings.Join(cluster.InitdbArgs(), " ") +
+		"\x00" + strings.Join(minimalSettings, " ")))
 	return filepath.Join(b.cacheDir, "template-"+b.version+"-"+hex.EncodeToString(h[:6]))
 }
 
@@ -266,6 +267,31 @@ func (b *Backend) baseEnv() []string {
 // taken from the cache when a run before made it, else made with initdb
 // (and then cached). The superuser's initdb password is random and thrown
 // away; every cluster sets its own passwords.
+// minimalSettings are the lowest values of the settings a standby must
+// not set below its primary's. A standby checks them, at its first start,
+// against those its control file recorded: a standby copied from the
+// template would refuse to start below the template's (initdb's
+// max_connections = 100 against a scenario's 50, say). The template
+// records these instead, and the primary's own values reach the
+// standbys in the WAL, as they would from a base backup.
+var minimalSettings = []string{"max_connections=4", "max_worker_processes=0", "max_wal_senders=0",
+	"max_prepared_transactions=0", "max_locks_per_transaction=10"}
+
+// lowerRecordedSettings makes the template's control file record
+// minimalSettings: one start in single-user mode, which records the
+// settings it runs with, then its clean shutdown.
+func (b *Backend) lowerRecordedSettings(ctx context.Context, dir string) error {
+	args := []string{"--single", "-D", dir}
+	for _, kv := range minimalSettings {
+		args = append(args, "-c", kv)
+	}
+	args = append(args, "template1")
+	if out, err := b.run(ctx, filepath.Join(b.binDir, "postgres"), args, nil); err != nil {
+		return fmt.Errorf("template: record minimal settings: %w: %s", err, lastLines(out, 5))
+	}
+	return nil
+}
+
 func (b *Backend) template(ctx context.Context) (string, error) {
 	b.tmplOnce.Do(func() {
 		start := time.Now()
@@ -286,6 +312,10 @@ func (b *Backend) template(ctx context.Context) (string, error) {
 		os.Remove(pw)
 		if err != nil {
 			b.tmplErr = fmt.Errorf("initdb: %w", err)
+			return
+		}
+		if err := b.lowerRecordedSettings(ctx, dir); err != nil {
+			b.tmplErr = err
 			return
 		}
 		if err := cleanlyShutDown(dir); err != nil {
