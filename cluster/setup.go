@@ -348,3 +348,24 @@ func CheckShutDown(pgControl []byte) error {
 	}
 	return nil
 }
+
+// MinimalSettings are the lowest values of the settings a standby must not
+// set below its primary's. A standby checks them, at its first start,
+// against those its control file recorded: a standby copied from an initdb
+// template would refuse to start below the template's (initdb's
+// max_connections = 100 against a scenario's 50, say). A template records
+// these instead, and the primary's own values reach the standbys in the
+// WAL, as they would from a base backup.
+var MinimalSettings = []string{"max_connections=4", "max_worker_processes=0", "max_wal_senders=0",
+	"max_prepared_transactions=0", "max_locks_per_transaction=10"}
+
+// SingleUserArgs are the arguments, after -D, of the single-user start
+// that makes a fresh template's control file record MinimalSettings (it
+// reads its commands from stdin: none, it shuts down cleanly).
+func SingleUserArgs() []string {
+	var args []string
+	for _, kv := range MinimalSettings {
+		args = append(args, "-c", kv)
+	}
+	return append(args, "template1")
+}

@@ -54,6 +54,11 @@ func (c *Cluster) makeTemplate(ctx context.Context, n *node) (*template, error) 
 	if err := c.initdb(ctx, n, pw); err != nil {
 		return nil, err
 	}
+	// Its control file records the lowest settings a standby is checked
+	// against (cluster.MinimalSettings), not initdb's.
+	if err := c.run(ctx, n, nil, "postgres", append([]string{"--single", "-D", dataDir}, cluster.SingleUserArgs()...)...); err != nil {
+		return nil, fmt.Errorf("template: record minimal settings: %w", err)
+	}
 	var buf bytes.Buffer
 	if err := c.b.pool.Client.DownloadFromContainer(n.ct.id, dc.DownloadFromContainerOptions{Path: dataDir, OutputStream: &buf, Context: ctx}); err != nil {
 		return nil, fmt.Errorf("read the template: %w", err)

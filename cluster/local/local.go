@@ -188,7 +188,7 @@ func (b *Backend) cachedTemplate() string {
 		return ""
 	}
 	h := sha256.Sum256([]byte(b.version + "\x00" + b.binDir + "\x00" + strings.Join(cluster.InitdbArgs(), " ") +
-		"\x00" + strings.Join(minimalSettings, " ")))
+		"\x00" + strings.Join(cluster.MinimalSettings, " ")))
 	return filepath.Join(b.cacheDir, "template-"+b.version+"-"+hex.EncodeToString(h[:6]))
 }
 
@@ -267,25 +267,12 @@ func (b *Backend) baseEnv() []string {
 // taken from the cache when a run before made it, else made with initdb
 // (and then cached). The superuser's initdb password is random and thrown
 // away; every cluster sets its own passwords.
-// minimalSettings are the lowest values of the settings a standby must
-// not set below its primary's. A standby checks them, at its first start,
-// against those its control file recorded: a standby copied from the
-// template would refuse to start below the template's (initdb's
-// max_connections = 100 against a scenario's 50, say). The template
-// records these instead, and the primary's own values reach the
-// standbys in the WAL, as they would from a base backup.
-var minimalSettings = []string{"max_connections=4", "max_worker_processes=0", "max_wal_senders=0",
-	"max_prepared_transactions=0", "max_locks_per_transaction=10"}
-
 // lowerRecordedSettings makes the template's control file record
-// minimalSettings: one start in single-user mode, which records the
-// settings it runs with, then its clean shutdown.
+// cluster.MinimalSettings: one start in single-user mode, which records
+// the settings it runs with, then its clean shutdown.
 func (b *Backend) lowerRecordedSettings(ctx context.Context, dir string) error {
 	args := []string{"--single", "-D", dir}
-	for _, kv := range minimalSettings {
-		args = append(args, "-c", kv)
-	}
-	args = append(args, "template1")
+	args = append(args, cluster.SingleUserArgs()...)
 	if out, err := b.run(ctx, filepath.Join(b.binDir, "postgres"), args, nil); err != nil {
 		return fmt.Errorf("template: record minimal settings: %w: %s", err, lastLines(out, 5))
 	}
