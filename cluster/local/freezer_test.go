@@ -116,11 +116,13 @@ func TestCgroupsGoneAfterDown(t *testing.T) {
 	c := cl.(*Cluster)
 	inCgroup := func(n *node) {
 		t.Helper()
+		// The tree first, then the cgroup: a process forked in between
+		// is in the cgroup's list and not in the tree, never the reverse.
+		tree := append(descendants(n.proc.pgid), n.proc.pgid)
 		pids, err := n.cg.procs()
 		if err != nil {
 			t.Fatal(err)
 		}
-		tree := append(descendants(n.proc.pgid), n.proc.pgid)
 		for _, pid := range tree {
 			if !slices.Contains(pids, pid) && alive(pid) {
 				t.Errorf("%s: process %d not in its cgroup %s (%v)", n.name, pid, n.cg.dir, pids)
