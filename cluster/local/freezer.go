@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -61,6 +62,9 @@ func openFreezer(mount, run string) (string, error) {
 	if st.Type != cgroupSuperMagic {
 		return "", fmt.Errorf("freezer: %s is not a cgroup v1 hierarchy", mount)
 	}
+	if !mountedWith(mount, "freezer") {
+		return "", fmt.Errorf("freezer: %s is not a freezer hierarchy", mount)
+	}
 	top := filepath.Join(mount, freezerTop)
 	dir := filepath.Join(top, run)
 	// Another run may remove top between the two: try again.
@@ -82,6 +86,22 @@ func openFreezer(mount, run string) (string, error) {
 		return "", fmt.Errorf("freezer: %s is not a freezer hierarchy", mount)
 	}
 	return dir, nil
+}
+
+// mountedWith reports whether /proc/self/mounts has a cgroup mounted at
+// mount with the controller among its options.
+func mountedWith(mount, controller string) bool {
+	b, err := os.ReadFile("/proc/self/mounts")
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 4 && f[1] == mount && f[2] == "cgroup" && slices.Contains(strings.Split(f[3], ","), controller) {
+			return true
+		}
+	}
+	return false
 }
 
 // closeFreezer removes the run's cgroup, its nodes' first (their

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -210,9 +211,10 @@ func stopServers(dataDirs []string, dryRun bool) ([]Leftover, error) {
 }
 
 // keptServer is the pid of the postmaster running dataDir, if its
-// postmaster.pid names a live process whose working directory is dataDir
-// (a postmaster works in its data directory): never another process that
-// reused the pid.
+// postmaster.pid names a live process started with that data directory
+// (its command line, which anyone may read where its working directory
+// may not be: a container without CAP_SYS_PTRACE), never another process
+// that reused the pid.
 func keptServer(dataDir string) (int, bool) {
 	b, err := os.ReadFile(filepath.Join(dataDir, "postmaster.pid"))
 	if err != nil {
@@ -223,8 +225,8 @@ func keptServer(dataDir string) (int, bool) {
 	if err != nil || pid <= 0 {
 		return 0, false
 	}
-	cwd, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid))
-	if err != nil || filepath.Clean(cwd) != filepath.Clean(dataDir) {
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil || !slices.Contains(strings.Split(string(cmdline), "\x00"), filepath.Clean(dataDir)) {
 		return 0, false
 	}
 	return pid, alive(pid)
