@@ -48,12 +48,14 @@ func Checks(v *result.Variant, in Input) []result.Check {
 				a.FinalPrimary, rows, a.Acked, a.Lost, a.UnknownFound, a.Ghosts, a.Foreign, want)))
 	}
 	if len(in.Inserted) > 0 && v.Summary.Audit != nil {
+		// One copy of the ledger, paired once with the server's rows, for
+		// both checks that read them.
 		entries := led.Snapshot()
 		at, present := serverTimes(entries, led.FirstID(), in.Inserted)
 		out = append(out, bracketCheck(entries, at, present, v.Summary.Audit.FinalPrimary))
-	}
-	if c, ok := outageCheck(v, in); ok {
-		out = append(out, c)
+		if c, ok := outageCheck(v, entries, at, present, in.Inserted); ok {
+			out = append(out, c)
+		}
 	}
 	if c, ok := landingCheck(v, in); ok {
 		out = append(out, c)
@@ -169,14 +171,12 @@ func bracketCheck(entries []workload.Entry, at []time.Duration, present []bool, 
 // tolerance, plus 1 ms. A row in the outage the ledger does not account
 // for, or a write the ledger has in it that the server lacks, breaks it.
 // The headline outage runs from ack to ack: the message gives it beside.
-func outageCheck(v *result.Variant, in Input) (result.Check, bool) {
+func outageCheck(v *result.Variant, entries []workload.Entry, at []time.Duration, present []bool, inserted []workload.Inserted) (result.Check, bool) {
 	f := v.Summary.Failover
 	if f == nil || f.FaultMs == nil || f.WriteUnavailableMs == nil || *f.WriteUnavailableMs < msOf(minOutage) ||
-		v.Summary.Audit == nil || len(in.Inserted) == 0 || in.Ledger == nil {
+		v.Summary.Audit == nil || len(inserted) == 0 {
 		return result.Check{}, false
 	}
-	entries := in.Ledger.Snapshot()
-	at, present := serverTimes(entries, in.Ledger.FirstID(), in.Inserted)
 	// In whole microseconds, as the figures are kept.
 	landed := time.Duration(math.Round(*f.FaultMs*1000)) * time.Microsecond
 	var from, to time.Duration
@@ -199,8 +199,8 @@ func outageCheck(v *result.Variant, in Input) (result.Check, bool) {
 	if !haveFrom || !haveTo {
 		return result.Check{}, false // no write of the final primary's on one side
 	}
-	server := make([]time.Duration, 0, len(in.Inserted))
-	for _, r := range in.Inserted {
+	server := make([]time.Duration, 0, len(inserted))
+	for _, r := range inserted {
 		server = append(server, r.At)
 	}
 	slices.Sort(server)
