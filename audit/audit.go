@@ -35,6 +35,13 @@ type Config struct {
 	Timeout time.Duration
 	// NodeNames maps the ledger's node indexes to names (for reports).
 	NodeNames []string
+	// Inserted, when set, receives when the final primary inserted each
+	// row it holds (created_at, by its clock), as offsets from Start,
+	// sorted by id: the server's record of when writes went through, read
+	// with the ids in one pass. Servers and harness share the host's
+	// clock on the local and docker backends.
+	Inserted *[]workload.Inserted
+	Start    time.Time
 }
 
 // Rows is the set of order ids a node holds, from the ledger's first id
@@ -85,7 +92,16 @@ func Run(ctx context.Context, c cluster.Cluster, roles *cluster.Roles, led *work
 		if err != nil {
 			return nil, fmt.Errorf("audit: %s: %w", nodes[i].Node, err)
 		}
-		ids, err := readIDs(ctx, conn, led.FirstID())
+		var ids []int64
+		if i == 0 && cfg.Inserted != nil {
+			*cfg.Inserted, err = readInserted(ctx, conn, led.FirstID(), cfg.Start)
+			ids = make([]int64, len(*cfg.Inserted))
+			for j, r := range *cfg.Inserted {
+				ids[j] = r.ID
+			}
+		} else {
+			ids, err = readIDs(ctx, conn, led.FirstID())
+		}
 		if err != nil {
 			return nil, fmt.Errorf("audit: %s: %w", nodes[i].Node, err)
 		}

@@ -429,14 +429,12 @@ func runVariant(ctx context.Context, opts Options, p scenario.Plan, rep int, dir
 	}
 
 	phase("audit")
-	a, err := audit.Run(ctx, c, roles, led, audit.Config{Timeout: s.Probes.AuditTimeout.D(), NodeNames: nodeNames})
+	a, err := audit.Run(ctx, c, roles, led, audit.Config{Timeout: s.Probes.AuditTimeout.D(), NodeNames: nodeNames,
+		Inserted: &in.Inserted, Start: start})
 	if err != nil {
 		return err
 	}
 	v.Summary.Audit = a
-	if in.Inserted, err = audit.InsertTimes(ctx, c, a.FinalPrimary, firstID, start); err != nil {
-		return err
-	}
 	// Every primary failed over, in order: what each wrote that the final
 	// primary's timeline left behind.
 	if f := v.Summary.Failover; f != nil {

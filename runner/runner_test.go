@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -276,6 +277,9 @@ func TestRunKillPromote(t *testing.T) {
 			}
 			if len(v.Checks) < 4 {
 				t.Errorf("%d self-checks, want the 4 conservation checks", len(v.Checks))
+			}
+			if !slices.ContainsFunc(v.Checks, func(c result.Check) bool { return c.Name == "insert times lie between send and ack" }) {
+				t.Errorf("no check against the final primary's insert times: %+v", v.Checks)
 			}
 			for _, c := range v.Checks {
 				switch {
