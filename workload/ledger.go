@@ -56,19 +56,20 @@ func (e Entry) WasSent() bool { return e.Writer >= 0 }
 // unsent is the entry of an id not sent (yet).
 var unsent = Entry{Node: -1, Writer: -1, Scheduled: -1}
 
-// record is how the ledger keeps an Entry, in 20 bytes instead of 32: a
-// run of 10 million writes keeps 200 MB. The base time is At once the
+// record is how the ledger keeps an Entry, in 18 bytes instead of 32: a
+// run of 10 million writes keeps 180 MB. The base time is At once the
 // write has an outcome, Sent before; the others are µs before it. Sent
 // and Scheduled come back truncated to the µs (as the history writes
-// them); At keeps its ns. A time too far from the base for 32 bits of µs
-// (36 minutes) sends the whole entry to the ledger's overflow map.
+// them); At keeps its ns. A base beyond 48 bits of ns (78 hours) or a
+// time too far from the base for 32 bits of µs (36 minutes) sends the
+// whole entry to the ledger's overflow map.
+//
+// Every field is made of 16-bit halves, so the record aligns to 2 bytes:
+// an int32 would align it to 4 and pad it to 20, an int64 to 8 and 24.
 type record struct {
-	// The base time in ns, in two halves: an int64 would align the
-	// record to 8 bytes and make it 24.
-	baseLo  uint32
-	baseHi  int32
-	sent    int32 // µs from Sent to the base
-	sched   int32 // µs from Scheduled to the base; noSchedule: -1
+	base    [3]uint16 // ns, a signed 48-bit number, low half first
+	sent    [2]uint16 // int32 µs from Sent to the base
+	sched   [2]uint16 // int32 µs from Scheduled to the base; noSchedule: none
 	writer  int16
 	outcome uint8 // an Outcome, | overflowed
 	node    int8
@@ -77,11 +78,17 @@ type record struct {
 const (
 	noSchedule = math.MinInt32
 	overflowed = 0x80
-	// chunkLen records make a chunk (20 KB): the ledger grows a chunk at
-	// a time, never copying what it holds, so a million writes take 20 MB
+	// chunkLen records make a chunk (18 KB): the ledger grows a chunk at
+	// a time, never copying what it holds, so a million writes take 18 MB
 	// however they arrived, not up to twice that while a slice doubles.
 	chunkLen = 1024
+	// baseBits is the width of a record's base time.
+	baseBits = 48
 )
+
+// put32 and get32 store an int32 in two 16-bit halves.
+func put32(v int32) [2]uint16 { return [2]uint16{uint16(uint32(v)), uint16(uint32(v) >> 16)} }
+func get32(h [2]uint16) int32 { return int32(uint32(h[0]) | uint32(h[1])<<16) }
 
 // encode returns e as a record, false if a time does not fit.
 func encode(e Entry) (record, bool) {
@@ -89,8 +96,12 @@ func encode(e Entry) (record, bool) {
 	if e.Outcome == Pending {
 		base = e.Sent
 	}
-	r := record{baseLo: uint32(uint64(base)), baseHi: int32(uint64(base) >> 32),
-		writer: e.Writer, outcome: uint8(e.Outcome), node: e.Node, sched: noSchedule}
+	r := record{writer: e.Writer, outcome: uint8(e.Outcome), node: e.Node, sched: put32(noSchedule)}
+	if b := int64(base); b != b<<(64-baseBits)>>(64-baseBits) {
+		return r, false
+	}
+	u := uint64(base)
+	r.base = [3]uint16{uint16(u), uint16(u >> 16), uint16(u >> 32)}
 	if e.Writer < 0 {
 		return r, true // Sent and Scheduled are meaningless
 	}
@@ -99,7 +110,7 @@ func encode(e Entry) (record, bool) {
 	if d != int64(int32(d)) {
 		return r, false
 	}
-	r.sent = int32(d)
+	r.sent = put32(int32(d))
 	// A negative Scheduled (none) stays negative: kept when a whole µs,
 	// else -1.
 	if e.Scheduled >= 0 || e.Scheduled%time.Microsecond == 0 {
@@ -107,14 +118,15 @@ func encode(e Entry) (record, bool) {
 		if d != int64(int32(d)) || d == noSchedule {
 			return r, false
 		}
-		r.sched = int32(d)
+		r.sched = put32(int32(d))
 	}
 	return r, true
 }
 
 // decode is the Entry of r.
 func (r record) decode() Entry {
-	base := time.Duration(int64(r.baseHi)<<32 | int64(r.baseLo))
+	u := uint64(r.base[0]) | uint64(r.base[1])<<16 | uint64(r.base[2])<<32
+	base := time.Duration(int64(u<<(64-baseBits)) >> (64 - baseBits)) // sign-extended
 	e := Entry{Writer: r.writer, Outcome: Outcome(r.outcome), Node: r.node, Scheduled: -1}
 	if e.Outcome != Pending {
 		e.At = base
@@ -123,9 +135,9 @@ func (r record) decode() Entry {
 		return e
 	}
 	bus := base.Microseconds()
-	e.Sent = time.Duration(bus-int64(r.sent)) * time.Microsecond
-	if r.sched != noSchedule {
-		e.Scheduled = time.Duration(bus-int64(r.sched)) * time.Microsecond
+	e.Sent = time.Duration(bus-int64(get32(r.sent))) * time.Microsecond
+	if s := get32(r.sched); s != noSchedule {
+		e.Scheduled = time.Duration(bus-int64(s)) * time.Microsecond
 	}
 	return e
 }

@@ -335,11 +335,12 @@ func TestLedgerConcurrent(t *testing.T) {
 
 // TestLedgerRecord: an entry keeps At to the ns and Sent and Scheduled to
 // the µs (truncated, as the history writes them), whatever their distance
-// from At, in 20 bytes unless a distance exceeds 32 bits of µs.
+// from At, in 18 bytes unless a distance exceeds 32 bits of µs or At 48
+// bits of ns.
 func TestLedgerRecord(t *testing.T) {
 	t.Parallel()
-	if size := unsafe.Sizeof(record{}); size != 20 {
-		t.Fatalf("record is %d bytes, want 20", size)
+	if size := unsafe.Sizeof(record{}); size != 18 {
+		t.Fatalf("record is %d bytes, want 18", size)
 	}
 	ns := func(n int64) time.Duration { return time.Duration(n) }
 	const day = 24 * time.Hour
@@ -360,6 +361,8 @@ func TestLedgerRecord(t *testing.T) {
 			Entry{At: day, Sent: ms(2), Scheduled: ms(1), Writer: 1, Outcome: Unknown, Node: 1}},
 		{"scheduled a day before it was sent", 1, ms(1), day, day + ms(1), Acked,
 			Entry{At: day + ms(1), Sent: day, Scheduled: ms(1), Writer: 1, Outcome: Acked, Node: 1}},
+		{"answered after 100 hours: beyond 48 bits of ns", 1, ms(1), ms(2), 100*time.Hour + ns(7), Acked,
+			Entry{At: 100*time.Hour + ns(7), Sent: ms(2), Scheduled: ms(1), Writer: 1, Outcome: Acked, Node: 1}},
 		{"negative offsets (sent before the window began)", 1, -ms(3), ns(-2_000_500), ns(-1_000_500), Acked,
 			Entry{At: ns(-1_000_500), Sent: -ms(2), Scheduled: -ms(3), Writer: 1, Outcome: Acked, Node: 1}},
 	}
