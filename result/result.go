@@ -379,7 +379,42 @@ type Failover struct {
 	// being the one the fields above describe: more than one when a
 	// promoted node failed in turn and the next was promoted.
 	Failovers []FailoverStep `json:"failovers,omitempty"`
+	// Predicted is the range the manager's and the client path's settings
+	// put the write outage in, and whether the measured one lies in it;
+	// null when no model covers the fault.
+	Predicted *Prediction `json:"predicted,omitempty"`
 }
+
+// Prediction is the write outage the settings predict: the sum of the
+// terms' ranges (docs/failover-model.md gives the model and its sources).
+type Prediction struct {
+	Model  string           `json:"model"` // e.g. "patroni: leader node dead"
+	LowMs  float64          `json:"low_ms"`
+	HighMs float64          `json:"high_ms"`
+	Terms  []PredictionTerm `json:"terms"`
+	// Verdict sets the measured write outage against the range: within,
+	// below or above; empty without a measured outage.
+	Verdict string `json:"verdict,omitempty"`
+	// Sentence says it in words, for the report.
+	Sentence string `json:"sentence,omitempty"`
+}
+
+// PredictionTerm is one step of the outage and the range the settings
+// give it.
+type PredictionTerm struct {
+	Name   string  `json:"name"`
+	LowMs  float64 `json:"low_ms"`
+	HighMs float64 `json:"high_ms"`
+	// Rule is how the settings give the range ("ttl - loop_wait .. ttl").
+	Rule string `json:"rule"`
+}
+
+// Prediction verdicts.
+const (
+	VerdictWithin = "within"
+	VerdictBelow  = "below"
+	VerdictAbove  = "above"
+)
 
 // FailoverStep is one failover: a primary found dead and what the
 // controller did about it. Every *_ms field is an offset from the start

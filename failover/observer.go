@@ -1,0 +1,210 @@
+package failover
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/pgbench-ha/pgbench-ha/cluster"
+	"github.com/pgbench-ha/pgbench-ha/result"
+)
+
+// Manager is what the runner runs beside the workload to fail over: the
+// harness's own Controller, or an Observer of a manager the cluster runs
+// itself (Patroni). Run returns when ctx ends; Wait then gives what
+// happened.
+type Manager interface {
+	Run(ctx context.Context)
+	Wait() Timeline
+}
+
+// LeaderSource tells which node holds the manager's leader lock now ("":
+// nobody, the key expired or was released), as the manager's store (etcd)
+// has it.
+type LeaderSource interface {
+	Leader(ctx context.Context) (string, error)
+}
+
+// Observer watches a failover that another manager does (Patroni): it
+// acts on nothing and records the same events as the Controller, so the
+// figures are measured alike whoever decides. From the outside: the
+// primary's health probe failing (probe_failed), from the manager's store:
+// the leader key gone or moved (detected, with the reason), a new node
+// holding it (promote_start), from PostgreSQL: that node writable
+// (promote_done), the others streaming from it (repoint) and one of them
+// synchronous (sync_restored). Every demoted primary is then watched for a
+// split brain, as the Controller does, until the end of the run.
+type Observer struct {
+	ctl    *Controller
+	leader LeaderSource
+}
+
+// NewObserver returns an observer of the failovers of the manager whose
+// leader lock src reads; cfg's DetectAfter, Repoint, Slots and SyncAfter
+// are not used (the manager decides).
+func NewObserver(c cluster.Cluster, roles *cluster.Roles, src LeaderSource, cfg Config) *Observer {
+	return &Observer{ctl: New(c, roles, cfg), leader: src}
+}
+
+// Wait blocks until Run has returned and gives the timeline.
+func (o *Observer) Wait() Timeline { return o.ctl.Wait() }
+
+// observerProbeTimeout bounds the health probe: a frozen node does not
+// answer, and the observer must go on reading the leader key meanwhile.
+const observerProbeTimeout = 200 * time.Millisecond
+
+// Run polls the primary's health, the leader key and the new leader's
+// state every ProbeInterval until ctx ends.
+func (o *Observer) Run(ctx context.Context) {
+	ctl := o.ctl
+	defer close(ctl.done)
+	defer ctl.watchers.Wait()
+	ctl.runCtx = ctx
+	cs := cluster.NewConns(ctl.c, "pgbench-ha-health", observerProbeTimeout)
+	defer cs.Close()
+	t := time.NewTicker(ctl.cfg.ProbeInterval)
+	defer t.Stop()
+	holder := ctl.roles.Primary() // the leader key's holder, as last read
+	var (
+		failing  bool
+		since    time.Duration
+		cur      *Failover       // detected, not yet promoted
+		follows  map[string]bool // replicas seen streaming from the leader
+		syncSeen bool
+		storeErr string // the last error reading the store, reported once
+	)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		primary := ctl.roles.Primary()
+		probeStart := ctl.now()
+		if ctl.probe(ctx, cs, primary) {
+			failing = false
+		} else if !failing && ctx.Err() == nil {
+			failing, since = true, probeStart
+			ctl.cfg.Emit(result.Event{Ms: msOf(since), Kind: result.EventProbeFailed, Node: primary})
+		}
+		lctx, cancel := context.WithTimeout(ctx, observerProbeTimeout)
+		now := ctl.now()
+		h, err := o.leader.Leader(lctx)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			if msg := err.Error(); msg != storeErr {
+				storeErr = msg
+				ctl.cfg.Emit(result.Event{Ms: msOf(now), Kind: result.EventError, Detail: "read the leader key: " + msg})
+			}
+			continue
+		}
+		storeErr = ""
+		if h != holder {
+			old := holder
+			holder = h
+			if cur == nil && old != "" {
+				cur = &Failover{Detected: now, OldPrimary: old}
+				if failing {
+					cur.FirstFailure = since
+				}
+				why := "the leader key of " + old + " expired or was released"
+				if h != "" {
+					why = "the leader key moved from " + old + " to " + h
+				}
+				ctl.cfg.Emit(result.Event{Ms: msOf(now), Kind: result.EventDetected, Node: old, Detail: why})
+				ctl.roles.MarkDown(old)
+			}
+			if h != "" && cur != nil {
+				if h == cur.OldPrimary {
+					// The same node took the key again (PostgreSQL
+					// restarted in place): no promotion.
+					ctl.cfg.Emit(result.Event{Ms: msOf(now), Kind: result.EventPhase, Node: h, Detail: h + " holds the leader key again"})
+					ctl.roles.MarkUp(h)
+					ctl.record(*cur)
+					cur = nil
+				} else {
+					cur.PromoteStart = now
+					ctl.cfg.Emit(result.Event{Ms: msOf(now), Kind: result.EventPromoteStart, Node: h, Detail: h + " took the leader key"})
+				}
+			}
+		}
+		if cur != nil && cur.PromoteStart > 0 && holder != "" && ctl.writable(ctx, cs, holder) {
+			f := *cur
+			cur = nil
+			f.PromoteDone, f.NewPrimary, f.Promoted = ctl.now(), holder, true
+			ctl.roles.Promote(holder)
+			ctl.cfg.Emit(result.Event{Ms: msOf(f.PromoteDone), Kind: result.EventPromoteDone, Node: holder,
+				Detail: fmt.Sprintf("writable %s after it took the leader key", (f.PromoteDone - f.PromoteStart).Round(100*time.Microsecond))})
+			ctl.watchers.Add(1)
+			go func() { defer ctl.watchers.Done(); ctl.watchOld(ctx, f.OldPrimary) }()
+			ctl.record(f)
+			follows, syncSeen = map[string]bool{}, false
+		}
+		if follows != nil && holder == ctl.roles.Primary() {
+			o.followers(ctx, cs, holder, follows, &syncSeen)
+		}
+	}
+}
+
+// probe is healthy with the observer's short timeout.
+func (ctl *Controller) probe(ctx context.Context, cs *cluster.Conns, node string) bool {
+	conn, err := cs.Get(ctx, node)
+	if err != nil {
+		return false
+	}
+	qctx, cancel := context.WithTimeout(ctx, observerProbeTimeout)
+	defer cancel()
+	if _, err := conn.Exec(qctx, ";"); err != nil {
+		cs.Drop(node)
+		return false
+	}
+	return true
+}
+
+// followers emits a repoint event for each replica newly seen streaming
+// from primary, and sync_restored the first time one of them is
+// synchronous.
+func (o *Observer) followers(ctx context.Context, cs *cluster.Conns, primary string, seen map[string]bool, syncSeen *bool) {
+	ctl := o.ctl
+	conn, err := cs.Get(ctx, primary)
+	if err != nil {
+		return
+	}
+	qctx, cancel := context.WithTimeout(ctx, observerProbeTimeout)
+	defer cancel()
+	rows, err := conn.Query(qctx, `SELECT application_name, sync_state FROM pg_stat_replication WHERE state = 'streaming'`)
+	if err != nil {
+		cs.Drop(primary)
+		return
+	}
+	type row struct{ name, state string }
+	var got []row
+	for rows.Next() {
+		var r row
+		if rows.Scan(&r.name, &r.state) == nil {
+			got = append(got, r)
+		}
+	}
+	if rows.Err() != nil {
+		return
+	}
+	now := ctl.now()
+	for _, r := range got {
+		if !seen[r.name] {
+			seen[r.name] = true
+			ctl.cfg.Emit(result.Event{Ms: msOf(now), Kind: result.EventRepoint, Node: r.name, Detail: "now streams from " + primary})
+		}
+		if !*syncSeen && (r.state == "sync" || r.state == "quorum") {
+			*syncSeen = true
+			ctl.cfg.Emit(result.Event{Ms: msOf(now), Kind: result.EventSyncRestored, Node: primary, Detail: r.name + " is " + r.state})
+		}
+	}
+}
+
+var (
+	_ Manager = (*Controller)(nil)
+	_ Manager = (*Observer)(nil)
+)

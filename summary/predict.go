@@ -1,0 +1,124 @@
+package summary
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/pgbench-ha/pgbench-ha/internal/numtext"
+	"github.com/pgbench-ha/pgbench-ha/result"
+)
+
+// Model holds the settings the outage model reads: the failover
+// manager's and the client path's. docs/failover-model.md derives each
+// term and gives its sources.
+type Model struct {
+	Mode string // promote or patroni
+	// promote: the controller's health probe.
+	DetectAfter, ProbeInterval time.Duration
+	// patroni: the leader key's ttl, the HA loop's period, and how long
+	// a crashed leader's PostgreSQL may take to start before failing over.
+	TTL, LoopWait, PrimaryStartTimeout time.Duration
+	// Path is the client path: direct, haproxy or pgbouncer (in front of
+	// HAProxy or of each node: PgBouncerNodes).
+	Path           string
+	PgBouncerNodes bool
+	// HAProxy's health check: every Inter, Rise successes to mark a
+	// server up.
+	Inter time.Duration
+	Rise  int
+}
+
+// Fault kinds and processes the model covers.
+const (
+	procNode     = ""         // the whole node
+	procPostgres = "postgres" // PostgreSQL alone, its manager alive
+)
+
+// Promotion's range: a standby's pg_promote() until it accepts writes.
+// 46-72 ms on an idle 2-core machine (FIELD-NOTES), up to a second on a
+// loaded one; Patroni adds its leader race (asking every member's REST API
+// how far it got), bounded by its 2 s member timeout.
+const (
+	promoteLow         = 30 * time.Millisecond
+	promoteHigh        = time.Second
+	patroniPromoteHigh = 3 * time.Second
+	// crashRecovery bounds a PostgreSQL restart after a crash on this
+	// kind of machine: the WAL since the last checkpoint replayed.
+	crashRecoveryLow  = 100 * time.Millisecond
+	crashRecoveryHigh = 5 * time.Second
+)
+
+// Predict is the outage range the settings give a fault on the primary:
+// nil when the model does not cover the fault (a figure that is wrong is
+// worse than none). process is the part of the node the fault hit ("" the
+// whole node).
+func Predict(m Model, kind, process string) *result.Prediction {
+	var p result.Prediction
+	add := func(name string, lo, hi time.Duration, rule string) {
+		p.Terms = append(p.Terms, result.PredictionTerm{Name: name, LowMs: msOf(lo), HighMs: msOf(hi), Rule: rule})
+		p.LowMs += msOf(lo)
+		p.HighMs += msOf(hi)
+	}
+	dead := (kind == "kill" || kind == "pause") && process == procNode
+	switch {
+	case m.Mode == "promote" && (dead || kind == "stop"):
+		p.Model = "promote: primary " + deadWord(kind)
+		add("detection", m.DetectAfter, m.DetectAfter+m.ProbeInterval+min(max(m.DetectAfter/2, 50*time.Millisecond), time.Second),
+			"detect_after .. detect_after + probe_interval + one probe's timeout")
+		add("promotion", promoteLow, promoteHigh, "pg_promote() until writable")
+	case m.Mode == "patroni" && dead:
+		p.Model = "patroni: leader node " + deadWord(kind)
+		add("leader key expiry", m.TTL-m.LoopWait, m.TTL,
+			"ttl - loop_wait .. ttl: the leader renewed its key at most loop_wait before")
+		add("a replica takes the key", 0, m.LoopWait, "0 .. loop_wait: at once on etcd's watch, else its next HA loop")
+		add("promotion", promoteLow, patroniPromoteHigh, "leader race and pg_ctl promote")
+	case m.Mode == "patroni" && kind == "kill" && process == procPostgres:
+		p.Model = "patroni: leader's PostgreSQL crashed, Patroni alive"
+		add("Patroni notices", 0, m.LoopWait, "0 .. loop_wait: its next HA loop")
+		add("restart in place", crashRecoveryLow, min(crashRecoveryHigh, m.PrimaryStartTimeout),
+			"crash recovery, failing over after primary_start_timeout")
+	default:
+		return nil
+	}
+	switch m.Path {
+	case "haproxy", "pgbouncer":
+		if m.Path == "pgbouncer" && m.PgBouncerNodes {
+			break // PgBouncer per node: the client finds the primary itself
+		}
+		rise := max(m.Rise, 1)
+		add("HAProxy marks the new primary up", time.Duration(rise-1)*m.Inter, time.Duration(rise)*m.Inter,
+			"(rise - 1) × inter .. rise × inter")
+	}
+	return &p
+}
+
+func deadWord(kind string) string {
+	switch kind {
+	case "pause":
+		return "hung (paused)"
+	case "stop":
+		return "stopped"
+	}
+	return "killed"
+}
+
+// Judge sets the measured outage (ms) against p's range, filling its
+// verdict and sentence.
+func Judge(p *result.Prediction, measuredMs float64) {
+	if p == nil {
+		return
+	}
+	rng := fmt.Sprintf("%s–%s ms", numtext.Thousands(int64(p.LowMs+0.5)), numtext.Thousands(int64(p.HighMs+0.5)))
+	got := numtext.Thousands(int64(measuredMs+0.5)) + " ms"
+	switch {
+	case measuredMs < p.LowMs:
+		p.Verdict = result.VerdictBelow
+		p.Sentence = fmt.Sprintf("The write outage, %s, is shorter than the settings predict (%s): something ended it before the model's steps could, or the fault did not hit as modelled.", got, rng)
+	case measuredMs > p.HighMs:
+		p.Verdict = result.VerdictAbove
+		p.Sentence = fmt.Sprintf("The write outage, %s, is longer than the settings predict (%s): a step took longer than its settings allow; the timeline shows which.", got, rng)
+	default:
+		p.Verdict = result.VerdictWithin
+		p.Sentence = fmt.Sprintf("The settings explain the write outage: %s, within the %s they predict.", got, rng)
+	}
+}
