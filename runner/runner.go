@@ -341,16 +341,14 @@ func runVariant(ctx context.Context, opts Options, p scenario.Plan, rep int, dir
 	go func() { defer wg.Done(); sampler.Run(bg) }()
 	timeline := chaos.New(c, roles, s.Faults, start, evs.emit)
 	go func() { defer wg.Done(); timeline.Run(bg) }()
-	var ctl *failover.Controller
-	if s.Failover.Mode == scenario.FailoverPromote {
-		ctl = failover.New(c, roles, failover.Config{
-			DetectAfter: s.Failover.DetectAfter.D(), ProbeInterval: s.Failover.ProbeInterval.D(),
-			Repoint: s.Failover.RepointEnabled(), Slots: s.SlotsEnabled(), Sync: isSync, Start: start, Emit: evs.emit,
-			SyncAfter: p.SynchronousAfterFailover,
-			Client:    scenario.ClientController,
-		})
+	if mgr := manager(c, roles, s, failover.Config{
+		DetectAfter: s.Failover.DetectAfter.D(), ProbeInterval: s.Failover.ProbeInterval.D(),
+		Repoint: s.Failover.RepointEnabled(), Slots: s.SlotsEnabled(), Sync: isSync, Start: start, Emit: evs.emit,
+		SyncAfter: p.SynchronousAfterFailover,
+		Client:    scenario.ClientController,
+	}); mgr != nil {
 		wg.Add(1)
-		go func() { defer wg.Done(); ctl.Run(bg) }()
+		go func() { defer wg.Done(); mgr.Run(bg) }()
 	}
 	led := workload.NewLedger(firstID)
 	live := &workload.Live{}
@@ -582,4 +580,13 @@ func ticks(ctx context.Context, p Progress, start time.Time, live *workload.Live
 		lag, vis := s.Live()
 		p.Tick(now, tps, lag, vis, live.Writers.Load())
 	}
+}
+
+// manager is the failover manager of the scenario's mode, nil for none.
+func manager(c cluster.Cluster, roles *cluster.Roles, s *scenario.Scenario, cfg failover.Config) failover.Manager {
+	switch s.Failover.Mode {
+	case scenario.FailoverPromote:
+		return failover.New(c, roles, cfg)
+	}
+	return nil
 }
