@@ -1130,6 +1130,9 @@ func buildVariant(v *result.Variant, i int) variantView {
 			{K: "First write after the fault", V: firstWriteAt(f)},
 			{K: "Writes unavailable", V: fmtMsOpt(f.WriteUnavailableMs, " ms")},
 		}
+		if pr := f.Predicted; pr != nil {
+			vv.Failover = append(vv.Failover, flaggedKV{K: "Predicted by the settings", V: predictedText(pr), Bad: pr.Verdict != "" && pr.Verdict != result.VerdictWithin})
+		}
 		if len(f.Repointed) > 0 {
 			vv.Failover = append(vv.Failover, flaggedKV{K: "Repointed", V: strings.Join(f.Repointed, ", ")})
 		}
@@ -1270,6 +1273,20 @@ func firstWriteAt(f *result.Failover) string {
 	s := relMsUnit(f.FirstWriteMs, f.FaultMs)
 	if f.FirstWriteMs != nil && f.FirstWriteNode != "" {
 		s += " (on " + f.FirstWriteNode + ")"
+	}
+	return s
+}
+
+// predictedText is a prediction in one line: the range, its model and
+// terms, and the verdict's sentence.
+func predictedText(p *result.Prediction) string {
+	terms := make([]string, len(p.Terms))
+	for i, t := range p.Terms {
+		terms[i] = fmt.Sprintf("%s %s–%s ms", t.Name, fmtMs(t.LowMs), fmtMs(t.HighMs))
+	}
+	s := fmt.Sprintf("%s–%s ms (%s: %s)", fmtMs(p.LowMs), fmtMs(p.HighMs), p.Model, strings.Join(terms, " + "))
+	if p.Sentence != "" {
+		s += ". " + p.Sentence
 	}
 	return s
 }

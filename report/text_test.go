@@ -144,3 +144,27 @@ func TestWriteTextCapacity(t *testing.T) {
 		t.Errorf("no cap column after TPS, or rows missing %v:\n%s", want, b.String())
 	}
 }
+
+// TestPredictionShown: a failover's predicted range and verdict reach the
+// text summary and the variant's failover table in the HTML report.
+func TestPredictionShown(t *testing.T) {
+	r := synthResult(t)
+	v := &r.Variants[0]
+	if v.Summary.Failover == nil {
+		t.Fatal("the synthetic variant has no failover")
+	}
+	v.Summary.Failover.Predicted = &result.Prediction{Model: "patroni: leader node killed", LowMs: 20_030, HighMs: 43_000,
+		Terms: []result.PredictionTerm{{Name: "leader key expiry", LowMs: 20_000, HighMs: 30_000, Rule: "ttl - loop_wait .. ttl"}, {Name: "promotion", LowMs: 30, HighMs: 13_000, Rule: "r"}},
+		Verdict: result.VerdictAbove, Sentence: "The write outage, 50,000 ms, is longer than the settings predict (20,030–43,000 ms)."}
+	var b strings.Builder
+	WriteText(&b, r)
+	if !strings.Contains(strings.Join(strings.Fields(b.String()), " "), v.Name+": The write outage, 50,000 ms, is longer than the settings predict (20,030–43,000 ms). (patroni: leader node killed)") {
+		t.Errorf("no prediction note in the text summary:\n%s", b.String())
+	}
+	_, page := mustRender(t, r)
+	for _, want := range []string{"Predicted by the settings", "leader key expiry 20,000–30,000 ms", "is longer than the settings predict"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the report lacks %q", want)
+		}
+	}
+}
