@@ -789,6 +789,9 @@ type Event struct {
 type Fault struct {
 	Index   int      `json:"index"` // position in the scenario's faults, from 0
 	Kind    string   `json:"kind"`  // kill, stop, pause, partition, ...
+	// Process is the part of the node a kill hit when not all of it:
+	// postgres (PostgreSQL alone, its manager alive) or patroni.
+	Process string `json:"process,omitempty"`
 	Name    string   `json:"name"`  // "pause replica1"
 	Node    string   `json:"node,omitempty"`
 	Targets []string `json:"targets"` // the nodes and client groups it names

@@ -404,6 +404,7 @@ func runVariant(ctx context.Context, opts Options, p scenario.Plan, rep int, dir
 		Nodes: nodeNames, Replicas: replicaNames, Sync: isSync,
 		Stats: st, Ledger: led, Replication: repl, Visibility: vis, HeartbeatsAcked: hbAcked, HeartbeatsLost: hbLost, VisibilityFloor: sampler.Floor(), WAL: sampler.WAL(),
 		Reads: reads, Faults: timeline.Faults(), Events: evs.list(), ProbeInterval: s.Failover.ProbeInterval.D(),
+		Model: outageModel(s),
 	}
 	summary.Fill(v, in)
 	v.Checks = summary.Checks(v, in)
@@ -589,4 +590,13 @@ func manager(c cluster.Cluster, roles *cluster.Roles, s *scenario.Scenario, cfg 
 		return failover.New(c, roles, cfg)
 	}
 	return nil
+}
+
+// outageModel is the settings the outage model reads; none without a
+// failover manager.
+func outageModel(s *scenario.Scenario) summary.Model {
+	if s.Failover.Mode == scenario.FailoverNone || s.Failover.Mode == "" {
+		return summary.Model{}
+	}
+	return summary.Model{Mode: s.Failover.Mode, DetectAfter: s.Failover.DetectAfter.D(), ProbeInterval: s.Failover.ProbeInterval.D(), Path: "direct"}
 }

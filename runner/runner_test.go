@@ -145,6 +145,11 @@ func checkFailover(t *testing.T, v *result.Variant, killAtMs float64) {
 	if f.WriteUnavailableMs == nil || *f.WriteUnavailableMs < f.DetectAfterMs {
 		t.Errorf("%s: write unavailable %v ms, shorter than detect_after %v ms", v.Name, f.WriteUnavailableMs, f.DetectAfterMs)
 	}
+	// The controller's settings predict the outage: detection, then
+	// promotion; a direct client path adds nothing.
+	if p := f.Predicted; p == nil || p.LowMs < f.DetectAfterMs || p.Verdict != result.VerdictWithin {
+		t.Errorf("%s: predicted %+v for an outage of %v ms", v.Name, p, f.WriteUnavailableMs)
+	}
 	a := v.Summary.Audit
 	if a == nil {
 		t.Fatalf("%s: no audit", v.Name)

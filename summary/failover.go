@@ -134,6 +134,15 @@ func Failover(in Input, fired []result.Fault, events []result.Event) (f *result.
 			f.WriteUnavailableMs = ptr(*f.FirstWriteMs - *f.LastAckBeforeMs)
 		}
 	}
+	// What the settings predict for a fault on the old primary.
+	if in.Model.Mode != "" && slices.Contains(fault.Targets, in.OldPrimary) {
+		if p := Predict(in.Model, fault.Kind, fault.Process); p != nil {
+			if f.WriteUnavailableMs != nil {
+				Judge(p, *f.WriteUnavailableMs)
+			}
+			f.Predicted = p
+		}
+	}
 	return f, first
 }
 

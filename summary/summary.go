@@ -58,6 +58,9 @@ type Input struct {
 	// ProbeInterval is how often the failover controller probes the
 	// primary.
 	ProbeInterval time.Duration
+	// Model holds the manager's and client path's settings the outage
+	// model reads; without a Mode, no outage is predicted.
+	Model Model
 	// Inserted is when the final primary inserted each write of the run
 	// it holds, by its own clock, sorted by id; read after the audit.
 	Inserted []workload.Inserted
