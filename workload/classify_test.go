@@ -46,7 +46,7 @@ func pipeSession(t *testing.T, serve func(be *pgproto3.Backend, conn net.Conn)) 
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	s, err := dial(ctx, cfg)
+	s, err := dial(ctx, cfg, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -51,6 +52,15 @@ type Config struct {
 	// WriteTimeout bounds one write (its outcome is then unknown and the
 	// writer reconnects); 0 means none.
 	WriteTimeout time.Duration
+	// Unnamed sends the insert unprepared, parsed with every write (an
+	// unnamed statement), for a pooler that hands each transaction of a
+	// client to any server connection (PgBouncer's transaction and
+	// statement pooling, which know nothing of prepared statements).
+	Unnamed bool
+	// ServerNode asks the server, once per connection, the address it
+	// answers on, for NodeOf: through a proxy the connection's own
+	// address names the proxy, not the node.
+	ServerNode bool
 }
 
 // Stats is what Run measured, besides the ledger.
@@ -464,7 +474,7 @@ func writer(execCtx context.Context, cfg Config, pcfg *pgx.ConnConfig, w int, sh
 			case <-execCtx.Done():
 				return false
 			}
-			c, err := dial(execCtx, pcfg)
+			c, err := dial(execCtx, pcfg, cfg.Unnamed)
 			if execCtx.Err() != nil {
 				<-sh.gate
 				if err == nil {
@@ -492,6 +502,12 @@ func writer(execCtx context.Context, cfg Config, pcfg *pgx.ConnConfig, w int, sh
 			stopWatch = context.AfterFunc(execCtx, func() { _ = netConn.SetDeadline(time.Now()) })
 			if cfg.NodeOf != nil {
 				node = cfg.NodeOf(netConn.RemoteAddr().String())
+				if cfg.ServerNode {
+					node = -1
+					if addr, err := serverAddr(execCtx, c.conn); err == nil {
+						node = cfg.NodeOf(addr)
+					}
+				}
 			}
 		}
 		return true
@@ -554,7 +570,9 @@ type session struct {
 	committedLocally atomic.Bool
 	// bind is the insert's Bind message, its parameters encoded in
 	// params: reused from one write to the next.
-	bind   pgproto3.Bind
+	bind pgproto3.Bind
+	// parse, when set, goes before every Bind: the insert unprepared.
+	parse  *pgproto3.Parse
 	params [5][]byte
 	buf    [64]byte
 }
@@ -574,8 +592,20 @@ var (
 	syncMsg        = &pgproto3.Sync{}
 )
 
-// dial connects a session with pcfg and prepares the insert on it.
-func dial(ctx context.Context, pcfg *pgx.ConnConfig) (*session, error) {
+// serverAddr is the "host:port" the server of conn answers on.
+func serverAddr(ctx context.Context, conn *pgx.Conn) (string, error) {
+	var host string
+	var port int
+	err := conn.QueryRow(ctx, "SELECT host(inet_server_addr()), inet_server_port()", pgx.QueryExecModeExec).Scan(&host, &port)
+	if err != nil {
+		return "", err
+	}
+	return net.JoinHostPort(host, strconv.Itoa(port)), nil
+}
+
+// dial connects a session with pcfg and prepares the insert on it, unless
+// unnamed: each write then parses it.
+func dial(ctx context.Context, pcfg *pgx.ConnConfig, unnamed bool) (*session, error) {
 	s := &session{}
 	cfg := pcfg.Copy()
 	cfg.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) {
@@ -587,14 +617,19 @@ func dial(ctx context.Context, pcfg *pgx.ConnConfig) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := c.PgConn().Prepare(ctx, insertStmt, InsertSQL, insertOIDs); err != nil {
-		c.Close(context.Background())
-		return nil, fmt.Errorf("prepare the insert: %w", err)
-	}
 	s.conn, s.pg = c, c.PgConn()
 	s.bind = pgproto3.Bind{
 		PreparedStatement:    insertStmt,
 		ParameterFormatCodes: []int16{pgtype.BinaryFormatCode},
+	}
+	if unnamed {
+		s.parse = &pgproto3.Parse{Query: InsertSQL, ParameterOIDs: insertOIDs}
+		s.bind.PreparedStatement = ""
+		return s, nil
+	}
+	if _, err := c.PgConn().Prepare(ctx, insertStmt, InsertSQL, insertOIDs); err != nil {
+		c.Close(context.Background())
+		return nil, fmt.Errorf("prepare the insert: %w", err)
 	}
 	return s, nil
 }
@@ -643,6 +678,9 @@ func (s *session) insert(o Order) (Outcome, error) {
 	s.params = [5][]byte{b[0:8], b[8:12], b[12:sku], b[sku : sku+4], b[sku+4 : sku+12]}
 	s.bind.Parameters = s.params[:]
 	fe := s.pg.Frontend()
+	if s.parse != nil {
+		fe.SendParse(s.parse)
+	}
 	fe.SendBind(&s.bind)
 	fe.Send(describePortal)
 	fe.SendExecute(execute)
