@@ -1,0 +1,37 @@
+// Package clientpath starts what sits between the application (the
+// harness's writers and readers) and a cluster's nodes: nothing
+// ("direct"), HAProxy routing writes to the node whose health check says
+// primary and reads to the replicas ("haproxy", Patroni's documented
+// layout), or PgBouncer pooling the writes ("pgbouncer"), either in front
+// of HAProxy's write port or one per node for a multi-host connection
+// string with target_session_attrs=read-write.
+//
+// HAProxy decides with HTTP health checks (GET /primary, GET /replica on
+// each node's check URL): Patroni's REST API answers them, and so does an
+// Agent, for clusters whose failover the harness does itself.
+//
+//	agent, err := clientpath.NewAgent(c.Nodes(), func(n string) string { return c.ConnString(n, cluster.Admin) })
+//	defer agent.Close()
+//	p, err := clientpath.Start(ctx, clientpath.Config{
+//		Kind:  clientpath.PgBouncer,
+//		Nodes: c.Nodes(),
+//		Check: agent.URL,
+//		User:  cluster.AppRole, Password: appPassword,
+//		LogDir: logDir,
+//	})
+//	defer p.Close()
+//	host, port := p.WriteAddr() // PgBouncer, in front of HAProxy's write port
+//	dsn := fmt.Sprintf("host=%s port=%d user=app password=%s dbname=postgres default_query_exec_mode=exec", host, port, pw)
+//
+// PgBouncer 1.18 in transaction (or statement) pooling knows nothing of
+// protocol-level prepared statements: pgx clients must not cache them
+// (default_query_exec_mode=exec or simple_protocol in the connection
+// string, or no named Prepare), or a statement prepared on one server
+// connection is missing on the next.
+//
+// HAProxy has no notion of a primary: it believes the checks. Two nodes
+// that both answer 200 on /primary (a revived old primary next to the
+// promoted one) both take writes, round robin.
+//
+// A Path's methods may be called concurrently; an Agent's too.
+package clientpath
