@@ -370,6 +370,11 @@ func TestPgBouncerInFrontOfHAProxyFailover(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer held.Close(ctx)
+	// A statement prepared on the protocol level, as the workload's
+	// writers do, lives on the server connection PgBouncer lent for it.
+	if _, err := held.PgConn().Prepare(ctx, "ins", "INSERT INTO w (node) VALUES (current_setting('cluster_name'))", nil); err != nil {
+		t.Fatal(err)
+	}
 
 	w := watch(p)
 	killed, promoted := f.failover(t)
@@ -384,6 +389,9 @@ func TestPgBouncerInFrontOfHAProxyFailover(t *testing.T) {
 	if err != nil || node != "replica1" {
 		t.Errorf("held connection after failover: %q %v, want replica1", node, err)
 	}
+	// The statement prepared before is not on the new server connection.
+	_, err = held.PgConn().ExecPrepared(ctx, "ins", nil, nil, nil).Close()
+	t.Logf("held connection, statement prepared before the failover: %v", err)
 }
 
 func TestPgBouncerPerNodeFailover(t *testing.T) {

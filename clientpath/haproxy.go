@@ -86,6 +86,7 @@ global
 defaults
     mode tcp
     log global
+    option tcplog
     option dontlog-normal
     option log-health-checks
     retries 1

@@ -343,8 +343,7 @@ func (p *Path) startHAProxy(ctx context.Context) error {
 	return fmt.Errorf("clientpath: %w", lastErr)
 }
 
-// waitHAProxy waits until HAProxy listens on both ports and has checked
-// every server once.
+// waitHAProxy waits until HAProxy has checked every server once.
 func (p *Path) waitHAProxy(ctx context.Context) error {
 	limit := 2*p.cfg.Inter + 10*time.Second
 	deadline := time.Now().Add(limit)
@@ -353,18 +352,18 @@ func (p *Path) waitHAProxy(ctx context.Context) error {
 		if p.haproxy.exited() {
 			return p.haproxy.failed()
 		}
+		// HAProxy binds its listeners before it serves its stats socket:
+		// no need to connect to them (each connection is logged).
 		ready := false
-		if dialable("127.0.0.1:"+strconv.Itoa(p.ports.write)) && dialable("127.0.0.1:"+strconv.Itoa(p.ports.read)) {
-			stats, err := showStat(ctx, p.socket)
-			if err != nil {
-				last = err.Error()
-			} else {
-				ready = len(stats) == 2*len(p.cfg.Nodes)
-				for _, s := range stats {
-					if !s.checked() {
-						ready = false
-						last = fmt.Sprintf("%s/%s not checked yet", s.backend, s.server)
-					}
+		stats, err := showStat(ctx, p.socket)
+		if err != nil {
+			last = err.Error()
+		} else {
+			ready = len(stats) == 2*len(p.cfg.Nodes)
+			for _, s := range stats {
+				if !s.checked() {
+					ready = false
+					last = fmt.Sprintf("%s/%s not checked yet", s.backend, s.server)
 				}
 			}
 		}
