@@ -27,11 +27,23 @@
 // protocol-level prepared statements: pgx clients must not cache them
 // (default_query_exec_mode=exec or simple_protocol in the connection
 // string, or no named Prepare), or a statement prepared on one server
-// connection is missing on the next.
+// connection is missing on the next. A client connection held across a
+// failover keeps working, but a statement it prepared before fails with
+// SQLSTATE 26000 (prepared statement does not exist).
 //
-// HAProxy has no notion of a primary: it believes the checks. Two nodes
-// that both answer 200 on /primary (a revived old primary next to the
-// promoted one) both take writes, round robin.
+// With a PgBouncer per node, the first client to reach the dead node's
+// PgBouncer after the crash logs in (PgBouncer checks the password
+// itself) and then waits for a server connection that never comes, up to
+// its own connect_timeout; the clients after it are refused at once
+// ("pgbouncer cannot connect to server") and move on to the next host.
+//
+// HAProxy has no notion of a primary: it believes the checks. At start a
+// server is up until its first check fails; after that it takes Rise good
+// checks to come up and Fall failed ones to go down, so a dead primary
+// takes writes (which fail) for up to Fall*Inter, and a promoted replica
+// takes none for Rise*Inter after its promotion. Two nodes that both
+// answer 200 on /primary (a revived old primary next to the promoted one)
+// both take writes, round robin.
 //
 // A Path's methods may be called concurrently; an Agent's too.
 package clientpath
