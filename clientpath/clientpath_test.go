@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -368,10 +369,19 @@ func mustServers(t *testing.T, p *Path) map[string]string {
 }
 
 func TestPgBouncerInFrontOfHAProxyFailover(t *testing.T) {
-	f := newFixture(t, "pgbh")
-	p := f.start(t, Config{Kind: PgBouncer, InFrontOf: FrontHAProxy})
+	for _, mode := range []string{Transaction, Session} {
+		t.Run(mode, func(t *testing.T) { testPgBouncerInFrontOfHAProxy(t, mode) })
+	}
+}
+
+func testPgBouncerInFrontOfHAProxy(t *testing.T, mode string) {
+	f := newFixture(t, "pgbh-"+mode)
+	p := f.start(t, Config{Kind: PgBouncer, InFrontOf: FrontHAProxy, PoolMode: mode})
 	ctx := context.Background()
 	wh, wp := p.WriteAddr()
+	if rh, rp := p.ReadAddr(); rh == "" || rp == p.ports.write || rp != p.ports.read {
+		t.Errorf("ReadAddr = %s:%d, want HAProxy's read port %d", rh, rp, p.ports.read)
+	}
 	// PgBouncer 1.18 in transaction pooling: no named prepared statements.
 	dsn := f.dsn(wh, wp, "default_query_exec_mode=exec")
 	if node, err := write(ctx, dsn); err != nil || node != "primary" {
@@ -395,16 +405,26 @@ func TestPgBouncerInFrontOfHAProxyFailover(t *testing.T) {
 		t.Errorf("write after failover taken by %s, want replica1", node)
 	}
 	w.wait(t, 5*time.Second, "write/primary DOWN", "write/replica1 UP")
-	// The held client connection survives: PgBouncer gives it a server
-	// connection to the new primary at its next transaction.
 	var node string
 	err = held.QueryRow(ctx, "INSERT INTO w (node) VALUES (current_setting('cluster_name')) RETURNING node").Scan(&node)
-	if err != nil || node != "replica1" {
-		t.Errorf("held connection after failover: %q %v, want replica1", node, err)
+	switch mode {
+	case Transaction:
+		// The held client connection survives: PgBouncer gives it a
+		// server connection to the new primary at its next transaction.
+		if err != nil || node != "replica1" {
+			t.Errorf("held connection after failover: %q %v, want replica1", node, err)
+		}
+		// The statement prepared before is not on the new server connection.
+		_, err = held.PgConn().ExecPrepared(ctx, "ins", nil, nil, nil).Close()
+		t.Logf("held connection, statement prepared before the failover: %v", err)
+	case Session:
+		// The client connection was bound to the dead server connection:
+		// PgBouncer closed it.
+		if err == nil {
+			t.Errorf("held connection after failover in session pooling: a write taken by %s, want an error", node)
+		}
+		t.Logf("held connection after failover: %v", err)
 	}
-	// The statement prepared before is not on the new server connection.
-	_, err = held.PgConn().ExecPrepared(ctx, "ins", nil, nil, nil).Close()
-	t.Logf("held connection, statement prepared before the failover: %v", err)
 }
 
 func TestPgBouncerPerNodeFailover(t *testing.T) {
@@ -549,4 +569,49 @@ func ourProxies() []string {
 		}
 	}
 	return out
+}
+
+// TestAgent: the agent tells the primary from the replica, and a node
+// that answers nothing (paused) is unhealthy within AgentTimeout.
+func TestAgent(t *testing.T) {
+	f := newFixture(t, "agent")
+	get := func(node, path string) (int, time.Duration) {
+		t.Helper()
+		start := time.Now()
+		resp, err := http.Get(f.agent.URL(node) + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode, time.Since(start)
+	}
+	for _, tc := range []struct {
+		node, path string
+		want       int
+	}{
+		{"primary", "/primary", 200}, {"primary", "/replica", 503},
+		{"replica1", "/primary", 503}, {"replica1", "/replica", 200},
+	} {
+		if got, _ := get(tc.node, tc.path); got != tc.want {
+			t.Errorf("%s %s: %d, want %d", tc.node, tc.path, got, tc.want)
+		}
+	}
+	if f.agent.URL("nope") != "" {
+		t.Errorf("URL of an unknown node: %q", f.agent.URL("nope"))
+	}
+	ctx := context.Background()
+	pauser := f.c.(cluster.Pauser)
+	if err := pauser.Pause(ctx, "replica1"); err != nil {
+		t.Fatal(err)
+	}
+	code, took := get("replica1", "/replica")
+	if err := pauser.Resume(ctx, "replica1"); err != nil {
+		t.Fatal(err)
+	}
+	if code != 503 || took > AgentTimeout+500*time.Millisecond {
+		t.Errorf("paused replica1 /replica: %d after %v, want 503 within %v", code, took, AgentTimeout)
+	}
+	if got, _ := get("replica1", "/replica"); got != 200 {
+		t.Errorf("resumed replica1 /replica: %d, want 200", got)
+	}
 }
