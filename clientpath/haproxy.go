@@ -13,8 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/pgbench-ha/pgbench-ha/cluster"
 )
 
 // The two HAProxy backends (listen sections) of a path.
@@ -265,13 +263,4 @@ func UpServers(servers map[string]string, backend string) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-// Nodes lists the nodes the path's clients connect to, for a multi-host
-// connection string (cluster.MultiHost): the cluster's own nodes for
-// "direct", one PgBouncer per node (under the node's name) for
-// "pgbouncer" in front of the nodes, nil otherwise (use WriteAddr and
-// ReadAddr).
-func (p *Path) Nodes() []cluster.Node {
-	return append([]cluster.Node(nil), p.nodes...)
 }

@@ -450,6 +450,15 @@ func (p *Path) WriteAddr() (host string, port int) { return p.writeHost, p.write
 // connect to Nodes.
 func (p *Path) ReadAddr() (host string, port int) { return p.readHost, p.readPort }
 
+// Nodes lists the nodes the path's clients connect to, for a multi-host
+// connection string (cluster.MultiHost): the cluster's own nodes for
+// "direct", one PgBouncer per node (under the node's name) for
+// "pgbouncer" in front of the nodes, nil otherwise (use WriteAddr and
+// ReadAddr).
+func (p *Path) Nodes() []cluster.Node {
+	return append([]cluster.Node(nil), p.nodes...)
+}
+
 // Servers reads HAProxy's runtime state: for each "backend/server" (such
 // as "write/primary", "read/replica1") its state, Up or Down (or
 // HAProxy's word for another, such as MAINT). UpServers picks a backend's
