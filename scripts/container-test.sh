@@ -56,6 +56,8 @@ caps=$(in_ctr "awk '/^CapEff/ {print \$2}' /proc/self/status")
 [ "$pid1" = sleep ] || { say "PID 1 is $pid1, want sleep"; exit 1; }
 in_ctr 'command -v make >/dev/null' ||
 	{ say "$IMAGE has no make: it predates make in the image; docker image rm $IMAGE && make image"; exit 1; }
+in_ctr 'test -x /usr/sbin/haproxy && test -x /usr/sbin/pgbouncer' ||
+	{ say "$IMAGE has no haproxy or pgbouncer: it predates them in the image; docker image rm $IMAGE && make image"; exit 1; }
 
 # Zombies and System V segments in the container, from /proc (the image
 # has no ps).

@@ -73,16 +73,21 @@ echo "create_main_cluster = false" >"$root/etc/postgresql-common/createcluster.c
 cp /etc/resolv.conf "$root/etc/resolv.conf"
 mount -t proc proc "$root/proc"
 
-say "installing postgresql-$PG_MAJOR"
+# HAProxy and PgBouncer: the client paths' tests (package clientpath) run
+# in the job container too (make test-container).
+say "installing postgresql-$PG_MAJOR, haproxy, pgbouncer"
 chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive LC_ALL=C \
 	sh -c "apt-get update -qq && apt-get install -y -qq --no-install-recommends \
-		-o Dpkg::Options::=--force-confold postgresql-$PG_MAJOR" >"$dir/apt.log" 2>&1 ||
-	{ tail -n 30 "$dir/apt.log" >&2; say "apt-get install postgresql-$PG_MAJOR failed"; exit 1; }
+		-o Dpkg::Options::=--force-confold postgresql-$PG_MAJOR haproxy pgbouncer" >"$dir/apt.log" 2>&1 ||
+	{ tail -n 30 "$dir/apt.log" >&2; say "apt-get install postgresql-$PG_MAJOR haproxy pgbouncer failed"; exit 1; }
 umount "$root/proc"
 
 bindir="/usr/lib/postgresql/$PG_MAJOR/bin"
 for b in postgres initdb pg_basebackup pg_ctl; do
 	[ -x "$root$bindir/$b" ] || { say "$bindir/$b missing after the install"; exit 1; }
+done
+for b in /usr/sbin/haproxy /usr/sbin/pgbouncer; do
+	[ -x "$root$b" ] || { say "$b missing after the install"; exit 1; }
 done
 chroot "$root" id postgres >/dev/null || { say "no postgres user after the install"; exit 1; }
 if [ -n "$(ls -A "$root/etc/postgresql/$PG_MAJOR" 2>/dev/null)" ] || [ -n "$(ls -A "$root/var/lib/postgresql/$PG_MAJOR" 2>/dev/null)" ]; then
@@ -102,7 +107,7 @@ tar --numeric-owner -C "$root" -c . | docker import \
 	--change "ENV PATH=$bindir:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
 	--change "ENV LANG=C.UTF-8" \
 	--change 'CMD ["sleep", "infinity"]' \
-	--message "debootstrap $SUITE minbase + postgresql-$PG_MAJOR, iproute2, iptables, make" \
+	--message "debootstrap $SUITE minbase + postgresql-$PG_MAJOR, haproxy, pgbouncer, iproute2, iptables, make" \
 	- "$IMAGE" >/dev/null
 size=$(docker image inspect -f '{{.Size}}' "$IMAGE")
 say "built $IMAGE ($((size / 1024 / 1024)) MB) in $(($(date +%s) - start)) s"

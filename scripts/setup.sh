@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs what pgbench-ha needs to run on Debian/Ubuntu: the PostgreSQL
-# server binaries (initdb, postgres, pg_basebackup, pgbench). Does nothing
+# server binaries (initdb, postgres, pg_basebackup, pgbench), and HAProxy
+# and PgBouncer for the client paths (package clientpath). Does nothing
 # when they are already there. Never starts a server: Debian's packages
-# would start a default cluster on port 5432, so service starts are denied
-# for the duration of the install.
+# would start a default cluster on port 5432 (and PgBouncer on 6432), so
+# service starts are denied for the duration of the install.
 set -euo pipefail
 
 have_pg() {
@@ -19,13 +20,17 @@ have_pg() {
 	return 1
 }
 
-if have_pg && id postgres >/dev/null 2>&1; then
+have_proxies() {
+	[ -x /usr/sbin/haproxy ] && [ -x /usr/sbin/pgbouncer ]
+}
+
+if have_pg && id postgres >/dev/null 2>&1 && have_proxies; then
 	exit 0
 fi
 
 if [ "$(id -u)" -ne 0 ]; then
-	echo "setup: PostgreSQL server binaries are missing; install them as root:" >&2
-	echo "  sudo apt-get install -y postgresql-15   (or your distribution's postgresql package)" >&2
+	echo "setup: PostgreSQL server binaries, HAProxy or PgBouncer are missing; install them as root:" >&2
+	echo "  sudo apt-get install -y postgresql-15 haproxy pgbouncer   (or your distribution's postgresql package)" >&2
 	exit 1
 fi
 if ! command -v apt-get >/dev/null 2>&1; then
@@ -50,6 +55,7 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 pkg=postgresql-15
 apt-cache show "$pkg" >/dev/null 2>&1 || pkg=postgresql
-apt-get install -y -qq -o Dpkg::Options::=--force-confold "$pkg" >/dev/null
+apt-get install -y -qq -o Dpkg::Options::=--force-confold "$pkg" haproxy pgbouncer >/dev/null
 have_pg || { echo "setup: $pkg installed but the server binaries were not found" >&2; exit 1; }
+have_proxies || { echo "setup: haproxy and pgbouncer installed but not found in /usr/sbin" >&2; exit 1; }
 echo "setup: done" >&2
