@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pgbench-ha/pgbench-ha/internal/freezer"
 )
 
 // A harness killed outright (SIGKILL, a crash) leaves its backend's temp
@@ -116,7 +118,7 @@ func Cleanup(opts CleanupOptions) ([]Leftover, error) {
 	}
 	sort.Strings(roots)
 	// Cgroups first: a frozen server left in one holds its segment.
-	found, err := cleanupCgroups(freezerMount, opts.DryRun)
+	found, err := cleanupCgroups(freezer.Mount, opts.DryRun)
 	var errs []error
 	if err != nil {
 		errs = append(errs, err)
@@ -230,7 +232,7 @@ func deadSegments(root string, pid int) ([]deadSegment, error) {
 // killed first, being of a dead run. A live run's cgroup is listed and
 // kept.
 func cleanupCgroups(mount string, dryRun bool) ([]Leftover, error) {
-	top := filepath.Join(mount, freezerTop)
+	top := filepath.Join(mount, freezer.Top)
 	runs, err := os.ReadDir(top)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -259,8 +261,8 @@ func cleanupCgroups(mount string, dryRun bool) ([]Leftover, error) {
 			if !n.IsDir() {
 				continue
 			}
-			f := &freezer{dir: filepath.Join(dir, n.Name())}
-			pids, err := f.procs()
+			f := freezer.At(filepath.Join(dir, n.Name()))
+			pids, err := f.Procs()
 			if err != nil {
 				lerrs = append(lerrs, err)
 				continue
@@ -270,15 +272,15 @@ func cleanupCgroups(mount string, dryRun bool) ([]Leftover, error) {
 				continue
 			}
 			if len(pids) > 0 {
-				if _, _, err := f.kill(); err != nil {
+				if _, _, err := f.Kill(); err != nil {
 					lerrs = append(lerrs, err)
 				}
 				deadline := time.Now().Add(5 * time.Second)
-				for !f.empty() && time.Now().Before(deadline) {
+				for !f.Empty() && time.Now().Before(deadline) {
 					time.Sleep(time.Millisecond)
 				}
 			}
-			if err := f.remove(); err != nil {
+			if err := f.Remove(); err != nil {
 				lerrs = append(lerrs, err)
 			}
 		}
@@ -290,7 +292,7 @@ func cleanupCgroups(mount string, dryRun bool) ([]Leftover, error) {
 			l.Name = fmt.Sprintf("%s (%d processes %s)", dir, procs, verb)
 		}
 		if !dryRun && len(lerrs) == 0 {
-			if err := removeCgroup(dir); err != nil {
+			if err := freezer.Remove(dir); err != nil {
 				lerrs = append(lerrs, err)
 			}
 		}
@@ -307,7 +309,7 @@ func cleanupCgroups(mount string, dryRun bool) ([]Leftover, error) {
 	return found, errors.Join(errs...)
 }
 
-// runHarness reads the harness from a run's cgroup name (freezerRunName).
+// runHarness reads the harness from a run's cgroup name (freezer.RunName).
 func runHarness(name string) (harness, bool) {
 	f := strings.SplitN(name, "-", 3)
 	if len(f) != 3 {

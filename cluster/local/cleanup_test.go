@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/pgbench-ha/pgbench-ha/cluster"
+
+	"github.com/pgbench-ha/pgbench-ha/internal/freezer"
 )
 
 // TestMain runs this test binary as a helper harness when
@@ -213,7 +215,7 @@ func TestCleanupAfterHarnessKilled(t *testing.T) {
 		t.Errorf("removed %d, want 2 segments, 1 dir and with the freezer 1 cgroup: %+v", removed, found)
 	}
 	if withFreezer {
-		runs, _ := filepath.Glob(filepath.Join(freezerMount, freezerTop, strconv.Itoa(harnessPid0)+"-*"))
+		runs, _ := filepath.Glob(filepath.Join(freezer.Mount, freezer.Top, strconv.Itoa(harnessPid0)+"-*"))
 		if len(runs) > 0 {
 			t.Errorf("the dead harness's cgroups left after Cleanup: %v", runs)
 		}
@@ -248,27 +250,27 @@ func TestCleanupCgroups(t *testing.T) {
 	// This process with another start time: a harness that is gone.
 	dead := testFreezer(t, fmt.Sprintf("%d-%d-cleanup", os.Getpid(), me.start+1))
 	live := testFreezer(t, fmt.Sprintf("%d-%d-cleanup", os.Getpid(), me.start))
-	f, err := newFreezer(dead, "c.primary")
+	f, err := freezer.New(dead, "c.primary")
 	if err != nil {
 		t.Fatal(err)
 	}
 	sleep := exec.Command("sleep", "60")
-	if err := f.start(sleep); err != nil {
+	if err := f.Start(sleep); err != nil {
 		t.Fatal(err)
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- sleep.Wait() }()
 	t.Cleanup(func() {
 		_ = sleep.Process.Kill() // the process this test started, by pid
-		_ = f.thaw()
+		_ = f.Thaw()
 	})
-	if pids, err := f.procs(); err != nil || !slices.Equal(pids, []int{sleep.Process.Pid}) {
+	if pids, err := f.Procs(); err != nil || !slices.Equal(pids, []int{sleep.Process.Pid}) {
 		t.Fatalf("cgroup holds %v (%v), want the sleep %d", pids, err, sleep.Process.Pid)
 	}
-	if err := f.freeze(); err != nil { // its harness died while it was paused
+	if err := f.Freeze(); err != nil { // its harness died while it was paused
 		t.Fatal(err)
 	}
-	if _, err := newFreezer(live, "c.primary"); err != nil {
+	if _, err := freezer.New(live, "c.primary"); err != nil {
 		t.Fatal(err)
 	}
 
@@ -282,7 +284,7 @@ func TestCleanupCgroups(t *testing.T) {
 		t.Fatalf("%s not found in %+v", dir, found)
 		return Leftover{}
 	}
-	found, err := cleanupCgroups(freezerMount, true)
+	found, err := cleanupCgroups(freezer.Mount, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,11 +294,11 @@ func TestCleanupCgroups(t *testing.T) {
 	if l := find(found, live); !l.Alive || l.Removed {
 		t.Errorf("dry run: live run's cgroup: %+v", l)
 	}
-	if !fileExists(f.dir) || !alive(sleep.Process.Pid) {
+	if !fileExists(f.Dir()) || !alive(sleep.Process.Pid) {
 		t.Fatal("the dry run removed a cgroup or killed its process")
 	}
 
-	found, err = cleanupCgroups(freezerMount, false)
+	found, err = cleanupCgroups(freezer.Mount, false)
 	if err != nil {
 		t.Fatal(err)
 	}
