@@ -1,0 +1,298 @@
+package patroni
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgbench-ha/pgbench-ha/cluster"
+	"github.com/pgbench-ha/pgbench-ha/internal/testgate"
+)
+
+// fast are the shortest timings Patroni takes with ttl 20.
+var fast = Options{TTL: 20, LoopWait: 2, RetryTimeout: 5}
+
+func newBackend(t *testing.T, o Options) *Backend {
+	t.Helper()
+	testgate.Integration(t)
+	b, err := New(o)
+	if errors.Is(err, ErrMissing) {
+		testgate.Missing(t, testgate.RequirePG, err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := b.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return b
+}
+
+func up(t *testing.T, b *Backend, spec cluster.Spec) *Cluster {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if d := os.Getenv("PATRONI_TEST_LOGS"); d != "" { // keep the logs to look at
+		spec.LogDir = filepath.Join(d, t.Name())
+	}
+	start := time.Now()
+	c, err := b.Up(ctx, spec)
+	if err != nil {
+		t.Fatalf("up: %s", cluster.Redact(err.Error()))
+	}
+	t.Logf("bring-up %s", time.Since(start).Round(time.Millisecond))
+	t.Cleanup(func() { _ = c.Down(context.Background()) })
+	return c.(*Cluster)
+}
+
+// leaderKey reads the leader key through etcd's v3 HTTP gateway (Patroni's
+// etcd3 keys are not in the v2 store), "" when there is none.
+func leaderKey(c *Cluster) string {
+	key := base64.StdEncoding.EncodeToString([]byte(c.Namespace() + c.Scope() + "/leader"))
+	for _, ep := range c.EtcdEndpoints() {
+		resp, err := http.Post(ep+"/v3/kv/range", "application/json", strings.NewReader(`{"key":"`+key+`"}`))
+		if err != nil {
+			continue
+		}
+		var r struct{ Kvs []struct{ Value string } }
+		err = json.NewDecoder(resp.Body).Decode(&r)
+		resp.Body.Close()
+		if err != nil || len(r.Kvs) == 0 {
+			return ""
+		}
+		v, _ := base64.StdEncoding.DecodeString(r.Kvs[0].Value)
+		return string(v)
+	}
+	return ""
+}
+
+// clusterLeader asks each node's Patroni who leads (/cluster), "" when no
+// one answers or none leads.
+func clusterLeader(c *Cluster) string {
+	for _, n := range c.Nodes() {
+		code, body := httpGet(context.Background(), c.RESTURL(n.Name)+"/cluster")
+		if code != 200 {
+			continue
+		}
+		var r struct {
+			Members []struct{ Name, Role, State string }
+		}
+		if json.Unmarshal([]byte(body), &r) != nil {
+			continue
+		}
+		for _, m := range r.Members {
+			if m.Role == "leader" && m.State == "running" {
+				return m.Name
+			}
+		}
+		return ""
+	}
+	return ""
+}
+
+func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for !cond() {
+		if time.Since(start) > d {
+			t.Fatalf("waited %s for %s", d, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return time.Since(start)
+}
+
+func exec1(c *Cluster, node string, u cluster.User, sql string, args ...any) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, c.ConnString(node, u))
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	_, err = conn.Exec(ctx, sql, args...)
+	return err
+}
+
+func has(c *Cluster, node string, id int) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, c.ConnString(node, cluster.App))
+	if err != nil {
+		return false
+	}
+	defer conn.Close(context.Background())
+	var n int
+	err = conn.QueryRow(ctx, "SELECT count(*) FROM t WHERE id = $1", id).Scan(&n)
+	return err == nil && n == 1
+}
+
+// leftProcesses lists the processes whose command line names dir.
+func leftProcesses(dir string) []string {
+	var out []string
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() || !alive(pid) {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err == nil && strings.Contains(string(b), dir) {
+			out = append(out, e.Name()+" "+strings.ReplaceAll(string(b), "\x00", " "))
+		}
+	}
+	return out
+}
+
+// TestFailover: Patroni fails over to a replica when the leader node is
+// killed, within ttl + loop_wait and a margin; the old leader, started
+// again, rejoins as a replica of the new one; Down leaves nothing.
+func TestFailover(t *testing.T) {
+	b := newBackend(t, fast)
+	logDir := t.TempDir()
+	c := up(t, b, cluster.Spec{ID: "v0", LogDir: logDir,
+		Replicas: []cluster.ReplicaSpec{{Name: "replica1"}, {Name: "replica2"}},
+		Settings: map[string]map[string]string{"primary": {"max_connections": "50"}}})
+	ctx := context.Background()
+	if got := leaderKey(c); got != "primary" {
+		t.Fatalf("leader key %s = %q, want primary", c.Namespace()+c.Scope()+"/leader", got)
+	}
+	if err := exec1(c, "primary", cluster.App, "CREATE TABLE t (id int)"); err != nil {
+		t.Fatal(err)
+	}
+	if err := exec1(c, "primary", cluster.App, "INSERT INTO t VALUES (1)"); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []string{"replica1", "replica2"} {
+		waitFor(t, "row 1 on "+r, 10*time.Second, func() bool { return has(c, r, 1) })
+	}
+
+	if err := c.Kill(ctx, "primary"); err != nil {
+		t.Fatal(err)
+	}
+	landed, ok := c.Landed("primary")
+	if !ok {
+		t.Fatal("no landing time")
+	}
+	var leader string
+	limit := time.Duration(fast.TTL+fast.LoopWait+10) * time.Second
+	waitFor(t, "a new leader taking writes", limit, func() bool {
+		leader = clusterLeader(c)
+		return leader != "" && leader != "primary" && exec1(c, leader, cluster.App, "INSERT INTO t VALUES (2)") == nil
+	})
+	t.Logf("new leader %s taking writes %s after the kill", leader, time.Since(landed).Round(time.Millisecond))
+	if got := leaderKey(c); got != leader {
+		t.Errorf("leader key %q, /cluster says %q", got, leader)
+	}
+
+	start := time.Now()
+	if err := c.Start(ctx, "primary"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the old leader streaming as a replica with row 2", 90*time.Second, func() bool {
+		code, _ := httpGet(ctx, c.RESTURL("primary")+"/replica")
+		return code == 200 && has(c, "primary", 2)
+	})
+	t.Logf("old leader a replica again %s after Start", time.Since(start).Round(time.Millisecond))
+
+	if err := c.Down(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Down(ctx); err != nil {
+		t.Errorf("second Down: %v", err)
+	}
+	if left := leftProcesses(b.root); len(left) > 0 {
+		t.Errorf("left running after Down: %v", left)
+	}
+	if _, err := os.Stat(c.dir); !os.IsNotExist(err) {
+		t.Errorf("%s left after Down: %v", c.dir, err)
+	}
+	for _, f := range []string{"primary.log", "primary.patroni.log", "replica1.log", "etcd1.log"} {
+		if st, err := os.Stat(filepath.Join(c.logDir, f)); err != nil || st.Size() == 0 {
+			t.Errorf("log %s: %v", f, err)
+		}
+	}
+}
+
+// TestKillPostgres: with the leader's PostgreSQL killed, its Patroni
+// starts it again: no failover.
+func TestKillPostgres(t *testing.T) {
+	b := newBackend(t, fast)
+	c := up(t, b, cluster.Spec{ID: "v1", LogDir: t.TempDir(), Replicas: []cluster.ReplicaSpec{{Name: "replica1"}}})
+	ctx := context.Background()
+	if err := exec1(c, "primary", cluster.App, "CREATE TABLE t (id int)"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.KillProcess(ctx, "primary", ProcessPostgres); err != nil {
+		t.Fatal(err)
+	}
+	d := waitFor(t, "primary taking writes again", 60*time.Second, func() bool {
+		return exec1(c, "primary", cluster.App, "INSERT INTO t VALUES (1)") == nil
+	})
+	t.Logf("primary taking writes again %s after its postgres was killed", d.Round(time.Millisecond))
+	if got := clusterLeader(c); got != "primary" {
+		t.Errorf("leader %q after its postgres was killed, want primary (no failover)", got)
+	}
+	if got := leaderKey(c); got != "primary" {
+		t.Errorf("leader key %q, want primary", got)
+	}
+	waitFor(t, "row 1 on replica1", 30*time.Second, func() bool { return has(c, "replica1", 1) })
+	if err := c.Down(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if left := leftProcesses(b.root); len(left) > 0 {
+		t.Errorf("left running after Down: %v", left)
+	}
+}
+
+// TestMissingBinary: a missing program is an error before anything
+// starts, saying how to install it.
+func TestMissingBinary(t *testing.T) {
+	for _, o := range []Options{{PatroniPath: "/nonexistent/patroni"}, {EtcdPath: "/nonexistent/etcd"}} {
+		_, err := New(o)
+		if !errors.Is(err, ErrMissing) || !strings.Contains(err.Error(), "apt-get install") || !strings.Contains(err.Error(), "make setup") {
+			t.Errorf("New(%+v) = %v, want ErrMissing saying how to install", o, err)
+		}
+	}
+}
+
+// TestValidate: Patroni's rules for its timings, and its defaults.
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		o    Options
+		want string // "" for valid
+	}{
+		{"defaults", Options{}, ""},
+		{"fast", fast, ""},
+		{"ttl too short", Options{TTL: 19, LoopWait: 1, RetryTimeout: 3}, "ttl 19"},
+		{"loop too long", Options{TTL: 20, LoopWait: 11, RetryTimeout: 5}, "loop_wait + 2*retry_timeout <= ttl"},
+		{"retry too short", Options{RetryTimeout: 2}, "retry_timeout 2"},
+		{"two etcds", Options{EtcdMembers: 2}, "1 or 3"},
+		{"strict alone", Options{SynchronousModeStrict: true}, "needs synchronous_mode"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.o.withDefaults().validate()
+			if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+				t.Errorf("validate = %v, want %q", err, tc.want)
+			}
+		})
+	}
+	d := Options{}.withDefaults()
+	if d.TTL != 30 || d.LoopWait != 10 || d.RetryTimeout != 10 || d.MaximumLagOnFailover != 1048576 || d.PrimaryStartTimeout != 300 || d.EtcdMembers != 1 {
+		t.Errorf("defaults %+v", d)
+	}
+}
