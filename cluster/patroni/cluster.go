@@ -146,11 +146,11 @@ func (b *Backend) Up(ctx context.Context, spec cluster.Spec) (cl cluster.Cluster
 		c.nodes = append(c.nodes, n)
 	}
 
-	p := c.nodes[0]
-	if err := c.startPatroni(p); err != nil {
+	pp, err := c.startPatroni(c.nodes[0])
+	if err != nil {
 		return nil, err
 	}
-	conn, err := c.waitLeader(ctx, p)
+	conn, err := c.waitLeader(ctx, c.nodes[0], pp)
 	if err != nil {
 		return nil, err
 	}
@@ -170,7 +170,7 @@ func (b *Backend) Up(ctx context.Context, spec cluster.Spec) (cl cluster.Cluster
 		return nil, fmt.Errorf("primary setup: %w", err)
 	}
 	for _, n := range c.nodes[1:] {
-		if err := c.startPatroni(n); err != nil {
+		if _, err := c.startPatroni(n); err != nil {
 			return nil, err
 		}
 	}
@@ -261,23 +261,33 @@ func (c *Cluster) startEtcd(ctx context.Context) error {
 	return nil
 }
 
+// spawnEtcd starts m, unless it runs.
 func (c *Cluster) spawnEtcd(m *member) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.down {
+		return errors.New("cluster is down")
+	}
+	if m.etcd.running() {
+		return nil
+	}
 	p, err := c.b.spawn(c.b.opts.EtcdPath, m.args, m.logFile, m.cg)
 	if err != nil {
 		return err
 	}
-	c.mu.Lock()
 	m.etcd = p
-	c.mu.Unlock()
 	return nil
 }
 
 // waitEtcd waits until the member says it is healthy (up to 60 s).
 func (c *Cluster) waitEtcd(ctx context.Context, m *member) error {
 	url := fmt.Sprintf("http://127.0.0.1:%d/health", m.clientPort)
+	c.mu.Lock()
+	p := m.etcd
+	c.mu.Unlock()
 	return poll(ctx, 60*time.Second, "etcd member "+m.name+" healthy", func() (bool, error) {
-		if !m.etcd.running() {
-			return false, fmt.Errorf("etcd member %s exited: %v (see %s.log)", m.name, m.etcd.err, m.name)
+		if !p.running() {
+			return false, fmt.Errorf("etcd member %s exited: %v (see %s.log)", m.name, p.err, m.name)
 		}
 		code, body := httpGet(ctx, url)
 		return code == 200 && strings.Contains(body, `"true"`), nil
@@ -396,37 +406,41 @@ func (c *Cluster) patroniConfig(n *node, clusterParams, own map[string]string) m
 	}
 }
 
-// startPatroni starts n's Patroni.
-func (c *Cluster) startPatroni(n *node) error {
+// startPatroni starts n's Patroni, unless it runs (then it returns the
+// running one).
+func (c *Cluster) startPatroni(n *node) (*proc, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.down {
-		return errors.New("cluster is down")
+		return nil, errors.New("cluster is down")
+	}
+	if n.patroni.running() {
+		return n.patroni, nil
 	}
 	if n.logFile == nil {
 		f, err := os.OpenFile(n.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 		if err != nil {
-			return fmt.Errorf("patroni log: %w", err)
+			return nil, fmt.Errorf("patroni log: %w", err)
 		}
 		n.logFile = f
 	}
 	p, err := c.b.spawn(c.b.opts.PatroniPath, []string{n.config}, n.logFile, n.cg)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	n.patroni = p
-	return nil
+	return p, nil
 }
 
 // waitLeader waits until n's Patroni holds the leader key (its REST API's
 // /primary says 200) and its PostgreSQL takes writes, and returns an
 // admin connection to it.
-func (c *Cluster) waitLeader(ctx context.Context, n *node) (*pgx.Conn, error) {
+func (c *Cluster) waitLeader(ctx context.Context, n *node, p *proc) (*pgx.Conn, error) {
 	url := c.RESTURL(n.name) + "/primary"
 	var conn *pgx.Conn
 	err := poll(ctx, 120*time.Second, n.name+" leader and writable", func() (bool, error) {
-		if !n.patroni.running() {
-			return false, fmt.Errorf("patroni of %s exited: %v (see %s)", n.name, n.patroni.err, n.logPath)
+		if !p.running() {
+			return false, fmt.Errorf("patroni of %s exited: %v (see %s)", n.name, p.err, n.logPath)
 		}
 		if code, _ := httpGet(ctx, url); code != 200 {
 			return false, nil

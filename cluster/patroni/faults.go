@@ -105,25 +105,19 @@ func (c *Cluster) Start(ctx context.Context, name string) error {
 		return fmt.Errorf("start %s: %w", name, err)
 	}
 	if m := c.member(name); m != nil {
-		if !m.etcd.running() {
-			if err := c.spawnEtcd(m); err != nil {
-				return fmt.Errorf("start %s: %w", name, err)
-			}
+		if err := c.spawnEtcd(m); err != nil {
+			return fmt.Errorf("start %s: %w", name, err)
 		}
 		return c.waitEtcd(ctx, m)
 	}
 	n, _ := c.node(name)
-	c.mu.Lock()
-	running := n.patroni.running()
-	c.mu.Unlock()
-	if !running {
-		if err := c.startPatroni(n); err != nil {
-			return fmt.Errorf("start %s: %w", name, err)
-		}
+	p, err := c.startPatroni(n)
+	if err != nil {
+		return fmt.Errorf("start %s: %w", name, err)
 	}
-	err := poll(ctx, 180*time.Second, name+" accepting connections", func() (bool, error) {
-		if !n.patroni.running() {
-			return false, fmt.Errorf("patroni of %s exited: %v (see %s)", name, n.patroni.err, n.logPath)
+	err = poll(ctx, 180*time.Second, name+" accepting connections", func() (bool, error) {
+		if !p.running() {
+			return false, fmt.Errorf("patroni of %s exited: %v (see %s)", name, p.err, n.logPath)
 		}
 		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()

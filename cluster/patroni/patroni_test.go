@@ -226,15 +226,25 @@ func TestFailover(t *testing.T) {
 	}
 }
 
-// TestKillPostgres: with the leader's PostgreSQL killed, its Patroni
-// starts it again: no failover.
-func TestKillPostgres(t *testing.T) {
-	b := newBackend(t, fast)
+// TestProcessFaults, on three etcd members: with the leader's PostgreSQL
+// killed, its Patroni starts it again (no failover); a replica's Patroni
+// killed leaves its PostgreSQL running, and Start takes it over again; an
+// etcd member killed leaves the cluster with its leader; a paused node
+// answers nothing until resumed; Down with its context cancelled kills
+// everything and leaves nothing.
+func TestProcessFaults(t *testing.T) {
+	o := fast
+	o.EtcdMembers = 3
+	b := newBackend(t, o)
 	c := up(t, b, cluster.Spec{ID: "v1", LogDir: t.TempDir(), Replicas: []cluster.ReplicaSpec{{Name: "replica1"}}})
 	ctx := context.Background()
+	if got := c.Members(); len(got) != 3 || got[0] != "etcd1" || len(c.EtcdEndpoints()) != 3 {
+		t.Fatalf("Members() = %v, EtcdEndpoints() = %v", got, c.EtcdEndpoints())
+	}
 	if err := exec1(c, "primary", cluster.App, "CREATE TABLE t (id int)"); err != nil {
 		t.Fatal(err)
 	}
+
 	if err := c.KillProcess(ctx, "primary", ProcessPostgres); err != nil {
 		t.Fatal(err)
 	}
@@ -249,11 +259,64 @@ func TestKillPostgres(t *testing.T) {
 		t.Errorf("leader key %q, want primary", got)
 	}
 	waitFor(t, "row 1 on replica1", 30*time.Second, func() bool { return has(c, "replica1", 1) })
-	if err := c.Down(ctx); err != nil {
+
+	if err := c.KillProcess(ctx, "replica1", ProcessPatroni); err != nil {
 		t.Fatal(err)
 	}
+	if code, _ := httpGet(ctx, c.RESTURL("replica1")+"/replica"); code != 0 {
+		t.Errorf("replica1's REST API answers %d with its Patroni killed", code)
+	}
+	if !has(c, "replica1", 1) {
+		t.Error("replica1's PostgreSQL stopped with its Patroni")
+	}
+	if err := c.Start(ctx, "replica1"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "replica1's Patroni back", 30*time.Second, func() bool {
+		code, _ := httpGet(ctx, c.RESTURL("replica1")+"/replica")
+		return code == 200
+	})
+
+	if err := c.Kill(ctx, "etcd2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := c.Landed("etcd2"); !ok {
+		t.Error("no landing time for etcd2")
+	}
+	time.Sleep(time.Duration(2*o.LoopWait) * time.Second)
+	if err := exec1(c, "primary", cluster.App, "INSERT INTO t VALUES (2)"); err != nil {
+		t.Errorf("write with etcd2 down: %v", err)
+	}
+	if got := leaderKey(c); got != "primary" {
+		t.Errorf("leader key %q with etcd2 down, want primary", got)
+	}
+	if err := c.Start(ctx, "etcd2"); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := c.Pause(ctx, "replica1"); err != nil {
+		t.Fatal(err)
+	}
+	if has(c, "replica1", 2) {
+		t.Error("a paused replica answered")
+	}
+	if err := c.Resume(ctx, "replica1"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "row 2 on replica1 once resumed", 30*time.Second, func() bool { return has(c, "replica1", 2) })
+
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	start := time.Now()
+	if err := c.Down(cancelled); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("Down with a cancelled context: %s", time.Since(start).Round(time.Millisecond))
 	if left := leftProcesses(b.root); len(left) > 0 {
 		t.Errorf("left running after Down: %v", left)
+	}
+	if _, err := os.Stat(c.dir); !os.IsNotExist(err) {
+		t.Errorf("%s left after Down: %v", c.dir, err)
 	}
 }
 
