@@ -317,3 +317,35 @@ func TestCleanupCgroups(t *testing.T) {
 		t.Errorf("live run's cgroup: %+v", l)
 	}
 }
+
+// TestKillLeftProcesses: a process whose command line names a dead run's
+// temp dir is listed by a dry run and killed by a real one; one that does
+// not name it is left alone.
+func TestKillLeftProcesses(t *testing.T) {
+	root := t.TempDir()
+	start := func(arg0 string) *exec.Cmd {
+		cmd := exec.Command("sh", "-c", "sleep 60", arg0)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go func() { _ = cmd.Wait() }()
+		t.Cleanup(func() { _ = cmd.Process.Kill() }) // the processes this test started, by pid
+		return cmd
+	}
+	left := start(filepath.Join(root, "v0", "primary.yml"))
+	other := start(root + "-other")
+	found := killLeftProcesses(root, 1, true)
+	if len(found) != 1 || found[0].Kind != "process" || found[0].Removed || !strings.HasPrefix(found[0].Name, strconv.Itoa(left.Process.Pid)+" ") {
+		t.Fatalf("dry run found %+v, want the one process %d", found, left.Process.Pid)
+	}
+	if !alive(left.Process.Pid) {
+		t.Fatal("the dry run killed it")
+	}
+	found = killLeftProcesses(root, 1, false)
+	if len(found) != 1 || !found[0].Removed || found[0].Err != nil {
+		t.Fatalf("found %+v, want the one process killed", found)
+	}
+	if alive(left.Process.Pid) || !alive(other.Process.Pid) {
+		t.Errorf("left alive %v (want false), other alive %v (want true)", alive(left.Process.Pid), alive(other.Process.Pid))
+	}
+}
