@@ -166,6 +166,15 @@ func TestFailover(t *testing.T) {
 		Replicas: []cluster.ReplicaSpec{{Name: "replica1"}, {Name: "replica2"}},
 		Settings: map[string]map[string]string{"primary": {"max_connections": "50"}}})
 	ctx := context.Background()
+	if s := c.Settings(); s.TTL != 20 || s.LoopWait != 2 || s.RetryTimeout != 5 || s.MaximumLagOnFailover != 1048576 || s.PrimaryStartTimeout != 300 || s.EtcdMembers != 1 {
+		t.Errorf("Settings() = %+v", s)
+	}
+	if a := b.Abilities(); !a.Kill || !a.Stop || !a.Pause || a.Links || a.NodeCuts {
+		t.Errorf("Abilities() = %+v", a)
+	}
+	if got := c.PrimaryConnInfo("replica1", "primary"); got != "" {
+		t.Errorf("PrimaryConnInfo = %q, want \"\" (Patroni's)", got)
+	}
 	if got := leaderKey(c); got != "primary" {
 		t.Fatalf("leader key %s = %q, want primary", c.Namespace()+c.Scope()+"/leader", got)
 	}
@@ -292,6 +301,18 @@ func TestProcessFaults(t *testing.T) {
 	}
 	if err := c.Start(ctx, "etcd2"); err != nil {
 		t.Fatal(err)
+	}
+
+	for _, immediate := range []bool{false, true} {
+		if err := c.Stop(ctx, "replica1", immediate); err != nil {
+			t.Fatal(err)
+		}
+		if has(c, "replica1", 2) {
+			t.Errorf("replica1 answers after Stop(immediate=%v)", immediate)
+		}
+		if err := c.Start(ctx, "replica1"); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	if err := c.Pause(ctx, "replica1"); err != nil {
