@@ -126,6 +126,23 @@ func exec1(c *Cluster, node string, u cluster.User, sql string, args ...any) err
 	return err
 }
 
+// show is a setting's value on node.
+func show(t *testing.T, c *Cluster, node, name string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, c.ConnString(node, cluster.Admin))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var v string
+	if err := conn.QueryRow(ctx, "SHOW "+name).Scan(&v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
 func has(c *Cluster, node string, id int) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
@@ -186,6 +203,9 @@ func TestFailover(t *testing.T) {
 	}
 	for _, r := range []string{"replica1", "replica2"} {
 		waitFor(t, "row 1 on "+r, 10*time.Second, func() bool { return has(c, r, 1) })
+		if got := show(t, c, r, "max_connections"); got != "50" {
+			t.Errorf("%s: max_connections %s, want the scenario's 50", r, got)
+		}
 	}
 
 	if err := c.Kill(ctx, "primary"); err != nil {
@@ -229,13 +249,19 @@ func TestFailover(t *testing.T) {
 		t.Errorf("%s left after Down: %v", c.dir, err)
 	}
 	for _, f := range []string{"primary.log", "primary.patroni.log", "replica1.log", "etcd1.log"} {
-		if st, err := os.Stat(filepath.Join(c.logDir, f)); err != nil || st.Size() == 0 {
+		b, err := os.ReadFile(filepath.Join(c.logDir, f))
+		if err != nil || len(b) == 0 {
 			t.Errorf("log %s: %v", f, err)
+		}
+		for _, pw := range []string{c.pw.Admin, c.pw.App, c.pw.Replication} {
+			if strings.Contains(string(b), pw) {
+				t.Errorf("log %s holds a password", f)
+			}
 		}
 	}
 }
 
-// TestProcessFaults, on three etcd members: with the leader's PostgreSQL
+// TestProcessFaults, on three etcd members and in synchronous_mode: with the leader's PostgreSQL
 // killed, its Patroni starts it again (no failover); a replica's Patroni
 // killed leaves its PostgreSQL running, and Start takes it over again; an
 // etcd member killed leaves the cluster with its leader; a paused node
@@ -244,9 +270,14 @@ func TestFailover(t *testing.T) {
 func TestProcessFaults(t *testing.T) {
 	o := fast
 	o.EtcdMembers = 3
+	o.SynchronousMode = true
 	b := newBackend(t, o)
-	c := up(t, b, cluster.Spec{ID: "v1", LogDir: t.TempDir(), Replicas: []cluster.ReplicaSpec{{Name: "replica1"}}})
+	c := up(t, b, cluster.Spec{ID: "v1", LogDir: t.TempDir(), Replicas: []cluster.ReplicaSpec{{Name: "replica1"}},
+		SyncStandbyNames: "ignored: Patroni's"})
 	ctx := context.Background()
+	if got := show(t, c, "primary", "synchronous_standby_names"); got != "replica1" {
+		t.Errorf("synchronous_standby_names %q, want Patroni's replica1", got)
+	}
 	if got := c.Members(); len(got) != 3 || got[0] != "etcd1" || len(c.EtcdEndpoints()) != 3 {
 		t.Fatalf("Members() = %v, EtcdEndpoints() = %v", got, c.EtcdEndpoints())
 	}
