@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs what pgbench-ha needs to run on Debian/Ubuntu: the PostgreSQL
-# server binaries (initdb, postgres, pg_basebackup, pgbench). Does nothing
-# when they are already there. Never starts a server: Debian's packages
-# would start a default cluster on port 5432, so service starts are denied
-# for the duration of the install.
+# server binaries (initdb, postgres, pg_basebackup, pgbench), and for the
+# Patroni backend patroni and etcd. Does nothing when they are already
+# there. Never starts a server: Debian's packages would start a default
+# cluster on port 5432 (and etcd-server its etcd), so service starts are
+# denied for the duration of the install.
 set -euo pipefail
 
 have_pg() {
@@ -19,13 +20,17 @@ have_pg() {
 	return 1
 }
 
-if have_pg && id postgres >/dev/null 2>&1; then
+have_patroni() {
+	command -v patroni >/dev/null 2>&1 && command -v etcd >/dev/null 2>&1
+}
+
+if have_pg && id postgres >/dev/null 2>&1 && have_patroni; then
 	exit 0
 fi
 
 if [ "$(id -u)" -ne 0 ]; then
-	echo "setup: PostgreSQL server binaries are missing; install them as root:" >&2
-	echo "  sudo apt-get install -y postgresql-15   (or your distribution's postgresql package)" >&2
+	echo "setup: PostgreSQL server binaries, patroni or etcd are missing; install them as root:" >&2
+	echo "  sudo apt-get install -y postgresql-15 patroni etcd-server   (or your distribution's packages)" >&2
 	exit 1
 fi
 if ! command -v apt-get >/dev/null 2>&1; then
@@ -33,7 +38,7 @@ if ! command -v apt-get >/dev/null 2>&1; then
 	exit 1
 fi
 
-echo "setup: installing PostgreSQL server packages" >&2
+echo "setup: installing PostgreSQL server packages, patroni and etcd" >&2
 policy=/usr/sbin/policy-rc.d
 restore_policy=""
 if [ ! -e "$policy" ]; then
@@ -50,6 +55,16 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 pkg=postgresql-15
 apt-cache show "$pkg" >/dev/null 2>&1 || pkg=postgresql
-apt-get install -y -qq -o Dpkg::Options::=--force-confold "$pkg" >/dev/null
+pkgs=("$pkg")
+# The Patroni backend's; only its tests need them, so a distribution
+# without them is a warning.
+for p in patroni etcd-server; do
+	if apt-cache show "$p" >/dev/null 2>&1; then
+		pkgs+=("$p")
+	else
+		echo "setup: no package $p here: the Patroni backend's tests will be skipped" >&2
+	fi
+done
+apt-get install -y -qq -o Dpkg::Options::=--force-confold "${pkgs[@]}" >/dev/null
 have_pg || { echo "setup: $pkg installed but the server binaries were not found" >&2; exit 1; }
 echo "setup: done" >&2
