@@ -19,6 +19,10 @@ import (
 // PostgreSQL server binaries) was not found.
 var ErrMissing = errors.New("patroni backend: binary not found")
 
+// ErrNoFreezer means the cgroup v1 freezer the backend needs cannot be
+// used here (not mounted, read-only, or the harness is not root).
+var ErrNoFreezer = errors.New("patroni backend: no cgroup v1 freezer")
+
 // installHint says how to get the binaries.
 const installHint = "install them (Debian/Ubuntu: apt-get install -y patroni etcd-server postgresql-15, or run `make setup`)"
 
@@ -198,7 +202,7 @@ func New(opts Options) (*Backend, error) {
 	b.root = root
 	if b.freezer, err = freezer.Open(freezer.Mount, freezer.RunName(root)); err != nil {
 		os.RemoveAll(root)
-		return nil, fmt.Errorf("patroni backend needs the cgroup v1 freezer (run as root where %s is writable): %w", freezer.Mount, err)
+		return nil, fmt.Errorf("%w (run as root where %s is writable): %v", ErrNoFreezer, freezer.Mount, err)
 	}
 	// Patroni double-forks its postmaster: orphans come to the harness,
 	// which reaps them.

@@ -26,8 +26,8 @@ func newBackend(t *testing.T, o Options) *Backend {
 	t.Helper()
 	testgate.Integration(t)
 	b, err := New(o)
-	if errors.Is(err, ErrMissing) {
-		testgate.Missing(t, testgate.RequirePG, err)
+	if errors.Is(err, ErrMissing) || errors.Is(err, ErrNoFreezer) {
+		testgate.Missing(t, testgate.RequirePatroni, err)
 	}
 	if err != nil {
 		t.Fatal(err)
