@@ -319,7 +319,7 @@ func (c *Cluster) newNode(i int, name string, settings map[string]map[string]str
 	}
 	own["unix_socket_directories"] = sockDir
 	own["log_directory"] = n.pgLogDir
-	own["cluster_name"] = name
+	// cluster_name is Patroni's: it starts PostgreSQL with the scope.
 	conf, err := json.MarshalIndent(c.patroniConfig(n, settings["primary"], own), "", "  ")
 	if err != nil {
 		return nil, err

@@ -243,6 +243,7 @@ func (c *Cluster) Down(ctx context.Context) error {
 	}
 	wg.Wait()
 	for _, m := range c.members {
+		_ = m.cg.Thaw() // a paused member stops too
 		m.etcd.signal(syscall.SIGTERM)
 		graceful(ctx, func() bool { return !m.etcd.running() && m.cg.Empty() }, 10*time.Second)
 		if err := killLeft(m.cg, m.name); err != nil {
