@@ -411,3 +411,61 @@ func TestValidate(t *testing.T) {
 		t.Errorf("defaults %+v", d)
 	}
 }
+
+// TestPatroniConfig: what a node's Patroni is told: the timings as set,
+// slots and pg_rewind on, the scenario's settings cluster-wide and the
+// node's own apart, everything on loopback.
+func TestPatroniConfig(t *testing.T) {
+	b := &Backend{opts: fast.withDefaults()}
+	c := &Cluster{b: b, dir: "/x/v0", scope: "v0", members: []*member{{name: "etcd1", clientPort: 2379}}}
+	n := &node{name: "replica1", pgPort: 5433, restPort: 8009, dataDir: "/x/v0/replica1"}
+	conf := c.patroniConfig(n, map[string]string{"max_connections": "50"}, map[string]string{"work_mem": "8MB"})
+	raw, err := json.Marshal(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Scope, Namespace, Name string
+		Restapi                map[string]string
+		Etcd3                  struct{ Hosts []string }
+		Bootstrap              struct {
+			DCS struct {
+				TTL                  int   `json:"ttl"`
+				LoopWait             int   `json:"loop_wait"`
+				RetryTimeout         int   `json:"retry_timeout"`
+				MaximumLagOnFailover int64 `json:"maximum_lag_on_failover"`
+				PrimaryStartTimeout  int   `json:"primary_start_timeout"`
+				PostgreSQL           struct {
+					UsePgRewind bool              `json:"use_pg_rewind"`
+					UseSlots    bool              `json:"use_slots"`
+					Parameters  map[string]string `json:"parameters"`
+				} `json:"postgresql"`
+			} `json:"dcs"`
+		}
+		PostgreSQL struct {
+			Listen     string            `json:"listen"`
+			Parameters map[string]string `json:"parameters"`
+			PgHBA      []string          `json:"pg_hba"`
+		} `json:"postgresql"`
+	}
+	if err := json.Unmarshal(raw, &got); err != nil {
+		t.Fatal(err)
+	}
+	d := got.Bootstrap.DCS
+	if got.Scope != "v0" || got.Namespace != "/service/" || got.Name != "replica1" ||
+		d.TTL != 20 || d.LoopWait != 2 || d.RetryTimeout != 5 || d.MaximumLagOnFailover != 1048576 || d.PrimaryStartTimeout != 300 ||
+		!d.PostgreSQL.UsePgRewind || !d.PostgreSQL.UseSlots {
+		t.Errorf("config %s", raw)
+	}
+	if d.PostgreSQL.Parameters["max_connections"] != "50" || d.PostgreSQL.Parameters["wal_level"] != "replica" || got.PostgreSQL.Parameters["work_mem"] != "8MB" {
+		t.Errorf("parameters: cluster %v, node %v", d.PostgreSQL.Parameters, got.PostgreSQL.Parameters)
+	}
+	if got.Restapi["listen"] != "127.0.0.1:8009" || got.PostgreSQL.Listen != "127.0.0.1:5433" || len(got.Etcd3.Hosts) != 1 || got.Etcd3.Hosts[0] != "127.0.0.1:2379" {
+		t.Errorf("addresses: %s", raw)
+	}
+	for _, l := range got.PostgreSQL.PgHBA {
+		if f := strings.Fields(l); f[0] == "host" && f[3] != "127.0.0.1/32" {
+			t.Errorf("pg_hba line not loopback: %q", l)
+		}
+	}
+}
