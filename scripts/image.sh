@@ -30,9 +30,17 @@ if ! command -v docker >/dev/null 2>&1; then
 	say "docker is not installed"
 	exit 1
 fi
+# REV names what the image holds; an image of an older REV (built before
+# a package was added) is built again.
+REV=3
 if docker image inspect "$IMAGE" >/dev/null 2>&1; then
-	say "$IMAGE exists (docker image rm $IMAGE to build it again)"
-	exit 0
+	have=$(docker image inspect -f '{{index .Config.Labels "pgbench-ha.rev"}}' "$IMAGE" 2>/dev/null || true)
+	if [ "$have" = "$REV" ]; then
+		say "$IMAGE exists (docker image rm $IMAGE to build it again)"
+		exit 0
+	fi
+	say "$IMAGE is of an older make (rev '${have:-none}', now $REV): building it again"
+	docker image rm "$IMAGE" >/dev/null
 fi
 if [ "$(id -u)" -ne 0 ]; then
 	say "building $IMAGE needs root (debootstrap and chroot): run it with sudo"
@@ -74,19 +82,21 @@ cp /etc/resolv.conf "$root/etc/resolv.conf"
 mount -t proc proc "$root/proc"
 
 # HAProxy and PgBouncer: the client paths' tests (package clientpath) run
-# in the job container too (make test-container).
-say "installing postgresql-$PG_MAJOR, haproxy, pgbouncer"
+# in the job container too (make test-container); Patroni and etcd so that
+# make setup finds everything there (the Patroni backend's tests need a
+# writable cgroup freezer, which the job container has not).
+say "installing postgresql-$PG_MAJOR, haproxy, pgbouncer, patroni, etcd-server"
 chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive LC_ALL=C \
 	sh -c "apt-get update -qq && apt-get install -y -qq --no-install-recommends \
-		-o Dpkg::Options::=--force-confold postgresql-$PG_MAJOR haproxy pgbouncer" >"$dir/apt.log" 2>&1 ||
-	{ tail -n 30 "$dir/apt.log" >&2; say "apt-get install postgresql-$PG_MAJOR haproxy pgbouncer failed"; exit 1; }
+		-o Dpkg::Options::=--force-confold postgresql-$PG_MAJOR haproxy pgbouncer patroni etcd-server" >"$dir/apt.log" 2>&1 ||
+	{ tail -n 30 "$dir/apt.log" >&2; say "apt-get install postgresql-$PG_MAJOR haproxy pgbouncer patroni etcd-server failed"; exit 1; }
 umount "$root/proc"
 
 bindir="/usr/lib/postgresql/$PG_MAJOR/bin"
 for b in postgres initdb pg_basebackup pg_ctl; do
 	[ -x "$root$bindir/$b" ] || { say "$bindir/$b missing after the install"; exit 1; }
 done
-for b in /usr/sbin/haproxy /usr/sbin/pgbouncer; do
+for b in /usr/sbin/haproxy /usr/sbin/pgbouncer /usr/bin/patroni /usr/bin/etcd; do
 	[ -x "$root$b" ] || { say "$b missing after the install"; exit 1; }
 done
 chroot "$root" id postgres >/dev/null || { say "no postgres user after the install"; exit 1; }
@@ -107,7 +117,8 @@ tar --numeric-owner -C "$root" -c . | docker import \
 	--change "ENV PATH=$bindir:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
 	--change "ENV LANG=C.UTF-8" \
 	--change 'CMD ["sleep", "infinity"]' \
-	--message "debootstrap $SUITE minbase + postgresql-$PG_MAJOR, haproxy, pgbouncer, iproute2, iptables, make" \
+	--change "LABEL pgbench-ha.rev=$REV" \
+	--message "debootstrap $SUITE minbase + postgresql-$PG_MAJOR, haproxy, pgbouncer, patroni, etcd-server, iproute2, iptables, make" \
 	- "$IMAGE" >/dev/null
 size=$(docker image inspect -f '{{.Size}}' "$IMAGE")
 say "built $IMAGE ($((size / 1024 / 1024)) MB) in $(($(date +%s) - start)) s"

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs what pgbench-ha needs to run on Debian/Ubuntu: the PostgreSQL
-# server binaries (initdb, postgres, pg_basebackup, pgbench), and HAProxy
-# and PgBouncer for the client paths (package clientpath). Does nothing
-# when they are already there. Never starts a server: Debian's packages
-# would start a default cluster on port 5432 (and PgBouncer on 6432), so
-# service starts are denied for the duration of the install.
+# server binaries (initdb, postgres, pg_basebackup, pgbench), HAProxy and
+# PgBouncer for the client paths (package clientpath), and Patroni and etcd
+# for the Patroni backend. Does nothing when they are already there. Never
+# starts a server: Debian's packages would start a default cluster on port
+# 5432 (PgBouncer on 6432, etcd-server its etcd), so service starts are
+# denied for the duration of the install.
 set -euo pipefail
 
 have_pg() {
@@ -24,13 +25,17 @@ have_proxies() {
 	[ -x /usr/sbin/haproxy ] && [ -x /usr/sbin/pgbouncer ]
 }
 
-if have_pg && id postgres >/dev/null 2>&1 && have_proxies; then
+have_patroni() {
+	command -v patroni >/dev/null 2>&1 && command -v etcd >/dev/null 2>&1
+}
+
+if have_pg && id postgres >/dev/null 2>&1 && have_proxies && have_patroni; then
 	exit 0
 fi
 
 if [ "$(id -u)" -ne 0 ]; then
-	echo "setup: PostgreSQL server binaries, HAProxy or PgBouncer are missing; install them as root:" >&2
-	echo "  sudo apt-get install -y postgresql-15 haproxy pgbouncer   (or your distribution's postgresql package)" >&2
+	echo "setup: PostgreSQL server binaries, HAProxy, PgBouncer, Patroni or etcd are missing; install them as root:" >&2
+	echo "  sudo apt-get install -y postgresql-15 haproxy pgbouncer patroni etcd-server   (or your distribution's packages)" >&2
 	exit 1
 fi
 if ! command -v apt-get >/dev/null 2>&1; then
@@ -38,7 +43,7 @@ if ! command -v apt-get >/dev/null 2>&1; then
 	exit 1
 fi
 
-echo "setup: installing PostgreSQL server packages" >&2
+echo "setup: installing PostgreSQL server packages, patroni and etcd" >&2
 policy=/usr/sbin/policy-rc.d
 restore_policy=""
 if [ ! -e "$policy" ]; then
@@ -55,7 +60,8 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 pkg=postgresql-15
 apt-cache show "$pkg" >/dev/null 2>&1 || pkg=postgresql
-apt-get install -y -qq -o Dpkg::Options::=--force-confold "$pkg" haproxy pgbouncer >/dev/null
+apt-get install -y -qq -o Dpkg::Options::=--force-confold "$pkg" haproxy pgbouncer patroni etcd-server >/dev/null
 have_pg || { echo "setup: $pkg installed but the server binaries were not found" >&2; exit 1; }
 have_proxies || { echo "setup: haproxy and pgbouncer installed but not found in /usr/sbin" >&2; exit 1; }
+have_patroni || { echo "setup: patroni and etcd-server installed but patroni or etcd not found" >&2; exit 1; }
 echo "setup: done" >&2

@@ -9,7 +9,10 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
+
+	"github.com/pgbench-ha/pgbench-ha/internal/freezer"
 )
 
 // A harness killed outright (SIGKILL, a crash) leaves its backend's temp
@@ -83,11 +86,12 @@ type CleanupOptions struct {
 	DryRun bool
 }
 
-// Leftover is a kept cluster's server, a shared memory segment, a
+// Leftover is a kept cluster's server, a process whose command line
+// names a dead run's temp dir, a shared memory segment, a
 // backend's temp dir (data directories and logs not kept elsewhere) or
 // its freezer cgroup that a run left behind.
 type Leftover struct {
-	Kind string // "server", "segment", "directory" or "cgroup"
+	Kind string // "server", "process", "segment", "directory" or "cgroup"
 	Name string // the segment's id and key and its data dir, or the dir
 	PID  int    // the run's harness process
 	// Alive says the harness still runs: its temp dir is kept.
@@ -98,7 +102,9 @@ type Leftover struct {
 
 // Cleanup removes what local runs whose harness is gone left behind: their
 // freezer cgroups (killing the processes left in them, frozen), the
-// shared memory segments of their servers, then their temp dirs. Only the
+// processes left running whose command line names one of their temp dirs
+// (a Patroni backend's orphaned servers), the shared memory segments of
+// their servers, then their temp dirs. Only the
 // temp dirs with a harness marker are looked at, and only a segment named
 // in one of their postmaster.pid files, with the same key, made by that
 // postmaster and attached by no process, is removed: never another
@@ -116,7 +122,7 @@ func Cleanup(opts CleanupOptions) ([]Leftover, error) {
 	}
 	sort.Strings(roots)
 	// Cgroups first: a frozen server left in one holds its segment.
-	found, err := cleanupCgroups(freezerMount, opts.DryRun)
+	found, err := cleanupCgroups(freezer.Mount, opts.DryRun)
 	var errs []error
 	if err != nil {
 		errs = append(errs, err)
@@ -151,6 +157,13 @@ func Cleanup(opts CleanupOptions) ([]Leftover, error) {
 			if opts.DryRun {
 				found = append(found, Leftover{Kind: "directory", Name: root, PID: h.pid})
 				continue
+			}
+		}
+		procs := killLeftProcesses(root, h.pid, opts.DryRun)
+		found = append(found, procs...)
+		for _, l := range procs {
+			if l.Err != nil {
+				errs = append(errs, l.Err)
 			}
 		}
 		segs, err := deadSegments(root, h.pid)
@@ -230,7 +243,7 @@ func deadSegments(root string, pid int) ([]deadSegment, error) {
 // killed first, being of a dead run. A live run's cgroup is listed and
 // kept.
 func cleanupCgroups(mount string, dryRun bool) ([]Leftover, error) {
-	top := filepath.Join(mount, freezerTop)
+	top := filepath.Join(mount, freezer.Top)
 	runs, err := os.ReadDir(top)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -259,8 +272,8 @@ func cleanupCgroups(mount string, dryRun bool) ([]Leftover, error) {
 			if !n.IsDir() {
 				continue
 			}
-			f := &freezer{dir: filepath.Join(dir, n.Name())}
-			pids, err := f.procs()
+			f := freezer.At(filepath.Join(dir, n.Name()))
+			pids, err := f.Procs()
 			if err != nil {
 				lerrs = append(lerrs, err)
 				continue
@@ -270,15 +283,15 @@ func cleanupCgroups(mount string, dryRun bool) ([]Leftover, error) {
 				continue
 			}
 			if len(pids) > 0 {
-				if _, _, err := f.kill(); err != nil {
+				if _, _, err := f.Kill(); err != nil {
 					lerrs = append(lerrs, err)
 				}
 				deadline := time.Now().Add(5 * time.Second)
-				for !f.empty() && time.Now().Before(deadline) {
+				for !f.Empty() && time.Now().Before(deadline) {
 					time.Sleep(time.Millisecond)
 				}
 			}
-			if err := f.remove(); err != nil {
+			if err := f.Remove(); err != nil {
 				lerrs = append(lerrs, err)
 			}
 		}
@@ -290,7 +303,7 @@ func cleanupCgroups(mount string, dryRun bool) ([]Leftover, error) {
 			l.Name = fmt.Sprintf("%s (%d processes %s)", dir, procs, verb)
 		}
 		if !dryRun && len(lerrs) == 0 {
-			if err := removeCgroup(dir); err != nil {
+			if err := freezer.Remove(dir); err != nil {
 				lerrs = append(lerrs, err)
 			}
 		}
@@ -307,7 +320,7 @@ func cleanupCgroups(mount string, dryRun bool) ([]Leftover, error) {
 	return found, errors.Join(errs...)
 }
 
-// runHarness reads the harness from a run's cgroup name (freezerRunName).
+// runHarness reads the harness from a run's cgroup name (freezer.RunName).
 func runHarness(name string) (harness, bool) {
 	f := strings.SplitN(name, "-", 3)
 	if len(f) != 3 {
@@ -320,4 +333,57 @@ func runHarness(name string) (harness, bool) {
 	}
 	// A cgroup does not outlive a reboot: its harness ran in this boot.
 	return harness{pid: pid, start: start, boot: bootID()}, true
+}
+
+// WriteMarker records this process as the harness of root, a temp dir
+// named $TMPDIR/pgbench-ha-*, so that Cleanup treats it as a local
+// backend's: another backend that lays its data out the same way
+// (<root>/<cluster>/<node>/postmaster.pid) and names its cgroups with
+// freezer.RunName(root) gets its leftovers removed by Cleanup too.
+func WriteMarker(root string) error { return writeMarker(root) }
+
+// killLeftProcesses kills the processes of a dead run whose command line
+// names its temp dir root: what a harness killed outright left running
+// that did not die with it (servers started by a manager such as Patroni,
+// which orphans them). They are found by the path in their command line,
+// never by name, and SIGKILLed; it waits up to 5 s for them to go.
+func killLeftProcesses(root string, pid int, dryRun bool) []Leftover {
+	var found []Leftover
+	var pids []int
+	me := os.Getpid()
+	eachProc(func(p int, st procStat) {
+		if p == me || st.exited() {
+			return
+		}
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(p) + "/cmdline")
+		if err != nil || !strings.Contains(string(b), root+"/") {
+			return
+		}
+		name := fmt.Sprintf("%d %s", p, strings.TrimSpace(strings.ReplaceAll(string(b), "\x00", " ")))
+		found = append(found, Leftover{Kind: "process", Name: name, PID: pid})
+		pids = append(pids, p)
+	})
+	if dryRun {
+		return found
+	}
+	for i, p := range pids {
+		if err := syscall.Kill(p, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+			found[i].Err = err
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for i, p := range pids {
+		for alive(p) && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		if found[i].Err == nil {
+			if alive(p) {
+				found[i].Err = fmt.Errorf("process %d still alive after SIGKILL", p)
+			} else {
+				found[i].Removed = true
+			}
+		}
+	}
+	reapOrphans()
+	return found
 }

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/pgbench-ha/pgbench-ha/cluster"
+
+	"github.com/pgbench-ha/pgbench-ha/internal/freezer"
 )
 
 // TestMain runs this test binary as a helper harness when
@@ -213,7 +215,7 @@ func TestCleanupAfterHarnessKilled(t *testing.T) {
 		t.Errorf("removed %d, want 2 segments, 1 dir and with the freezer 1 cgroup: %+v", removed, found)
 	}
 	if withFreezer {
-		runs, _ := filepath.Glob(filepath.Join(freezerMount, freezerTop, strconv.Itoa(harnessPid0)+"-*"))
+		runs, _ := filepath.Glob(filepath.Join(freezer.Mount, freezer.Top, strconv.Itoa(harnessPid0)+"-*"))
 		if len(runs) > 0 {
 			t.Errorf("the dead harness's cgroups left after Cleanup: %v", runs)
 		}
@@ -248,27 +250,27 @@ func TestCleanupCgroups(t *testing.T) {
 	// This process with another start time: a harness that is gone.
 	dead := testFreezer(t, fmt.Sprintf("%d-%d-cleanup", os.Getpid(), me.start+1))
 	live := testFreezer(t, fmt.Sprintf("%d-%d-cleanup", os.Getpid(), me.start))
-	f, err := newFreezer(dead, "c.primary")
+	f, err := freezer.New(dead, "c.primary")
 	if err != nil {
 		t.Fatal(err)
 	}
 	sleep := exec.Command("sleep", "60")
-	if err := f.start(sleep); err != nil {
+	if err := f.Start(sleep); err != nil {
 		t.Fatal(err)
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- sleep.Wait() }()
 	t.Cleanup(func() {
 		_ = sleep.Process.Kill() // the process this test started, by pid
-		_ = f.thaw()
+		_ = f.Thaw()
 	})
-	if pids, err := f.procs(); err != nil || !slices.Equal(pids, []int{sleep.Process.Pid}) {
+	if pids, err := f.Procs(); err != nil || !slices.Equal(pids, []int{sleep.Process.Pid}) {
 		t.Fatalf("cgroup holds %v (%v), want the sleep %d", pids, err, sleep.Process.Pid)
 	}
-	if err := f.freeze(); err != nil { // its harness died while it was paused
+	if err := f.Freeze(); err != nil { // its harness died while it was paused
 		t.Fatal(err)
 	}
-	if _, err := newFreezer(live, "c.primary"); err != nil {
+	if _, err := freezer.New(live, "c.primary"); err != nil {
 		t.Fatal(err)
 	}
 
@@ -282,7 +284,7 @@ func TestCleanupCgroups(t *testing.T) {
 		t.Fatalf("%s not found in %+v", dir, found)
 		return Leftover{}
 	}
-	found, err := cleanupCgroups(freezerMount, true)
+	found, err := cleanupCgroups(freezer.Mount, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,11 +294,11 @@ func TestCleanupCgroups(t *testing.T) {
 	if l := find(found, live); !l.Alive || l.Removed {
 		t.Errorf("dry run: live run's cgroup: %+v", l)
 	}
-	if !fileExists(f.dir) || !alive(sleep.Process.Pid) {
+	if !fileExists(f.Dir()) || !alive(sleep.Process.Pid) {
 		t.Fatal("the dry run removed a cgroup or killed its process")
 	}
 
-	found, err = cleanupCgroups(freezerMount, false)
+	found, err = cleanupCgroups(freezer.Mount, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -313,5 +315,37 @@ func TestCleanupCgroups(t *testing.T) {
 	}
 	if l := find(found, live); !l.Alive || l.Removed || !fileExists(filepath.Join(live, "c.primary")) {
 		t.Errorf("live run's cgroup: %+v", l)
+	}
+}
+
+// TestKillLeftProcesses: a process whose command line names a dead run's
+// temp dir is listed by a dry run and killed by a real one; one that does
+// not name it is left alone.
+func TestKillLeftProcesses(t *testing.T) {
+	root := t.TempDir()
+	start := func(arg0 string) *exec.Cmd {
+		cmd := exec.Command("sh", "-c", "sleep 60", arg0)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go func() { _ = cmd.Wait() }()
+		t.Cleanup(func() { _ = cmd.Process.Kill() }) // the processes this test started, by pid
+		return cmd
+	}
+	left := start(filepath.Join(root, "v0", "primary.yml"))
+	other := start(root + "-other")
+	found := killLeftProcesses(root, 1, true)
+	if len(found) != 1 || found[0].Kind != "process" || found[0].Removed || !strings.HasPrefix(found[0].Name, strconv.Itoa(left.Process.Pid)+" ") {
+		t.Fatalf("dry run found %+v, want the one process %d", found, left.Process.Pid)
+	}
+	if !alive(left.Process.Pid) {
+		t.Fatal("the dry run killed it")
+	}
+	found = killLeftProcesses(root, 1, false)
+	if len(found) != 1 || !found[0].Removed || found[0].Err != nil {
+		t.Fatalf("found %+v, want the one process killed", found)
+	}
+	if alive(left.Process.Pid) || !alive(other.Process.Pid) {
+		t.Errorf("left alive %v (want false), other alive %v (want true)", alive(left.Process.Pid), alive(other.Process.Pid))
 	}
 }

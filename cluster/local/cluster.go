@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgbench-ha/pgbench-ha/cluster"
+	"github.com/pgbench-ha/pgbench-ha/internal/freezer"
 )
 
 // node is one server of a local cluster.
@@ -26,8 +27,8 @@ type node struct {
 	logPath string
 	logFile *os.File
 	proc    *proc
-	cg      *freezer  // its cgroup, once started; nil without the freezer
-	landed  time.Time // when the last Kill stopped it
+	cg      *freezer.Cgroup // its cgroup, once started; nil without the freezer
+	landed  time.Time       // when the last Kill stopped it
 }
 
 // Cluster is a running local cluster.
@@ -268,7 +269,7 @@ func (c *Cluster) start(ctx context.Context, n *node) error {
 	}
 	if n.cg == nil && c.b.freezer != "" {
 		// Without its cgroup the node is signalled as without the freezer.
-		n.cg, _ = newFreezer(c.b.freezer, filepath.Base(c.dir)+"."+n.name)
+		n.cg, _ = freezer.New(c.b.freezer, filepath.Base(c.dir)+"."+n.name)
 	}
 	p, err := c.b.spawn(filepath.Join(c.b.binDir, "postgres"), []string{"-D", n.dataDir}, nil, n.logFile, n.cg)
 	if err != nil {
@@ -445,12 +446,12 @@ func (c *Cluster) Down(ctx context.Context) error {
 			} else if err := removeShm(n.dataDir); err != nil {
 				errs = append(errs, fmt.Errorf("down %s: %w", n.name, err))
 			} else if n.cg != nil {
-				if err := n.cg.remove(); err != nil {
+				if err := n.cg.Remove(); err != nil {
 					errs = append(errs, fmt.Errorf("down %s: %w", n.name, err))
 				}
 			}
 		} else if n.cg != nil {
-			if err := n.cg.remove(); err != nil {
+			if err := n.cg.Remove(); err != nil {
 				errs = append(errs, fmt.Errorf("down %s: %w", n.name, err))
 			}
 		}

@@ -3,73 +3,17 @@ package local
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/pgbench-ha/pgbench-ha/cluster"
 	"github.com/pgbench-ha/pgbench-ha/internal/testgate"
-)
 
-// TestOpenFreezer: the freezer is used only where a freezer hierarchy is
-// mounted and this process may make cgroups in it; anywhere else the
-// backend falls back to signals and leaves nothing behind.
-func TestOpenFreezer(t *testing.T) {
-	notCgroup := t.TempDir()
-	tests := []struct {
-		name    string
-		mount   string
-		wantErr string // "" when the freezer is used
-	}{
-		{"nothing mounted", filepath.Join(t.TempDir(), "freezer"), "no such file"},
-		{"a plain directory", notCgroup, "not a cgroup v1 hierarchy"},
-		{"another controller", "/sys/fs/cgroup/pids", "not a freezer hierarchy"},
-		{"the freezer", freezerMount, ""},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if strings.HasPrefix(tc.mount, "/sys/") {
-				if _, err := os.Stat(filepath.Join(tc.mount, "cgroup.procs")); err != nil {
-					t.Skipf("no cgroup v1 hierarchy at %s", tc.mount)
-				}
-				if os.Geteuid() != 0 {
-					t.Skip("not root: no cgroup can be made")
-				}
-			}
-			run := fmt.Sprintf("test-%d", time.Now().UnixNano())
-			dir, err := openFreezer(tc.mount, run)
-			if tc.wantErr == "" {
-				if err != nil {
-					// A read-only /sys/fs/cgroup, as in a job container.
-					t.Skipf("freezer not writable here: %v", err)
-				}
-				if !fileExists(filepath.Join(dir, "freezer.state")) {
-					t.Fatalf("%s: no freezer.state", dir)
-				}
-				if err := closeFreezer(dir); err != nil {
-					t.Fatal(err)
-				}
-				if _, err := os.Stat(dir); !os.IsNotExist(err) {
-					t.Errorf("%s left behind: %v", dir, err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-				t.Fatalf("openFreezer(%s) = %q, %v; want an error with %q", tc.mount, dir, err, tc.wantErr)
-			}
-			if _, err := os.Stat(filepath.Join(tc.mount, freezerTop)); !os.IsNotExist(err) {
-				t.Errorf("%s left behind: %v", filepath.Join(tc.mount, freezerTop), err)
-			}
-		})
-	}
-	if entries, _ := os.ReadDir(notCgroup); len(entries) > 0 {
-		t.Errorf("a plain directory got %v", entries)
-	}
-}
+	"github.com/pgbench-ha/pgbench-ha/internal/freezer"
+)
 
 // testFreezer makes a run's cgroup named run for a test, or skips.
 func testFreezer(t *testing.T, run string) string {
@@ -77,11 +21,11 @@ func testFreezer(t *testing.T, run string) string {
 	if os.Geteuid() != 0 {
 		t.Skip("not root: no cgroup can be made")
 	}
-	dir, err := openFreezer(freezerMount, run)
+	dir, err := freezer.Open(freezer.Mount, run)
 	if err != nil {
 		t.Skipf("no freezer: %v", err)
 	}
-	t.Cleanup(func() { _ = closeFreezer(dir) })
+	t.Cleanup(func() { _ = freezer.Close(dir) })
 	return dir
 }
 
@@ -119,13 +63,13 @@ func TestCgroupsGoneAfterDown(t *testing.T) {
 		// The tree first, then the cgroup: a process forked in between
 		// is in the cgroup's list and not in the tree, never the reverse.
 		tree := append(descendants(n.proc.pgid), n.proc.pgid)
-		pids, err := n.cg.procs()
+		pids, err := n.cg.Procs()
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, pid := range tree {
 			if !slices.Contains(pids, pid) && alive(pid) {
-				t.Errorf("%s: process %d not in its cgroup %s (%v)", n.name, pid, n.cg.dir, pids)
+				t.Errorf("%s: process %d not in its cgroup %s (%v)", n.name, pid, n.cg.Dir(), pids)
 			}
 		}
 		if len(tree) < 4 {
@@ -134,16 +78,16 @@ func TestCgroupsGoneAfterDown(t *testing.T) {
 	}
 	var dirs []string
 	for _, n := range c.nodes {
-		if n.cg == nil || filepath.Dir(n.cg.dir) != run {
+		if n.cg == nil || filepath.Dir(n.cg.Dir()) != run {
 			t.Fatalf("%s: no cgroup in %s: %+v", n.name, run, n.cg)
 		}
 		inCgroup(n)
-		dirs = append(dirs, n.cg.dir)
+		dirs = append(dirs, n.cg.Dir())
 	}
 	if err := c.Kill(ctx, "replica1"); err != nil {
 		t.Fatal(err)
 	}
-	if !c.nodes[1].cg.empty() {
+	if !c.nodes[1].cg.Empty() {
 		t.Error("killed replica1's cgroup still holds processes")
 	}
 	if err := c.Start(ctx, "replica1"); err != nil {

@@ -17,6 +17,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/pgbench-ha/pgbench-ha/cluster"
+
+	"github.com/pgbench-ha/pgbench-ha/internal/freezer"
 )
 
 // commit is one write of writeLoad: when it was sent and when its
@@ -191,7 +193,7 @@ func TestKillLandsAtOnce(t *testing.T) {
 func withoutFreezer(t *testing.T, b *Backend) {
 	t.Helper()
 	if b.freezer != "" {
-		if err := closeFreezer(b.freezer); err != nil {
+		if err := freezer.Close(b.freezer); err != nil {
 			t.Fatal(err)
 		}
 		b.freezer, b.noFreezer = "", errors.New("turned off by the test")

@@ -28,6 +28,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgbench-ha/pgbench-ha/cluster"
+	"github.com/pgbench-ha/pgbench-ha/internal/freezer"
 )
 
 // ErrNoPostgres means no PostgreSQL server binaries were found.
@@ -160,7 +161,7 @@ func New(opts Options) (*Backend, error) {
 		return nil, fmt.Errorf("local backend: %w", err)
 	}
 	b.root = root
-	b.freezer, b.noFreezer = openFreezer(freezerMount, freezerRunName(root))
+	b.freezer, b.noFreezer = freezer.Open(freezer.Mount, freezer.RunName(root))
 	adoptOrphans()
 	if !opts.NoCache {
 		b.cacheDir = cacheDir(opts.CacheDir)
@@ -236,7 +237,7 @@ func (b *Backend) Close() error {
 	}
 	var ferr error
 	if b.freezer != "" {
-		ferr = closeFreezer(b.freezer)
+		ferr = freezer.Close(b.freezer)
 		b.freezer = ""
 	}
 	b.mu.Lock()

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/pgbench-ha/pgbench-ha/internal/freezer"
 )
 
 // proc is a process group the backend started. Every process it spawns is
@@ -22,7 +24,7 @@ import (
 type proc struct {
 	cmd  *exec.Cmd
 	pgid int
-	cg   *freezer // the node's cgroup; nil: signals reach the node
+	cg   *freezer.Cgroup // the node's cgroup; nil: signals reach the node
 	done chan struct{}
 	err  error
 
@@ -74,7 +76,7 @@ func KillAll() error {
 
 // spawn starts name with args as the server user, in a new process group
 // and, unless cg is nil, in the cgroup cg, with stdout and stderr to out.
-func (b *Backend) spawn(name string, args []string, env []string, out io.Writer, cg *freezer) (*proc, error) {
+func (b *Backend) spawn(name string, args []string, env []string, out io.Writer, cg *freezer.Cgroup) (*proc, error) {
 	cmd := exec.Command(name, args...)
 	cmd.Stdout = out
 	cmd.Stderr = out
@@ -89,7 +91,7 @@ func (b *Backend) spawn(name string, args []string, env []string, out io.Writer,
 	}
 	start := cmd.Start
 	if cg != nil {
-		start = func() error { return cg.start(cmd) }
+		start = func() error { return cg.Start(cmd) }
 	}
 	if err := start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
@@ -143,7 +145,7 @@ func (b *Backend) run(ctx context.Context, name string, args []string, env []str
 // node's cgroup even when the postmaster has exited.
 func (p *proc) kill() {
 	if p.cg != nil {
-		landed, pids, err := p.cg.kill()
+		landed, pids, err := p.cg.Kill()
 		p.mu.Lock()
 		p.landed = landed
 		p.killed = append(p.killed, pids...)
@@ -200,7 +202,7 @@ func waitStopped(pid int, d time.Duration) {
 // SIGSTOP to the tree.
 func (p *proc) pause() error {
 	if p.cg != nil {
-		return p.cg.freeze()
+		return p.cg.Freeze()
 	}
 	return p.signal(syscall.SIGSTOP)
 }
@@ -208,7 +210,7 @@ func (p *proc) pause() error {
 // resume lets a paused node run again.
 func (p *proc) resume() error {
 	if p.cg != nil {
-		return p.cg.thaw()
+		return p.cg.Thaw()
 	}
 	return p.signal(syscall.SIGCONT)
 }
@@ -368,7 +370,7 @@ func (p *proc) groupGone(d time.Duration) bool {
 			}
 		}
 		p.mu.Unlock()
-		if p.cg != nil && !p.cg.empty() {
+		if p.cg != nil && !p.cg.Empty() {
 			left++
 		}
 		if left == 0 && !groupLive(p.pgid) {

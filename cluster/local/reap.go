@@ -92,3 +92,10 @@ func reapOrphans() int {
 func adopted(pid int, st procStat) bool {
 	return st.session != reaper.session || (st.pgrp != pid && st.pgrp != reaper.pgrp)
 }
+
+// AdoptOrphans makes this process the child subreaper of what it starts
+// and reaps the orphans that come to it, as New does: for another backend
+// whose servers are orphaned by design (Patroni double-forks its
+// postmaster), so that they come to the harness, not to a PID 1 that may
+// never reap them.
+func AdoptOrphans() { adoptOrphans() }

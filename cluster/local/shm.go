@@ -198,3 +198,8 @@ func asUser(uid int, fn func() error) error {
 	}()
 	return <-done
 }
+
+// RemoveShm removes the System V shared memory segment a dead server of
+// dataDir left behind, as its owner (see removeShm), for another backend
+// that kills servers it did not start itself.
+func RemoveShm(dataDir string) error { return removeShm(dataDir) }

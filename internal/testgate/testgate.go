@@ -25,6 +25,9 @@ import (
 const (
 	RequirePG     = "PGBENCH_HA_REQUIRE_PG"
 	RequireDocker = "PGBENCH_HA_REQUIRE_DOCKER"
+	// RequirePatroni: patroni, etcd and the cgroup v1 freezer the Patroni
+	// backend needs (a CI host has them; a job container need not).
+	RequirePatroni = "PGBENCH_HA_REQUIRE_PATRONI"
 )
 
 // Integration skips t under -short, whatever the environment requires:
