@@ -445,7 +445,11 @@ func (c faultCheck) Known(key string, names, valid []string, what string) {
 
 func (c faultCheck) Node(key, value string) {
 	if c.Required(key, "one of "+quoteList(c.nodes)) && !slices.Contains(c.nodes, value) {
-		c.d.problemAt(c.path(key), "no node named %q%s; nodes: %s", clip(value), didYouMean(value, c.nodes), quoteList(c.nodes))
+		why := ""
+		if slices.Contains(c.services, value) {
+			why = fmt.Sprintf("; %s may be the node of kill, stop and pause only", value)
+		}
+		c.d.problemAt(c.path(key), "no node named %q%s%s; nodes: %s", clip(value), didYouMean(value, c.nodes), why, quoteList(c.nodes))
 	}
 }
 

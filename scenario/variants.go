@@ -329,7 +329,11 @@ func putAt(n ast.Node, segs []pathSeg, value ast.Node, pos token.Position, walke
 			return n, fmt.Errorf("%s is not a list in the file, so it has no [%d]", walked, seg.index)
 		}
 		if seg.index >= len(seq.Values) {
-			return n, fmt.Errorf("%s has %d entries in the file, so no [%d]", walked, len(seq.Values), seg.index)
+			entries := "entries"
+			if len(seq.Values) == 1 {
+				entries = "entry"
+			}
+			return n, fmt.Errorf("%s has %d %s in the file, so no [%d]", walked, len(seq.Values), entries, seg.index)
 		}
 		nv, err := putAt(seq.Values[seg.index], segs[1:], value, pos, index(walked, seg.index))
 		seq.Values[seg.index] = nv
