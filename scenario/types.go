@@ -344,10 +344,13 @@ func (d *Duration) UnmarshalText(b []byte) error {
 // Plan is one variant of a scenario: the scenario with one combination of
 // matrix values applied.
 type Plan struct {
+	// Scenario is the variant's scenario: with matrix paths, decoded and
+	// validated with the plan's values in place; otherwise the file's.
+	// PostgreSQL settings of the matrix are not in it: see NodeSettings.
 	Scenario *Scenario
 	Index    int               // 0-based position among the variants
 	Name     string            // "synchronous_commit=on" or "default" without a matrix
-	Values   map[string]string // the matrix values of this variant
+	Values   map[string]string // the matrix values of this variant, paths included
 	// ValueOrder lists the keys of Values in matrix order.
 	ValueOrder []string
 }
