@@ -17,8 +17,10 @@ var ErrNotSupported = errors.New("not yet supported by this build")
 // each variant and key. Remove it (and its calls in Run and the CLI's
 // run) once Patroni, HAProxy and PgBouncer are integrated.
 func Unsupported(s *scenario.Scenario) error {
-	var probs []string
-	for _, p := range scenario.Expand(s) {
+	plans := scenario.Expand(s)
+	var order []string
+	variants := map[string][]string{} // what is refused -> the variants
+	for _, p := range plans {
 		vs := p.Scenario
 		var keys []string
 		if vs.Failover.Mode == scenario.FailoverPatroni {
@@ -31,13 +33,26 @@ func Unsupported(s *scenario.Scenario) error {
 			continue
 		}
 		what := strings.Join(keys, " and ")
-		if len(s.Matrix) > 0 {
-			what += " (variant " + p.Name + ")"
+		if _, ok := variants[what]; !ok {
+			order = append(order, what)
+		}
+		variants[what] = append(variants[what], p.Name)
+	}
+	if len(order) == 0 {
+		return nil
+	}
+	var probs []string
+	for _, what := range order {
+		names := variants[what]
+		switch {
+		case len(names) == len(plans):
+			// every variant: nothing to name
+		case len(names) <= 3:
+			what += " (variants " + strings.Join(names, "; ") + ")"
+		default:
+			what += fmt.Sprintf(" (variants %s and %d more)", strings.Join(names[:3], "; "), len(names)-3)
 		}
 		probs = append(probs, what)
-	}
-	if len(probs) == 0 {
-		return nil
 	}
 	return fmt.Errorf("%s: %s is %w: it runs failover.mode none or promote with client.path direct", s.File, strings.Join(probs, "; "), ErrNotSupported)
 }

@@ -22,7 +22,9 @@ func TestUnsupported(t *testing.T) {
 		{"haproxy", base + "client: {path: haproxy}\n",
 			"t.yaml: client.path haproxy is not yet supported by this build: it runs failover.mode none or promote with client.path direct"},
 		{"one variant of a matrix", base + "matrix:\n  failover.mode: [promote, patroni]\n  client.path: [direct, pgbouncer]\n",
-			"t.yaml: client.path pgbouncer (variant failover.mode=promote,client.path=pgbouncer); failover.mode patroni (variant failover.mode=patroni,client.path=direct); failover.mode patroni and client.path pgbouncer (variant failover.mode=patroni,client.path=pgbouncer) is not yet supported by this build: it runs failover.mode none or promote with client.path direct"},
+			"t.yaml: client.path pgbouncer (variants failover.mode=promote,client.path=pgbouncer); failover.mode patroni (variants failover.mode=patroni,client.path=direct); failover.mode patroni and client.path pgbouncer (variants failover.mode=patroni,client.path=pgbouncer) is not yet supported by this build: it runs failover.mode none or promote with client.path direct"},
+		{"every variant alike", base + "failover: {mode: patroni}\nmatrix:\n  synchronous_commit: [off, on]\n",
+			"t.yaml: failover.mode patroni is not yet supported by this build: it runs failover.mode none or promote with client.path direct"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
