@@ -304,6 +304,16 @@ func TestMatrixPathErrors(t *testing.T) {
 			want: []string{`test.yaml:6:58: thresholds[0].where.client.path[1]: "direct" is not a value of matrix.client.path; values: haproxy, pgbouncer`},
 		},
 		{
+			name: "a setting of a replica checked as a setting",
+			src:  "topology:\n  replicas:\n    - name: a\nmatrix:\n  topology.replicas[0].settings.work_mem: [1MB]\n  topology.replicas[0].settings.wal_level: [minimal]\n",
+			want: []string{`test.yaml:8:45: topology.replicas[0].settings.wal_level: "minimal" is not a valid wal_level; valid: replica, logical`},
+		},
+		{
+			name: "a whole list entry replaced by a scalar",
+			src:  "faults:\n  - {at: 1s, kind: kill, node: primary}\nmatrix:\n  faults[0]: [x]\n",
+			want: []string{`test.yaml:6:15: faults[0]: want a mapping of keys, got the string "x"`},
+		},
+		{
 			name: "duplicate values",
 			src:  "matrix:\n  workload.rate: [1, 1]\n",
 			want: []string{`test.yaml:4:22: matrix.workload.rate[1]: duplicate value "1" (first at line 4)`},
@@ -342,5 +352,36 @@ func TestPatroniFile(t *testing.T) {
 	}
 	if got, want := v.Services(), []string{"etcd1", "etcd2", "etcd3", "haproxy", "pgbouncer"}; !slices.Equal(got, want) {
 		t.Errorf("Services() = %q, want %q", got, want)
+	}
+}
+
+// TestExpandPathsShapes puts a value where the file's YAML has different
+// shapes: a mapping with one key, a null, an anchored mapping.
+func TestExpandPathsShapes(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		src  string
+	}{
+		{"block mapping with one key", "failover:\n  mode: patroni\nmatrix:\n  failover.ttl: [30, 40]\n"},
+		{"null", "failover:\nmatrix:\n  failover.mode: [patroni]\n  failover.ttl: [30, 40]\n"},
+		{"anchored flow mapping", "failover: &f {mode: patroni}\nmatrix:\n  failover.ttl: [30, 40]\n"},
+		{"no failover at all", "matrix:\n  failover.mode: [patroni]\n  failover.ttl: [30, 40]\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := mustParse(t, minimal+tt.src)
+			var got []int
+			for _, p := range Expand(s) {
+				if p.Scenario.Failover.Mode != FailoverPatroni {
+					t.Errorf("%s: mode %q", p.Name, p.Scenario.Failover.Mode)
+				}
+				got = append(got, p.Scenario.Failover.TTLSeconds)
+			}
+			if !slices.Equal(got, []int{30, 40}) {
+				t.Errorf("ttl of the variants = %v, want [30 40]", got)
+			}
+		})
 	}
 }
