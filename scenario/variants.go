@@ -158,7 +158,9 @@ func (d *decoder) variants(base *Scenario, data []byte) []Problem {
 		for _, p := range vd.probs {
 			k := fmt.Sprintf("%d:%d:%s", p.Line, p.Column, p.Msg)
 			if f, ok := found[k]; ok {
-				f.variants = append(f.variants, slices.Clone(idx))
+				if !slices.Equal(f.variants[len(f.variants)-1], idx) {
+					f.variants = append(f.variants, slices.Clone(idx))
+				}
 				continue
 			}
 			order = append(order, k)
@@ -256,6 +258,8 @@ func variantsText(variants [][]int, axes []Axis) string {
 // paths that do not fit the file.
 func (d *decoder) putValues(body ast.Node, axes []Axis, values []string, base *decoder) (ast.Node, []Problem) {
 	var probs []Problem
+	// Finding the matrix again reports nothing: decoding the file does.
+	defer func(n int) { d.probs = d.probs[:n] }(len(d.probs))
 	for a, ax := range axes {
 		keyPos := base.pos["matrix."+ax.Setting+"#key"]
 		item := d.matrixItem(body, ax.Setting, values[a])

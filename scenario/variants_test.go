@@ -268,6 +268,11 @@ func TestMatrixPathErrors(t *testing.T) {
 			want: []string{`test.yaml:4:3: failover: unknown key "bogus"; valid keys: mode, detect_after, probe_interval, repoint, synchronous, ttl, loop_wait, retry_timeout, maximum_lag_on_failover, synchronous_mode, synchronous_mode_strict, failsafe_mode, primary_start_timeout, etcd_members`},
 		},
 		{
+			name: "a problem of the file beside the matrix, once",
+			src:  "seed: 1\nseed: 2\nmatrix:\n  workload.rate: [1, 2]\n",
+			want: []string{`test.yaml:4:1: scenario: duplicate key "seed" (first at line 3)`},
+		},
+		{
 			name: "a list entry the file does not have",
 			src:  "faults:\n  - {at: 1s, kind: kill, node: primary}\nmatrix:\n  faults[3].at: [1s]\n",
 			want: []string{`test.yaml:6:3: matrix: faults[3].at: faults has 1 entry in the file, so no [3]`},
