@@ -229,6 +229,16 @@ type Abilities struct {
 	// ClientLinks: client groups (writers, readers, controller) have
 	// links of their own that a network fault may name.
 	ClientLinks bool
+	// Processes: one process of a node can be killed apart from the rest
+	// (PostgreSQL alone while Patroni lives, or Patroni alone), and
+	// started again (fault.ProcessKiller).
+	Processes bool
+	// Switchover: a planned switchover through the failover manager
+	// (fault.Switchoverer).
+	Switchover bool
+	// Services: Kill, Stop/Start and Pause/Resume also take the names of
+	// the services beside the nodes (etcd1.., haproxy, pgbouncer).
+	Services bool
 }
 
 // Able is a Backend that says what its clusters can do. A backend that is

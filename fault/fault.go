@@ -85,7 +85,7 @@ type Env struct {
 // MarkDown records that a replica node left service; the primary stays
 // the primary until someone promotes.
 func (e Env) MarkDown(node string) {
-	if e.Roles != nil && node != e.Roles.Primary() {
+	if e.Roles != nil && !IsService(node) && node != e.Roles.Primary() {
 		e.Roles.MarkDown(node)
 	}
 }
@@ -110,6 +110,15 @@ type Check interface {
 	// Nodes are the scenario's node names; Clients its client groups.
 	Nodes() []string
 	Clients() []string
+	// Patroni reports whether the scenario's failover.mode is patroni.
+	Patroni() bool
+	// Services are the names of the services beside the nodes that a
+	// kill, stop or pause may take as its node: etcd1..etcdN under
+	// patroni, haproxy and pgbouncer when the client path has them.
+	Services() []string
+	// Target records a problem when key is missing or names neither a
+	// node nor one of Services; the message lists every valid name.
+	Target(key, value string)
 }
 
 // Kind describes one fault kind.

@@ -32,7 +32,7 @@ func startAgain(e Env, node string) func(context.Context) error {
 		if err := s.Start(ctx, node); err != nil {
 			return err
 		}
-		if e.Roles != nil {
+		if e.Roles != nil && !IsService(node) {
 			e.Roles.MarkUp(node)
 		}
 		return nil

@@ -8,7 +8,8 @@ import (
 )
 
 // Pause freezes every process of a node (SIGSTOP, the cgroup freezer) and
-// thaws it after for:, or when the workload ends.
+// thaws it after for:, or when the workload ends. The node may also be a
+// service (an etcd member, haproxy, pgbouncer; see Check.Services).
 type Pause struct {
 	Target string `yaml:"node"`
 }
@@ -23,7 +24,12 @@ func (f Pause) Describe() string  { return "pause " + f.Target }
 func (f Pause) Node() string      { return f.Target }
 func (f Pause) Targets() []string { return []string{f.Target} }
 func (Pause) Lasting() bool       { return true }
-func (f Pause) Validate(c Check)  { c.Node("node", f.Target) }
+func (f Pause) Validate(c Check)  { c.Target("node", f.Target) }
+
+// Refuse says why a backend cannot pause a service.
+func (f Pause) Refuse(a cluster.Abilities, backend string) string {
+	return refuseService(a, backend, "pause", f.Target)
+}
 
 func (f Pause) Inject(ctx context.Context, e Env) (Heal, error) {
 	p, ok := e.Cluster.(cluster.Pauser)

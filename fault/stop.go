@@ -3,6 +3,7 @@ package fault
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/pgbench-ha/pgbench-ha/cluster"
 )
@@ -13,7 +14,9 @@ const (
 	StopImmediate = "immediate" // SIGQUIT: crash recovery at the next start
 )
 
-// Stop shuts a node down; with for: it starts again afterwards.
+// Stop shuts a node down; with for: it starts again afterwards. The node
+// may also be a service (an etcd member, haproxy, pgbouncer; see
+// Check.Services), which stops cleanly: mode applies to PostgreSQL nodes.
 type Stop struct {
 	Target string `yaml:"node"`
 	Mode   string `yaml:"mode"` // fast (default) or immediate
@@ -30,7 +33,22 @@ func (f Stop) Node() string      { return f.Target }
 func (f Stop) Targets() []string { return []string{f.Target} }
 func (Stop) Lasting() bool       { return true }
 
-func (f Stop) Validate(c Check) { validateStop(c, f.Target, f.Mode) }
+func (f Stop) Validate(c Check) {
+	c.Target("node", f.Target)
+	if !c.Set("mode") {
+		return
+	}
+	if IsService(f.Target) && !slices.Contains(c.Nodes(), f.Target) {
+		c.Problem("mode", "applies to a PostgreSQL node (pg_ctl's shutdown modes), not to %s; remove mode", f.Target)
+		return
+	}
+	c.Enum("mode", f.Mode, "stop mode", []string{StopFast, StopImmediate})
+}
+
+// Refuse says why a backend cannot stop a service.
+func (f Stop) Refuse(a cluster.Abilities, backend string) string {
+	return refuseService(a, backend, "stop", f.Target)
+}
 
 func validateStop(c Check, node, mode string) {
 	c.Node("node", node)
@@ -58,12 +76,20 @@ func (f Stop) Inject(ctx context.Context, e Env) (Heal, error) {
 	return Heal{Do: startAgain(e, f.Target), KeepAtEnd: true}, nil
 }
 
-// TookEffect waits until the node refuses connections.
+// TookEffect waits until the node refuses connections; a stopped
+// service took effect when the stop returned.
 func (f Stop) TookEffect(ctx context.Context, e Env) error {
+	if IsService(f.Target) {
+		return nil
+	}
 	return waitRefused(ctx, e.Cluster, f.Target)
 }
 
-// Healed waits until the node started again answers queries.
+// Healed waits until the node started again answers queries; a service
+// is healed when its start returned.
 func (f Stop) Healed(ctx context.Context, e Env) error {
+	if IsService(f.Target) {
+		return nil
+	}
 	return waitAnswers(ctx, e.Cluster, f.Target)
 }

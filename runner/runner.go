@@ -90,6 +90,9 @@ func Run(ctx context.Context, opts Options) (*result.Result, string, error) {
 	if opts.Grace == 0 {
 		opts.Grace = 3 * time.Second
 	}
+	if err := Unsupported(s); err != nil {
+		return nil, "", err
+	}
 	plans := scenario.Expand(s)
 	runID := time.Now().UTC().Format("20060102T150405Z") + "-" + shortRandom()
 	dir := filepath.Join(opts.OutDir, s.Name, runID)
@@ -129,8 +132,11 @@ func Run(ctx context.Context, opts Options) (*result.Result, string, error) {
 			break
 		}
 		v := &res.Variants[i]
+		// The variant's own scenario: a matrix path (duration,
+		// faults[0].at) may change it.
+		ps := p.Scenario
 		var err error
-		for rep := 0; rep < s.Repeat.Times && err == nil && ctx.Err() == nil; rep++ {
+		for rep := 0; rep < ps.Repeat.Times && err == nil && ctx.Err() == nil; rep++ {
 			// Repetition 0 fills the variant; the others only add their
 			// figures to its repetitions, each on a fresh cluster.
 			rv := v
@@ -141,12 +147,12 @@ func Run(ctx context.Context, opts Options) (*result.Result, string, error) {
 			rp := p
 			rp.Scenario = sc
 			name := p.Name
-			if s.Repeat.Times > 1 {
-				name = fmt.Sprintf("%s (%d/%d)", p.Name, rep+1, s.Repeat.Times)
+			if ps.Repeat.Times > 1 {
+				name = fmt.Sprintf("%s (%d/%d)", p.Name, rep+1, ps.Repeat.Times)
 			}
-			opts.Progress.Variant(i, len(plans), name, s.Duration.D())
+			opts.Progress.Variant(i, len(plans), name, ps.Duration.D())
 			var keep func(cluster.Kept)
-			if opts.Keep && i == len(plans)-1 && rep == s.Repeat.Times-1 {
+			if opts.Keep && i == len(plans)-1 && rep == ps.Repeat.Times-1 {
 				keep = func(k cluster.Kept) { res.Run.Kept = keptOf(p.Name, k) }
 			}
 			err = runVariant(ctx, opts, rp, rep, dir, rv, save, keep)
@@ -154,7 +160,7 @@ func Run(ctx context.Context, opts Options) (*result.Result, string, error) {
 				rv.Status = result.StatusComplete
 			}
 			opts.Progress.VariantDone(rv)
-			if s.Repeat.Times > 1 {
+			if ps.Repeat.Times > 1 {
 				v.Repetitions = append(v.Repetitions, repetitionOf(rep, shift, rv, err))
 				v.Summary.Repeated = result.SummarizeRepetitions(v.Repetitions)
 			}

@@ -31,8 +31,37 @@ func Load(path string) (*Scenario, error) {
 // bad durations are problems, as is anything the validation rejects. Every
 // problem found is returned at once as a *Errors, sorted by position.
 // On success the scenario has its defaults applied.
+//
+// A matrix whose keys address scenario values (failover.ttl, faults[0].at)
+// gives every combination of their values a scenario of its own, decoded
+// and validated like the file with those values in place; a problem of
+// some variants only names them (see variants.go).
 func Parse(file string, data []byte) (*Scenario, error) {
-	d := &decoder{
+	d := newDecoder(file)
+	s := d.decodeFile(data, nil)
+	if s != nil {
+		d.validate(s)
+	}
+	probs := d.probs
+	if s != nil && !d.matrixBad && hasPathAxes(s.Matrix) {
+		probs = d.variants(s, data)
+	}
+	if len(probs) > 0 {
+		sortProblems(probs)
+		errs := Errors(probs)
+		return nil, &errs
+	}
+	s.File = file
+	s.Source = data
+	for _, v := range s.variants {
+		v.File, v.Source = file, data
+	}
+	return s, nil
+}
+
+// newDecoder returns a decoder of the file named file.
+func newDecoder(file string) *decoder {
+	return &decoder{
 		file:  file,
 		pos:   map[string]token.Position{},
 		set:   map[string]bool{},
@@ -43,18 +72,6 @@ func Parse(file string, data []byte) (*Scenario, error) {
 
 		resolved: map[*ast.AliasNode]ast.Node{},
 	}
-	s := d.decodeFile(data)
-	if s != nil {
-		d.validate(s)
-	}
-	if len(d.probs) > 0 {
-		sortProblems(d.probs)
-		errs := Errors(d.probs)
-		return nil, &errs
-	}
-	s.File = file
-	s.Source = data
-	return s, nil
 }
 
 // Limits on what a scenario file may make the decoder do.
@@ -84,6 +101,10 @@ type decoder struct {
 	resolved map[*ast.AliasNode]ast.Node
 	merges   int  // mappings merged with <<, bounded by maxMerges
 	tooMany  bool // the merge limit was reported
+
+	// matrixBad is set when the matrix itself has a problem: its
+	// variants are then not decoded.
+	matrixBad bool
 }
 
 // anchorDef is one &name in the file.
@@ -142,8 +163,10 @@ func index(path string, i int) string {
 	return fmt.Sprintf("%s[%d]", path, i)
 }
 
-// decodeFile parses data and decodes its single document.
-func (d *decoder) decodeFile(data []byte) *Scenario {
+// decodeFile parses data and decodes its single document. edit, when
+// set, changes the document's body before it is decoded (a matrix
+// variant's values put in place) and may report problems.
+func (d *decoder) decodeFile(data []byte, edit func(body ast.Node) (ast.Node, bool)) *Scenario {
 	f, err := parse(data)
 	if err != nil {
 		var perr interface {
@@ -179,6 +202,12 @@ func (d *decoder) decodeFile(data []byte) *Scenario {
 	if body == nil {
 		d.problem(token.Position{Line: 1, Column: 1}, "empty scenario file; a scenario needs at least name and duration")
 		return nil
+	}
+	if edit != nil {
+		var ok bool
+		if body, ok = edit(body); !ok {
+			return nil
+		}
 	}
 	s := &Scenario{}
 	if !d.scenario(body, s) {
@@ -609,6 +638,27 @@ func (d *decoder) duration(path string, n ast.Node) (Duration, bool) {
 	}
 	d.set[path] = true
 	return Duration(dur), true
+}
+
+// seconds decodes whole seconds written as an integer, Patroni's unit. A
+// duration such as 30s is refused with the integer it stands for, when
+// there is one.
+func (d *decoder) seconds(path string, n ast.Node) (int, bool) {
+	if d.isNull(n) {
+		return 0, false
+	}
+	if v, ok := d.deref(n).(*ast.StringNode); ok {
+		if dur, err := time.ParseDuration(strings.TrimSpace(v.Value)); err == nil {
+			hint := ""
+			if dur%time.Second == 0 {
+				hint = fmt.Sprintf(": write %d", int64(dur/time.Second))
+			}
+			d.problemAt(path, "want whole seconds as an integer, Patroni's unit, such as 30; got the duration %q%s", clip(v.Value), hint)
+			return 0, false
+		}
+	}
+	x, ok := d.integer(path, n)
+	return clampInt(x), ok
 }
 
 // list returns the items of a list; a null is an empty list.

@@ -15,7 +15,11 @@
 // A scenario's matrix maps settings to lists of values; Expand turns it into
 // one Plan per combination of values, and each Plan gives the
 // postgresql.conf settings of every node and the primary's
-// synchronous_standby_names.
+// synchronous_standby_names. A matrix key whose first segment is a section
+// of the scenario (failover.ttl, workload.rate, faults[0].at) is a path to
+// a scenario value instead (IsScenarioPath): Parse decodes and validates
+// the file once per combination of such values, with the values in place,
+// and each Plan's Scenario is its variant's own.
 //
 // Usage:
 //

@@ -61,6 +61,9 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("%d plans", len(plans))
 		}
 		for _, p := range plans {
+			if p.Scenario == nil {
+				t.Fatalf("plan %s has no scenario", p.Name)
+			}
 			for _, node := range s.NodeNames() {
 				for k := range p.NodeSettings(node) {
 					if IsHarnessSetting(k) || !IsSetting(k) {

@@ -12,6 +12,11 @@ import (
 // Expand returns one Plan per combination of the matrix values of s: the
 // cartesian product of the axes, the first axis varying slowest, values in
 // file order. Without a matrix it returns a single plan named "default".
+//
+// Each plan's Scenario is the variant's own: with matrix paths
+// (failover.ttl, faults[0].at) the scenario decoded and validated with
+// the plan's values in place; without them, s itself (PostgreSQL settings
+// apply through NodeSettings).
 func Expand(s *Scenario) []Plan {
 	if len(s.Matrix) == 0 {
 		return []Plan{{Scenario: s, Index: 0, Name: "default", Values: map[string]string{}}}
@@ -28,6 +33,15 @@ func Expand(s *Scenario) []Plan {
 	for i := range total {
 		p := Plan{Scenario: s, Index: i, Values: make(map[string]string, len(s.Matrix))}
 		parts := make([]string, len(s.Matrix))
+		variant := 0 // the index of the combination of the path axes' values
+		for a, ax := range s.Matrix {
+			if ax.Path {
+				variant = variant*len(ax.Values) + idx[a]
+			}
+		}
+		if variant < len(s.variants) && s.variants[variant] != nil {
+			p.Scenario = s.variants[variant]
+		}
 		for a, ax := range s.Matrix {
 			v := ax.Values[idx[a]]
 			p.Values[ax.Setting] = v
@@ -138,7 +152,8 @@ func (s *Scenario) CapacitySpans() []Span {
 
 // NodeSettings returns the postgresql.conf settings of node under p:
 // topology.settings, then primary_settings (for the primary) or that
-// replica's settings, then p's matrix values, later ones winning. Names
+// replica's settings, then p's matrix values of PostgreSQL settings (not
+// its matrix paths, which are in p.Scenario), later ones winning. Names
 // are lower case. Settings the harness owns (port, primary_conninfo,
 // synchronous_standby_names, ...) are never included; the harness adds
 // them. A node name that is neither the primary nor a replica gets the
@@ -164,7 +179,11 @@ func (p Plan) NodeSettings(node string) map[string]string {
 			}
 		}
 	}
-	add(p.Values)
+	for k, v := range p.Values {
+		if !IsScenarioPath(k) && !IsHarnessSetting(k) {
+			out[strings.ToLower(k)] = v
+		}
+	}
 	return out
 }
 

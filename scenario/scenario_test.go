@@ -63,6 +63,7 @@ func TestDefaults(t *testing.T) {
 			Repoint:       &yes,
 			Synchronous:   SyncKeep,
 		},
+		Client: Client{Path: PathDirect},
 		Probes: Probes{
 			LagInterval:       Duration(100 * time.Millisecond),
 			HeartbeatInterval: Duration(100 * time.Millisecond),
@@ -261,7 +262,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "unknown top-level key",
 			src:  minimal + "sede: 3\n",
-			want: []string{`test.yaml:3:1: scenario: unknown key "sede" (did you mean "seed"?); valid keys: name, description, seed, duration, backend, topology, workload, faults, failover, probes, matrix, thresholds, repeat`},
+			want: []string{`test.yaml:3:1: scenario: unknown key "sede" (did you mean "seed"?); valid keys: name, description, seed, duration, backend, topology, workload, faults, failover, client, probes, matrix, thresholds, repeat`},
 		},
 		{
 			name: "unknown nested key without suggestion",
@@ -326,7 +327,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "failover mode",
 			src:  minimal + "failover: {mode: promotion}\n",
-			want: []string{`test.yaml:3:18: failover.mode: "promotion" is not a valid failover mode (did you mean "promote"?); valid: none, promote`},
+			want: []string{`test.yaml:3:18: failover.mode: "promotion" is not a valid failover mode (did you mean "promote"?); valid: none, promote, patroni`},
 		},
 		{
 			name: "sync method",
@@ -660,6 +661,7 @@ func TestFullFile(t *testing.T) {
 			Repoint:       &no,
 			Synchronous:   SyncDrop,
 		},
+		Client: Client{Path: PathDirect},
 		Probes: Probes{
 			LagInterval:       Duration(50 * time.Millisecond),
 			HeartbeatInterval: Duration(20 * time.Millisecond),

@@ -14,15 +14,22 @@ import (
 
 // The keys each mapping of a scenario file accepts, in documentation order.
 var (
-	scenarioKeys = []string{"name", "description", "seed", "duration", "backend", "topology", "workload", "faults", "failover", "probes", "matrix", "thresholds", "repeat"}
+	scenarioKeys = []string{"name", "description", "seed", "duration", "backend", "topology", "workload", "faults", "failover", "client", "probes", "matrix", "thresholds", "repeat"}
 	repeatKeys   = []string{"times", "jitter"}
 	topologyKeys = []string{"replicas", "sync_method", "sync_count", "slots", "settings", "primary_settings"}
 	replicaKeys  = []string{"name", "sync", "settings"}
 	workloadKeys = []string{"writers", "rate", "arrival", "bursts", "initial_orders", "max_queue", "reads"}
 	readsKeys    = []string{"rate", "nodes"}
 	burstKeys    = []string{"at", "duration", "rate"}
-	failoverKeys = []string{"mode", "detect_after", "probe_interval", "repoint", "synchronous"}
-	probesKeys   = []string{"lag_interval", "heartbeat_interval", "audit_timeout"}
+	failoverKeys = append(append([]string{"mode"}, promoteKeys...), patroniKeys...)
+	// promoteKeys apply to failover.mode promote (and none), patroniKeys
+	// to patroni only; probe_interval to every mode.
+	promoteKeys   = []string{"detect_after", "probe_interval", "repoint", "synchronous"}
+	patroniKeys   = []string{"ttl", "loop_wait", "retry_timeout", "maximum_lag_on_failover", "synchronous_mode", "synchronous_mode_strict", "failsafe_mode", "primary_start_timeout", "etcd_members"}
+	clientKeys    = []string{"path", "haproxy", "pgbouncer"}
+	haproxyKeys   = []string{"inter", "fall", "rise"}
+	pgbouncerKeys = []string{"pool_mode", "pool_size", "in_front_of"}
+	probesKeys    = []string{"lag_interval", "heartbeat_interval", "audit_timeout"}
 )
 
 // scenario decodes the top-level mapping into s; it reports false when
@@ -55,6 +62,8 @@ func (d *decoder) scenario(n ast.Node, s *Scenario) bool {
 			d.faults(p, e.val, s)
 		case "failover":
 			d.failover(p, e.val, &s.Failover)
+		case "client":
+			d.client(p, e.val, &s.Client)
 		case "probes":
 			d.probes(p, e.val, &s.Probes)
 		case "matrix":
@@ -404,8 +413,93 @@ func (d *decoder) failover(path string, n ast.Node, f *Failover) {
 			}
 		case "synchronous":
 			f.Synchronous, _ = d.str(p, e.val)
+		case "ttl":
+			f.TTLSeconds, _ = d.seconds(p, e.val)
+		case "loop_wait":
+			f.LoopWaitSeconds, _ = d.seconds(p, e.val)
+		case "retry_timeout":
+			f.RetryTimeoutSeconds, _ = d.seconds(p, e.val)
+		case "primary_start_timeout":
+			f.PrimaryStartTimeoutSeconds, _ = d.seconds(p, e.val)
+		case "maximum_lag_on_failover":
+			f.MaximumLagOnFailoverBytes, _ = d.integer(p, e.val)
+		case "synchronous_mode":
+			f.SynchronousMode, _ = d.boolean(p, e.val)
+		case "synchronous_mode_strict":
+			f.SynchronousModeStrict, _ = d.boolean(p, e.val)
+		case "failsafe_mode":
+			f.FailsafeMode, _ = d.boolean(p, e.val)
+		case "etcd_members":
+			c, _ := d.integer(p, e.val)
+			f.EtcdMembers = clampInt(c)
 		default:
 			d.unknownKey(path, e, failoverKeys)
+		}
+	}
+}
+
+func (d *decoder) client(path string, n ast.Node, c *Client) {
+	entries, ok := d.mapping(path, n)
+	if !ok {
+		return
+	}
+	for _, e := range entries {
+		p := join(path, e.key)
+		d.record(p, e)
+		switch e.key {
+		case "path":
+			c.Path, _ = d.str(p, e.val)
+		case "haproxy":
+			d.haproxy(p, e.val, &c.HAProxy)
+		case "pgbouncer":
+			d.pgbouncer(p, e.val, &c.PgBouncer)
+		default:
+			d.unknownKey(path, e, clientKeys)
+		}
+	}
+}
+
+func (d *decoder) haproxy(path string, n ast.Node, h *HAProxy) {
+	entries, ok := d.mapping(path, n)
+	if !ok {
+		return
+	}
+	for _, e := range entries {
+		p := join(path, e.key)
+		d.record(p, e)
+		switch e.key {
+		case "inter":
+			h.Inter, _ = d.duration(p, e.val)
+		case "fall":
+			c, _ := d.integer(p, e.val)
+			h.Fall = clampInt(c)
+		case "rise":
+			c, _ := d.integer(p, e.val)
+			h.Rise = clampInt(c)
+		default:
+			d.unknownKey(path, e, haproxyKeys)
+		}
+	}
+}
+
+func (d *decoder) pgbouncer(path string, n ast.Node, b *PgBouncer) {
+	entries, ok := d.mapping(path, n)
+	if !ok {
+		return
+	}
+	for _, e := range entries {
+		p := join(path, e.key)
+		d.record(p, e)
+		switch e.key {
+		case "pool_mode":
+			b.PoolMode, _ = d.str(p, e.val)
+		case "pool_size":
+			c, _ := d.integer(p, e.val)
+			b.PoolSize = clampInt(c)
+		case "in_front_of":
+			b.InFrontOf, _ = d.str(p, e.val)
+		default:
+			d.unknownKey(path, e, pgbouncerKeys)
 		}
 	}
 }
@@ -431,9 +525,15 @@ func (d *decoder) probes(path string, n ast.Node, pr *Probes) {
 	}
 }
 
-// matrix decodes the matrix: a mapping from setting to a list of values,
-// in file order.
+// matrix decodes the matrix: a mapping from a setting, or a path to a
+// scenario value, to a list of values, in file order.
 func (d *decoder) matrix(path string, n ast.Node) []Axis {
+	before := len(d.probs)
+	defer func() {
+		if len(d.probs) > before {
+			d.matrixBad = true
+		}
+	}()
 	entries, ok := d.mapping(path, n)
 	if !ok {
 		return nil
@@ -443,17 +543,28 @@ func (d *decoder) matrix(path string, n ast.Node) []Axis {
 	for _, e := range entries {
 		name := strings.ToLower(e.key)
 		p := join(path, name)
-		if msg := checkSettingName(e.key); msg != "" {
+		isPath := IsScenarioPath(name)
+		if isPath {
+			if msg := checkMatrixPath(name); msg != "" {
+				d.problem(e.keyPos, "%s: %s", path, msg)
+				continue
+			}
+		} else if msg := checkSettingName(e.key); msg != "" {
 			d.problem(e.keyPos, "%s: %s", path, msg)
 			continue
 		}
 		if l, dup := firstLine[name]; dup {
-			d.problem(e.keyPos, "%s: duplicate setting %q (first at line %d)", path, e.key, l)
+			what := "setting"
+			if isPath {
+				what = "path"
+			}
+			d.problem(e.keyPos, "%s: duplicate %s %q (first at line %d)", path, what, e.key, l)
 			continue
 		}
 		firstLine[name] = e.keyPos.Line
 		d.record(p, e)
-		ax := Axis{Setting: name, Line: e.keyPos.Line}
+		d.pos[p+"#key"] = e.keyPos
+		ax := Axis{Setting: name, Line: e.keyPos.Line, Path: isPath}
 		if d.isNull(e.val) {
 			d.problemAt(p, "no values; want a list such as [off, on]")
 			continue
@@ -477,10 +588,12 @@ func (d *decoder) matrix(path string, n ast.Node) []Axis {
 				good = false
 				continue
 			}
-			if msg := checkSettingValue(name, text); msg != "" {
-				d.problemAt(ip, "%s", msg)
-				good = false
-				continue
+			if !isPath {
+				if msg := checkSettingValue(name, text); msg != "" {
+					d.problemAt(ip, "%s", msg)
+					good = false
+					continue
+				}
 			}
 			if l, dup := valueLine[text]; dup {
 				d.problemAt(ip, "duplicate value %q (first at line %d)", text, l)

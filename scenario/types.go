@@ -18,7 +18,10 @@ type Scenario struct {
 	Workload    Workload `yaml:"workload"`
 	Faults      []Fault  `yaml:"faults"`
 	Failover    Failover `yaml:"failover"`
-	Probes      Probes   `yaml:"probes"`
+	// Client is how the workload's clients reach the cluster: directly,
+	// or through HAProxy and PgBouncer.
+	Client Client `yaml:"client"`
+	Probes Probes `yaml:"probes"`
 	// Repeat runs each variant several times, each on a fresh cluster with
 	// the faults' moments jittered, so an outage is a distribution.
 	Repeat Repeat `yaml:"repeat"`
@@ -31,6 +34,12 @@ type Scenario struct {
 	// File is the path the scenario was read from, Source its bytes.
 	File   string `yaml:"-"`
 	Source []byte `yaml:"-"`
+
+	// variants holds, when the matrix has axes that address the
+	// scenario (failover.ttl, faults[0].at), one decoded and validated
+	// scenario per combination of their values, the first such axis
+	// varying slowest; Expand hands each plan its own.
+	variants []*Scenario
 }
 
 // PrimaryName is the name of the initial primary node.
@@ -155,7 +164,8 @@ func (s *Scenario) HasNetworkFaults() bool {
 // Failover modes.
 const (
 	FailoverNone    = "none"
-	FailoverPromote = "promote"
+	FailoverPromote = "promote" // the harness promotes a replica
+	FailoverPatroni = "patroni" // Patroni with etcd manages the cluster
 )
 
 // Failover says who promotes a replica when the primary fails.
@@ -175,6 +185,104 @@ type Failover struct {
 	// topology's rule, once one streams from it, as Patroni's
 	// synchronous_mode does) or drop (it stays asynchronous).
 	Synchronous string `yaml:"synchronous"`
+
+	// Patroni's settings, under mode patroni only (a problem otherwise),
+	// with Patroni's defaults applied under it and zero under the other
+	// modes. Times are whole seconds written as integers, Patroni's own
+	// unit. Patroni requires LoopWait + 2*RetryTimeout <= TTL.
+
+	// TTLSeconds is the leader lock's TTL: how long before a failover
+	// starts; default 30, at least 20.
+	TTLSeconds int `yaml:"ttl"`
+	// LoopWaitSeconds is how long Patroni's loop sleeps; default 10, at
+	// least 1.
+	LoopWaitSeconds int `yaml:"loop_wait"`
+	// RetryTimeoutSeconds bounds DCS and PostgreSQL retries; default 10,
+	// at least 3.
+	RetryTimeoutSeconds int `yaml:"retry_timeout"`
+	// MaximumLagOnFailoverBytes is how far behind a replica may be and
+	// still be promoted; default 1048576, at least 0.
+	MaximumLagOnFailoverBytes int64 `yaml:"maximum_lag_on_failover"`
+	// SynchronousMode is Patroni's synchronous_mode; default true when a
+	// topology replica has sync: true, else false. Patroni then names
+	// the synchronous standbys (synchronous_node_count is the topology's
+	// sync_count).
+	SynchronousMode bool `yaml:"synchronous_mode"`
+	// SynchronousModeStrict: no commits without a synchronous standby;
+	// default false, needs SynchronousMode.
+	SynchronousModeStrict bool `yaml:"synchronous_mode_strict"`
+	// FailsafeMode keeps the primary when the DCS is gone but every
+	// member answers; default false.
+	FailsafeMode bool `yaml:"failsafe_mode"`
+	// PrimaryStartTimeoutSeconds is how long a crashed primary may take
+	// to recover before a failover; default 300, at least 0.
+	PrimaryStartTimeoutSeconds int `yaml:"primary_start_timeout"`
+	// EtcdMembers is the size of the etcd cluster, 1 or 3; default 1.
+	// The members are fault targets etcd1..etcdN.
+	EtcdMembers int `yaml:"etcd_members"`
+}
+
+// Client paths: how the workload's clients reach the cluster.
+const (
+	PathDirect    = "direct"    // a multi-host connection string to the nodes
+	PathHAProxy   = "haproxy"   // HAProxy, which sends them to the primary
+	PathPgBouncer = "pgbouncer" // PgBouncer, in front of HAProxy or the nodes
+)
+
+// Client is the client path.
+type Client struct {
+	// Path is direct (default), haproxy or pgbouncer.
+	Path string `yaml:"path"`
+	// HAProxy applies when the path goes through HAProxy: path haproxy,
+	// or pgbouncer in front of haproxy. Defaults are applied then only.
+	HAProxy HAProxy `yaml:"haproxy"`
+	// PgBouncer applies to path pgbouncer only; defaults likewise.
+	PgBouncer PgBouncer `yaml:"pgbouncer"`
+}
+
+// HasHAProxy reports whether the path goes through HAProxy.
+func (c Client) HasHAProxy() bool {
+	return c.Path == PathHAProxy || c.Path == PathPgBouncer && c.PgBouncer.InFrontOf != InFrontOfNodes
+}
+
+// HasPgBouncer reports whether the path goes through PgBouncer.
+func (c Client) HasPgBouncer() bool { return c.Path == PathPgBouncer }
+
+// HAProxy is HAProxy's health checking of the nodes (its server line's
+// check inter, fall and rise).
+type HAProxy struct {
+	// Inter is the check interval; default 3s, whole milliseconds.
+	Inter Duration `yaml:"inter"`
+	// Fall is how many failed checks in a row take a server out; default
+	// 3, at least 1.
+	Fall int `yaml:"fall"`
+	// Rise is how many passed checks in a row bring it back; default 2,
+	// at least 1.
+	Rise int `yaml:"rise"`
+}
+
+// PgBouncer pool modes.
+const (
+	PoolSession     = "session"
+	PoolTransaction = "transaction"
+	PoolStatement   = "statement"
+)
+
+// What PgBouncer sits in front of.
+const (
+	InFrontOfHAProxy = "haproxy" // PgBouncer -> HAProxy -> the primary
+	InFrontOfNodes   = "nodes"   // PgBouncer -> the nodes directly
+)
+
+// PgBouncer is the PgBouncer of the client path.
+type PgBouncer struct {
+	// PoolMode is session, transaction (default) or statement.
+	PoolMode string `yaml:"pool_mode"`
+	// PoolSize is default_pool_size: server connections per database and
+	// user; default 20, at least 1.
+	PoolSize int `yaml:"pool_size"`
+	// InFrontOf is haproxy (default) or nodes.
+	InFrontOf string `yaml:"in_front_of"`
 }
 
 // What becomes of synchronous replication after a promotion.
@@ -196,11 +304,17 @@ type Probes struct {
 	AuditTimeout Duration `yaml:"audit_timeout"`
 }
 
-// Axis is one matrix dimension: a setting and the values it takes.
+// Axis is one matrix dimension: a PostgreSQL setting, or a path to a
+// scenario value (failover.ttl, faults[0].at), and the values it takes.
 type Axis struct {
+	// Setting is the matrix key as written, lower case: a setting name
+	// or a path.
 	Setting string
 	Values  []string
 	Line    int
+	// Path is set when Setting addresses a scenario value: its first
+	// segment is one of the scenario's sections (see IsScenarioPath).
+	Path bool
 }
 
 // Duration is a time.Duration written as a Go duration string ("250ms",
@@ -230,10 +344,13 @@ func (d *Duration) UnmarshalText(b []byte) error {
 // Plan is one variant of a scenario: the scenario with one combination of
 // matrix values applied.
 type Plan struct {
+	// Scenario is the variant's scenario: with matrix paths, decoded and
+	// validated with the plan's values in place; otherwise the file's.
+	// PostgreSQL settings of the matrix are not in it: see NodeSettings.
 	Scenario *Scenario
 	Index    int               // 0-based position among the variants
 	Name     string            // "synchronous_commit=on" or "default" without a matrix
-	Values   map[string]string // the matrix values of this variant
+	Values   map[string]string // the matrix values of this variant, paths included
 	// ValueOrder lists the keys of Values in matrix order.
 	ValueOrder []string
 }

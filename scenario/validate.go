@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/pgbench-ha/pgbench-ha/fault"
@@ -38,7 +39,43 @@ const (
 var Arrivals = []string{ArrivalPoisson, ArrivalUniform}
 
 // FailoverModes lists the valid failover.mode values.
-var FailoverModes = []string{FailoverNone, FailoverPromote}
+var FailoverModes = []string{FailoverNone, FailoverPromote, FailoverPatroni}
+
+// ClientPaths lists the valid client.path values.
+var ClientPaths = []string{PathDirect, PathHAProxy, PathPgBouncer}
+
+// PoolModes lists the valid client.pgbouncer.pool_mode values.
+var PoolModes = []string{PoolSession, PoolTransaction, PoolStatement}
+
+// InFrontOfs lists the valid client.pgbouncer.in_front_of values.
+var InFrontOfs = []string{InFrontOfHAProxy, InFrontOfNodes}
+
+// Patroni's defaults (its dynamic configuration's) and the least values
+// it takes (patroni/validator.py and docs/dynamic_configuration.rst).
+const (
+	DefaultTTLSeconds                 = 30
+	DefaultLoopWaitSeconds            = 10
+	DefaultRetryTimeoutSeconds        = 10
+	DefaultMaximumLagOnFailoverBytes  = 1048576
+	DefaultPrimaryStartTimeoutSeconds = 300
+	DefaultEtcdMembers                = 1
+	MinTTLSeconds                     = 20
+	MinLoopWaitSeconds                = 1
+	MinRetryTimeoutSeconds            = 3
+)
+
+// Defaults of the client path.
+const (
+	DefaultClientPath    = PathDirect
+	DefaultHAProxyInter  = Duration(3 * time.Second)
+	DefaultHAProxyFall   = 3
+	DefaultHAProxyRise   = 2
+	DefaultPoolMode      = PoolTransaction
+	DefaultPoolSize      = 20
+	DefaultInFrontOf     = InFrontOfHAProxy
+	maxPoolSize          = 10000
+	maxHAProxyFallOrRise = 1000
+)
 
 // Defaults applied to keys a scenario leaves out.
 const (
@@ -83,6 +120,7 @@ func (d *decoder) validate(s *Scenario) {
 	d.validateReads(s)
 	d.validateRepeat(s)
 	d.validateFailover(s)
+	d.validateClient(s)
 	d.validateProbes(s)
 	d.validateMatrix(s)
 	d.validateThresholds(s)
@@ -165,6 +203,9 @@ func (d *decoder) validateTopology(s *Scenario) {
 			switch {
 			case r.Name == PrimaryName:
 				d.problemAt(np, "%q is the name of the primary; choose another", r.Name)
+				continue
+			case fault.IsService(r.Name):
+				d.problemAt(np, "%q is the name of a service a fault may target (etcd1.., haproxy, pgbouncer); choose another", r.Name)
 				continue
 			case !replicaNameRE.MatchString(r.Name) || len(r.Name) > maxNameLen:
 				d.problemAt(np, "%q is not a valid replica name; use at most %d lower-case letters, digits and '_', starting with a letter (it is also the replication slot name)", clip(r.Name), maxNameLen)
@@ -317,15 +358,40 @@ func (d *decoder) validateFaults(s *Scenario) {
 		} else if d.set[fp+".for"] && f.For <= 0 {
 			d.problemAt(fp+".for", "must be positive, got %s", f.For)
 		}
-		f.Spec.Validate(faultCheck{d: d, fp: fp, nodes: nodes})
+		f.Spec.Validate(faultCheck{d: d, fp: fp, nodes: nodes, patroni: s.Failover.Mode == FailoverPatroni, services: s.Services()})
 	}
+}
+
+// Services lists the services beside the nodes that a kill, stop or
+// pause may target: etcd1..etcdN under failover.mode patroni, haproxy and
+// pgbouncer when the client path goes through them.
+func (s *Scenario) Services() []string {
+	var out []string
+	if s.Failover.Mode == FailoverPatroni {
+		n := s.Failover.EtcdMembers
+		if n != 1 && n != 3 {
+			n = DefaultEtcdMembers
+		}
+		for i := 1; i <= n; i++ {
+			out = append(out, fault.EtcdMember(i))
+		}
+	}
+	if s.Client.HasHAProxy() {
+		out = append(out, fault.ServiceHAProxy)
+	}
+	if s.Client.HasPgBouncer() {
+		out = append(out, fault.ServicePgBouncer)
+	}
+	return out
 }
 
 // faultCheck is the fault.Check of one fault: keys relative to it.
 type faultCheck struct {
-	d     *decoder
-	fp    string
-	nodes []string
+	d        *decoder
+	fp       string
+	nodes    []string
+	patroni  bool
+	services []string
 }
 
 func (c faultCheck) path(key string) string {
@@ -343,8 +409,31 @@ func (c faultCheck) Required(key, want string) bool { return c.d.required(c.path
 func (c faultCheck) Enum(key, value, what string, valid []string) {
 	c.d.enum(c.path(key), value, what, valid)
 }
-func (c faultCheck) Nodes() []string   { return c.nodes }
-func (c faultCheck) Clients() []string { return ClientNames }
+func (c faultCheck) Nodes() []string    { return c.nodes }
+func (c faultCheck) Clients() []string  { return ClientNames }
+func (c faultCheck) Patroni() bool      { return c.patroni }
+func (c faultCheck) Services() []string { return c.services }
+
+func (c faultCheck) Target(key, value string) {
+	valid := append(slices.Clone(c.nodes), c.services...)
+	if !c.Required(key, "one of "+quoteList(valid)) || slices.Contains(valid, value) {
+		return
+	}
+	why := ""
+	switch {
+	case fault.IsService(value) && strings.HasPrefix(value, "etcd") && !c.patroni:
+		why = "; etcd members are there under failover.mode patroni only"
+	case fault.IsService(value) && strings.HasPrefix(value, "etcd"):
+		why = "; failover.etcd_members says how many etcd members there are"
+	case value == fault.ServiceHAProxy || value == fault.ServicePgBouncer:
+		why = fmt.Sprintf("; %s is there when client.path goes through it", value)
+	}
+	if len(c.services) == 0 {
+		c.d.problemAt(c.path(key), "no node named %q%s%s; nodes: %s", clip(value), didYouMean(value, c.nodes), why, quoteList(c.nodes))
+		return
+	}
+	c.d.problemAt(c.path(key), "no node or service named %q%s%s; valid: %s", clip(value), didYouMean(value, valid), why, quoteList(valid))
+}
 
 func (c faultCheck) Known(key string, names, valid []string, what string) {
 	for i, n := range names {
@@ -356,7 +445,11 @@ func (c faultCheck) Known(key string, names, valid []string, what string) {
 
 func (c faultCheck) Node(key, value string) {
 	if c.Required(key, "one of "+quoteList(c.nodes)) && !slices.Contains(c.nodes, value) {
-		c.d.problemAt(c.path(key), "no node named %q%s; nodes: %s", clip(value), didYouMean(value, c.nodes), quoteList(c.nodes))
+		why := ""
+		if slices.Contains(c.services, value) {
+			why = fmt.Sprintf("; %s may be the node of kill, stop and pause only", value)
+		}
+		c.d.problemAt(c.path(key), "no node named %q%s%s; nodes: %s", clip(value), didYouMean(value, c.nodes), why, quoteList(c.nodes))
 	}
 }
 
@@ -371,6 +464,22 @@ func (d *decoder) validateFailover(s *Scenario) {
 	} else {
 		f.Mode = DefaultFailoverMode
 	}
+	if f.Mode == FailoverPatroni {
+		d.validatePatroni(s)
+		return
+	}
+	for _, k := range patroniKeys {
+		if d.seen(fp + "." + k) {
+			d.problemAt(fp+"."+k, "applies under failover.mode patroni only; failover.mode is %s", f.Mode)
+		}
+	}
+	d.validatePromote(s)
+}
+
+// validatePromote checks the keys of failover.mode promote (and none).
+func (d *decoder) validatePromote(s *Scenario) {
+	f := &s.Failover
+	const fp = "failover"
 	if d.set[fp+".detect_after"] {
 		if f.DetectAfter <= 0 {
 			d.problemAt(fp+".detect_after", "must be positive, got %s", f.DetectAfter)
@@ -394,6 +503,161 @@ func (d *decoder) validateFailover(s *Scenario) {
 	} else {
 		f.Synchronous = SyncKeep
 	}
+}
+
+// patroniOnlyNot says, for each promote key that makes no sense under
+// Patroni, what Patroni does instead.
+var patroniOnlyNot = map[string]string{
+	"detect_after": "Patroni declares the primary dead by its leader lock: use ttl, loop_wait and retry_timeout",
+	"repoint":      "Patroni makes the replicas follow the new leader itself",
+	"synchronous":  "Patroni keeps synchronous replication by synchronous_mode: use synchronous_mode (and synchronous_mode_strict)",
+}
+
+// validatePatroni checks failover under mode patroni: Patroni's own
+// rules, and the promote keys that do not apply. probe_interval applies:
+// the harness still watches the nodes for the timeline.
+func (d *decoder) validatePatroni(s *Scenario) {
+	f := &s.Failover
+	const fp = "failover"
+	for _, k := range promoteKeys {
+		if why, ok := patroniOnlyNot[k]; ok && d.seen(fp+"."+k) {
+			d.problemAt(fp+"."+k, "does not apply under failover.mode patroni: %s", why)
+		}
+	}
+	if d.set[fp+".probe_interval"] {
+		if f.ProbeInterval <= 0 {
+			d.problemAt(fp+".probe_interval", "must be positive, got %s", f.ProbeInterval)
+		}
+	} else {
+		f.ProbeInterval = DefaultProbeInterval
+	}
+	f.DetectAfter = 0
+	f.Repoint = nil
+	least := func(key string, v *int, def, min int) bool {
+		p := fp + "." + key
+		if !d.set[p] {
+			*v = def
+			return !d.seen(p) || d.nulls[p] // a bad value is reported already
+		}
+		if *v < min {
+			d.problemAt(p, "must be at least %d (Patroni's least %s), got %d", min, key, *v)
+			return false
+		}
+		return true
+	}
+	ttlOK := least("ttl", &f.TTLSeconds, DefaultTTLSeconds, MinTTLSeconds)
+	waitOK := least("loop_wait", &f.LoopWaitSeconds, DefaultLoopWaitSeconds, MinLoopWaitSeconds)
+	retryOK := least("retry_timeout", &f.RetryTimeoutSeconds, DefaultRetryTimeoutSeconds, MinRetryTimeoutSeconds)
+	if ttlOK && waitOK && retryOK && f.LoopWaitSeconds+2*f.RetryTimeoutSeconds > f.TTLSeconds {
+		at := fp
+		for _, k := range []string{"ttl", "retry_timeout", "loop_wait"} {
+			if d.set[fp+"."+k] {
+				at = fp + "." + k
+				break
+			}
+		}
+		d.problemAt(at, "loop_wait (%d) + 2 × retry_timeout (%d) = %d is more than ttl (%d); Patroni requires loop_wait + 2 × retry_timeout <= ttl: raise ttl to %d or lower the others",
+			f.LoopWaitSeconds, f.RetryTimeoutSeconds, f.LoopWaitSeconds+2*f.RetryTimeoutSeconds, f.TTLSeconds, f.LoopWaitSeconds+2*f.RetryTimeoutSeconds)
+	}
+	if d.set[fp+".maximum_lag_on_failover"] {
+		if f.MaximumLagOnFailoverBytes < 0 {
+			d.problemAt(fp+".maximum_lag_on_failover", "must not be negative, got %d (bytes)", f.MaximumLagOnFailoverBytes)
+		}
+	} else {
+		f.MaximumLagOnFailoverBytes = DefaultMaximumLagOnFailoverBytes
+	}
+	if d.set[fp+".primary_start_timeout"] {
+		if f.PrimaryStartTimeoutSeconds < 0 {
+			d.problemAt(fp+".primary_start_timeout", "must not be negative, got %d (seconds; 0 fails over at once)", f.PrimaryStartTimeoutSeconds)
+		}
+	} else {
+		f.PrimaryStartTimeoutSeconds = DefaultPrimaryStartTimeoutSeconds
+	}
+	if d.set[fp+".etcd_members"] {
+		if f.EtcdMembers != 1 && f.EtcdMembers != 3 {
+			d.problemAt(fp+".etcd_members", "must be 1 or 3, got %d", f.EtcdMembers)
+		}
+	} else {
+		f.EtcdMembers = DefaultEtcdMembers
+	}
+	sync := s.SyncReplicas()
+	if d.set[fp+".synchronous_mode"] {
+		if !f.SynchronousMode && len(sync) > 0 {
+			d.problemAt(fp+".synchronous_mode", "is false, but topology.replicas has sync: true (%s); under patroni, Patroni names the synchronous standbys: set synchronous_mode: true or drop sync: true", quoteList(sync))
+		}
+	} else {
+		f.SynchronousMode = len(sync) > 0
+	}
+	if f.SynchronousModeStrict && !f.SynchronousMode {
+		d.problemAt(fp+".synchronous_mode_strict", "needs synchronous_mode: true (with a synchronous standby or a replica with sync: true)")
+	}
+	if d.set["topology.sync_method"] && s.Topology.SyncMethod == SyncAny {
+		d.problemAt("topology.sync_method", "any (quorum) is not supported under failover.mode patroni: Patroni's synchronous_mode takes the first sync_count standbys it chooses; use first")
+	}
+}
+
+// validateClient checks the client path and applies its defaults.
+func (d *decoder) validateClient(s *Scenario) {
+	c := &s.Client
+	const cp = "client"
+	if d.set[cp+".path"] {
+		d.enum(cp+".path", c.Path, "client path", ClientPaths)
+	} else {
+		c.Path = DefaultClientPath
+	}
+	if d.set[cp+".pgbouncer.in_front_of"] {
+		d.enum(cp+".pgbouncer.in_front_of", c.PgBouncer.InFrontOf, "in_front_of", InFrontOfs)
+	}
+	if c.HasPgBouncer() {
+		b := &c.PgBouncer
+		if d.set[cp+".pgbouncer.pool_mode"] {
+			d.enum(cp+".pgbouncer.pool_mode", b.PoolMode, "pool_mode", PoolModes)
+		} else {
+			b.PoolMode = DefaultPoolMode
+		}
+		if d.set[cp+".pgbouncer.pool_size"] {
+			if b.PoolSize < 1 || b.PoolSize > maxPoolSize {
+				d.problemAt(cp+".pgbouncer.pool_size", "must be between 1 and %d, got %d", maxPoolSize, b.PoolSize)
+			}
+		} else {
+			b.PoolSize = DefaultPoolSize
+		}
+		if !d.set[cp+".pgbouncer.in_front_of"] {
+			b.InFrontOf = DefaultInFrontOf
+		}
+	} else if d.seen(cp + ".pgbouncer") {
+		d.problemAt(cp+".pgbouncer", "applies when client.path is pgbouncer; client.path is %s", c.Path)
+	}
+	if c.HasHAProxy() {
+		h := &c.HAProxy
+		if d.set[cp+".haproxy.inter"] {
+			if h.Inter <= 0 || h.Inter%Duration(time.Millisecond) != 0 {
+				d.problemAt(cp+".haproxy.inter", "must be a positive whole number of milliseconds (HAProxy's unit), got %s", h.Inter)
+			}
+		} else {
+			h.Inter = DefaultHAProxyInter
+		}
+		count := func(key string, v *int, def int) {
+			p := cp + ".haproxy." + key
+			if !d.set[p] {
+				*v = def
+			} else if *v < 1 || *v > maxHAProxyFallOrRise {
+				d.problemAt(p, "must be between 1 and %d checks, got %d", maxHAProxyFallOrRise, *v)
+			}
+		}
+		count("fall", &h.Fall, DefaultHAProxyFall)
+		count("rise", &h.Rise, DefaultHAProxyRise)
+	} else if d.seen(cp + ".haproxy") {
+		d.problemAt(cp+".haproxy", "applies when the client path goes through HAProxy (client.path haproxy, or pgbouncer with in_front_of: haproxy); client.path is %s", clientPathText(c))
+	}
+}
+
+// clientPathText names the client path for messages.
+func clientPathText(c *Client) string {
+	if c.Path == PathPgBouncer {
+		return "pgbouncer in front of " + c.PgBouncer.InFrontOf
+	}
+	return c.Path
 }
 
 func (d *decoder) validateProbes(s *Scenario) {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v3"
@@ -115,6 +116,10 @@ func newApp(env Env) *cli.Command {
 							continue
 						}
 						fmt.Fprintf(env.Stdout, "%s: ok (%s, %d variant(s), %s each)\n", f, s.Name, len(scenario.Expand(s)), s.Duration)
+						if err := runner.Unsupported(s); err != nil {
+							// Valid, but run refuses it until integration lands.
+							fmt.Fprintf(env.Stdout, "note: %v\n", err)
+						}
 					}
 					if len(bad) > 0 {
 						return withCode(ExitInvalid, errors.New("invalid scenario:\n"+strings.Join(bad, "\n")))
@@ -168,6 +173,10 @@ func runCmd(ctx context.Context, cmd *cli.Command, env Env) error {
 	if err != nil {
 		return withCode(ExitInvalid, err)
 	}
+	if err := runner.Unsupported(s); err != nil {
+		return withCode(ExitInvalid, err)
+	}
+	plans := scenario.Expand(s)
 	b, err := openBackend(cmd, s)
 	if err != nil {
 		return withCode(ExitInfrastructure, err)
@@ -176,14 +185,14 @@ func runCmd(ctx context.Context, cmd *cli.Command, env Env) error {
 	if env.OnBackend != nil {
 		env.OnBackend(b)
 	}
-	if err := chaos.Supported(s.File, b, s.Faults); err != nil {
+	if err := supported(b, plans); err != nil {
 		return withCode(ExitInvalid, err)
 	}
-	if err := keepable(cmd.Bool("keep"), s, b); err != nil {
+	// --keep keeps the last variant's cluster.
+	if err := keepable(cmd.Bool("keep"), plans[len(plans)-1].Scenario, b); err != nil {
 		return withCode(ExitInvalid, err)
 	}
 	noteLeftovers(env, b)
-	plans := scenario.Expand(s)
 	fmt.Fprintf(env.Stdout, "pgbench-ha %s: %s, %d variant(s) of %s on %s (PostgreSQL %s)\n",
 		version, s.Name, len(plans), s.Duration, b.Name(), b.ServerVersion())
 	prog := newProgress(env.Stdout, env.IsTerminal)
@@ -227,6 +236,27 @@ func runCmd(ctx context.Context, cmd *cli.Command, env Env) error {
 	default:
 		return withCode(ExitError, err)
 	}
+}
+
+// supported checks every variant's faults against the backend (a matrix
+// path may change a fault), each problem once.
+func supported(b cluster.Backend, plans []scenario.Plan) error {
+	var lines []string
+	for _, p := range plans {
+		err := chaos.Supported(p.Scenario.File, b, p.Scenario.Faults)
+		if err == nil {
+			continue
+		}
+		for _, l := range strings.Split(err.Error(), "\n") {
+			if !slices.Contains(lines, l) {
+				lines = append(lines, l)
+			}
+		}
+	}
+	if len(lines) == 0 {
+		return nil
+	}
+	return errors.New(strings.Join(lines, "\n"))
 }
 
 func bringUpFailed(r *result.Result) bool {

@@ -95,6 +95,7 @@ func TestValidate(t *testing.T) {
 		t.Fatalf("no scenarios/*.yaml: %v", err)
 	}
 	bad := filepath.Join("testdata", "invalid-scenario.yaml")
+	patroni := filepath.Join("..", "..", "scenario", "testdata", "patroni.yaml")
 	tests := []struct {
 		name       string
 		args       []string
@@ -119,6 +120,10 @@ func TestValidate(t *testing.T) {
 		{"missing file", []string{"validate", filepath.Join("testdata", "no-such-file.yaml")}, ExitInvalid, nil,
 			[]string{"no-such-file.yaml"}},
 		{"no file", []string{"validate"}, ExitInvalid, nil, []string{"name at least one scenario file"}},
+		{"patroni, a client path and matrix paths", []string{"validate", patroni}, ExitOK,
+			[]string{patroni + ": ok (patroni.example, 12 variant(s), 40s each)", "note: " + patroni + ": failover.mode patroni and client.path pgbouncer"}, nil},
+		{"run refuses what it cannot run yet, before anything starts", []string{"run", "--out", t.TempDir(), patroni}, ExitInvalid, nil,
+			[]string{patroni + ": failover.mode patroni and client.path pgbouncer is not yet supported by this build"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
