@@ -3,6 +3,7 @@ package failover
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/pgbench-ha/pgbench-ha/cluster"
@@ -53,21 +54,23 @@ func (o *Observer) Wait() Timeline { return o.ctl.Wait() }
 // answer, and the observer must go on reading the leader key meanwhile.
 const observerProbeTimeout = 200 * time.Millisecond
 
-// Run polls the primary's health, the leader key and the new leader's
-// state every ProbeInterval until ctx ends.
+// Run polls the primary's health every ProbeInterval, and the leader key
+// and the new leader's state every ProbeInterval too, each on its own
+// (a slow store does not delay the health probe), until ctx ends.
 func (o *Observer) Run(ctx context.Context) {
 	ctl := o.ctl
 	defer close(ctl.done)
 	defer ctl.watchers.Wait()
 	ctl.runCtx = ctx
-	cs := cluster.NewConns(ctl.c, "pgbench-ha-health", observerProbeTimeout)
+	health := &healthWatch{}
+	ctl.watchers.Add(1)
+	go func() { defer ctl.watchers.Done(); o.probeLoop(ctx, health) }()
+	cs := cluster.NewConns(ctl.c, "pgbench-ha-observer", observerProbeTimeout)
 	defer cs.Close()
 	t := time.NewTicker(ctl.cfg.ProbeInterval)
 	defer t.Stop()
 	holder := ctl.roles.Primary() // the leader key's holder, as last read
 	var (
-		failing  bool
-		since    time.Duration
 		cur      *Failover       // detected, not yet promoted
 		follows  map[string]bool // replicas seen streaming from the leader
 		syncSeen bool
@@ -78,14 +81,6 @@ func (o *Observer) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-		}
-		primary := ctl.roles.Primary()
-		probeStart := ctl.now()
-		if ctl.probe(ctx, cs, primary) {
-			failing = false
-		} else if !failing && ctx.Err() == nil {
-			failing, since = true, probeStart
-			ctl.cfg.Emit(result.Event{Ms: msOf(since), Kind: result.EventProbeFailed, Node: primary})
 		}
 		lctx, cancel := context.WithTimeout(ctx, observerProbeTimeout)
 		now := ctl.now()
@@ -107,7 +102,7 @@ func (o *Observer) Run(ctx context.Context) {
 			holder = h
 			if cur == nil && old != "" {
 				cur = &Failover{Detected: now, OldPrimary: old}
-				if failing {
+				if since, ok := health.since(); ok {
 					cur.FirstFailure = since
 				}
 				why := "the leader key of " + old + " expired or was released"
@@ -146,6 +141,53 @@ func (o *Observer) Run(ctx context.Context) {
 		if follows != nil && holder == ctl.roles.Primary() {
 			o.followers(ctx, cs, holder, follows, &syncSeen)
 		}
+	}
+}
+
+// healthWatch is the primary's health as the probe loop last saw it.
+type healthWatch struct {
+	mu      sync.Mutex
+	failing bool
+	from    time.Duration // start of the first failing probe
+}
+
+// since is when the failing probes began, false while the primary answers.
+func (h *healthWatch) since() (time.Duration, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.from, h.failing
+}
+
+// probeLoop probes whichever node is primary every ProbeInterval and
+// emits probe_failed at the start of the first failing probe of each
+// outage, as the controller does.
+func (o *Observer) probeLoop(ctx context.Context, h *healthWatch) {
+	ctl := o.ctl
+	cs := cluster.NewConns(ctl.c, "pgbench-ha-health", observerProbeTimeout)
+	defer cs.Close()
+	t := time.NewTicker(ctl.cfg.ProbeInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		primary := ctl.roles.Primary()
+		start := ctl.now()
+		ok := ctl.probe(ctx, cs, primary)
+		if ctx.Err() != nil {
+			return
+		}
+		h.mu.Lock()
+		switch {
+		case ok:
+			h.failing = false
+		case !h.failing:
+			h.failing, h.from = true, start
+			ctl.cfg.Emit(result.Event{Ms: msOf(start), Kind: result.EventProbeFailed, Node: primary})
+		}
+		h.mu.Unlock()
 	}
 }
 

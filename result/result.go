@@ -756,6 +756,7 @@ const (
 	EventSplitBrainEnd = "split_brain_end" // the old primary is writable no more
 	EventFirstWrite    = "first_write"     // first acknowledged write after the fault
 	EventNoPrimary     = "no_primary"      // the primary failed and nothing could be promoted
+	EventProxy         = "proxy"           // HAProxy marked a server up or down
 	EventError         = "error"           // something failed (Outcome says what, for a fault)
 )
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/pgbench-ha/pgbench-ha/fault"
 	"github.com/pgbench-ha/pgbench-ha/scenario"
 )
 
@@ -13,21 +14,36 @@ var ErrNotSupported = errors.New("not yet supported by this build")
 
 // Unsupported refuses, before anything starts, a scenario whose variants
 // need what the scenario format knows and this runner does not run yet:
-// failover.mode patroni and a client path other than direct. It names
-// each variant and key. Remove it (and its calls in Run and the CLI's
-// run) once Patroni, HAProxy and PgBouncer are integrated.
-func Unsupported(s *scenario.Scenario) error {
+// failover.mode patroni on a backend other than local; a client path other
+// than direct with faults on links (the proxies of the link faults sit
+// between the clients and the nodes); a fault on haproxy or pgbouncer. It
+// names each variant and what is refused. backend is the backend's name
+// ("" when not known yet: the scenario's own).
+func Unsupported(s *scenario.Scenario, backend string) error {
+	if backend == "" {
+		backend = s.Backend
+	}
 	plans := scenario.Expand(s)
 	var order []string
 	variants := map[string][]string{} // what is refused -> the variants
 	for _, p := range plans {
 		vs := p.Scenario
 		var keys []string
-		if vs.Failover.Mode == scenario.FailoverPatroni {
-			keys = append(keys, "failover.mode patroni")
+		if vs.Failover.Mode == scenario.FailoverPatroni && backend != "" && backend != "local" {
+			keys = append(keys, "failover.mode patroni on the "+backend+" backend (it runs on local)")
 		}
-		if vs.Client.Path != "" && vs.Client.Path != scenario.PathDirect {
-			keys = append(keys, "client.path "+vs.Client.Path)
+		if pathKind(vs) != scenario.PathDirect && vs.HasNetworkFaults() {
+			keys = append(keys, "client.path "+vs.Client.Path+" with faults on links")
+		}
+		for _, f := range vs.Faults {
+			if f.Spec == nil {
+				continue
+			}
+			for _, t := range f.Spec.Targets() {
+				if t == fault.ServiceHAProxy || t == fault.ServicePgBouncer {
+					keys = append(keys, f.Spec.Kind()+" of "+t)
+				}
+			}
 		}
 		if len(keys) == 0 {
 			continue
@@ -54,5 +70,5 @@ func Unsupported(s *scenario.Scenario) error {
 		}
 		probs = append(probs, what)
 	}
-	return fmt.Errorf("%s: %s is %w: it runs failover.mode none or promote with client.path direct", s.File, strings.Join(probs, "; "), ErrNotSupported)
+	return fmt.Errorf("%s: %s is %w", s.File, strings.Join(probs, "; "), ErrNotSupported)
 }

@@ -11,20 +11,22 @@ func TestUnsupported(t *testing.T) {
 	t.Parallel()
 	const base = "name: t\nduration: 10s\ntopology: {replicas: [{}]}\n"
 	tests := []struct {
-		name string
-		src  string
-		want string // "" when the runner takes it
+		name    string
+		src     string
+		backend string
+		want    string // "" when the runner takes it
 	}{
-		{"promote, direct", base + "failover: {mode: promote}\n", ""},
-		{"direct stated", base + "client: {path: direct}\n", ""},
-		{"patroni", base + "failover: {mode: patroni}\n",
-			"t.yaml: failover.mode patroni is not yet supported by this build: it runs failover.mode none or promote with client.path direct"},
-		{"haproxy", base + "client: {path: haproxy}\n",
-			"t.yaml: client.path haproxy is not yet supported by this build: it runs failover.mode none or promote with client.path direct"},
-		{"one variant of a matrix", base + "matrix:\n  failover.mode: [promote, patroni]\n  client.path: [direct, pgbouncer]\n",
-			"t.yaml: client.path pgbouncer (variants failover.mode=promote,client.path=pgbouncer); failover.mode patroni (variants failover.mode=patroni,client.path=direct); failover.mode patroni and client.path pgbouncer (variants failover.mode=patroni,client.path=pgbouncer) is not yet supported by this build: it runs failover.mode none or promote with client.path direct"},
-		{"every variant alike", base + "failover: {mode: patroni}\nmatrix:\n  synchronous_commit: [off, on]\n",
-			"t.yaml: failover.mode patroni is not yet supported by this build: it runs failover.mode none or promote with client.path direct"},
+		{"promote, direct", base + "failover: {mode: promote}\n", "local", ""},
+		{"patroni on local", base + "failover: {mode: patroni}\n", "local", ""},
+		{"haproxy", base + "client: {path: haproxy}\n", "docker", ""},
+		{"patroni on docker", base + "failover: {mode: patroni}\n", "docker",
+			"t.yaml: failover.mode patroni on the docker backend (it runs on local) is not yet supported by this build"},
+		{"one variant of a matrix", base + "matrix:\n  failover.mode: [promote, patroni]\n", "docker",
+			"t.yaml: failover.mode patroni on the docker backend (it runs on local) (variants failover.mode=patroni) is not yet supported by this build"},
+		{"a path and a link fault", base + "client: {path: pgbouncer}\nfaults: [{at: 1s, kind: partition, from: writers, to: primary}]\n", "local",
+			"t.yaml: client.path pgbouncer with faults on links is not yet supported by this build"},
+		{"a kill of haproxy", base + "failover: {mode: promote}\nclient: {path: haproxy}\nfaults: [{at: 1s, kind: kill, node: haproxy}]\n", "local",
+			"t.yaml: kill of haproxy is not yet supported by this build"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -33,7 +35,7 @@ func TestUnsupported(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			err = Unsupported(s)
+			err = Unsupported(s, tt.backend)
 			switch {
 			case tt.want == "" && err != nil:
 				t.Errorf("Unsupported = %v, want nil", err)

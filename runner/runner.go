@@ -90,7 +90,7 @@ func Run(ctx context.Context, opts Options) (*result.Result, string, error) {
 	if opts.Grace == 0 {
 		opts.Grace = 3 * time.Second
 	}
-	if err := Unsupported(s); err != nil {
+	if err := Unsupported(s, opts.Backend.Name()); err != nil {
 		return nil, "", err
 	}
 	plans := scenario.Expand(s)
@@ -281,7 +281,12 @@ func runVariant(ctx context.Context, opts Options, p scenario.Plan, rep int, dir
 	}
 	upStart := time.Now()
 	var roles *cluster.Roles
-	c, err := opts.Backend.Up(ctx, spec)
+	be, closeBackend, err := backendFor(opts, s)
+	if err != nil {
+		return fmt.Errorf("bring-up: %w", err)
+	}
+	defer closeBackend()
+	c, err := be.Up(ctx, spec)
 	if err != nil {
 		return fmt.Errorf("bring-up: %w", err)
 	}
@@ -334,6 +339,18 @@ func runVariant(ctx context.Context, opts Options, p scenario.Plan, rep int, dir
 	if err := catchUp(ctx, c, replicaNames); err != nil {
 		return err
 	}
+	writerNodes, nodeIndex := clientNodes(c, scenario.ClientWriters)
+	cp, err := startPath(ctx, c, s, filepath.Join(dir, logRel), writerNodes)
+	if err != nil {
+		return err
+	}
+	defer cp.close()
+	if cp.serverNode {
+		// The server names the node: its own address.
+		for i, n := range c.Nodes() {
+			nodeIndex[fmt.Sprintf("%s:%d", n.Host, n.Port)] = i
+		}
+	}
 
 	// The measured window: one clock for everything.
 	phase("workload")
@@ -359,14 +376,15 @@ func runVariant(ctx context.Context, opts Options, p scenario.Plan, rep int, dir
 	led := workload.NewLedger(firstID)
 	live := &workload.Live{}
 	nodes := c.Nodes()
-	writerNodes, nodeIndex := clientNodes(c, scenario.ClientWriters)
+	wg.Add(1)
+	go func() { defer wg.Done(); cp.watch(bg, start, evs.emit) }()
 	tickDone := make(chan struct{})
 	go func() {
 		defer close(tickDone)
 		ticks(bg, opts.Progress, start, live, sampler)
 	}()
 	wcfg := workload.Config{
-		DSN: cluster.MultiHost(writerNodes) + " " + appCreds(c), Writers: s.Workload.Writers,
+		DSN: cp.dsn + " " + appCreds(c), Writers: s.Workload.Writers,
 		WriteTimeout: writeTimeout,
 		Rate:         s.RateAt, Poisson: s.Workload.Arrival != "uniform", Seed: s.Seed, MaxQueue: s.Workload.MaxQueue,
 		Ledger: led, Start: start, Duration: s.Duration.D(), Grace: opts.Grace,
@@ -377,6 +395,7 @@ func runVariant(ctx context.Context, opts Options, p scenario.Plan, rep int, dir
 			return -1
 		},
 	}
+	cp.writerConfig(&wcfg)
 	var reads []*workload.Reads
 	readsDone := make(chan struct{})
 	go func() {
@@ -589,20 +608,3 @@ func ticks(ctx context.Context, p Progress, start time.Time, live *workload.Live
 	}
 }
 
-// manager is the failover manager of the scenario's mode, nil for none.
-func manager(c cluster.Cluster, roles *cluster.Roles, s *scenario.Scenario, cfg failover.Config) failover.Manager {
-	switch s.Failover.Mode {
-	case scenario.FailoverPromote:
-		return failover.New(c, roles, cfg)
-	}
-	return nil
-}
-
-// outageModel is the settings the outage model reads; none without a
-// failover manager.
-func outageModel(s *scenario.Scenario) summary.Model {
-	if s.Failover.Mode == scenario.FailoverNone || s.Failover.Mode == "" {
-		return summary.Model{}
-	}
-	return summary.Model{Mode: s.Failover.Mode, DetectAfter: s.Failover.DetectAfter.D(), ProbeInterval: s.Failover.ProbeInterval.D(), Path: "direct"}
-}

@@ -105,6 +105,10 @@ type decoder struct {
 	// matrixBad is set when the matrix itself has a problem: its
 	// variants are then not decoded.
 	matrixBad bool
+	// clientVaries: a variant's, of a matrix that varies the client path;
+	// settings of a proxy its own path leaves out are then another
+	// variant's, not a mistake.
+	clientVaries bool
 }
 
 // anchorDef is one &name in the file.

@@ -314,3 +314,25 @@ faults:
 		t.Errorf("faults:\ngot  %q\nwant %q", got, want)
 	}
 }
+
+// TestClientSettingsAcrossAMatrix: HAProxy's settings beside a matrix over
+// the client path belong to the variants that go through HAProxy; the
+// others leave them unused.
+func TestClientSettingsAcrossAMatrix(t *testing.T) {
+	src := "name: t\nduration: 10s\ntopology: {replicas: [{}]}\nfailover: {mode: promote}\n" +
+		"client:\n  haproxy: {inter: 500ms}\n  pgbouncer: {pool_mode: session}\nmatrix:\n  client.path: [direct, haproxy, pgbouncer]\n"
+	s, err := Parse("t.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plans := Expand(s)
+	if len(plans) != 3 {
+		t.Fatalf("%d plans", len(plans))
+	}
+	if c := plans[1].Scenario.Client; c.Path != PathHAProxy || c.HAProxy.Inter.D() != 500*time.Millisecond {
+		t.Errorf("haproxy variant: %+v", c)
+	}
+	if c := plans[2].Scenario.Client; c.PgBouncer.PoolMode != PoolSession || c.HAProxy.Inter.D() != 500*time.Millisecond {
+		t.Errorf("pgbouncer variant: %+v", c)
+	}
+}

@@ -625,7 +625,7 @@ func (d *decoder) validateClient(s *Scenario) {
 		if !d.set[cp+".pgbouncer.in_front_of"] {
 			b.InFrontOf = DefaultInFrontOf
 		}
-	} else if d.seen(cp + ".pgbouncer") {
+	} else if d.seen(cp+".pgbouncer") && !d.clientVaries {
 		d.problemAt(cp+".pgbouncer", "applies when client.path is pgbouncer; client.path is %s", c.Path)
 	}
 	if c.HasHAProxy() {
@@ -647,7 +647,7 @@ func (d *decoder) validateClient(s *Scenario) {
 		}
 		count("fall", &h.Fall, DefaultHAProxyFall)
 		count("rise", &h.Rise, DefaultHAProxyRise)
-	} else if d.seen(cp + ".haproxy") {
+	} else if d.seen(cp+".haproxy") && !d.clientVaries {
 		d.problemAt(cp+".haproxy", "applies when the client path goes through HAProxy (client.path haproxy, or pgbouncer with in_front_of: haproxy); client.path is %s", clientPathText(c))
 	}
 }

@@ -143,6 +143,9 @@ func (d *decoder) variants(base *Scenario, data []byte) []Problem {
 			values[a] = ax.Values[idx[a]]
 		}
 		vd := newDecoder(d.file)
+		for _, ax := range axes {
+			vd.clientVaries = vd.clientVaries || strings.HasPrefix(ax.Setting, "client.")
+		}
 		var editProbs []Problem
 		s := vd.decodeFile(data, func(body ast.Node) (ast.Node, bool) {
 			body, editProbs = vd.putValues(body, axes, values, d)

@@ -155,6 +155,13 @@ func (b *Backend) Up(ctx context.Context, spec cluster.Spec) (cl cluster.Cluster
 		return nil, err
 	}
 	defer conn.Close(context.Background())
+	// The replicas clone themselves first: under synchronous_mode_strict
+	// the leader commits nothing until a standby is synchronous.
+	for _, n := range c.nodes[1:] {
+		if _, err := c.startPatroni(n); err != nil {
+			return nil, err
+		}
+	}
 	// Patroni made the superuser's and the replication role's passwords;
 	// the app role is the harness's.
 	for _, q := range []string{
@@ -168,11 +175,6 @@ func (b *Backend) Up(ctx context.Context, spec cluster.Spec) (cl cluster.Cluster
 	var lsn string
 	if err := conn.QueryRow(ctx, "SELECT pg_current_wal_flush_lsn()::text").Scan(&lsn); err != nil {
 		return nil, fmt.Errorf("primary setup: %w", err)
-	}
-	for _, n := range c.nodes[1:] {
-		if _, err := c.startPatroni(n); err != nil {
-			return nil, err
-		}
 	}
 	if err := cluster.WaitStreaming(ctx, conn, spec.Replicas, lsn); err != nil {
 		return nil, err

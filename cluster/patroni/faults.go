@@ -1,11 +1,16 @@
 package patroni
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -324,4 +329,63 @@ func copyFile(src, dst string) error {
 		return err
 	}
 	return os.WriteFile(dst, b, 0o644)
+}
+
+// StartProcess starts again what KillProcess killed. ProcessPatroni: Patroni
+// runs again and takes the running server over (Start). ProcessPostgres:
+// Patroni starts PostgreSQL itself; StartProcess waits until it accepts
+// connections (or Patroni failed over and made it a replica).
+func (c *Cluster) StartProcess(ctx context.Context, name, process string) error {
+	switch process {
+	case ProcessPatroni, ProcessPostgres:
+		return c.Start(ctx, name)
+	}
+	return fmt.Errorf("start %s of %s: no such process (valid: %s, %s)", process, name, ProcessPostgres, ProcessPatroni)
+}
+
+// Switchover asks the leader's Patroni for a planned switchover
+// (POST /switchover) to candidate, or to a replica of Patroni's choosing
+// when candidate is "", and returns once Patroni accepted it.
+func (c *Cluster) Switchover(ctx context.Context, candidate string) error {
+	leader, err := c.leader(ctx)
+	if err != nil {
+		return fmt.Errorf("switchover: %w", err)
+	}
+	body, _ := json.Marshal(map[string]string{"leader": leader, "candidate": candidate})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.RESTURL(leader)+"/switchover", bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("switchover: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("switchover: %w", err)
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("switchover from %s to %q: Patroni answered %s: %s", leader, candidate, resp.Status, strings.TrimSpace(string(msg)))
+	}
+	return nil
+}
+
+// leader is the node whose Patroni says it is the primary (REST /primary
+// answers 200).
+func (c *Cluster) leader(ctx context.Context) (string, error) {
+	for _, n := range c.Nodes() {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.RESTURL(n.Name)+"/primary", nil)
+		if err != nil {
+			return "", err
+		}
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		resp, err := http.DefaultClient.Do(req.WithContext(cctx))
+		if err == nil {
+			resp.Body.Close()
+		}
+		cancel()
+		if err == nil && resp.StatusCode == http.StatusOK {
+			return n.Name, nil
+		}
+	}
+	return "", errors.New("no node's Patroni says it is the leader")
 }

@@ -243,5 +243,7 @@ var (
 // Abilities: Patroni clusters kill, stop and pause nodes (and etcd
 // members); links are not proxied yet.
 func (b *Backend) Abilities() cluster.Abilities {
-	return cluster.Abilities{Kill: true, Stop: true, Pause: true}
+	// Services: the etcd members (haproxy and pgbouncer are the client
+	// path's, see runner).
+	return cluster.Abilities{Kill: true, Stop: true, Pause: true, Processes: true, Switchover: true, Services: true}
 }

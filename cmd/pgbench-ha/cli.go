@@ -14,6 +14,7 @@ import (
 
 	"github.com/pgbench-ha/pgbench-ha/chaos"
 	"github.com/pgbench-ha/pgbench-ha/cluster"
+	"github.com/pgbench-ha/pgbench-ha/cluster/patroni"
 	"github.com/pgbench-ha/pgbench-ha/report"
 	"github.com/pgbench-ha/pgbench-ha/result"
 	"github.com/pgbench-ha/pgbench-ha/runner"
@@ -116,7 +117,7 @@ func newApp(env Env) *cli.Command {
 							continue
 						}
 						fmt.Fprintf(env.Stdout, "%s: ok (%s, %d variant(s), %s each)\n", f, s.Name, len(scenario.Expand(s)), s.Duration)
-						if err := runner.Unsupported(s); err != nil {
+						if err := runner.Unsupported(s, cmd.String("backend")); err != nil {
 							// Valid, but run refuses it until integration lands.
 							fmt.Fprintf(env.Stdout, "note: %v\n", err)
 						}
@@ -173,7 +174,7 @@ func runCmd(ctx context.Context, cmd *cli.Command, env Env) error {
 	if err != nil {
 		return withCode(ExitInvalid, err)
 	}
-	if err := runner.Unsupported(s); err != nil {
+	if err := runner.Unsupported(s, cmd.String("backend")); err != nil {
 		return withCode(ExitInvalid, err)
 	}
 	plans := scenario.Expand(s)
@@ -185,7 +186,21 @@ func runCmd(ctx context.Context, cmd *cli.Command, env Env) error {
 	if env.OnBackend != nil {
 		env.OnBackend(b)
 	}
-	if err := supported(b, plans); err != nil {
+	// A variant under Patroni runs on a Patroni backend of its own: its
+	// programs are looked for now, and its faults checked against it.
+	var pb cluster.Backend
+	for _, p := range plans {
+		if p.Scenario.Failover.Mode == scenario.FailoverPatroni {
+			pbe, err := patroni.New(patroni.Options{})
+			if err != nil {
+				return withCode(ExitInfrastructure, err)
+			}
+			defer pbe.Close()
+			pb = pbe
+			break
+		}
+	}
+	if err := supported(b, pb, plans); err != nil {
 		return withCode(ExitInvalid, err)
 	}
 	// --keep keeps the last variant's cluster.
@@ -240,10 +255,14 @@ func runCmd(ctx context.Context, cmd *cli.Command, env Env) error {
 
 // supported checks every variant's faults against the backend (a matrix
 // path may change a fault), each problem once.
-func supported(b cluster.Backend, plans []scenario.Plan) error {
+func supported(b, patroniBackend cluster.Backend, plans []scenario.Plan) error {
 	var lines []string
 	for _, p := range plans {
-		err := chaos.Supported(p.Scenario.File, b, p.Scenario.Faults)
+		be := b
+		if p.Scenario.Failover.Mode == scenario.FailoverPatroni && patroniBackend != nil {
+			be = patroniBackend
+		}
+		err := chaos.Supported(p.Scenario.File, be, p.Scenario.Faults)
 		if err == nil {
 			continue
 		}
