@@ -70,6 +70,9 @@ func New(c cluster.Cluster, roles *cluster.Roles, faults []scenario.Fault, start
 		t.records = append(t.records, result.Fault{Index: i, Kind: f.Kind(), Name: f.Spec.Describe(), Node: f.Spec.Node(),
 			Targets: append([]string{}, f.Spec.Targets()...), Lasting: f.Spec.Lasting(),
 			AtMs: ms(f.At.D()), ForMs: ms(f.For.D()), Outcome: result.OutcomeNotFired})
+		if k, ok := f.Spec.(*fault.Kill); ok && k.Process != fault.ProcessNode {
+			t.records[i].Process = k.Process
+		}
 	}
 	return t
 }

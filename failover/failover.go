@@ -128,6 +128,7 @@ func (ctl *Controller) Run(ctx context.Context) {
 	defer t.Stop()
 	failing := false
 	var since time.Duration
+	prev := time.Duration(-1) // start of the last probe that succeeded
 	// stuck is the primary found dead with nothing promoted in its place,
 	// and the replicas there were then: no promotion is tried again until
 	// it answers or those change (a replica started again).
@@ -145,6 +146,7 @@ func (ctl *Controller) Run(ctx context.Context) {
 		if ctl.healthy(ctx, cs, primary) {
 			failing = false
 			stuck = ""
+			prev = probeStart
 			continue
 		}
 		if ctx.Err() != nil {
@@ -156,7 +158,7 @@ func (ctl *Controller) Run(ctx context.Context) {
 		now := ctl.now()
 		if !failing {
 			failing, since = true, probeStart
-			ctl.cfg.Emit(result.Event{Ms: msOf(since), Kind: result.EventProbeFailed, Node: primary})
+			ctl.cfg.Emit(probeFailed(since, prev, primary))
 		}
 		if now-since < ctl.cfg.DetectAfter {
 			continue

@@ -50,9 +50,11 @@ func NewObserver(c cluster.Cluster, roles *cluster.Roles, src LeaderSource, cfg 
 // Wait blocks until Run has returned and gives the timeline.
 func (o *Observer) Wait() Timeline { return o.ctl.Wait() }
 
-// observerProbeTimeout bounds the health probe: a frozen node does not
-// answer, and the observer must go on reading the leader key meanwhile.
-const observerProbeTimeout = 200 * time.Millisecond
+// observerProbeTimeout bounds each probe and leader-key read: a frozen
+// node does not answer. A failing probe counts from its start, so a
+// longer bound delays no stamp, and a busy machine's slow answer (tens
+// of ms at the start of a run) is not taken for a failure.
+const observerProbeTimeout = time.Second
 
 // Run polls the primary's health every ProbeInterval, and the leader key
 // and the new leader's state every ProbeInterval too, each on its own
@@ -167,6 +169,7 @@ func (o *Observer) probeLoop(ctx context.Context, h *healthWatch) {
 	defer cs.Close()
 	t := time.NewTicker(ctl.cfg.ProbeInterval)
 	defer t.Stop()
+	prev := time.Duration(-1) // start of the last probe that succeeded
 	for {
 		select {
 		case <-ctx.Done():
@@ -183,9 +186,10 @@ func (o *Observer) probeLoop(ctx context.Context, h *healthWatch) {
 		switch {
 		case ok:
 			h.failing = false
+			prev = start
 		case !h.failing:
 			h.failing, h.from = true, start
-			ctl.cfg.Emit(result.Event{Ms: msOf(start), Kind: result.EventProbeFailed, Node: primary})
+			ctl.cfg.Emit(probeFailed(start, prev, primary))
 		}
 		h.mu.Unlock()
 	}
@@ -250,3 +254,14 @@ var (
 	_ Manager = (*Controller)(nil)
 	_ Manager = (*Observer)(nil)
 )
+
+// probeFailed is the probe_failed event of a probe of node that started
+// at start, the last one to succeed having started at prev (<0: none).
+func probeFailed(start, prev time.Duration, node string) result.Event {
+	e := result.Event{Ms: msOf(start), Kind: result.EventProbeFailed, Node: node}
+	if prev >= 0 {
+		p := msOf(prev)
+		e.PrevProbeMs = &p
+	}
+	return e
+}

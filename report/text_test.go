@@ -154,7 +154,7 @@ func TestPredictionShown(t *testing.T) {
 		t.Fatal("the synthetic variant has no failover")
 	}
 	v.Summary.Failover.Predicted = &result.Prediction{Model: "patroni: leader node killed", LowMs: 20_030, HighMs: 43_000,
-		Terms: []result.PredictionTerm{{Name: "leader key expiry", LowMs: 20_000, HighMs: 30_000, Rule: "ttl - loop_wait .. ttl"}, {Name: "promotion", LowMs: 30, HighMs: 13_000, Rule: "r"}},
+		Terms:   []result.PredictionTerm{{Name: "leader key expiry", LowMs: 20_000, HighMs: 30_000, Rule: "ttl - loop_wait .. ttl"}, {Name: "promotion", LowMs: 30, HighMs: 13_000, Rule: "r"}},
 		Verdict: result.VerdictAbove, Sentence: "The write outage, 50,000 ms, is longer than the settings predict (20,030–43,000 ms)."}
 	var b strings.Builder
 	WriteText(&b, r)

@@ -782,18 +782,23 @@ type Event struct {
 	FaultKind string `json:"fault_kind,omitempty"`
 	Lasting   bool   `json:"lasting,omitempty"`
 	Outcome   string `json:"outcome,omitempty"`
+	// PrevProbeMs, on a probe_failed event, is when the probe before the
+	// failing one started: that one succeeded, so the fault landed
+	// between the two. A loaded machine can hold the prober up beyond
+	// its interval; this says by how much.
+	PrevProbeMs *float64 `json:"prev_probe_ms,omitempty"`
 }
 
 // Fault is one fault of the scenario as a variant's timeline fired it.
 // Every *_ms field is an offset from the start of the measured window, or
 // null when the step did not happen.
 type Fault struct {
-	Index   int      `json:"index"` // position in the scenario's faults, from 0
-	Kind    string   `json:"kind"`  // kill, stop, pause, partition, ...
+	Index int    `json:"index"` // position in the scenario's faults, from 0
+	Kind  string `json:"kind"`  // kill, stop, pause, partition, ...
 	// Process is the part of the node a kill hit when not all of it:
 	// postgres (PostgreSQL alone, its manager alive) or patroni.
-	Process string `json:"process,omitempty"`
-	Name    string   `json:"name"`  // "pause replica1"
+	Process string   `json:"process,omitempty"`
+	Name    string   `json:"name"` // "pause replica1"
 	Node    string   `json:"node,omitempty"`
 	Targets []string `json:"targets"` // the nodes and client groups it names
 	// Lasting: left unhealed, its effect lasts (a pause, a partition, a

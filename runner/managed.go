@@ -68,8 +68,8 @@ func outageModel(s *scenario.Scenario) summary.Model {
 	}
 	m := summary.Model{Mode: f.Mode, DetectAfter: f.DetectAfter.D(), ProbeInterval: f.ProbeInterval.D(),
 		TTL: time.Duration(f.TTLSeconds) * time.Second, LoopWait: time.Duration(f.LoopWaitSeconds) * time.Second,
-		PrimaryStartTimeout: time.Duration(f.PrimaryStartTimeoutSeconds) * time.Second,
-		Path:                pathKind(s), PgBouncerNodes: s.Client.HasPgBouncer() && !s.Client.HasHAProxy()}
+		PrimaryStartTimeout: time.Duration(f.PrimaryStartTimeoutSeconds) * time.Second, SyncStrict: f.SynchronousModeStrict,
+		Path: pathKind(s), PgBouncerNodes: s.Client.HasPgBouncer() && !s.Client.HasHAProxy()}
 	if s.Client.HasHAProxy() {
 		m.Inter, m.Rise = s.Client.HAProxy.Inter.D(), s.Client.HAProxy.Rise
 	}

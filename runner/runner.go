@@ -607,4 +607,3 @@ func ticks(ctx context.Context, p Progress, start time.Time, live *workload.Live
 		p.Tick(now, tps, lag, vis, live.Writers.Load())
 	}
 }
-

@@ -18,6 +18,9 @@ type Model struct {
 	// patroni: the leader key's ttl, the HA loop's period, and how long
 	// a crashed leader's PostgreSQL may take to start before failing over.
 	TTL, LoopWait, PrimaryStartTimeout time.Duration
+	// SyncStrict is Patroni's synchronous_mode_strict: the new leader
+	// commits nothing until a standby streams from it.
+	SyncStrict bool
 	// Path is the client path: direct, haproxy or pgbouncer (in front of
 	// HAProxy or of each node: PgBouncerNodes).
 	Path           string
@@ -46,6 +49,10 @@ const (
 	// kind of machine: the WAL since the last checkpoint replayed.
 	crashRecoveryLow  = 100 * time.Millisecond
 	crashRecoveryHigh = 5 * time.Second
+	// walRetrieveRetry is PostgreSQL's default wal_retrieve_retry_interval:
+	// how long a standby whose primary is gone waits before it tries the
+	// WAL source again.
+	walRetrieveRetry = 5 * time.Second
 )
 
 // Predict is the outage range the settings give a fault on the primary:
@@ -72,6 +79,10 @@ func Predict(m Model, kind, process string) *result.Prediction {
 			"ttl - loop_wait .. ttl: the leader renewed its key at most loop_wait before")
 		add("a replica takes the key", 0, m.LoopWait, "0 .. loop_wait: at once on etcd's watch, else its next HA loop")
 		add("promotion", promoteLow, patroniPromoteHigh, "leader race and pg_ctl promote")
+		if m.SyncStrict {
+			add("a standby synchronous to the new leader", 0, m.LoopWait+walRetrieveRetry,
+				"synchronous_mode_strict: 0 .. loop_wait + wal_retrieve_retry_interval (5 s): a standby's Patroni points it at the new leader at its next loop, and its startup process tries the new primary_conninfo at its next WAL retrieval retry")
+		}
 	case m.Mode == "patroni" && kind == "kill" && process == procPostgres:
 		p.Model = "patroni: leader's PostgreSQL crashed, Patroni alive"
 		add("Patroni notices", 0, m.LoopWait, "0 .. loop_wait: its next HA loop")

@@ -28,6 +28,8 @@ func TestPredict(t *testing.T) {
 			18_000 + 30, 20_000 + 2_000 + 3_000, "patroni: leader node hung (paused)"},
 		{"promote, killed, direct", Model{Mode: "promote", DetectAfter: s, ProbeInterval: 10 * time.Millisecond, Path: "direct"}, "kill", "",
 			1_000 + 30, 1_000 + 10 + 500 + 1_000, "promote: primary killed"},
+		{"patroni, strict synchronous mode, direct", Model{Mode: "patroni", TTL: 20 * s, LoopWait: 2 * s, SyncStrict: true, Path: "direct"}, "kill", "",
+			18_000 + 30, 20_000 + 2_000 + 3_000 + 7_000, "patroni: leader node killed"},
 		{"patroni alone killed: no model", patroni, "kill", "patroni", 0, 0, ""},
 		{"a partition: no model", patroni, "partition", "", 0, 0, ""},
 	}

@@ -617,6 +617,12 @@ func TestServerClockAndProbeChecks(t *testing.T) {
 		{"the probe failed long after the fault landed", func(v *result.Variant, _ *Input) {
 			v.Events[0].Ms = 400
 		}, map[string]bool{outage: true, landing: false, bracket: true}},
+		{"the probe failed 60 ms after the fault landed, the prober held up as long", func(v *result.Variant, _ *Input) {
+			v.Events[0].Ms, v.Events[0].PrevProbeMs = 360, fp(295)
+		}, map[string]bool{outage: true, landing: true, bracket: true}},
+		{"the probe failed 60 ms after the fault landed, the prober on time", func(v *result.Variant, _ *Input) {
+			v.Events[0].Ms, v.Events[0].PrevProbeMs = 360, fp(350)
+		}, map[string]bool{outage: true, landing: false, bracket: true}},
 		{"a fault that cannot tell when it took effect", func(v *result.Variant, _ *Input) {
 			v.Faults[0].EffectiveMs = nil
 		}, map[string]bool{outage: true, bracket: true}},
