@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pgbench-ha/pgbench-ha/cluster"
+	"github.com/pgbench-ha/pgbench-ha/cluster/local"
 )
 
 // Kinds of client path.
@@ -268,6 +269,12 @@ func (p *Path) makeDir() error {
 		return fmt.Errorf("clientpath: %w", err)
 	}
 	p.dir = dir
+	// The harness's marker: if the harness dies outright, pgbench-ha
+	// cleanup stops the proxies (their command lines name this dir) and
+	// removes it.
+	if err := local.WriteMarker(dir); err != nil {
+		return fmt.Errorf("clientpath: %w", err)
+	}
 	if p.cred != nil {
 		if err := os.Chown(dir, int(p.cred.Uid), int(p.cred.Gid)); err != nil {
 			return fmt.Errorf("clientpath: give %s to the proxies' user: %w", dir, err)

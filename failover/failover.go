@@ -271,9 +271,58 @@ const candidateTimeout = time.Second
 // promote picks the replica that received the most WAL, promotes it and
 // waits until it accepts writes, then repoints the others.
 func (ctl *Controller) promote(ctx context.Context, cs *cluster.Conns, old string, f *Failover) error {
+	// WAL the dead primary sent may still be in a replica's socket: until
+	// the replicas' positions stand still, the most advanced may not be
+	// known, and promoting another leaves it ahead of the new timeline,
+	// unable to follow.
+	// Those that did not answer the first time are not asked again: a
+	// stalled replica must not hold the failover up.
+	cands, unreachable := ctl.candidates(ctx, cs, ctl.roles.Replicas())
+	for round := 1; round <= stableRounds && len(cands) > 0; round++ {
+		if !sleep(ctx, stableWait) {
+			return ctx.Err()
+		}
+		names := make([]string, len(cands))
+		for i, c := range cands {
+			names[i] = c.name
+		}
+		next, gone := ctl.candidates(ctx, cs, names)
+		stable := sameReceive(cands, next)
+		cands, unreachable = next, append(unreachable, gone...)
+		if stable {
+			break
+		}
+	}
+	return ctl.promoteBest(ctx, cs, old, f, cands, unreachable)
+}
+
+// The replicas' positions are read every stableWait until two readings
+// agree, at most stableRounds times.
+const (
+	stableWait   = 5 * time.Millisecond
+	stableRounds = 20
+)
+
+// sameReceive reports whether a and b hold the same replicas at the same
+// positions.
+func sameReceive(a, b []candidate) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].name != b[i].name || a[i].receive != b[i].receive {
+			return false
+		}
+	}
+	return true
+}
+
+// candidates asks each replica how much WAL it has; those that do not
+// answer are unreachable.
+func (ctl *Controller) candidates(ctx context.Context, cs *cluster.Conns, replicas []string) ([]candidate, []string) {
 	var cands []candidate
 	var unreachable []string
-	for i, r := range ctl.roles.Replicas() {
+	for i, r := range replicas {
 		conn, err := cs.Get(ctx, r)
 		if err != nil {
 			unreachable = append(unreachable, r)
@@ -295,6 +344,12 @@ func (ctl *Controller) promote(ctx context.Context, cs *cluster.Conns, old strin
 		}
 		cands = append(cands, c)
 	}
+	return cands, unreachable
+}
+
+// promoteBest promotes the most advanced of cands, waits until it accepts
+// writes, then repoints the others.
+func (ctl *Controller) promoteBest(ctx context.Context, cs *cluster.Conns, old string, f *Failover, cands []candidate, unreachable []string) error {
 	if len(cands) == 0 && len(unreachable) == 0 {
 		return fmt.Errorf("no replica left to promote")
 	}
