@@ -906,6 +906,10 @@ func (percentileTicks) Ticks(lo, hi float64) []plot.Tick {
 type failoverSteps struct {
 	detected, promoted, firstWrite, lastAck *float64
 	splitBrain                              bool
+	// predLo and predHi bound the first write as the settings predict
+	// the outage (from the last ack before the fault); nil without a
+	// prediction.
+	predLo, predHi *float64
 }
 
 func stepsOf(f *result.Failover) (failoverSteps, bool) {
@@ -919,14 +923,26 @@ func stepsOf(f *result.Failover) (failoverSteps, bool) {
 		v := *p - *f.FaultMs
 		return &v
 	}
-	return failoverSteps{
+	st := failoverSteps{
 		detected:   rel(f.DetectedMs),
 		promoted:   rel(f.PromoteDoneMs),
 		firstWrite: rel(f.FirstWriteMs),
 		lastAck:    rel(f.LastAckBeforeMs),
 		splitBrain: splitBrain(f),
-	}, true
+	}
+	if p := f.Predicted; p != nil {
+		from := 0.0
+		if st.lastAck != nil {
+			from = *st.lastAck
+		}
+		lo, hi := from+p.LowMs, from+p.HighMs
+		st.predLo, st.predHi = &lo, &hi
+	}
+	return st, true
 }
+
+// predictedShade is the band of the outage the settings predict.
+var predictedShade = color.NRGBA{R: 0x4e, G: 0x79, B: 0xa7, A: 0x40}
 
 var (
 	phaseDetect  = rgb(0xf28e2b)
@@ -943,7 +959,7 @@ type timelineBars struct {
 func (t timelineBars) DataRange() (xmin, xmax, ymin, ymax float64) {
 	xmin, xmax = 0, 0
 	for _, r := range t.rows {
-		for _, v := range []*float64{r.detected, r.promoted, r.firstWrite, r.lastAck} {
+		for _, v := range []*float64{r.detected, r.promoted, r.firstWrite, r.lastAck, r.predHi} {
 			if v != nil {
 				xmin, xmax = math.Min(xmin, *v), math.Max(xmax, *v)
 			}
@@ -969,6 +985,12 @@ func (t timelineBars) Plot(c draw.Canvas, p *plot.Plot) {
 		y := float64(n - 1 - i)
 		start := 0.0
 		end := 0.0
+		// Where the settings say the first write should come, behind
+		// the bar.
+		if r.predLo != nil && r.predHi != nil {
+			rect(*r.predLo, *r.predHi, y+0.08, 0.34, predictedShade)
+			end = *r.predHi
+		}
 		for _, seg := range []struct {
 			to  *float64
 			col color.Color
@@ -1038,16 +1060,23 @@ func (r *run) failoverFigure() (*figure, bool) {
 	p.NominalY(rev...)
 	p.Y.Min, p.Y.Max = -0.6, float64(len(rows))-0.4
 	p.Y.Tick.Label.Font = sans(labelSize)
+	legend := []legendItem{
+		{"fault", vlineThumb(eventMarks[0].style)},
+		{"detecting", boxThumb{phaseDetect}},
+		{"promoting", boxThumb{phasePromote}},
+		{"until the first write after the fault", boxThumb{phaseWrite}},
+		{"no acknowledged write (last ack before → first ack after)", lineThumb(draw.LineStyle{Color: black, Width: 1.2})},
+	}
+	for _, r := range rows {
+		if r.predLo != nil {
+			legend = append(legend, legendItem{"where the settings predict the first write", boxThumb{predictedShade}})
+			break
+		}
+	}
 	return &figure{
 		title:   "Failover timeline",
 		panels:  []*plot.Plot{p},
 		heights: []vg.Length{vg.Length(60 + 34*len(rows))},
-		legend: []legendItem{
-			{"fault", vlineThumb(eventMarks[0].style)},
-			{"detecting", boxThumb{phaseDetect}},
-			{"promoting", boxThumb{phasePromote}},
-			{"until the first write after the fault", boxThumb{phaseWrite}},
-			{"no acknowledged write (last ack before → first ack after)", lineThumb(draw.LineStyle{Color: black, Width: 1.2})},
-		},
+		legend:  legend,
 	}, true
 }
