@@ -53,6 +53,8 @@ const (
 	// how long a standby whose primary is gone waits before it tries the
 	// WAL source again.
 	walRetrieveRetry = 5 * time.Second
+	// etcdLeaseCheck is how often etcd's lessor looks for expired leases.
+	etcdLeaseCheck = 500 * time.Millisecond
 )
 
 // Predict is the outage range the settings give a fault on the primary:
@@ -75,8 +77,8 @@ func Predict(m Model, kind, process string) *result.Prediction {
 		add("promotion", promoteLow, promoteHigh, "pg_promote() until writable")
 	case m.Mode == "patroni" && dead:
 		p.Model = "patroni: leader node " + deadWord(kind)
-		add("leader key expiry", m.TTL-m.LoopWait, m.TTL,
-			"ttl - loop_wait .. ttl: the leader renewed its key at most loop_wait before")
+		add("leader key expiry", m.TTL-m.LoopWait, m.TTL+etcdLeaseCheck,
+			"ttl - loop_wait .. ttl + 0.5 s: the leader renewed its key at most loop_wait before, and etcd revokes an expired lease at its next check (every 500 ms)")
 		add("a replica takes the key", 0, m.LoopWait, "0 .. loop_wait: at once on etcd's watch, else its next HA loop")
 		add("promotion", promoteLow, patroniPromoteHigh, "leader race and pg_ctl promote")
 		if m.SyncStrict {

@@ -21,15 +21,15 @@ func TestPredict(t *testing.T) {
 		model         string
 	}{
 		{"patroni defaults, leader killed, through HAProxy", patroni, "kill", "",
-			20_000 + 0 + 30 + 1_000, 30_000 + 10_000 + 3_000 + 2_000, "patroni: leader node killed"},
+			20_000 + 0 + 30 + 1_000, 30_500 + 10_000 + 3_000 + 2_000, "patroni: leader node killed"},
 		{"patroni, leader's PostgreSQL killed, direct", Model{Mode: "patroni", TTL: 30 * s, LoopWait: 10 * s, PrimaryStartTimeout: 300 * s, Path: "direct"}, "kill", "postgres",
 			100, 10_000 + 5_000, "patroni: leader's PostgreSQL crashed, Patroni alive"},
 		{"patroni, leader hung, PgBouncer per node", Model{Mode: "patroni", TTL: 20 * s, LoopWait: 2 * s, Path: "pgbouncer", PgBouncerNodes: true, Inter: s, Rise: 2}, "pause", "",
-			18_000 + 30, 20_000 + 2_000 + 3_000, "patroni: leader node hung (paused)"},
+			18_000 + 30, 20_500 + 2_000 + 3_000, "patroni: leader node hung (paused)"},
 		{"promote, killed, direct", Model{Mode: "promote", DetectAfter: s, ProbeInterval: 10 * time.Millisecond, Path: "direct"}, "kill", "",
 			1_000 + 30, 1_000 + 10 + 500 + 1_000, "promote: primary killed"},
 		{"patroni, strict synchronous mode, direct", Model{Mode: "patroni", TTL: 20 * s, LoopWait: 2 * s, SyncStrict: true, Path: "direct"}, "kill", "",
-			18_000 + 30, 20_000 + 2_000 + 3_000 + 7_000, "patroni: leader node killed"},
+			18_000 + 30, 20_500 + 2_000 + 3_000 + 7_000, "patroni: leader node killed"},
 		{"patroni alone killed: no model", patroni, "kill", "patroni", 0, 0, ""},
 		{"a partition: no model", patroni, "partition", "", 0, 0, ""},
 	}

@@ -16,11 +16,17 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgbench-ha/pgbench-ha/cluster"
+	"github.com/pgbench-ha/pgbench-ha/fault"
 	"github.com/pgbench-ha/pgbench-ha/internal/testgate"
 )
 
 // fast are the shortest timings Patroni takes with ttl 20.
 var fast = Options{TTL: 20, LoopWait: 2, RetryTimeout: 5}
+
+var (
+	_ fault.ProcessKiller = (*Cluster)(nil)
+	_ fault.Switchoverer  = (*Cluster)(nil)
+)
 
 func newBackend(t *testing.T, o Options) *Backend {
 	t.Helper()
@@ -356,6 +362,27 @@ func TestProcessFaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "row 2 on replica1 once resumed", 30*time.Second, func() bool { return has(c, "replica1", 2) })
+
+	// A planned switchover: Patroni hands the leader key and the writes
+	// to replica1.
+	// Under synchronous_mode Patroni accepts replica1 only once it is the
+	// synchronous standby again (the pause above took it out).
+	for start := time.Now(); ; time.Sleep(200 * time.Millisecond) {
+		err := c.Switchover(ctx, "replica1")
+		if err == nil {
+			break
+		}
+		if time.Since(start) > 60*time.Second {
+			t.Fatalf("no switchover to replica1 accepted within 60s: %v", err)
+		}
+	}
+	d = waitFor(t, "replica1 leading and taking writes", 60*time.Second, func() bool {
+		return leaderKey(c) == "replica1" && exec1(c, "replica1", cluster.App, "INSERT INTO t VALUES (3)") == nil
+	})
+	t.Logf("switchover to replica1 done in %s", d.Round(time.Millisecond))
+	if err := c.Switchover(ctx, "nosuchnode"); err == nil {
+		t.Error("a switchover to a node that does not exist was accepted")
+	}
 
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
