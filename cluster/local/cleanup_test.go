@@ -323,8 +323,14 @@ func TestCleanupCgroups(t *testing.T) {
 // not name it is left alone.
 func TestKillLeftProcesses(t *testing.T) {
 	root := t.TempDir()
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Fatal(err)
+	}
 	start := func(arg0 string) *exec.Cmd {
-		cmd := exec.Command("sh", "-c", "sleep 60", arg0)
+		// sleep itself, its argv[0] naming the dir: no shell whose child
+		// would outlive it, orphaned, when the shell is killed.
+		cmd := &exec.Cmd{Path: sleep, Args: []string{arg0, "60"}}
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
