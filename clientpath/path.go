@@ -317,8 +317,8 @@ func (p *Path) startHAProxy(ctx context.Context) error {
 	p.socket = filepath.Join(p.dir, "haproxy.sock")
 	var lastErr error
 	for attempt := 0; attempt < startAttempts; attempt++ {
-		w, err1 := freePort()
-		r, err2 := freePort()
+		w, err1 := local.FreePort()
+		r, err2 := local.FreePort()
 		if err := errors.Join(err1, err2); err != nil {
 			return fmt.Errorf("clientpath: free port: %w", err)
 		}
@@ -397,7 +397,7 @@ func (p *Path) startPgBouncer(ctx context.Context, name, host string, port int) 
 	}
 	var lastErr error
 	for attempt := 0; attempt < startAttempts; attempt++ {
-		listen, err := freePort()
+		listen, err := local.FreePort()
 		if err != nil {
 			return 0, fmt.Errorf("clientpath: free port: %w", err)
 		}

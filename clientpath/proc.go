@@ -148,16 +148,6 @@ func reachable(dir string, cred *syscall.Credential) error {
 	}
 }
 
-// freePort asks the kernel for a free TCP port on 127.0.0.1.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 // dialable reports whether something accepts TCP connections on addr.
 func dialable(addr string) bool {
 	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)

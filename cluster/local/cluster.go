@@ -99,7 +99,7 @@ func (b *Backend) Up(ctx context.Context, spec cluster.Spec) (cl cluster.Cluster
 		names = append(names, r.Name)
 	}
 	for i, name := range names {
-		port, err := freePort()
+		port, err := FreePort()
 		if err != nil {
 			return nil, fmt.Errorf("free port: %w", err)
 		}

@@ -376,8 +376,9 @@ func (b *Backend) copyTree(src, dst string) error {
 	})
 }
 
-// freePort asks the kernel for a free TCP port on 127.0.0.1.
-func freePort() (int, error) {
+// FreePort asks the kernel for a free TCP port on 127.0.0.1 (the other
+// backends and the client path share it).
+func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -18,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgbench-ha/pgbench-ha/cluster"
+	"github.com/pgbench-ha/pgbench-ha/cluster/local"
 	"github.com/pgbench-ha/pgbench-ha/internal/freezer"
 	"github.com/pgbench-ha/pgbench-ha/internal/pgquote"
 )
@@ -206,26 +206,16 @@ func (b *Backend) writeOwned(p string, data []byte) error {
 	return os.Chown(p, b.uid, b.gid)
 }
 
-// freePort asks the kernel for a free TCP port on 127.0.0.1.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 // startEtcd starts the etcd members and waits until each is healthy.
 func (c *Cluster) startEtcd(ctx context.Context) error {
 	var peers []string
 	for i := range c.b.opts.EtcdMembers {
 		m := &member{name: "etcd" + strconv.Itoa(i+1), dataDir: filepath.Join(c.dir, "etcd"+strconv.Itoa(i+1))}
 		var err error
-		if m.clientPort, err = freePort(); err != nil {
+		if m.clientPort, err = local.FreePort(); err != nil {
 			return err
 		}
-		if m.peerPort, err = freePort(); err != nil {
+		if m.peerPort, err = local.FreePort(); err != nil {
 			return err
 		}
 		peers = append(peers, fmt.Sprintf("%s=http://127.0.0.1:%d", m.name, m.peerPort))
@@ -301,10 +291,10 @@ func (c *Cluster) newNode(i int, name string, settings map[string]map[string]str
 	n := &node{name: name, dataDir: filepath.Join(c.dir, name), config: filepath.Join(c.dir, name+".yml"),
 		pgLogDir: filepath.Join(c.dir, "log", name), logPath: filepath.Join(c.logDir, name+".patroni.log")}
 	var err error
-	if n.pgPort, err = freePort(); err != nil {
+	if n.pgPort, err = local.FreePort(); err != nil {
 		return nil, err
 	}
-	if n.restPort, err = freePort(); err != nil {
+	if n.restPort, err = local.FreePort(); err != nil {
 		return nil, err
 	}
 	sockDir := filepath.Join(c.dir, "s"+strconv.Itoa(i))
