@@ -143,7 +143,7 @@ func (ctl *Controller) Run(ctx context.Context) {
 		// A failing probe counts from when it started, not from when it
 		// gave up (its timeout later, for a node that hangs).
 		probeStart := ctl.now()
-		if ctl.healthy(ctx, cs, primary) {
+		if ctl.healthy(ctx, cs, primary, ctl.cfg.DetectAfter/2+10*time.Millisecond) {
 			failing = false
 			stuck = ""
 			prev = probeStart
@@ -243,12 +243,13 @@ func (ctl *Controller) FailedOver() Timeline {
 	return ctl.timeline()
 }
 
-func (ctl *Controller) healthy(ctx context.Context, cs *cluster.Conns, node string) bool {
+// healthy reports whether node answers an empty query within timeout.
+func (ctl *Controller) healthy(ctx context.Context, cs *cluster.Conns, node string, timeout time.Duration) bool {
 	conn, err := cs.Get(ctx, node)
 	if err != nil {
 		return false
 	}
-	qctx, cancel := context.WithTimeout(ctx, ctl.cfg.DetectAfter/2+10*time.Millisecond)
+	qctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if _, err := conn.Exec(qctx, ";"); err != nil {
 		cs.Drop(node)

@@ -178,7 +178,7 @@ func (o *Observer) probeLoop(ctx context.Context, h *healthWatch) {
 		}
 		primary := ctl.roles.Primary()
 		start := ctl.now()
-		ok := ctl.probe(ctx, cs, primary)
+		ok := ctl.healthy(ctx, cs, primary, observerProbeTimeout)
 		if ctx.Err() != nil {
 			return
 		}
@@ -193,21 +193,6 @@ func (o *Observer) probeLoop(ctx context.Context, h *healthWatch) {
 		}
 		h.mu.Unlock()
 	}
-}
-
-// probe is healthy with the observer's short timeout.
-func (ctl *Controller) probe(ctx context.Context, cs *cluster.Conns, node string) bool {
-	conn, err := cs.Get(ctx, node)
-	if err != nil {
-		return false
-	}
-	qctx, cancel := context.WithTimeout(ctx, observerProbeTimeout)
-	defer cancel()
-	if _, err := conn.Exec(qctx, ";"); err != nil {
-		cs.Drop(node)
-		return false
-	}
-	return true
 }
 
 // followers emits a repoint event for each replica newly seen streaming
