@@ -272,6 +272,11 @@ func landingCheck(v *result.Variant, in Input) (result.Check, bool) {
 	}
 	slack := gap + 20
 	d := probe.Ms - *f.FaultMs
+	if d < 0 && probe.Ms >= *f.InjectedMs {
+		// The probe started while the fault was landing (a node's
+		// freeze under way): it failed on a node already going.
+		d = 0
+	}
 	return check("fault landed: against the first failed probe", "ms", slack, d, 0,
 		fmt.Sprintf("the fault landed at %.1f ms (injected at %.1f ms); the first failing health probe of %s started at %.1f ms (%+.1f ms); tolerance %s + 20 ms",
 			*f.FaultMs, *f.InjectedMs, f.OldPrimary, probe.Ms, d, why)), true
