@@ -208,7 +208,8 @@ type Networker interface {
 	// built without Spec.Network or client is not one of its groups.
 	ClientConnString(client, node string, u User) string
 	// Links lists every link: (from, to) for from a node or a client
-	// group and to a node, from != to.
+	// group and to a node, from != to; or, on a backend with StoreLinks,
+	// from a node to an etcd member.
 	Links() [][2]string
 	AddToxic(ctx context.Context, from, to string, t Toxic) error
 	RemoveToxic(ctx context.Context, from, to, name string) error
@@ -229,6 +230,11 @@ type Abilities struct {
 	// ClientLinks: client groups (writers, readers, controller) have
 	// links of their own that a network fault may name.
 	ClientLinks bool
+	// StoreLinks: with Spec.Network the links from the nodes to the
+	// failover manager's store (etcd members) go through proxies
+	// (Networker), and only those: a partition can cut a node off the
+	// store, not off another node.
+	StoreLinks bool
 	// Processes: one process of a node can be killed apart from the rest
 	// (PostgreSQL alone while Patroni lives, or Patroni alone), and
 	// started again (fault.ProcessKiller).

@@ -30,7 +30,7 @@ func (f Bandwidth) Targets() []string { return append(append([]string(nil), f.Fr
 func (Bandwidth) Lasting() bool       { return true }
 
 func (f Bandwidth) Validate(c Check) {
-	validateLink(c, "bandwidth", f.From, f.To)
+	validateLink(c, "bandwidth", f.From, f.To, false)
 	validateDirection(c, f.Direction)
 	if c.Required("rate_kbps", "a rate in KB/s such as 1024") && f.RateKBps <= 0 {
 		c.Problem("rate_kbps", "must be positive, got %d", f.RateKBps)

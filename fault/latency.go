@@ -36,7 +36,7 @@ func (f Latency) Targets() []string { return append(append([]string(nil), f.From
 func (Latency) Lasting() bool       { return true }
 
 func (f Latency) Validate(c Check) {
-	validateLink(c, "latency", f.From, f.To)
+	validateLink(c, "latency", f.From, f.To, false)
 	validateDirection(c, f.Direction)
 	if c.Required("latency", "a delay such as 20ms") && f.Latency <= 0 {
 		c.Problem("latency", "must be positive, got %s", f.Latency)

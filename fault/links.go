@@ -163,18 +163,62 @@ func refuseClientGroups(a cluster.Abilities, backend, what string, targets []str
 	if len(groups) == 0 {
 		return ""
 	}
-	return fmt.Sprintf("%s (%s) is not supported by the %s backend: it cuts links between nodes only; client groups on a side need the local backend",
-		what, strings.Join(groups, ", "), backend)
+	cuts := "links between nodes"
+	if a.StoreLinks && !a.NodeCuts {
+		cuts = "links from nodes to etcd members"
+	}
+	return fmt.Sprintf("%s (%s) is not supported by the %s backend: it cuts %s only; client groups on a side need the local backend",
+		what, strings.Join(groups, ", "), backend, cuts)
 }
 
-// validateLink checks the from and to of a link fault.
-func validateLink(c Check, kind string, from, to []string) {
+// validateLink checks the from and to of a link fault. A partition's to
+// may also be an etcd member (withStore).
+func validateLink(c Check, kind string, from, to []string, withStore bool) {
 	if !c.Set("from") || !c.Set("to") {
 		c.Problem("", "a %s fault needs from and to: the side that connects and the node it connects to, e.g. from: replica1, to: primary", kind)
 		return
 	}
 	c.Known("from", from, append(append([]string(nil), c.Nodes()...), c.Clients()...), "node or client group")
+	if store := storeMembers(c); withStore && len(store) > 0 {
+		c.Known("to", to, append(append([]string(nil), c.Nodes()...), store...), "node or etcd member")
+		return
+	}
 	c.Known("to", to, c.Nodes(), "node")
+}
+
+// storeMembers are the etcd members among c's services (failover.mode
+// patroni): a partition may cut nodes off them.
+func storeMembers(c Check) []string {
+	var out []string
+	for _, s := range c.Services() {
+		if etcdRE.MatchString(s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// refuseNodeLinks is the Refuse of a link fault on a backend that proxies
+// only the links from nodes to the store (StoreLinks): it cannot cut the
+// links between nodes that cuts lists.
+func refuseNodeLinks(a cluster.Abilities, backend, what string, cuts [][2]string) string {
+	if !a.StoreLinks || a.Links || a.NodeCuts || len(cuts) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s cuts the link %s -> %s between nodes, which the %s backend does not proxy (Patroni hands every member the leader's one address); it can cut nodes off etcd members, e.g. sides: [[primary], [etcd1]]",
+		what, cuts[0][0], cuts[0][1], backend)
+}
+
+// nodesAmong are the names that are neither client groups nor services:
+// the nodes.
+func nodesAmong(names []string) []string {
+	var out []string
+	for _, n := range names {
+		if !slices.Contains(ClientNames, n) && !IsService(n) && !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // validateDirection checks a latency or bandwidth fault's direction.

@@ -19,7 +19,8 @@ type Partition struct {
 }
 
 func init() {
-	register(Kind{Name: "partition", New: func() Spec { return &Partition{} }, Runs: cutsLinks})
+	register(Kind{Name: "partition", New: func() Spec { return &Partition{} },
+		Runs: func(a cluster.Abilities) bool { return cutsLinks(a) || a.StoreLinks }})
 }
 
 func (Partition) Kind() string { return "partition" }
@@ -61,9 +62,13 @@ func (f Partition) Validate(c Check) {
 			c.Problem("sides", "a partition needs at least two sides, e.g. [[primary, writers], [replica1, replica2, controller]]")
 		}
 		names := append(append([]string(nil), c.Nodes()...), c.Clients()...)
+		what := "node or client group"
+		if store := storeMembers(c); len(store) > 0 {
+			names, what = append(names, store...), "node, client group or etcd member"
+		}
 		seen := map[string]bool{}
 		for i, side := range f.Sides {
-			c.Known(fmt.Sprintf("sides[%d]", i), side, names, "node or client group")
+			c.Known(fmt.Sprintf("sides[%d]", i), side, names, what)
 			for _, n := range side {
 				if seen[n] {
 					c.Problem(fmt.Sprintf("sides[%d]", i), "%q is on more than one side", n)
@@ -72,12 +77,15 @@ func (f Partition) Validate(c Check) {
 			}
 		}
 	default:
-		validateLink(c, "partition", f.From, f.To)
+		validateLink(c, "partition", f.From, f.To, true)
 	}
 }
 
 func (f Partition) Refuse(a cluster.Abilities, backend string) string {
-	return refuseClientGroups(a, backend, "partition naming client groups", f.Targets())
+	if why := refuseClientGroups(a, backend, "partition naming client groups", f.Targets()); why != "" {
+		return why
+	}
+	return refuseNodeLinks(a, backend, "partition", f.NodeCuts(nodesAmong(f.Targets())))
 }
 
 func (f Partition) Inject(ctx context.Context, e Env) (Heal, error) { return injectLinks(ctx, e, f) }

@@ -54,7 +54,7 @@ func (f Reset) Validate(c Check) {
 		}
 		return
 	}
-	validateLink(c, "reset", f.From, f.To)
+	validateLink(c, "reset", f.From, f.To, false)
 }
 
 // Inject places reset toxics: every connection on the links is reset as

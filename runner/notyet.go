@@ -3,6 +3,7 @@ package runner
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/pgbench-ha/pgbench-ha/fault"
@@ -15,8 +16,9 @@ var ErrNotSupported = errors.New("not yet supported by this build")
 // Unsupported refuses, before anything starts, a scenario whose variants
 // need what the scenario format knows and this runner does not run yet:
 // failover.mode patroni on a backend other than local; a client path other
-// than direct with faults on links (the proxies of the link faults sit
-// between the clients and the nodes); a fault on haproxy or pgbouncer. It
+// than direct with link faults naming client groups (their links' proxies
+// sit between the clients and the nodes, where the path's proxy connects
+// instead); a fault on haproxy or pgbouncer. It
 // names each variant and what is refused. backend is the backend's name
 // ("" when not known yet: the scenario's own).
 func Unsupported(s *scenario.Scenario, backend string) error {
@@ -32,8 +34,8 @@ func Unsupported(s *scenario.Scenario, backend string) error {
 		if vs.Failover.Mode == scenario.FailoverPatroni && backend != "" && backend != "local" {
 			keys = append(keys, "failover.mode patroni on the "+backend+" backend (it runs on local)")
 		}
-		if pathKind(vs) != scenario.PathDirect && vs.HasNetworkFaults() {
-			keys = append(keys, "client.path "+vs.Client.Path+" with faults on links")
+		if groups := clientLinkTargets(vs); pathKind(vs) != scenario.PathDirect && len(groups) > 0 {
+			keys = append(keys, "client.path "+vs.Client.Path+" with faults on the links of client groups ("+strings.Join(groups, ", ")+")")
 		}
 		for _, f := range vs.Faults {
 			if f.Spec == nil {
@@ -71,4 +73,20 @@ func Unsupported(s *scenario.Scenario, backend string) error {
 		probs = append(probs, what)
 	}
 	return fmt.Errorf("%s: %s is %w", s.File, strings.Join(probs, "; "), ErrNotSupported)
+}
+
+// clientLinkTargets lists the client groups that s's link faults name.
+func clientLinkTargets(s *scenario.Scenario) []string {
+	var out []string
+	for _, f := range s.Faults {
+		if !f.IsNetwork() {
+			continue
+		}
+		for _, t := range f.Spec.Targets() {
+			if slices.Contains(fault.ClientNames, t) && !slices.Contains(out, t) {
+				out = append(out, t)
+			}
+		}
+	}
+	return out
 }

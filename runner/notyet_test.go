@@ -24,7 +24,8 @@ func TestUnsupported(t *testing.T) {
 		{"one variant of a matrix", base + "matrix:\n  failover.mode: [promote, patroni]\n", "docker",
 			"t.yaml: failover.mode patroni on the docker backend (it runs on local) (variants failover.mode=patroni) is not yet supported by this build"},
 		{"a path and a link fault", base + "client: {path: pgbouncer}\nfaults: [{at: 1s, kind: partition, from: writers, to: primary}]\n", "local",
-			"t.yaml: client.path pgbouncer with faults on links is not yet supported by this build"},
+			"t.yaml: client.path pgbouncer with faults on the links of client groups (writers) is not yet supported by this build"},
+		{"a path and a partition between nodes", base + "client: {path: haproxy}\nfaults: [{at: 1s, kind: partition, sides: [[primary], [replica1]]}]\n", "local", ""},
 		{"a kill of haproxy", base + "failover: {mode: promote}\nclient: {path: haproxy}\nfaults: [{at: 1s, kind: kill, node: haproxy}]\n", "local",
 			"t.yaml: kill of haproxy is not yet supported by this build"},
 	}

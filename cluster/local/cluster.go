@@ -434,7 +434,7 @@ func (c *Cluster) Down(ctx context.Context) error {
 	c.mu.Unlock()
 	var errs []error
 	if c.net != nil {
-		c.net.stop()
+		c.net.Stop()
 	}
 	for _, n := range c.nodes {
 		if n.proc != nil {

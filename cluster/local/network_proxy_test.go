@@ -2,7 +2,6 @@ package local
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"net"
@@ -16,77 +15,6 @@ import (
 	"github.com/pgbench-ha/pgbench-ha/cluster"
 )
 
-func TestNetworkToxicJSON(t *testing.T) {
-	t.Parallel()
-	cases := []struct {
-		name    string
-		toxic   cluster.Toxic
-		want    string // JSON; "" when an error is wanted
-		wantErr string
-	}{
-		{
-			name:  "blackhole",
-			toxic: cluster.Toxic{Name: "bh", Kind: cluster.ToxicBlackhole, Direction: cluster.Downstream},
-			want:  `{"name":"bh","type":"pgbench_ha_blackhole","stream":"downstream","toxicity":1,"attributes":{}}`,
-		},
-		{
-			name: "latency",
-			toxic: cluster.Toxic{Name: "lat", Kind: cluster.ToxicLatency, Direction: cluster.Upstream,
-				Latency: 20 * time.Millisecond, Jitter: 5 * time.Millisecond},
-			want: `{"name":"lat","type":"latency","stream":"upstream","toxicity":1,"attributes":{"jitter":5,"latency":20}}`,
-		},
-		{
-			name:  "bandwidth",
-			toxic: cluster.Toxic{Name: "bw", Kind: cluster.ToxicBandwidth, Direction: cluster.Downstream, RateKBps: 100},
-			want:  `{"name":"bw","type":"bandwidth","stream":"downstream","toxicity":1,"attributes":{"rate":100}}`,
-		},
-		{
-			name:  "reset",
-			toxic: cluster.Toxic{Name: "rst", Kind: cluster.ToxicReset, Direction: cluster.Upstream},
-			want:  `{"name":"rst","type":"reset_peer","stream":"upstream","toxicity":1,"attributes":{"timeout":0}}`,
-		},
-		{name: "no name", toxic: cluster.Toxic{Kind: cluster.ToxicReset, Direction: cluster.Upstream}, wantErr: "needs a name"},
-		{name: "no direction", toxic: cluster.Toxic{Name: "x", Kind: cluster.ToxicReset}, wantErr: "direction"},
-		{name: "unknown kind", toxic: cluster.Toxic{Name: "x", Kind: "slow", Direction: cluster.Upstream}, wantErr: `kind "slow"`},
-		{name: "zero bandwidth", toxic: cluster.Toxic{Name: "x", Kind: cluster.ToxicBandwidth, Direction: cluster.Upstream}, wantErr: "more than 0"},
-		{name: "sub-millisecond latency", toxic: cluster.Toxic{Name: "x", Kind: cluster.ToxicLatency, Direction: cluster.Upstream,
-			Latency: 1500 * time.Microsecond}, wantErr: "whole milliseconds"},
-		{name: "negative jitter", toxic: cluster.Toxic{Name: "x", Kind: cluster.ToxicLatency, Direction: cluster.Upstream,
-			Latency: time.Millisecond, Jitter: -time.Millisecond}, wantErr: "negative"},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := toxicJSON(tc.toxic)
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("err = %v, want one containing %q", err, tc.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			var a, b any
-			mustUnmarshal(t, got, &a)
-			mustUnmarshal(t, []byte(tc.want), &b)
-			ga, _ := json.Marshal(a)
-			gb, _ := json.Marshal(b)
-			if string(ga) != string(gb) {
-				t.Errorf("got  %s\nwant %s", got, tc.want)
-			}
-		})
-	}
-}
-
-func mustUnmarshal(t *testing.T, b []byte, v any) {
-	t.Helper()
-	if err := json.Unmarshal(b, v); err != nil {
-		t.Fatalf("%s: %v", b, err)
-	}
-}
-
-// echoServer echoes what it reads and copies it to got; it stops with the
-// test.
 func echoServer(t *testing.T) (port int, got chan []byte) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -164,7 +92,7 @@ func TestNetworkProxyToxics(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := &Cluster{nodes: nodes, net: nw}
-	defer nw.stop()
+	defer nw.Stop()
 
 	wantLinks := "[[primary replica1] [replica1 primary] [writers primary] [writers replica1]]"
 	if got := fmtLinks(c.Links()); got != wantLinks {
@@ -174,11 +102,11 @@ func TestNetworkProxyToxics(t *testing.T) {
 		t.Error("a client group named like a node was accepted")
 	}
 
-	l, err := nw.link("writers", "primary")
-	if err != nil {
-		t.Fatal(err)
+	lport, ok := nw.Port("writers", "primary")
+	if !ok {
+		t.Fatal("no link writers -> primary")
 	}
-	conn, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(l.port))
+	conn, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(lport))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -315,7 +243,7 @@ func TestNetworkProxyToxics(t *testing.T) {
 	if _, err := conn.Write([]byte("lost")); err != nil {
 		t.Fatal(err)
 	}
-	held, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(l.port))
+	held, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(lport))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -325,15 +253,16 @@ func TestNetworkProxyToxics(t *testing.T) {
 	}
 	time.Sleep(100 * time.Millisecond)
 	start := time.Now()
-	nw.stop()
+	nw.Stop()
 	t.Logf("stop took %v", time.Since(start))
 	if b, err := readFull(t, conn, 1, 2*time.Second); err == nil || errors.Is(err, context.DeadlineExceeded) || isTimeout(err) {
 		t.Errorf("a held connection is still open after stop: %q, %v", b, err)
 	}
-	for _, l := range nw.links {
-		if c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(l.port), time.Second); err == nil {
+	for _, l := range nw.Links() {
+		p, _ := nw.Port(l[0], l[1])
+		if c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(p), time.Second); err == nil {
 			c.Close()
-			t.Errorf("proxy %s->%s still listens on %d after stop", l.from, l.to, l.port)
+			t.Errorf("proxy %s->%s still listens on %d after stop", l[0], l[1], p)
 		}
 	}
 	conn.Close()
@@ -398,13 +327,13 @@ func BenchmarkNetworkProxyThroughput(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer nw.stop()
-	l, _ := nw.link("writers", "primary")
+	defer nw.Stop()
+	lport, _ := nw.Port("writers", "primary")
 	chunk := make([]byte, 32<<10)
 	for _, bc := range []struct {
 		name string
 		port int
-	}{{"direct", port}, {"proxy", l.port}} {
+	}{{"direct", port}, {"proxy", lport}} {
 		b.Run(bc.name, func(b *testing.B) {
 			conn, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(bc.port))
 			if err != nil {

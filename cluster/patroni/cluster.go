@@ -19,6 +19,7 @@ import (
 	"github.com/pgbench-ha/pgbench-ha/cluster"
 	"github.com/pgbench-ha/pgbench-ha/cluster/local"
 	"github.com/pgbench-ha/pgbench-ha/internal/freezer"
+	"github.com/pgbench-ha/pgbench-ha/internal/linknet"
 	"github.com/pgbench-ha/pgbench-ha/internal/pgquote"
 )
 
@@ -63,6 +64,10 @@ type Cluster struct {
 	pw      cluster.Passwords
 	nodes   []*node
 	members []*member
+	// net proxies the links from every node to every etcd member (each
+	// Patroni reaches etcd through its own proxies) when the cluster was
+	// built with spec.Network; nil otherwise.
+	net *linknet.Network
 
 	mu   sync.Mutex
 	down bool
@@ -73,7 +78,8 @@ var (
 	_ cluster.Killer  = (*Cluster)(nil)
 	_ cluster.Stopper = (*Cluster)(nil)
 	_ cluster.Pauser  = (*Cluster)(nil)
-	_ cluster.Lander  = (*Cluster)(nil)
+	_ cluster.Lander    = (*Cluster)(nil)
+	_ cluster.Networker = (*Cluster)(nil)
 )
 
 // harnessParams are the PostgreSQL parameters of every node, under the
@@ -138,6 +144,11 @@ func (b *Backend) Up(ctx context.Context, spec cluster.Spec) (cl cluster.Cluster
 	for _, r := range spec.Replicas {
 		names = append(names, r.Name)
 	}
+	if spec.Network {
+		if err := c.startNetwork(names); err != nil {
+			return nil, err
+		}
+	}
 	for i, name := range names {
 		n, err := c.newNode(i, name, spec.Settings)
 		if err != nil {
@@ -185,6 +196,25 @@ func (b *Backend) Up(ctx context.Context, spec cluster.Spec) (cl cluster.Cluster
 		}
 	}
 	return c, nil
+}
+
+// startNetwork starts a proxy for the link from each node to each etcd
+// member: a partition can then cut one node's Patroni off etcd while the
+// others, and the clients, still reach it. The links between nodes are
+// not proxied: Patroni hands every replica the leader's one address.
+func (c *Cluster) startNetwork(nodes []string) error {
+	var links []linknet.Link
+	for _, n := range nodes {
+		for _, m := range c.members {
+			links = append(links, linknet.Link{From: n, To: m.name, Port: m.clientPort})
+		}
+	}
+	nw, err := linknet.New(links)
+	if err != nil {
+		return err
+	}
+	c.net = nw
+	return nil
 }
 
 // mkdirOwned makes a 0700 directory owned by the server user.
@@ -339,7 +369,17 @@ func (c *Cluster) patroniConfig(n *node, clusterParams, own map[string]string) m
 	}
 	var hosts []string
 	for _, m := range c.members {
-		hosts = append(hosts, fmt.Sprintf("127.0.0.1:%d", m.clientPort))
+		port := m.clientPort
+		if c.net != nil {
+			port, _ = c.net.Port(n.name, m.name)
+		}
+		hosts = append(hosts, fmt.Sprintf("127.0.0.1:%d", port))
+	}
+	etcd := map[string]any{"hosts": hosts, "protocol": "http"}
+	if c.net != nil {
+		// The hosts are this node's proxies: Patroni must not look the
+		// members up and go round them.
+		etcd["use_proxies"] = true
 	}
 	rest := fmt.Sprintf("127.0.0.1:%d", n.restPort)
 	pg := fmt.Sprintf("127.0.0.1:%d", n.pgPort)
@@ -348,7 +388,7 @@ func (c *Cluster) patroniConfig(n *node, clusterParams, own map[string]string) m
 		"namespace": namespace,
 		"name":      n.name,
 		"restapi":   map[string]any{"listen": rest, "connect_address": rest},
-		"etcd3":     map[string]any{"hosts": hosts, "protocol": "http"},
+		"etcd3":     etcd,
 		"bootstrap": map[string]any{
 			"dcs": map[string]any{
 				"ttl":                     o.TTL,
@@ -583,6 +623,34 @@ func (c *Cluster) Namespace() string { return namespace }
 // Settings are the backend's effective settings (Patroni's defaults
 // filled in).
 func (c *Cluster) Settings() Options { return c.b.opts }
+
+// ClientConnString is "": client groups have no links of their own here.
+func (c *Cluster) ClientConnString(client, node string, u cluster.User) string { return "" }
+
+// Links lists the links from each node to each etcd member, nil for a
+// cluster built without spec.Network.
+func (c *Cluster) Links() [][2]string {
+	if c.net == nil {
+		return nil
+	}
+	return c.net.Links()
+}
+
+// AddToxic puts t on the link from node from to etcd member to.
+func (c *Cluster) AddToxic(ctx context.Context, from, to string, t cluster.Toxic) error {
+	if c.net == nil {
+		return fmt.Errorf("add toxic %q: %w", t.Name, local.ErrNoNetwork)
+	}
+	return c.net.AddToxic(ctx, from, to, t)
+}
+
+// RemoveToxic takes the toxic named name off the link from -> to.
+func (c *Cluster) RemoveToxic(ctx context.Context, from, to, name string) error {
+	if c.net == nil {
+		return fmt.Errorf("remove toxic %q: %w", name, local.ErrNoNetwork)
+	}
+	return c.net.RemoveToxic(ctx, from, to, name)
+}
 
 // Landed is when the last Kill of node (or etcd member) had stopped every
 // process of it: its cgroup frozen.

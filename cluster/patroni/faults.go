@@ -232,6 +232,11 @@ func (c *Cluster) Down(ctx context.Context) error {
 	}
 	c.down = true
 	c.mu.Unlock()
+	if c.net != nil {
+		// First: a Patroni behind a blackhole would wait out its
+		// retry_timeout to stop; without its proxies it fails at once.
+		c.net.Stop()
+	}
 	var errs []error
 	var mu sync.Mutex
 	var wg sync.WaitGroup

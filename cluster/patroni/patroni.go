@@ -241,9 +241,10 @@ var (
 )
 
 // Abilities: Patroni clusters kill, stop and pause nodes (and etcd
-// members); links are not proxied yet.
+// members); of the links, those from the nodes to the etcd members go
+// through proxies (StoreLinks).
 func (b *Backend) Abilities() cluster.Abilities {
 	// Services: the etcd members (haproxy and pgbouncer are the client
 	// path's, see runner).
-	return cluster.Abilities{Kill: true, Stop: true, Pause: true, Processes: true, Switchover: true, Services: true}
+	return cluster.Abilities{Kill: true, Stop: true, Pause: true, Processes: true, Switchover: true, Services: true, StoreLinks: true}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -494,5 +495,79 @@ func TestPatroniConfig(t *testing.T) {
 		if f := strings.Fields(l); f[0] == "host" && f[3] != "127.0.0.1/32" {
 			t.Errorf("pg_hba line not loopback: %q", l)
 		}
+	}
+}
+
+// TestPartitionFromEtcd cuts the leader's links to etcd (both ways, the
+// other nodes and the clients still reach it). Without failsafe_mode it
+// demotes itself (it answers, read-only) and a replica takes the leader
+// key; with failsafe_mode the other members, still answering its
+// /failsafe calls, keep it the leader: it goes on taking writes and no one
+// else takes the key. Healed, it rejoins as a replica (or stays leader).
+func TestPartitionFromEtcd(t *testing.T) {
+	for _, failsafe := range []bool{false, true} {
+		t.Run(fmt.Sprintf("failsafe=%v", failsafe), func(t *testing.T) {
+			o := fast
+			o.FailsafeMode = failsafe
+			b := newBackend(t, o)
+			c := up(t, b, cluster.Spec{ID: "p" + strconv.FormatBool(failsafe)[:1], Network: true,
+				Replicas: []cluster.ReplicaSpec{{Name: "replica1"}, {Name: "replica2"}}})
+			ctx := context.Background()
+			want := "[[primary etcd1] [replica1 etcd1] [replica2 etcd1]]"
+			if got := fmt.Sprint(c.Links()); got != want {
+				t.Fatalf("Links() = %s, want %s", got, want)
+			}
+			if a := b.Abilities(); !a.StoreLinks || a.Links {
+				t.Errorf("Abilities() = %+v, want StoreLinks only", a)
+			}
+			if err := exec1(c, "primary", cluster.App, "CREATE TABLE t (id int)"); err != nil {
+				t.Fatal(err)
+			}
+			for _, dir := range []string{cluster.Upstream, cluster.Downstream} {
+				if err := c.AddToxic(ctx, "primary", "etcd1", cluster.Toxic{Name: "cut-" + dir, Kind: cluster.ToxicBlackhole, Direction: dir}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			cut := time.Now()
+			if !failsafe {
+				d := waitFor(t, "the cut-off leader to stop taking writes", 30*time.Second, func() bool {
+					return exec1(c, "primary", cluster.App, "INSERT INTO t VALUES (1)") != nil
+				})
+				t.Logf("the cut-off leader stopped taking writes %s after the cut", d.Round(time.Millisecond))
+				if d > time.Duration(o.TTL)*time.Second {
+					t.Errorf("it took writes for %s, more than ttl %d s", d, o.TTL)
+				}
+				var leader string
+				waitFor(t, "another node to take the leader key", 60*time.Second, func() bool {
+					leader = leaderKey(c)
+					return leader != "" && leader != "primary"
+				})
+				t.Logf("%s took the leader key %s after the cut", leader, time.Since(cut).Round(time.Millisecond))
+				waitFor(t, leader+" taking writes", 30*time.Second, func() bool {
+					return exec1(c, leader, cluster.App, "INSERT INTO t VALUES (2)") == nil
+				})
+			} else {
+				// Longer than ttl: the key has expired, only failsafe
+				// keeps the leader.
+				deadline := cut.Add(time.Duration(o.TTL+o.LoopWait*3) * time.Second)
+				for time.Now().Before(deadline) {
+					if err := exec1(c, "primary", cluster.App, "INSERT INTO t VALUES (1)"); err != nil {
+						t.Fatalf("the leader stopped taking writes %s after the cut, under failsafe_mode: %v", time.Since(cut).Round(time.Millisecond), err)
+					}
+					if l := leaderKey(c); l != "" && l != "primary" {
+						t.Fatalf("%s took the leader key %s after the cut, under failsafe_mode", l, time.Since(cut).Round(time.Millisecond))
+					}
+					time.Sleep(200 * time.Millisecond)
+				}
+			}
+			for _, dir := range []string{cluster.Upstream, cluster.Downstream} {
+				if err := c.RemoveToxic(ctx, "primary", "etcd1", "cut-"+dir); err != nil {
+					t.Fatal(err)
+				}
+			}
+			waitFor(t, "every node back, one leader", 90*time.Second, func() bool {
+				return clusterLeader(c) != "" && exec1(c, "primary", cluster.Admin, "SELECT 1") == nil
+			})
+		})
 	}
 }
