@@ -74,10 +74,10 @@ type Cluster struct {
 }
 
 var (
-	_ cluster.Cluster = (*Cluster)(nil)
-	_ cluster.Killer  = (*Cluster)(nil)
-	_ cluster.Stopper = (*Cluster)(nil)
-	_ cluster.Pauser  = (*Cluster)(nil)
+	_ cluster.Cluster   = (*Cluster)(nil)
+	_ cluster.Killer    = (*Cluster)(nil)
+	_ cluster.Stopper   = (*Cluster)(nil)
+	_ cluster.Pauser    = (*Cluster)(nil)
 	_ cluster.Lander    = (*Cluster)(nil)
 	_ cluster.Networker = (*Cluster)(nil)
 )
