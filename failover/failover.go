@@ -258,6 +258,22 @@ func (ctl *Controller) healthy(ctx context.Context, cs *cluster.Conns, node stri
 	return true
 }
 
+// answers reports whether node answers within timeout, and whether it is
+// in recovery (a standby, or a primary its manager demoted).
+func (ctl *Controller) answers(ctx context.Context, cs *cluster.Conns, node string, timeout time.Duration) (ok, inRecovery bool) {
+	conn, err := cs.Get(ctx, node)
+	if err != nil {
+		return false, false
+	}
+	qctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := conn.QueryRow(qctx, "SELECT pg_is_in_recovery()").Scan(&inRecovery); err != nil {
+		cs.Drop(node)
+		return false, false
+	}
+	return true, inRecovery
+}
+
 type candidate struct {
 	name    string
 	receive uint64

@@ -162,7 +162,10 @@ func (h *healthWatch) since() (time.Duration, bool) {
 
 // probeLoop probes whichever node is primary every ProbeInterval and
 // emits probe_failed at the start of the first failing probe of each
-// outage, as the controller does.
+// outage, as the controller does; and demoted when the primary, having
+// answered as a primary, answers in recovery while still the primary of
+// the harness's roles (no one promoted yet): its manager demoted it, cut
+// off its store, say.
 func (o *Observer) probeLoop(ctx context.Context, h *healthWatch) {
 	ctl := o.ctl
 	cs := cluster.NewConns(ctl.c, "pgbench-ha-health", observerProbeTimeout)
@@ -170,6 +173,10 @@ func (o *Observer) probeLoop(ctx context.Context, h *healthWatch) {
 	t := time.NewTicker(ctl.cfg.ProbeInterval)
 	defer t.Stop()
 	prev := time.Duration(-1) // start of the last probe that succeeded
+	// watched is the primary of the last probe; wasWritable whether it
+	// answered out of recovery since it became primary, or since it was
+	// last seen demoted.
+	watched, wasWritable := "", false
 	for {
 		select {
 		case <-ctx.Done():
@@ -177,10 +184,23 @@ func (o *Observer) probeLoop(ctx context.Context, h *healthWatch) {
 		case <-t.C:
 		}
 		primary := ctl.roles.Primary()
+		if primary != watched {
+			watched, wasWritable = primary, false
+		}
 		start := ctl.now()
-		ok := ctl.healthy(ctx, cs, primary, observerProbeTimeout)
+		ok, readOnly := ctl.answers(ctx, cs, primary, observerProbeTimeout)
 		if ctx.Err() != nil {
 			return
+		}
+		switch {
+		case ok && !readOnly:
+			wasWritable = true
+		case ok && wasWritable:
+			// The primary answers, in recovery, and nobody was promoted
+			// in its place: its manager demoted it.
+			wasWritable = false
+			ctl.cfg.Emit(result.Event{Ms: msOf(start), Kind: result.EventDemoted, Node: primary,
+				Detail: primary + " answers read-only: its manager demoted it"})
 		}
 		h.mu.Lock()
 		switch {

@@ -1127,8 +1127,15 @@ func buildVariant(v *result.Variant, i int) variantView {
 			{K: "Detected", V: relMsUnit(f.DetectedMs, f.FaultMs) + " (configured: " + fmtMs(f.DetectAfterMs) + " ms)"},
 			{K: "Promotion started", V: relMsUnit(f.PromoteStartMs, f.FaultMs)},
 			{K: "Promotion done", V: relMsUnit(f.PromoteDoneMs, f.FaultMs)},
-			{K: "First write after the fault", V: firstWriteAt(f)},
-			{K: "Writes unavailable", V: fmtMsOpt(f.WriteUnavailableMs, " ms")},
+			{K: "First write after the outage", V: firstWriteAt(f)},
+			{K: "Writes unavailable", V: unavailableText(f)},
+		}
+		if f.DemotedMs != nil {
+			vv.Failover = append(vv.Failover, flaggedKV{K: "Old primary demoted by its manager", V: relMsUnit(f.DemotedMs, f.FaultMs) + " (answered read-only, no one promoted yet)"})
+		}
+		if f.OldPrimaryAckedAfter > 0 {
+			vv.Failover = append(vv.Failover, flaggedKV{K: "Acknowledged by the old primary after the fault", V: ackedAfterText(f),
+				Bad: f.OldPrimaryAckedAfterLost != nil && *f.OldPrimaryAckedAfterLost > 0})
 		}
 		if pr := f.Predicted; pr != nil {
 			vv.Failover = append(vv.Failover, flaggedKV{K: "Predicted by the settings", V: predictedText(pr), Bad: pr.Verdict != "" && pr.Verdict != result.VerdictWithin})
@@ -1269,6 +1276,30 @@ func faultAt(p *float64) string {
 
 // firstWriteAt is when the first write after the fault was acknowledged,
 // relative to the fault, and where.
+// unavailableText is the write outage, with where it opened when the old
+// primary outlived the fault.
+func unavailableText(f *result.Failover) string {
+	s := fmtMsOpt(f.WriteUnavailableMs, " ms")
+	if f.WriteUnavailableMs != nil && f.OutageFromMs != nil && f.FaultMs != nil && *f.OutageFromMs > *f.FaultMs {
+		s += " (from its last acknowledgement, " + relMs(f.OutageFromMs, f.FaultMs) + " ms after the fault)"
+	}
+	return s
+}
+
+// ackedAfterText says what the old primary acknowledged after the fault
+// and what became of it.
+func ackedAfterText(f *result.Failover) string {
+	s := fmtInt(f.OldPrimaryAckedAfter) + " writes"
+	if l := f.OldPrimaryAckedAfterLost; l != nil {
+		if *l == 0 {
+			s += ", every one on the final primary"
+		} else {
+			s += ", " + fmtInt(*l) + " of them lost (not on the final primary)"
+		}
+	}
+	return s
+}
+
 func firstWriteAt(f *result.Failover) string {
 	s := relMsUnit(f.FirstWriteMs, f.FaultMs)
 	if f.FirstWriteMs != nil && f.FirstWriteNode != "" {

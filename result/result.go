@@ -346,24 +346,43 @@ type Failover struct {
 	// the last ack before it was seen to take effect when that came later
 	// (a kill takes tens of ms, during which the old primary may still
 	// acknowledge). InjectedMs is when its injection started.
-	InjectedMs   *float64 `json:"fault_injected_ms"`
-	FirstWriteMs *float64 `json:"first_write_ms"` // first ack after the fault landed, anywhere
-	// FirstWriteNode is where that write was acknowledged.
-	FirstWriteNode string `json:"first_write_node,omitempty"`
+	InjectedMs *float64 `json:"fault_injected_ms"`
+	// FirstWriteMs is the acknowledgement that ended the write outage:
+	// the first after the fault landed for a fault that stopped the old
+	// primary at once; FirstWriteNode is where it was acknowledged.
+	FirstWriteMs   *float64 `json:"first_write_ms"`
+	FirstWriteNode string   `json:"first_write_node,omitempty"`
 	// UnknownInFlight are the writes of unknown outcome sent before the
 	// fault landed (FaultMs): in flight when it did. UnknownSentAfter
 	// were sent at or after it, most to a connection already dead.
-	UnknownInFlight    int64    `json:"unknown_in_flight_writes"`
-	UnknownSentAfter   int64    `json:"unknown_sent_after_writes"`
-	LastAckBeforeMs    *float64 `json:"last_ack_before_fault_ms"`
+	UnknownInFlight  int64    `json:"unknown_in_flight_writes"`
+	UnknownSentAfter int64    `json:"unknown_sent_after_writes"`
+	LastAckBeforeMs  *float64 `json:"last_ack_before_fault_ms"`
+	// OutageFromMs is the acknowledgement that opened the write outage
+	// (WriteUnavailableMs runs from it to FirstWriteMs): the last before
+	// the fault landed, or a later one when the old primary outlived the
+	// fault a while (cut off its manager's store, it went on
+	// acknowledging until it demoted itself). The outage is the longest
+	// span without an acknowledgement from the last one before the fault
+	// to the first on the new primary.
+	OutageFromMs       *float64 `json:"outage_from_ms"`
 	WriteUnavailableMs *float64 `json:"write_unavailable_ms"`
-	DetectAfterMs      float64  `json:"detect_after_ms"` // configured detection time
-	OldPrimary         string   `json:"old_primary"`
-	NewPrimary         string   `json:"new_primary,omitempty"`
-	Repointed          []string `json:"repointed,omitempty"`
+	// OldPrimaryAckedAfter are the writes the old primary acknowledged
+	// after the fault landed; OldPrimaryAckedAfterLost how many of them
+	// the final primary lacks (null when no audit read its rows).
+	OldPrimaryAckedAfter     int64    `json:"old_primary_acked_after_fault"`
+	OldPrimaryAckedAfterLost *int64   `json:"old_primary_acked_after_fault_lost"`
+	DetectAfterMs            float64  `json:"detect_after_ms"` // configured detection time
+	OldPrimary               string   `json:"old_primary"`
+	NewPrimary               string   `json:"new_primary,omitempty"`
+	Repointed                []string `json:"repointed,omitempty"`
 	// SyncRestoredMs is when the new primary became synchronous again
 	// (failover.synchronous: keep); null when it did not.
 	SyncRestoredMs *float64 `json:"sync_restored_ms"`
+	// DemotedMs is when the old primary was first seen answering
+	// read-only, demoted by its manager before anyone was promoted (a
+	// Patroni leader cut off etcd); null when it was not.
+	DemotedMs *float64 `json:"demoted_ms"`
 	// SplitBrain: the old primary still accepted writes (asked directly)
 	// after the new one was promoted.
 	SplitBrain bool `json:"split_brain"`
@@ -752,6 +771,7 @@ const (
 	EventPromoteDone   = "promote_done"
 	EventRepoint       = "repoint"         // a replica follows the new primary
 	EventSyncRestored  = "sync_restored"   // the new primary replicates synchronously again
+	EventDemoted       = "demoted"         // the primary answers read-only: its manager demoted it
 	EventSplitBrain    = "split_brain"     // an old primary is writable after a promotion
 	EventSplitBrainEnd = "split_brain_end" // the old primary is writable no more
 	EventFirstWrite    = "first_write"     // first acknowledged write after the fault

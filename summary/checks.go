@@ -177,8 +177,13 @@ func outageCheck(v *result.Variant, entries []workload.Entry, at []time.Duration
 		v.Summary.Audit == nil || len(inserted) == 0 {
 		return result.Check{}, false
 	}
-	// In whole microseconds, as the figures are kept.
-	landed := time.Duration(math.Round(*f.FaultMs*1000)) * time.Microsecond
+	// In whole microseconds, as the figures are kept. The outage opens at
+	// the landing, or later when the old primary outlived the fault.
+	split := *f.FaultMs
+	if f.OutageFromMs != nil {
+		split = max(split, *f.OutageFromMs)
+	}
+	landed := time.Duration(math.Round(split*1000)) * time.Microsecond
 	var from, to time.Duration
 	haveFrom, haveTo := false, false
 	var reachFrom, reachTo time.Duration // insert minus send of each

@@ -16,6 +16,11 @@ import (
 // fault that fired. first is the first_write event to record, when writes
 // resumed.
 func Failover(in Input, fired []result.Fault, events []result.Event) (f *result.Failover, first *result.Event) {
+	return failover(in, in.Ledger.Snapshot(), fired, events)
+}
+
+// failover is Failover on entries, the ledger's snapshot.
+func failover(in Input, entries []workload.Entry, fired []result.Fault, events []result.Event) (f *result.Failover, first *result.Event) {
 	if len(fired) == 0 {
 		return nil, nil
 	}
@@ -64,6 +69,11 @@ func Failover(in Input, fired []result.Fault, events []result.Event) (f *result.
 		}
 		f.Repointed, f.SyncRestoredMs = fo.Repointed, fo.SyncRestoredMs
 	}
+	for _, e := range events {
+		if e.Kind == result.EventDemoted && e.Node == in.OldPrimary && e.Ms >= *f.InjectedMs && f.DemotedMs == nil {
+			f.DemotedMs = ptr(e.Ms)
+		}
+	}
 	// Split brains: spans in which a demoted primary was writable, each
 	// ended by that node's split_brain_end.
 	for _, e := range events {
@@ -86,7 +96,6 @@ func Failover(in Input, fired []result.Fault, events []result.Event) (f *result.
 	// brains: after its demotion (or its previous span), up to the span's
 	// end.
 	if len(f.SplitBrains) > 0 {
-		entries := led.Snapshot()
 		from := map[string]float64{}
 		for _, fo := range f.Failovers {
 			if _, seen := from[fo.OldPrimary]; !seen && fo.PromoteDoneMs != nil {
@@ -120,18 +129,65 @@ func Failover(in Input, fired []result.Fault, events []result.Event) (f *result.
 			f.LastAckOldPrimaryMs = ptr(msOf(lastOld))
 		}
 	}
-	// The outage ends with the first write acknowledged after the fault
-	// landed, wherever: on a new primary, or on the old one come back.
-	if firstAt, node, ok := led.FirstAckAfter(at, -1); ok {
-		f.FirstWriteMs = ptr(msOf(firstAt))
+	// The write outage: the longest span without an acknowledgement from
+	// the last one before the fault landed to the first one on the new
+	// primary (without a promotion: the first after the landing, on the
+	// old primary come back). A fault that stops the old primary at once
+	// opens it at the landing; one the old primary outlives for a while
+	// (cut off its manager's store, it demotes itself later) opens it at
+	// its last acknowledgement.
+	newIdx := slices.Index(in.Nodes, f.NewPrimary)
+	end, endNode, ok := time.Duration(0), -1, false
+	if newIdx >= 0 {
+		end, ok = firstAckBy(entries, landedAt(f), newIdx)
+		endNode = newIdx
+	}
+	if !ok {
+		end, endNode, ok = led.FirstAckAfter(landedAt(f), -1)
+	}
+	if ok {
+		from, to := end, end
+		if f.LastAckBeforeMs != nil {
+			from, to = longestAckGap(entries, time.Duration(math.Round(*f.LastAckBeforeMs*1000))*time.Microsecond, end)
+		}
+		f.FirstWriteMs = ptr(msOf(to))
 		name := ""
-		if node >= 0 && node < len(in.Nodes) {
-			name = in.Nodes[node]
+		if to == end {
+			if endNode >= 0 && endNode < len(in.Nodes) {
+				name = in.Nodes[endNode]
+			}
+		} else if n, ok := ackNodeAt(entries, to); ok && n < len(in.Nodes) {
+			name = in.Nodes[n]
 		}
 		f.FirstWriteNode = name
-		first = &result.Event{Ms: msOf(firstAt), Kind: result.EventFirstWrite, Node: name, Detail: "first acknowledged write after the fault"}
+		first = &result.Event{Ms: msOf(to), Kind: result.EventFirstWrite, Node: name, Detail: "first acknowledged write after the outage"}
 		if f.LastAckBeforeMs != nil {
-			f.WriteUnavailableMs = ptr(*f.FirstWriteMs - *f.LastAckBeforeMs)
+			f.OutageFromMs = ptr(msOf(from))
+			f.WriteUnavailableMs = ptr(msOf(to - from))
+		}
+	}
+	// What the old primary acknowledged after the fault landed, and how
+	// much of it the final primary lacks.
+	if old >= 0 {
+		var inserted map[int64]bool
+		if len(in.Inserted) > 0 {
+			inserted = make(map[int64]bool, len(in.Inserted))
+			for _, r := range in.Inserted {
+				inserted[r.ID] = true
+			}
+		}
+		var acked, lost int64
+		for i, e := range entries {
+			if e.Outcome == workload.Acked && int(e.Node) == old && e.At >= landedAt(f) {
+				acked++
+				if inserted != nil && !inserted[led.FirstID()+int64(i)] {
+					lost++
+				}
+			}
+		}
+		f.OldPrimaryAckedAfter = acked
+		if inserted != nil {
+			f.OldPrimaryAckedAfterLost = &lost
 		}
 	}
 	// What the settings predict for a fault on the old primary.
@@ -201,4 +257,57 @@ func failoverSteps(events []result.Event) []result.FailoverStep {
 		}
 	}
 	return out
+}
+
+// landedAt is f's landing as a duration, in whole microseconds.
+func landedAt(f *result.Failover) time.Duration {
+	return time.Duration(math.Round(*f.FaultMs*1000)) * time.Microsecond
+}
+
+// firstAckBy is the earliest ack at or after t by node, or false.
+func firstAckBy(entries []workload.Entry, t time.Duration, node int) (time.Duration, bool) {
+	var best time.Duration
+	ok := false
+	for _, e := range entries {
+		if e.Outcome == workload.Acked && int(e.Node) == node && e.At >= t && (!ok || e.At < best) {
+			best, ok = e.At, true
+		}
+	}
+	return best, ok
+}
+
+// ackNodeAt is the node of an ack at exactly t.
+func ackNodeAt(entries []workload.Entry, t time.Duration) (int, bool) {
+	for _, e := range entries {
+		if e.Outcome == workload.Acked && e.At == t && e.Node >= 0 {
+			return int(e.Node), true
+		}
+	}
+	return 0, false
+}
+
+// longestAckGap is the longest span between two consecutive acks (any
+// node) from the ack at from to the ack at to: (from, to) itself when no
+// ack falls between them. The first longest wins a tie.
+func longestAckGap(entries []workload.Entry, from, to time.Duration) (time.Duration, time.Duration) {
+	var acks []time.Duration
+	for _, e := range entries {
+		if e.Outcome == workload.Acked && e.At > from && e.At < to {
+			acks = append(acks, e.At)
+		}
+	}
+	slices.Sort(acks)
+	gf, gt := from, to
+	if len(acks) == 0 {
+		return gf, gt
+	}
+	prev := from
+	best := time.Duration(-1)
+	for _, a := range append(acks, to) {
+		if a-prev > best {
+			best, gf, gt = a-prev, prev, a
+		}
+		prev = a
+	}
+	return gf, gt
 }

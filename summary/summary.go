@@ -94,7 +94,7 @@ func Fill(v *result.Variant, in Input) {
 	events := append([]result.Event(nil), in.Events...)
 	// In time order: a failover's steps are read in the order they came.
 	sort.SliceStable(events, func(i, j int) bool { return events[i].Ms < events[j].Ms })
-	f, first := Failover(in, fired(in.Faults), events)
+	f, first := failover(in, entries, fired(in.Faults), events)
 	if f != nil {
 		landed := time.Duration(math.Round(*f.FaultMs*1000)) * time.Microsecond
 		f.UnknownInFlight, f.UnknownSentAfter = UnknownSplit(entries, landed)

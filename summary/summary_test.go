@@ -123,6 +123,41 @@ func TestFailover(t *testing.T) {
 			},
 		},
 		{
+			name: "a partition the old primary outlives: the outage opens at its last ack, not at the landing",
+			faults: []result.Fault{{Index: 0, Kind: "partition", Name: "partition primary | etcd1", Targets: []string{"primary", "etcd1"},
+				AtMs: 1000, Outcome: result.OutcomeInjected, InjectedMs: fp(1000)}},
+			// Acks on the old primary go on past the cut until 1600, a
+			// 150 ms gap among them, then nothing until the new primary's
+			// first at 2080.
+			acks:   []ack{{0, 990, 0}, {0, 1010, 0}, {0, 1200, 0}, {0, 1350, 0}, {0, 1600, 0}, {1, 2080, 0}, {1, 2100, 0}},
+			events: promoted,
+			check: func(t *testing.T, f *result.Failover, first *result.Event) {
+				if *f.FaultMs != 1000 || *f.LastAckBeforeMs != 990 || *f.OutageFromMs != 1600 || *f.FirstWriteMs != 2080 || *f.WriteUnavailableMs != 480 {
+					t.Errorf("fault %v last before %v outage %v..%v (%v); want 1000, 990, 1600..2080 (480)",
+						*f.FaultMs, *f.LastAckBeforeMs, *f.OutageFromMs, *f.FirstWriteMs, *f.WriteUnavailableMs)
+				}
+				if f.OldPrimaryAckedAfter != 4 {
+					t.Errorf("old primary acked after the fault %d, want 4", f.OldPrimaryAckedAfter)
+				}
+				if first == nil || first.Ms != 2080 || first.Node != "replica1" {
+					t.Errorf("first_write event %+v", first)
+				}
+			},
+		},
+		{
+			name: "a split brain: the old primary acks beside the new one; the outage runs to the new one's first ack only",
+			faults: []result.Fault{{Index: 0, Kind: "partition", Name: "partition", Targets: []string{"primary", "replica1"},
+				AtMs: 1000, Outcome: result.OutcomeInjected, InjectedMs: fp(1000)}},
+			acks:   []ack{{0, 990, 0}, {0, 1500, 0}, {1, 2080, 0}, {0, 2090, 0}, {0, 5000, 0}},
+			events: promoted,
+			check: func(t *testing.T, f *result.Failover, _ *result.Event) {
+				if *f.OutageFromMs != 1500 || *f.FirstWriteMs != 2080 || *f.WriteUnavailableMs != 580 || f.OldPrimaryAckedAfter != 3 {
+					t.Errorf("outage %v..%v (%v), old acked after %d; want 1500..2080 (580), 3",
+						*f.OutageFromMs, *f.FirstWriteMs, *f.WriteUnavailableMs, f.OldPrimaryAckedAfter)
+				}
+			},
+		},
+		{
 			name: "where the backend saw the kill land, that is when, though writes in flight went unacknowledged",
 			faults: []result.Fault{func() result.Fault {
 				f := killAt(0, 1000, "primary")
