@@ -1130,6 +1130,9 @@ func buildVariant(v *result.Variant, i int) variantView {
 			{K: "First write after the outage", V: firstWriteAt(f)},
 			{K: "Writes unavailable", V: unavailableText(f)},
 		}
+		if f.ManagerPromotedMs != nil {
+			vv.Failover = append(vv.Failover, flaggedKV{K: "Promotion, by the manager's record", V: relMsUnit(f.ManagerPromotedMs, f.FaultMs)})
+		}
 		if f.DemotedMs != nil {
 			vv.Failover = append(vv.Failover, flaggedKV{K: "Old primary demoted by its manager", V: relMsUnit(f.DemotedMs, f.FaultMs) + " (answered read-only, no one promoted yet)"})
 		}

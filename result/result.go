@@ -379,6 +379,10 @@ type Failover struct {
 	// SyncRestoredMs is when the new primary became synchronous again
 	// (failover.synchronous: keep); null when it did not.
 	SyncRestoredMs *float64 `json:"sync_restored_ms"`
+	// ManagerPromotedMs is when the failover manager itself recorded the
+	// promotion of NewPrimary (Patroni's /history: the new timeline's
+	// history file written on it); null without such a record.
+	ManagerPromotedMs *float64 `json:"manager_promoted_ms"`
 	// DemotedMs is when the old primary was first seen answering
 	// read-only, demoted by its manager before anyone was promoted (a
 	// Patroni leader cut off etcd); null when it was not.
@@ -777,6 +781,7 @@ const (
 	EventFirstWrite    = "first_write"     // first acknowledged write after the fault
 	EventNoPrimary     = "no_primary"      // the primary failed and nothing could be promoted
 	EventProxy         = "proxy"           // HAProxy marked a server up or down
+	EventManager       = "manager"         // the failover manager's own record (Patroni's /history)
 	EventError         = "error"           // something failed (Outcome says what, for a fault)
 )
 

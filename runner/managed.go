@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -59,6 +60,35 @@ func manager(c cluster.Cluster, roles *cluster.Roles, s *scenario.Scenario, cfg 
 	return nil
 }
 
+// managerHistory records, as manager events, the promotions the failover
+// manager itself recorded during the run: Patroni's /history, each new
+// timeline with when its history file was written on the node promoted.
+// A manager that cannot say gets an error event.
+func managerHistory(ctx context.Context, c cluster.Cluster, start time.Time, emit func(result.Event)) {
+	pc, ok := c.(*patroni.Cluster)
+	if !ok {
+		return
+	}
+	hctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	hs, err := pc.History(hctx)
+	if err != nil {
+		emit(result.Event{Ms: msSince(start, time.Now()), Kind: result.EventError, Detail: "Patroni's history: " + err.Error()})
+		return
+	}
+	for _, h := range hs {
+		if h.At.IsZero() || h.At.Before(start) {
+			continue
+		}
+		emit(result.Event{Ms: msSince(start, h.At), Kind: result.EventManager, Node: h.Leader,
+			Detail: fmt.Sprintf("Patroni's history: timeline %d began on %s (%s; timeline %d ended at %X/%X)",
+				h.Timeline+1, h.Leader, h.Reason, h.Timeline, h.LSN>>32, uint32(h.LSN))})
+	}
+}
+
+// msSince is t as ms of the run's clock.
+func msSince(start, t time.Time) float64 { return float64(t.Sub(start).Microseconds()) / 1000 }
+
 // outageModel is the settings the outage model reads; none without a
 // failover manager.
 func outageModel(s *scenario.Scenario) summary.Model {
@@ -69,11 +99,25 @@ func outageModel(s *scenario.Scenario) summary.Model {
 	m := summary.Model{Mode: f.Mode, DetectAfter: f.DetectAfter.D(), ProbeInterval: f.ProbeInterval.D(),
 		TTL: time.Duration(f.TTLSeconds) * time.Second, LoopWait: time.Duration(f.LoopWaitSeconds) * time.Second,
 		PrimaryStartTimeout: time.Duration(f.PrimaryStartTimeoutSeconds) * time.Second, SyncStrict: f.SynchronousModeStrict,
+		RetryTimeout: time.Duration(f.RetryTimeoutSeconds) * time.Second, FailsafeMode: f.FailsafeMode,
+		StoreMembers: storeMembers(s),
 		Path: pathKind(s), PgBouncerNodes: s.Client.HasPgBouncer() && !s.Client.HasHAProxy()}
 	if s.Client.HasHAProxy() {
 		m.Inter, m.Rise = s.Client.HAProxy.Inter.D(), s.Client.HAProxy.Rise
 	}
 	return m
+}
+
+// storeMembers is the number of etcd members of a Patroni variant, 0
+// otherwise.
+func storeMembers(s *scenario.Scenario) int {
+	n := 0
+	for _, name := range s.Services() {
+		if strings.HasPrefix(name, "etcd") {
+			n++
+		}
+	}
+	return n
 }
 
 func pathKind(s *scenario.Scenario) string {

@@ -94,6 +94,12 @@ matrix:
 		if p := f.Predicted; p == nil || p.Verdict == "" || p.LowMs < 18_000 {
 			t.Errorf("%s: outage %v ms against %+v", v.Name, f.WriteUnavailableMs, p)
 		}
+		// Patroni's own record of the promotion: the new timeline's
+		// history file, written between taking the key and taking writes.
+		if mp := f.ManagerPromotedMs; mp == nil || f.PromoteStartMs == nil || f.PromoteDoneMs == nil ||
+			*mp < *f.PromoteStartMs-1000 || *mp > *f.PromoteDoneMs+100 {
+			t.Errorf("%s: Patroni's history has the promotion at %v, the observer %v..%v", v.Name, mp, f.PromoteStartMs, f.PromoteDoneMs)
+		}
 		var proxied bool
 		for _, e := range v.Events {
 			proxied = proxied || e.Kind == result.EventProxy
@@ -137,4 +143,76 @@ func ourProcesses(t *testing.T) []string {
 		}
 	}
 	return out
+}
+
+// TestPatroniPartition cuts the leader's Patroni off etcd, its PostgreSQL
+// still reachable by the clients through HAProxy and by its replicas: it
+// goes on acknowledging writes until Patroni demotes it, then writes stop
+// until a replica has taken the expired key. The outage is measured from
+// the old leader's last acknowledgement, the writes it acknowledged after
+// the cut are counted, and none is lost (its replicas still streamed).
+func TestPatroniPartition(t *testing.T) {
+	testgate.Integration(t)
+	pb, err := patroni.New(patroni.Options{})
+	if errors.Is(err, patroni.ErrMissing) || errors.Is(err, patroni.ErrNoFreezer) {
+		testgate.Missing(t, testgate.RequirePatroni, err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb.Close()
+	b := newBackend(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	s := loadScenario(t, `name: patroni-cut
+seed: 12
+duration: 32s
+topology:
+  replicas: [{name: replica1}, {name: replica2}]
+workload: {writers: 4, rate: 200}
+faults:
+  - {at: 2s, for: 26s, kind: partition, sides: [[primary], [etcd1]]}
+failover: {mode: patroni, ttl: 20, loop_wait: 2, retry_timeout: 5}
+client: {path: haproxy, haproxy: {inter: 500ms, fall: 2, rise: 2}}
+probes: {audit_timeout: 10s}
+`)
+	res, _, err := runner.Run(ctx, runner.Options{Scenario: s, Backend: b, OutDir: t.TempDir(), Grace: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := res.Variants[0]
+	f, a := v.Summary.Failover, v.Summary.Audit
+	if v.Status != result.StatusComplete || f == nil || a == nil {
+		t.Fatalf("%s (%s), failover %v, audit %v", v.Status, v.Error, f != nil, a != nil)
+	}
+	if f.NewPrimary == "" || f.NewPrimary == "primary" || f.DemotedMs == nil || f.OutageFromMs == nil || f.WriteUnavailableMs == nil {
+		t.Fatalf("new primary %q, demoted %v, outage from %v (%v ms)", f.NewPrimary, f.DemotedMs, f.OutageFromMs, f.WriteUnavailableMs)
+	}
+	kept := *f.OutageFromMs - *f.FaultMs
+	t.Logf("kept acknowledging %.0f ms after the cut (%d writes), demoted at +%.0f ms, outage %.0f ms, new leader %s",
+		kept, f.OldPrimaryAckedAfter, *f.DemotedMs-*f.FaultMs, *f.WriteUnavailableMs, f.NewPrimary)
+	// It notices at its next loop at the latest, then etcd's client
+	// retries for retry_timeout.
+	if kept < 1000 || kept > 12_000 || f.OldPrimaryAckedAfter < 100 {
+		t.Errorf("the cut-off leader acknowledged %d writes for %.0f ms, want some, for 1..12 s", f.OldPrimaryAckedAfter, kept)
+	}
+	if *f.DemotedMs < *f.OutageFromMs || *f.WriteUnavailableMs > 20_000 {
+		t.Errorf("demoted at %.0f ms, before its last ack at %.0f ms, or an outage of %.0f ms, longer than ttl", *f.DemotedMs, *f.OutageFromMs, *f.WriteUnavailableMs)
+	}
+	if p := f.Predicted; p == nil || p.Verdict == "" {
+		t.Errorf("no prediction judged for a leader cut off etcd: %+v", p)
+	} else {
+		t.Logf("predicted %.0f..%.0f ms: %s", p.LowMs, p.HighMs, p.Verdict)
+	}
+	if a.Lost != 0 || f.OldPrimaryAckedAfterLost == nil || *f.OldPrimaryAckedAfterLost != 0 {
+		t.Errorf("lost %d acknowledged writes, %v of those the old leader acknowledged after the cut", a.Lost, f.OldPrimaryAckedAfterLost)
+	}
+	for _, c := range v.Checks {
+		if !c.Passed {
+			t.Errorf("self-check failed: %s: %s", c.Name, c.Message)
+		}
+	}
+	if leftover := ourProcesses(t); len(leftover) > 0 {
+		t.Errorf("left running: %v", leftover)
+	}
 }

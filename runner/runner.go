@@ -410,6 +410,7 @@ func runVariant(ctx context.Context, opts Options, p scenario.Plan, rep int, dir
 	// The runner always heals, also when the workload failed; a heal error
 	// is recorded in the fault's record and as an error event.
 	_ = timeline.HealAll(context.Background())
+	managerHistory(ctx, c, start, evs.emit)
 	if werr != nil {
 		v.Faults, v.Events = timeline.Faults(), evs.list()
 		return fmt.Errorf("workload: %w", werr)
@@ -481,6 +482,7 @@ func runVariant(ctx context.Context, opts Options, p scenario.Plan, rep int, dir
 			}
 		}
 	}
+	summary.Audited(v, in)
 	v.Checks = summary.Checks(v, in)
 	return nil
 }

@@ -1,6 +1,7 @@
 package summary
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -70,6 +71,9 @@ func failover(in Input, entries []workload.Entry, fired []result.Fault, events [
 		f.Repointed, f.SyncRestoredMs = fo.Repointed, fo.SyncRestoredMs
 	}
 	for _, e := range events {
+		if e.Kind == result.EventManager && f.NewPrimary != "" && e.Node == f.NewPrimary && e.Ms >= *f.InjectedMs && f.ManagerPromotedMs == nil {
+			f.ManagerPromotedMs = ptr(e.Ms)
+		}
 		if e.Kind == result.EventDemoted && e.Node == in.OldPrimary && e.Ms >= *f.InjectedMs && f.DemotedMs == nil {
 			f.DemotedMs = ptr(e.Ms)
 		}
@@ -166,33 +170,22 @@ func failover(in Input, entries []workload.Entry, fired []result.Fault, events [
 			f.WriteUnavailableMs = ptr(msOf(to - from))
 		}
 	}
-	// What the old primary acknowledged after the fault landed, and how
-	// much of it the final primary lacks.
+	// What the old primary acknowledged after the fault landed (Audited
+	// adds how much of it the final primary lacks).
 	if old >= 0 {
-		var inserted map[int64]bool
-		if len(in.Inserted) > 0 {
-			inserted = make(map[int64]bool, len(in.Inserted))
-			for _, r := range in.Inserted {
-				inserted[r.ID] = true
-			}
-		}
-		var acked, lost int64
-		for i, e := range entries {
+		for _, e := range entries {
 			if e.Outcome == workload.Acked && int(e.Node) == old && e.At >= landedAt(f) {
-				acked++
-				if inserted != nil && !inserted[led.FirstID()+int64(i)] {
-					lost++
-				}
+				f.OldPrimaryAckedAfter++
 			}
-		}
-		f.OldPrimaryAckedAfter = acked
-		if inserted != nil {
-			f.OldPrimaryAckedAfterLost = &lost
 		}
 	}
 	// What the settings predict for a fault on the old primary.
 	if in.Model.Mode != "" && slices.Contains(fault.Targets, in.OldPrimary) {
-		if p := Predict(in.Model, fault.Kind, fault.Process); p != nil {
+		process := fault.Process
+		if fault.Kind == "partition" && cutsOffStore(fault.Targets, in.OldPrimary, in.Model.StoreMembers) {
+			process = ProcStore
+		}
+		if p := Predict(in.Model, fault.Kind, process); p != nil {
 			if f.WriteUnavailableMs != nil {
 				Judge(p, *f.WriteUnavailableMs)
 			}
@@ -310,4 +303,52 @@ func longestAckGap(entries []workload.Entry, from, to time.Duration) (time.Durat
 		prev = a
 	}
 	return gf, gt
+}
+
+// Audited sets what needs the final primary's rows (in.Inserted, read by
+// the audit): of the writes the old primary acknowledged after the fault
+// landed, how many the final primary lacks.
+func Audited(v *result.Variant, in Input) {
+	f := v.Summary.Failover
+	old := slices.Index(in.Nodes, in.OldPrimary)
+	if f == nil || f.FaultMs == nil || old < 0 || v.Summary.Audit == nil || len(in.Inserted) == 0 {
+		return
+	}
+	inserted := make(map[int64]bool, len(in.Inserted))
+	for _, r := range in.Inserted {
+		inserted[r.ID] = true
+	}
+	first := in.Ledger.FirstID()
+	var lost int64
+	for i, e := range in.Ledger.Snapshot() {
+		if e.Outcome == workload.Acked && int(e.Node) == old && e.At >= landedAt(f) && !inserted[first+int64(i)] {
+			lost++
+		}
+	}
+	f.OldPrimaryAckedAfterLost = &lost
+}
+
+// cutsOffStore reports whether a partition's targets are the old primary
+// and every one of the store's members (etcd1..etcdN), nothing else: the
+// old primary alone cut off its manager's store.
+func cutsOffStore(targets []string, old string, members int) bool {
+	if members == 0 {
+		return false
+	}
+	seen := map[string]bool{}
+	for _, t := range targets {
+		if t != old && !strings.HasPrefix(t, "etcd") {
+			return false
+		}
+		seen[t] = true
+	}
+	if !seen[old] {
+		return false
+	}
+	for i := 1; i <= members; i++ {
+		if !seen[fmt.Sprintf("etcd%d", i)] {
+			return false
+		}
+	}
+	return true
 }

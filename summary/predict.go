@@ -18,6 +18,12 @@ type Model struct {
 	// patroni: the leader key's ttl, the HA loop's period, and how long
 	// a crashed leader's PostgreSQL may take to start before failing over.
 	TTL, LoopWait, PrimaryStartTimeout time.Duration
+	// RetryTimeout is how long Patroni retries the DCS before it gives
+	// up; FailsafeMode keeps a leader cut off the DCS the leader while
+	// every member answers it; StoreMembers is the number of etcd members.
+	RetryTimeout time.Duration
+	FailsafeMode bool
+	StoreMembers int
 	// SyncStrict is Patroni's synchronous_mode_strict: the new leader
 	// commits nothing until a standby streams from it.
 	SyncStrict bool
@@ -35,6 +41,9 @@ type Model struct {
 const (
 	procNode     = ""         // the whole node
 	procPostgres = "postgres" // PostgreSQL alone, its manager alive
+	// ProcStore is the "process" of a partition that cuts the primary
+	// off every member of its manager's store (etcd), nothing else.
+	ProcStore = "store"
 )
 
 // Promotion's range: a standby's pg_promote() until it accepts writes.
@@ -90,6 +99,16 @@ func Predict(m Model, kind, process string) *result.Prediction {
 		add("Patroni notices", 0, m.LoopWait, "0 .. loop_wait: its next HA loop")
 		add("restart in place", crashRecoveryLow, min(crashRecoveryHigh, m.PrimaryStartTimeout),
 			"crash recovery, failing over after primary_start_timeout")
+	case m.Mode == "patroni" && kind == "partition" && process == ProcStore && !m.FailsafeMode:
+		// The outage opens when the cut-off leader demotes itself, and
+		// closes when a replica has taken its expired key and promoted.
+		p.Model = "patroni: leader cut off etcd, failsafe_mode off"
+		add("the cut-off leader goes on until it demotes itself", -(m.RetryTimeout + m.LoopWait), -m.RetryTimeout,
+			"minus retry_timeout .. retry_timeout + loop_wait: its next HA loop fails to renew the key, after retrying for retry_timeout")
+		add("leader key expiry", m.TTL-m.LoopWait, m.TTL+etcdLeaseCheck,
+			"ttl - loop_wait .. ttl + 0.5 s after the cut, as for a dead leader")
+		add("a replica takes the key", 0, m.LoopWait, "0 .. loop_wait")
+		add("promotion", promoteLow, patroniPromoteHigh, "leader race and pg_ctl promote")
 	default:
 		return nil
 	}

@@ -62,6 +62,28 @@ func killAt(idx int, atMs float64, target string) result.Fault {
 
 var nodes = []string{"primary", "replica1", "replica2"}
 
+// TestAudited: of the writes the old primary acknowledged after the fault
+// (ids 3, 4, 5), the one the final primary lacks (4) is counted lost.
+func TestAudited(t *testing.T) {
+	t.Parallel()
+	in := Input{Nodes: nodes, OldPrimary: "primary", FailoverMode: "patroni",
+		Ledger: ledgerOf(ack{0, 900, 0}, ack{0, 990, 0}, ack{0, 1100, 0}, ack{0, 1200, 0}, ack{0, 1300, 0}, ack{1, 2000, 0}),
+		Inserted: []workload.Inserted{{ID: 1}, {ID: 2}, {ID: 3}, {ID: 5}, {ID: 6}}}
+	f, _ := Failover(in, fired([]result.Fault{{Index: 0, Kind: "partition", Targets: []string{"primary", "etcd1"},
+		Outcome: result.OutcomeInjected, InjectedMs: fp(1000)}}), nil)
+	v := &result.Variant{}
+	v.Summary.Failover = f
+	Audited(v, in)
+	if f.OldPrimaryAckedAfterLost != nil {
+		t.Fatalf("lost after the fault set without an audit: %d", *f.OldPrimaryAckedAfterLost)
+	}
+	v.Summary.Audit = &result.Audit{FinalPrimary: "replica1"}
+	Audited(v, in)
+	if f.OldPrimaryAckedAfter != 3 || f.OldPrimaryAckedAfterLost == nil || *f.OldPrimaryAckedAfterLost != 1 {
+		t.Errorf("acked after %d, lost %v; want 3, 1", f.OldPrimaryAckedAfter, f.OldPrimaryAckedAfterLost)
+	}
+}
+
 func TestFailover(t *testing.T) {
 	t.Parallel()
 	promoted := []result.Event{
