@@ -101,7 +101,7 @@ func outageModel(s *scenario.Scenario) summary.Model {
 		PrimaryStartTimeout: time.Duration(f.PrimaryStartTimeoutSeconds) * time.Second, SyncStrict: f.SynchronousModeStrict,
 		RetryTimeout: time.Duration(f.RetryTimeoutSeconds) * time.Second, FailsafeMode: f.FailsafeMode,
 		StoreMembers: storeMembers(s),
-		Path: pathKind(s), PgBouncerNodes: s.Client.HasPgBouncer() && !s.Client.HasHAProxy()}
+		Path:         pathKind(s), PgBouncerNodes: s.Client.HasPgBouncer() && !s.Client.HasHAProxy()}
 	if s.Client.HasHAProxy() {
 		m.Inter, m.Rise = s.Client.HAProxy.Inter.D(), s.Client.HAProxy.Rise
 	}

@@ -67,7 +67,7 @@ var nodes = []string{"primary", "replica1", "replica2"}
 func TestAudited(t *testing.T) {
 	t.Parallel()
 	in := Input{Nodes: nodes, OldPrimary: "primary", FailoverMode: "patroni",
-		Ledger: ledgerOf(ack{0, 900, 0}, ack{0, 990, 0}, ack{0, 1100, 0}, ack{0, 1200, 0}, ack{0, 1300, 0}, ack{1, 2000, 0}),
+		Ledger:   ledgerOf(ack{0, 900, 0}, ack{0, 990, 0}, ack{0, 1100, 0}, ack{0, 1200, 0}, ack{0, 1300, 0}, ack{1, 2000, 0}),
 		Inserted: []workload.Inserted{{ID: 1}, {ID: 2}, {ID: 3}, {ID: 5}, {ID: 6}}}
 	f, _ := Failover(in, fired([]result.Fault{{Index: 0, Kind: "partition", Targets: []string{"primary", "etcd1"},
 		Outcome: result.OutcomeInjected, InjectedMs: fp(1000)}}), nil)
