@@ -114,6 +114,9 @@ type repeatRow struct {
 	values []float64
 	dist   result.Distribution
 	color  int
+	// pred is the outage range the settings predict, if a model covers
+	// the fault: drawn behind the dots.
+	pred *result.Prediction
 }
 
 // repeatStrip draws each row's repetitions as dots and marks its p50, p90
@@ -125,6 +128,9 @@ func (s repeatStrip) DataRange() (xmin, xmax, ymin, ymax float64) {
 	for _, r := range s.rows {
 		for _, v := range r.values {
 			xmin, xmax = math.Min(xmin, v), math.Max(xmax, v)
+		}
+		if r.pred != nil {
+			xmin, xmax = math.Min(xmin, math.Max(r.pred.LowMs, 0)), math.Max(xmax, r.pred.HighMs)
 		}
 	}
 	return xmin, xmax, -0.5, float64(len(s.rows)) - 0.5
@@ -138,6 +144,11 @@ func (s repeatStrip) Plot(c draw.Canvas, p *plot.Plot) {
 	for i, r := range s.rows {
 		y := float64(n - 1 - i)
 		col := colorAt(r.color)
+		if r.pred != nil {
+			x0, x1 := trX(math.Max(r.pred.LowMs, 0)), trX(r.pred.HighMs)
+			y0, y1 := trY(y-0.36), trY(y+0.36)
+			c.FillPolygon(predictedShade, []vg.Point{{X: x0, Y: y0}, {X: x1, Y: y0}, {X: x1, Y: y1}, {X: x0, Y: y1}})
+		}
 		// Dots, spread a little up and down so that equal values show.
 		for j, v := range r.values {
 			dy := (float64(j%5) - 2) * 0.06
@@ -200,14 +211,18 @@ func (r *run) repetitionsFigure() (*figure, bool) {
 		if rs := d.v.Summary.Repeated; rs != nil && rs.WriteUnavailableMs.N > 0 {
 			dist = rs.WriteUnavailableMs
 		}
-		rows = append(rows, repeatRow{values: xs, dist: dist, color: d.color})
+		var pred *result.Prediction
+		if f := d.v.Summary.Failover; f != nil {
+			pred = f.Predicted
+		}
+		rows = append(rows, repeatRow{values: xs, dist: dist, color: d.color, pred: pred})
 		names = append(names, d.v.Name)
 	}
 	if len(rows) == 0 {
 		return nil, false
 	}
 	strip := repeatStrip{rows: rows}
-	p := newPlot("", "writes unavailable (last ack before the fault → first ack after), per repetition", "")
+	p := newPlot("", "writes unavailable (the longest span without an ack, from the fault to the new primary's first), per repetition", "")
 	p.Add(strip)
 	lo, hi, _, _ := strip.DataRange()
 	span := math.Max(hi-lo, math.Max(hi*0.1, 10))
@@ -220,10 +235,18 @@ func (r *run) repetitionsFigure() (*figure, bool) {
 	p.NominalY(rev...)
 	p.Y.Min, p.Y.Max = -0.6, float64(len(rows))-0.4
 	p.Y.Tick.Label.Font = sans(labelSize)
-	return &figure{
+	fig := &figure{
 		title:   "Write outage across repetitions",
 		note:    "A dot per repetition; the marks are the p50, p90 and max over the completed repetitions.",
 		panels:  []*plot.Plot{p},
 		heights: []vg.Length{vg.Length(70 + 46*len(rows))},
-	}, true
+	}
+	for _, r := range rows {
+		if r.pred != nil {
+			fig.note += " The shaded band is the range the settings predict."
+			fig.legend = append(fig.legend, legendItem{"the outage the settings predict", boxThumb{predictedShade}})
+			break
+		}
+	}
+	return fig, true
 }

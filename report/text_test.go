@@ -168,3 +168,24 @@ func TestPredictionShown(t *testing.T) {
 		}
 	}
 }
+
+// TestPredictionBesideRepetitions: the repetitions' outages are drawn
+// over the range the settings predict, and the legend says so.
+func TestPredictionBesideRepetitions(t *testing.T) {
+	r := synthCatalogue(t)
+	fig, ok := prepare(r).repetitionsFigure()
+	if !ok {
+		t.Fatal("no repetitions figure")
+	}
+	if len(fig.legend) != 0 {
+		t.Errorf("a legend without a prediction: %v", fig.legend)
+	}
+	r.Variants[3].Summary.Failover.Predicted = &result.Prediction{Model: "promote: primary killed", LowMs: 1_030, HighMs: 2_510}
+	fig, _ = prepare(r).repetitionsFigure()
+	if len(fig.legend) != 1 || fig.legend[0].label != "the outage the settings predict" || !strings.Contains(fig.note, "shaded band") {
+		t.Errorf("legend %v, note %q", fig.legend, fig.note)
+	}
+	if err := fig.save(filepath.Join(t.TempDir(), "r.png")); err != nil {
+		t.Fatal(err)
+	}
+}
