@@ -181,6 +181,10 @@ func TestClassify(t *testing.T) {
 		{"connection closed after \"already committed locally\"", answer(true, with(bound, inserted, syncWarning)...), 0, "", Unknown},
 		{"synchronous wait cancelled: committed and acknowledged", answer(false, with(bound, inserted, cancelWarning, ready)...), 0, "", Acked},
 		{"connection lost after the insert was sent", answer(true), 0, "", Unknown},
+		// PgBouncer's answer when its server connection dies under the
+		// insert: an error, but not the server's.
+		{"a pooler's server connection crashed under the insert", answer(false, with(bound, &pgproto3.ErrorResponse{Severity: "ERROR", Code: "08P01",
+			Message: "server conn crashed?"}, ready)...), 0, "08P01", Unknown},
 		{"deadline passed after the insert was sent", answer(false), 50 * time.Millisecond, "", Unknown},
 	}
 	for _, tc := range tests {

@@ -730,7 +730,10 @@ func committedLocally(n *pgconn.Notice) bool {
 // even one after CommandComplete, came before the commit or instead of it
 // (a deferred constraint, a FATAL on shutdown). After the commit the
 // server only warns, when a synchronous commit's wait is cut short: a
-// FATAL or a closed connection then follows a commit that happened.
+// FATAL or a closed connection then follows a commit that happened. A
+// connection exception (SQLSTATE class 08) is no answer from the server:
+// a pooler between the writer and the server (PgBouncer) sends one when
+// its server connection breaks, whether or not the insert committed.
 func classify(err error, committed bool) Outcome {
 	if err == nil {
 		return Acked
@@ -740,6 +743,12 @@ func classify(err error, committed bool) Outcome {
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
+		if strings.HasPrefix(pgErr.Code, "08") {
+			// A connection exception: from a pooler whose server
+			// connection broke while the insert was on it (PgBouncer's
+			// "server conn crashed?", 08P01), which may have committed.
+			return Unknown
+		}
 		// The server answered with an error: the statement did not commit.
 		return Failed
 	}
