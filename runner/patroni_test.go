@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pgbench-ha/pgbench-ha/cluster/local"
 	"github.com/pgbench-ha/pgbench-ha/cluster/patroni"
 	"github.com/pgbench-ha/pgbench-ha/internal/testgate"
 	"github.com/pgbench-ha/pgbench-ha/result"
@@ -23,7 +24,10 @@ import (
 // path; with synchronous_mode_strict no acknowledged write is lost; the
 // observer's timeline is in order; the outage lies in the range the
 // settings predict; nothing is left running.
-func TestPatroniFailover(t *testing.T) {
+// patroniBackend skips (or, in CI, fails) without Patroni and etcd, and
+// returns the local backend the Patroni variants run beside.
+func patroniBackend(t *testing.T) *local.Backend {
+	t.Helper()
 	testgate.Integration(t)
 	pb, err := patroni.New(patroni.Options{})
 	if errors.Is(err, patroni.ErrMissing) || errors.Is(err, patroni.ErrNoFreezer) {
@@ -33,7 +37,11 @@ func TestPatroniFailover(t *testing.T) {
 		t.Fatal(err)
 	}
 	pb.Close()
-	b := newBackend(t)
+	return newBackend(t)
+}
+
+func TestPatroniFailover(t *testing.T) {
+	b := patroniBackend(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	s := loadScenario(t, `name: patroni-paths
@@ -152,16 +160,7 @@ func ourProcesses(t *testing.T) []string {
 // the old leader's last acknowledgement, the writes it acknowledged after
 // the cut are counted, and none is lost (its replicas still streamed).
 func TestPatroniPartition(t *testing.T) {
-	testgate.Integration(t)
-	pb, err := patroni.New(patroni.Options{})
-	if errors.Is(err, patroni.ErrMissing) || errors.Is(err, patroni.ErrNoFreezer) {
-		testgate.Missing(t, testgate.RequirePatroni, err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	pb.Close()
-	b := newBackend(t)
+	b := patroniBackend(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	s := loadScenario(t, `name: patroni-cut
