@@ -6,7 +6,7 @@ import (
 	"fmt"
 
 	"github.com/pgbench-ha/pgbench-ha/cluster"
-	"github.com/pgbench-ha/pgbench-ha/internal/linknet"
+	"github.com/pgbench-ha/pgbench-ha/cluster/linknet"
 )
 
 // ErrNoNetwork means a link fault was asked of a cluster built without

@@ -17,9 +17,9 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgbench-ha/pgbench-ha/cluster"
+	"github.com/pgbench-ha/pgbench-ha/cluster/linknet"
 	"github.com/pgbench-ha/pgbench-ha/cluster/local"
 	"github.com/pgbench-ha/pgbench-ha/internal/freezer"
-	"github.com/pgbench-ha/pgbench-ha/internal/linknet"
 	"github.com/pgbench-ha/pgbench-ha/internal/pgquote"
 )
 
