@@ -86,10 +86,10 @@ func runServiceFault(t *testing.T, yaml string) *result.Variant {
 	if fr.LandedMs != nil {
 		from = *fr.LandedMs
 	}
-	// The heal starts at the end of for:; HealedMs is when it returned
-	// (HAProxy started again and checked every server), and writes may
-	// come back in between.
-	heal := *fr.InjectedMs + fr.ForMs
+	// The heal starts at at + for (the timeline's clock, not the
+	// injection's); HealedMs is when it returned (HAProxy started again
+	// and checked every server), and writes may come back in between.
+	heal := fr.AtMs + fr.ForMs
 	if fr.ForMs == 0 || *fr.HealedMs < heal {
 		t.Fatalf("fault for %.0f ms healed at %.0f ms", fr.ForMs, *fr.HealedMs)
 	}
