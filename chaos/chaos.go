@@ -55,6 +55,8 @@ type Timeline struct {
 	faults []scenario.Fault // in file order
 	start  time.Time
 	emit   func(result.Event)
+	// route gives the cluster a fault acts on, nil for c (see Route).
+	route func(spec fault.Spec) cluster.Cluster
 
 	mu      sync.Mutex
 	records []result.Fault     // by index in faults
@@ -124,8 +126,22 @@ func (t *Timeline) event(kind string, idx int, at float64, detail, outcome strin
 		FaultKind: r.Kind, Lasting: r.Lasting, Outcome: outcome}
 }
 
+// Route sets what each fault acts on: the cluster route returns for its
+// spec (its fault.Env's Cluster), or, when that is nil, the timeline's
+// own. The runner sends there the faults on the client path's HAProxy
+// and PgBouncer, which run beside the backend's cluster; every other
+// fault sees the cluster itself, with all its abilities. Call it before
+// Run.
+func (t *Timeline) Route(route func(spec fault.Spec) cluster.Cluster) { t.route = route }
+
 func (t *Timeline) env(idx int) fault.Env {
-	return fault.Env{Cluster: t.c, Roles: t.roles, ID: fmt.Sprintf("f%d", idx)}
+	c := t.c
+	if t.route != nil {
+		if rc := t.route(t.faults[idx].Spec); rc != nil {
+			c = rc
+		}
+	}
+	return fault.Env{Cluster: c, Roles: t.roles, ID: fmt.Sprintf("f%d", idx)}
 }
 
 func (t *Timeline) injectOne(ctx context.Context, idx int) {

@@ -128,3 +128,38 @@ func TestHealAllReportsErrors(t *testing.T) {
 		t.Errorf("HealAll = %v, want the failed resume's error", err)
 	}
 }
+
+// TestRoute: a fault the route sends elsewhere (the client path's
+// HAProxy) acts there, with its heal; the others act on the cluster.
+func TestRoute(t *testing.T) {
+	t.Parallel()
+	c, path := &fakeCluster{}, &fakeCluster{}
+	roles := cluster.NewRoles("primary", []string{"replica1", "replica2"})
+	tl := chaos.New(c, roles, []scenario.Fault{
+		{Spec: fault.Pause{Target: "haproxy"}, For: scenario.Duration(20 * time.Millisecond)},
+		{Spec: fault.Pause{Target: "replica1"}, For: scenario.Duration(20 * time.Millisecond)},
+	}, time.Now(), (&events{}).emit)
+	tl.Route(func(s fault.Spec) cluster.Cluster {
+		if fault.IsPathService(s.Node()) {
+			return path
+		}
+		return nil
+	})
+	tl.Run(context.Background())
+	if err := tl.HealAll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		c    *fakeCluster
+		want []string
+	}{{c, []string{"pause replica1", "resume replica1"}}, {path, []string{"pause haproxy", "resume haproxy"}}} {
+		tc.c.mu.Lock()
+		if !slices.Equal(tc.c.calls, tc.want) {
+			t.Errorf("calls = %v, want %v", tc.c.calls, tc.want)
+		}
+		tc.c.mu.Unlock()
+	}
+	if roles.Primary() != "primary" {
+		t.Errorf("primary %q after a fault on haproxy", roles.Primary())
+	}
+}

@@ -45,5 +45,17 @@
 // answer 200 on /primary (a revived old primary next to the promoted one)
 // both take writes, round robin.
 //
+// Faults take the path's processes by service name: "haproxy" (the
+// HAProxy process) and "pgbouncer" (the PgBouncer in front of HAProxy, or
+// every PgBouncer in front of a node; errors and logs name each, as
+// "pgbouncer-replica1"). Kill (SIGKILL, Landed says when it landed),
+// Stop (SIGTERM, or SIGKILL), Pause and Resume (SIGSTOP, SIGCONT) act on
+// the process group; Start starts a killed or stopped one again with its
+// configuration file, so on the same ports, and returns once it serves.
+// Close stops them all, paused or started again.
+//
+//	p.Kill(ctx, clientpath.HAProxy) // writes through the path refused
+//	p.Start(ctx, clientpath.HAProxy) // back on the same write port
+//
 // A Path's methods may be called concurrently; an Agent's too.
 package clientpath

@@ -211,6 +211,9 @@ func showStat(ctx context.Context, socket string) ([]serverStat, error) {
 		return nil, fmt.Errorf("haproxy stats socket: %w", err)
 	}
 	defer c.Close()
+	// A paused HAProxy accepts on its socket and answers nothing: ctx
+	// ends the wait, not only the deadline.
+	defer context.AfterFunc(ctx, func() { c.Close() })()
 	deadline := time.Now().Add(2 * time.Second)
 	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
 		deadline = dl

@@ -189,14 +189,21 @@ type Path struct {
 	dir  string // private, removed by Close
 	cred *syscall.Credential
 
-	haproxy  *proc
+	// The path's processes, set by Start and fixed after it; their
+	// processes and states change under mu (Kill, Start...).
+	haproxy  *service // nil without HAProxy
 	socket   string
 	ports    haproxyPorts
-	bouncers []*proc
+	bouncers []*service
 
 	writeHost, readHost string
 	writePort, readPort int
 	nodes               []cluster.Node
+
+	// mu guards the services' processes and states, and orders a
+	// process's start against Close; ops makes the faults one at a time.
+	mu  sync.Mutex
+	ops sync.Mutex
 
 	closeOnce sync.Once
 	closeErr  error
@@ -315,6 +322,8 @@ const startAttempts = 3
 
 func (p *Path) startHAProxy(ctx context.Context) error {
 	p.socket = filepath.Join(p.dir, "haproxy.sock")
+	s := &service{name: HAProxy, kind: HAProxy, bin: p.cfg.HAProxyBin}
+	p.haproxy = s
 	var lastErr error
 	for attempt := 0; attempt < startAttempts; attempt++ {
 		w, err1 := local.FreePort()
@@ -331,33 +340,78 @@ func (p *Path) startHAProxy(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		pr, err := spawn("haproxy", p.cfg.HAProxyBin, []string{"-db", "-f", confPath}, p.logPath("haproxy"), p.cred)
-		if err != nil {
-			return fmt.Errorf("clientpath: %w", err)
-		}
-		p.haproxy, p.ports = pr, ports
-		err = p.waitHAProxy(ctx)
+		s.args, s.ports, p.ports = []string{"-db", "-f", confPath}, []int{w, r}, ports
+		pr, err := p.launch(ctx, s)
 		if err == nil {
 			return nil
 		}
 		lastErr = err
-		_ = pr.stop(time.Second)
-		p.haproxy = nil
-		if !pr.exited() || ctx.Err() != nil {
+		if pr == nil || !pr.exited() || ctx.Err() != nil {
 			break
 		}
 	}
 	return fmt.Errorf("clientpath: %w", lastErr)
 }
 
-// waitHAProxy waits until HAProxy has checked every server once.
-func (p *Path) waitHAProxy(ctx context.Context) error {
+// launch starts s's process with its arguments and waits until it
+// serves (ready). On failure the process is stopped (and returned, nil
+// when it could not be started). A path closed meanwhile starts nothing:
+// the process is registered under mu, so that Close stops it.
+func (p *Path) launch(ctx context.Context, s *service) (*proc, error) {
+	p.mu.Lock()
+	if p.isClosed() {
+		p.mu.Unlock()
+		return nil, errClosed
+	}
+	pr, err := spawn(s.name, s.bin, s.args, p.logPath(s.name), p.cred)
+	if err == nil {
+		s.procs = append(s.procs, pr)
+		s.ready, s.paused = false, false
+	}
+	p.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	// Close ends the wait: it stops the process.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-p.closed:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	if err := p.ready(ctx, s, pr); err != nil {
+		_ = pr.stop(time.Second)
+		if p.isClosed() {
+			return pr, errClosed
+		}
+		return pr, err
+	}
+	p.mu.Lock()
+	s.ready = true
+	p.mu.Unlock()
+	return pr, nil
+}
+
+// ready waits until s's process pr serves: HAProxy checked every server
+// once, PgBouncer listening.
+func (p *Path) ready(ctx context.Context, s *service, pr *proc) error {
+	if s.kind == HAProxy {
+		return p.waitHAProxy(ctx, pr)
+	}
+	return waitListening(ctx, pr, s.ports[0])
+}
+
+// waitHAProxy waits until HAProxy (pr) has checked every server once.
+func (p *Path) waitHAProxy(ctx context.Context, pr *proc) error {
 	limit := 2*p.cfg.Inter + 10*time.Second
 	deadline := time.Now().Add(limit)
 	var last string
 	for {
-		if p.haproxy.exited() {
-			return p.haproxy.failed()
+		if pr.exited() {
+			return pr.failed()
 		}
 		// HAProxy binds its listeners before it serves its stats socket:
 		// no need to connect to them (each connection is logged).
@@ -378,7 +432,7 @@ func (p *Path) waitHAProxy(ctx context.Context) error {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("haproxy not ready after %v: %s (see %s)", limit, last, p.haproxy.log)
+			return fmt.Errorf("haproxy not ready after %v: %s (see %s)", limit, last, pr.log)
 		}
 		select {
 		case <-ctx.Done():
@@ -395,6 +449,8 @@ func (p *Path) startPgBouncer(ctx context.Context, name, host string, port int) 
 	if err != nil {
 		return 0, err
 	}
+	s := &service{name: name, kind: PgBouncer, bin: p.cfg.PgBouncerBin}
+	p.bouncers = append(p.bouncers, s)
 	var lastErr error
 	for attempt := 0; attempt < startAttempts; attempt++ {
 		listen, err := local.FreePort()
@@ -405,17 +461,13 @@ func (p *Path) startPgBouncer(ctx context.Context, name, host string, port int) 
 		if err != nil {
 			return 0, err
 		}
-		pr, err := spawn(name, p.cfg.PgBouncerBin, []string{confPath}, p.logPath(name), p.cred)
-		if err != nil {
-			return 0, fmt.Errorf("clientpath: %w", err)
-		}
-		p.bouncers = append(p.bouncers, pr)
-		if err = waitListening(ctx, pr, listen); err == nil {
+		s.args, s.ports = []string{confPath}, []int{listen}
+		pr, err := p.launch(ctx, s)
+		if err == nil {
 			return listen, nil
 		}
 		lastErr = err
-		_ = pr.stop(time.Second)
-		if !pr.exited() || ctx.Err() != nil {
+		if pr == nil || !pr.exited() || ctx.Err() != nil {
 			break
 		}
 	}
@@ -485,7 +537,10 @@ func (p *Path) Servers(ctx context.Context) (map[string]string, error) {
 // calling goroutine, for each server whose state changed: first once for
 // every server (Prev ""), then on each transition. It returns nil when
 // ctx ends or the path is closed, and an error when the stats socket
-// fails three times in a row.
+// fails three times in a row while HAProxy runs. While a fault has HAProxy
+// killed, stopped or paused it waits; once HAProxy is started again, it
+// reports the changes from what the HAProxy before saw (a server HAProxy
+// has not checked yet is left out until it is).
 func (p *Path) Watch(ctx context.Context, interval time.Duration, fn func(ev Event)) error {
 	if p.socket == "" {
 		return ErrNoHAProxy
@@ -504,12 +559,19 @@ func (p *Path) Watch(ctx context.Context, interval time.Duration, fn func(ev Eve
 		case ctx.Err() != nil || p.isClosed():
 			return nil
 		case err != nil:
+			if !p.serving(p.haproxy) {
+				fails = 0 // down by a fault: no answer expected
+				break
+			}
 			if fails++; fails >= 3 {
 				return fmt.Errorf("clientpath watch: %w", err)
 			}
 		default:
 			fails = 0
 			for _, s := range stats {
+				if !s.checked() {
+					continue // a restarted HAProxy's state before its first check
+				}
 				key := s.backend + "/" + s.server
 				if st := s.state(); prev[key] != st {
 					fn(Event{At: now, Backend: s.backend, Server: s.server, State: st, Prev: prev[key], Check: s.check})
@@ -536,21 +598,23 @@ func (p *Path) isClosed() bool {
 	}
 }
 
-// Close stops every process the path started (SIGTERM, SIGKILL after 2s)
-// and removes its private directory; logs in LogDir stay. It is safe to
-// call more than once.
+// Close stops every process the path started, a paused one (SIGCONT
+// first) or one started again after a fault included (SIGTERM, SIGKILL
+// after 2s), and removes its private directory; logs in LogDir stay. A
+// Start under way is ended. It is safe to call more than once.
 func (p *Path) Close() error {
 	p.closeOnce.Do(func() {
+		// Under mu: no process starts after this.
+		p.mu.Lock()
 		close(p.closed)
+		procs := p.procs()
+		p.mu.Unlock()
 		var errs []error
-		// PgBouncer first: its server connections go through HAProxy.
-		for _, b := range p.bouncers {
-			if err := b.stop(2 * time.Second); err != nil {
-				errs = append(errs, err)
-			}
-		}
-		if p.haproxy != nil {
-			if err := p.haproxy.stop(2 * time.Second); err != nil {
+		// PgBouncer first (procs lists it first): its server
+		// connections go through HAProxy. A paused process is continued,
+		// a restarted one is the service's last.
+		for _, pr := range procs {
+			if err := pr.stop(2 * time.Second); err != nil {
 				errs = append(errs, err)
 			}
 		}
@@ -564,14 +628,27 @@ func (p *Path) Close() error {
 	return p.closeErr
 }
 
-// pids lists the processes the path started, for tests.
-func (p *Path) pids() []int {
-	var out []int
-	if p.haproxy != nil {
-		out = append(out, p.haproxy.pid())
-	}
+// procs lists every process the path started, the PgBouncers' first,
+// those that exited included. The caller holds mu.
+func (p *Path) procs() []*proc {
+	var out []*proc
 	for _, b := range p.bouncers {
-		out = append(out, b.pid())
+		out = append(out, b.procs...)
+	}
+	if p.haproxy != nil {
+		out = append(out, p.haproxy.procs...)
+	}
+	return out
+}
+
+// pids lists the processes the path started, restarts included, for
+// tests.
+func (p *Path) pids() []int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []int
+	for _, pr := range p.procs() {
+		out = append(out, pr.pid())
 	}
 	return out
 }

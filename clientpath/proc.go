@@ -22,6 +22,8 @@ type proc struct {
 	log  string
 	done chan struct{}
 	err  error
+	// exitedAt is when the process was reaped; read it after done.
+	exitedAt time.Time
 }
 
 // spawn starts bin with args as cred (nil: as this process), in a new
@@ -45,6 +47,7 @@ func spawn(name, bin string, args []string, logPath string, cred *syscall.Creden
 	p := &proc{name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
 	go func() {
 		p.err = cmd.Wait()
+		p.exitedAt = time.Now()
 		close(p.done)
 	}()
 	return p, nil
@@ -64,11 +67,14 @@ func (p *proc) exited() bool {
 }
 
 // stop sends SIGTERM to the group (HAProxy and PgBouncer both stop at
-// once on it, closing their connections), then SIGKILL after grace.
+// once on it, closing their connections), then SIGKILL after grace. A
+// paused group (SIGSTOP) is continued first, so that it can take the
+// SIGTERM.
 func (p *proc) stop(grace time.Duration) error {
 	if p.exited() {
 		return nil
 	}
+	_ = syscall.Kill(-p.pid(), syscall.SIGCONT)
 	_ = syscall.Kill(-p.pid(), syscall.SIGTERM)
 	select {
 	case <-p.done:

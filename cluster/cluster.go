@@ -243,7 +243,9 @@ type Abilities struct {
 	// (fault.Switchoverer).
 	Switchover bool
 	// Services: Kill, Stop/Start and Pause/Resume also take the names of
-	// the services beside the nodes (etcd1.., haproxy, pgbouncer).
+	// the services the backend runs beside the nodes (the etcd members,
+	// etcd1..). haproxy and pgbouncer are the client path's, which the
+	// runner faults itself on any backend.
 	Services bool
 }
 

@@ -98,10 +98,11 @@ func (f Kill) Inject(ctx context.Context, e Env) (Heal, error) {
 	return Heal{Do: startAgain(e, f.Target), KeepAtEnd: true}, nil
 }
 
-// LandedAt is when the kill stopped every process of the node, where the
-// backend can tell.
+// LandedAt is when the kill stopped every process of the node (or the
+// service: an etcd member, the client path's HAProxy or PgBouncer),
+// where the backend can tell.
 func (f Kill) LandedAt(e Env) (time.Time, bool) {
-	if f.isProcess() || IsService(f.Target) {
+	if f.isProcess() {
 		return time.Time{}, false
 	}
 	if l, ok := e.Cluster.(cluster.Lander); ok {

@@ -24,7 +24,14 @@ var etcdRE = regexp.MustCompile(`^etcd[0-9]+$`)
 // IsService reports whether name is a service's name (etcd1, etcd2, ...,
 // haproxy, pgbouncer) rather than a PostgreSQL node's.
 func IsService(name string) bool {
-	return name == ServiceHAProxy || name == ServicePgBouncer || etcdRE.MatchString(name)
+	return IsPathService(name) || etcdRE.MatchString(name)
+}
+
+// IsPathService reports whether name is one of the client path's
+// services (haproxy, pgbouncer): the runner starts the path and faults
+// them itself, on any backend, rather than the backend's cluster.
+func IsPathService(name string) bool {
+	return name == ServiceHAProxy || name == ServicePgBouncer
 }
 
 // What a kill under Patroni takes down.
@@ -56,10 +63,14 @@ type Switchoverer interface {
 	Switchover(ctx context.Context, candidate string) error
 }
 
-// refuseService is the Refuse of a kill, stop or pause: a service as the
-// target needs a backend whose Killer, Stopper and Pauser take services.
+// refuseService is the Refuse of a kill, stop or pause: an etcd member as
+// the target needs a backend that runs them beside the nodes, whose
+// Killer, Stopper and Pauser take their names (Abilities.Services: the
+// Patroni backend). haproxy and pgbouncer need the client path, which
+// the runner starts and faults on any backend (and the scenario's
+// validation checks that the path has them), not the backend.
 func refuseService(a cluster.Abilities, backend, kind, target string) string {
-	if !IsService(target) || a.Services {
+	if !IsService(target) || IsPathService(target) || a.Services {
 		return ""
 	}
 	return fmt.Sprintf("%s of %s is not supported by the %s backend: it runs no %s beside the nodes", kind, target, backend, target)

@@ -18,8 +18,7 @@ var ErrNotSupported = errors.New("not yet supported by this build")
 // failover.mode patroni on a backend other than local; a client path other
 // than direct with link faults naming client groups (their links' proxies
 // sit between the clients and the nodes, where the path's proxy connects
-// instead); a fault on haproxy or pgbouncer. It
-// names each variant and what is refused. backend is the backend's name
+// instead). It names each variant and what is refused. backend is the backend's name
 // ("" when not known yet: the scenario's own).
 func Unsupported(s *scenario.Scenario, backend string) error {
 	if backend == "" {
@@ -36,16 +35,6 @@ func Unsupported(s *scenario.Scenario, backend string) error {
 		}
 		if groups := clientLinkTargets(vs); pathKind(vs) != scenario.PathDirect && len(groups) > 0 {
 			keys = append(keys, "client.path "+vs.Client.Path+" with faults on the links of client groups ("+strings.Join(groups, ", ")+")")
-		}
-		for _, f := range vs.Faults {
-			if f.Spec == nil {
-				continue
-			}
-			for _, t := range f.Spec.Targets() {
-				if t == fault.ServiceHAProxy || t == fault.ServicePgBouncer {
-					keys = append(keys, f.Spec.Kind()+" of "+t)
-				}
-			}
 		}
 		if len(keys) == 0 {
 			continue

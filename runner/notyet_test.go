@@ -26,8 +26,8 @@ func TestUnsupported(t *testing.T) {
 		{"a path and a link fault", base + "client: {path: pgbouncer}\nfaults: [{at: 1s, kind: partition, from: writers, to: primary}]\n", "local",
 			"t.yaml: client.path pgbouncer with faults on the links of client groups (writers) is not yet supported by this build"},
 		{"a path and a partition between nodes", base + "client: {path: haproxy}\nfaults: [{at: 1s, kind: partition, sides: [[primary], [replica1]]}]\n", "local", ""},
-		{"a kill of haproxy", base + "failover: {mode: promote}\nclient: {path: haproxy}\nfaults: [{at: 1s, kind: kill, node: haproxy}]\n", "local",
-			"t.yaml: kill of haproxy is not yet supported by this build"},
+		{"a kill of haproxy", base + "failover: {mode: promote}\nclient: {path: haproxy}\nfaults: [{at: 1s, kind: kill, node: haproxy}]\n", "local", ""},
+		{"a pause of pgbouncer on docker", base + "client: {path: pgbouncer, pgbouncer: {in_front_of: nodes}}\nfaults: [{at: 1s, for: 1s, kind: pause, node: pgbouncer}]\n", "docker", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -363,6 +363,8 @@ func runVariant(ctx context.Context, opts Options, p scenario.Plan, rep int, dir
 	wg.Add(2)
 	go func() { defer wg.Done(); sampler.Run(bg) }()
 	timeline := chaos.New(c, roles, s.Faults, start, evs.emit)
+	// A fault on the path's HAProxy or PgBouncer acts on the path.
+	timeline.Route(cp.route(c))
 	go func() { defer wg.Done(); timeline.Run(bg) }()
 	if mgr := manager(c, roles, s, failover.Config{
 		DetectAfter: s.Failover.DetectAfter.D(), ProbeInterval: s.Failover.ProbeInterval.D(),
