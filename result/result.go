@@ -368,8 +368,9 @@ type Failover struct {
 	OutageFromMs       *float64 `json:"outage_from_ms"`
 	WriteUnavailableMs *float64 `json:"write_unavailable_ms"`
 	// OldPrimaryAckedAfter are the writes the old primary acknowledged
-	// after the fault landed; OldPrimaryAckedAfterLost how many of them
-	// the final primary lacks (null when no audit read its rows).
+	// after a fault on it landed (0 for a fault elsewhere);
+	// OldPrimaryAckedAfterLost how many of them the final primary lacks
+	// (null when none or when no audit read its rows).
 	OldPrimaryAckedAfter     int64    `json:"old_primary_acked_after_fault"`
 	OldPrimaryAckedAfterLost *int64   `json:"old_primary_acked_after_fault_lost"`
 	DetectAfterMs            float64  `json:"detect_after_ms"` // configured detection time

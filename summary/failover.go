@@ -170,9 +170,9 @@ func failover(in Input, entries []workload.Entry, fired []result.Fault, events [
 			f.WriteUnavailableMs = ptr(msOf(to - from))
 		}
 	}
-	// What the old primary acknowledged after the fault landed (Audited
-	// adds how much of it the final primary lacks).
-	if old >= 0 {
+	// What the old primary acknowledged after a fault on it landed
+	// (Audited adds how much of it the final primary lacks).
+	if old >= 0 && slices.Contains(fault.Targets, in.OldPrimary) {
 		for _, e := range entries {
 			if e.Outcome == workload.Acked && int(e.Node) == old && e.At >= landedAt(f) {
 				f.OldPrimaryAckedAfter++
@@ -311,7 +311,7 @@ func longestAckGap(entries []workload.Entry, from, to time.Duration) (time.Durat
 func Audited(v *result.Variant, in Input) {
 	f := v.Summary.Failover
 	old := slices.Index(in.Nodes, in.OldPrimary)
-	if f == nil || f.FaultMs == nil || old < 0 || v.Summary.Audit == nil || len(in.Inserted) == 0 {
+	if f == nil || f.FaultMs == nil || f.OldPrimaryAckedAfter == 0 || old < 0 || v.Summary.Audit == nil || len(in.Inserted) == 0 {
 		return
 	}
 	inserted := make(map[int64]bool, len(in.Inserted))
