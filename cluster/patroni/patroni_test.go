@@ -507,6 +507,7 @@ func TestPatroniConfig(t *testing.T) {
 func TestPartitionFromEtcd(t *testing.T) {
 	for _, failsafe := range []bool{false, true} {
 		t.Run(fmt.Sprintf("failsafe=%v", failsafe), func(t *testing.T) {
+			t.Parallel() // two clusters, each mostly waiting on Patroni's timers
 			o := fast
 			o.FailsafeMode = failsafe
 			b := newBackend(t, o)
