@@ -904,10 +904,11 @@ func (percentileTicks) Ticks(lo, hi float64) []plot.Tick {
 // failoverSteps returns a variant's failover steps as offsets from the
 // fault, or ok false when the variant had no fault.
 type failoverSteps struct {
+	// lastAck is the ack that opened the write outage.
 	detected, promoted, firstWrite, lastAck *float64
 	splitBrain                              bool
 	// predLo and predHi bound the first write as the settings predict
-	// the outage (from the last ack before the fault); nil without a
+	// the outage (from the ack that opened it); nil without a
 	// prediction.
 	predLo, predHi *float64
 }
@@ -923,11 +924,17 @@ func stepsOf(f *result.Failover) (failoverSteps, bool) {
 		v := *p - *f.FaultMs
 		return &v
 	}
+	// The outage opens at the last ack before the fault, or later when
+	// the old primary outlived the fault (OutageFromMs).
+	opened := f.LastAckBeforeMs
+	if f.OutageFromMs != nil {
+		opened = f.OutageFromMs
+	}
 	st := failoverSteps{
 		detected:   rel(f.DetectedMs),
 		promoted:   rel(f.PromoteDoneMs),
 		firstWrite: rel(f.FirstWriteMs),
-		lastAck:    rel(f.LastAckBeforeMs),
+		lastAck:    rel(opened),
 		splitBrain: splitBrain(f),
 	}
 	if p := f.Predicted; p != nil {
@@ -995,7 +1002,10 @@ func (t timelineBars) Plot(c draw.Canvas, p *plot.Plot) {
 			to  *float64
 			col color.Color
 		}{{r.detected, phaseDetect}, {r.promoted, phasePromote}, {r.firstWrite, phaseWrite}} {
-			if seg.to == nil {
+			if seg.to == nil || (r.firstWrite != nil && *seg.to > *r.firstWrite) {
+				// A step after the first write (a leader key that
+				// expired while the old leader went on writing) is in
+				// the label, not the bar.
 				continue
 			}
 			rect(start, *seg.to, y+0.08, 0.2, seg.col)
@@ -1019,6 +1029,9 @@ func (t timelineBars) Plot(c draw.Canvas, p *plot.Plot) {
 			label = "promoted +" + fmtDuration(*r.promoted) + ", split brain"
 		case r.promoted != nil:
 			label = "promoted +" + fmtDuration(*r.promoted) + ", no write"
+		}
+		if r.firstWrite != nil && r.detected != nil && *r.detected > *r.firstWrite {
+			label += "; detected +" + fmtDuration(*r.detected) + " without stopping writes"
 		}
 		if r.splitBrain && r.firstWrite != nil {
 			label += ", split brain"
@@ -1064,8 +1077,8 @@ func (r *run) failoverFigure() (*figure, bool) {
 		{"fault", vlineThumb(eventMarks[0].style)},
 		{"detecting", boxThumb{phaseDetect}},
 		{"promoting", boxThumb{phasePromote}},
-		{"until the first write after the fault", boxThumb{phaseWrite}},
-		{"no acknowledged write (last ack before → first ack after)", lineThumb(draw.LineStyle{Color: black, Width: 1.2})},
+		{"until the first write after the outage", boxThumb{phaseWrite}},
+		{"no acknowledged write (the outage: last ack → first ack after)", lineThumb(draw.LineStyle{Color: black, Width: 1.2})},
 	}
 	for _, r := range rows {
 		if r.predLo != nil {

@@ -1124,7 +1124,7 @@ func buildVariant(v *result.Variant, i int) variantView {
 			{K: "Primary", V: prim},
 			{K: "Fault at", V: faultAt(f.FaultMs)},
 			{K: "Last ack before the fault", V: relMsUnit(f.LastAckBeforeMs, f.FaultMs)},
-			{K: "Detected", V: relMsUnit(f.DetectedMs, f.FaultMs) + " (configured: " + fmtMs(f.DetectAfterMs) + " ms)"},
+			{K: "Detected", V: detectedText(f)},
 			{K: "Promotion started", V: relMsUnit(f.PromoteStartMs, f.FaultMs)},
 			{K: "Promotion done", V: relMsUnit(f.PromoteDoneMs, f.FaultMs)},
 			{K: "First write after the outage", V: firstWriteAt(f)},
@@ -1279,6 +1279,24 @@ func faultAt(p *float64) string {
 
 // firstWriteAt is when the first write after the fault was acknowledged,
 // relative to the fault, and where.
+// detectedText is when the failure was detected and by what rule: the
+// controller's configured detect_after, or a manager's leader key.
+func detectedText(f *result.Failover) string {
+	s := relMsUnit(f.DetectedMs, f.FaultMs)
+	if f.Mode == "patroni" {
+		return s + " (the leader key expired or moved)"
+	}
+	return s + " (configured: " + fmtMs(f.DetectAfterMs) + " ms)"
+}
+
+// msRange is lo–hi, spaced when a bound is negative.
+func msRange(lo, hi float64) string {
+	if lo < 0 || hi < 0 {
+		return strings.ReplaceAll(fmtMs(lo), "-", "−") + " – " + strings.ReplaceAll(fmtMs(hi), "-", "−")
+	}
+	return fmtMs(lo) + "–" + fmtMs(hi)
+}
+
 // unavailableText is the write outage, with where it opened when the old
 // primary outlived the fault.
 func unavailableText(f *result.Failover) string {
@@ -1316,7 +1334,7 @@ func firstWriteAt(f *result.Failover) string {
 func predictedText(p *result.Prediction) string {
 	terms := make([]string, len(p.Terms))
 	for i, t := range p.Terms {
-		terms[i] = fmt.Sprintf("%s %s–%s ms", t.Name, fmtMs(t.LowMs), fmtMs(t.HighMs))
+		terms[i] = fmt.Sprintf("%s %s ms", t.Name, msRange(t.LowMs, t.HighMs))
 	}
 	s := fmt.Sprintf("%s–%s ms (%s: %s)", fmtMs(p.LowMs), fmtMs(p.HighMs), p.Model, strings.Join(terms, " + "))
 	if p.Sentence != "" {
