@@ -255,3 +255,50 @@ func TestCut(t *testing.T) {
 		t.Errorf("cgroup %s left: %v", n.Dir("a"), err)
 	}
 }
+
+// TestLeftovers: what a run that never tore down left (its rules, its
+// cgroups) is listed under its name, and Remove removes it all.
+func TestLeftovers(t *testing.T) {
+	testgate.Integration(t)
+	run := freezer.RunName("pgbench-ha-netcutleft")
+	r, err := Open(run)
+	if err != nil {
+		testgate.Missing(t, testgate.RequirePatroni, err)
+	}
+	n, err := r.Net("c", []Node{{Name: "a", Ports: []int{1}}, {Name: "b", Ports: []int{2}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = n.RemoveRules(); _ = n.RemoveCgroups(); _ = r.Close() })
+	if err := n.Cut("a", "b"); err != nil {
+		t.Fatal(err)
+	}
+	left, err := Leftovers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mine []Leftover
+	for _, l := range left {
+		if l.Run == run {
+			mine = append(mine, l)
+		}
+	}
+	if len(mine) != 2 {
+		t.Fatalf("leftovers of %s: %+v", run, mine)
+	}
+	for _, l := range mine {
+		if err := Remove(l); err != nil {
+			t.Errorf("remove %+v: %v", l, err)
+		}
+	}
+	out, err := iptables(r.ipt, "-S")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out, comment(run)) {
+		t.Errorf("rules left after Remove:\n%s", out)
+	}
+	if _, err := os.Stat(r.Dir()); !os.IsNotExist(err) {
+		t.Errorf("%s left after Remove: %v", r.Dir(), err)
+	}
+}
