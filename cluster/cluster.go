@@ -265,3 +265,9 @@ type NodePartitioner interface {
 	Cut(ctx context.Context, from, to string) error
 	Heal(ctx context.Context) error
 }
+
+// CutAller is a NodePartitioner that can make several cuts in one step,
+// so that a partition lands at once rather than link by link.
+type CutAller interface {
+	CutAll(ctx context.Context, cuts [][2]string) error
+}

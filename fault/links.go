@@ -103,12 +103,10 @@ func toxicsAndCuts(ctx context.Context, e Env, n cluster.Networker, np cluster.N
 	if len(cuts) == 0 {
 		return toxHeal, nil
 	}
-	for _, cut := range cuts {
-		if err := np.Cut(ctx, cut[0], cut[1]); err != nil {
-			_ = np.Heal(ctx)
-			_ = toxHeal.Do(ctx)
-			return Heal{}, fmt.Errorf("%s -/-> %s: %w", cut[0], cut[1], err)
-		}
+	if err := cutAll(ctx, np, cuts); err != nil {
+		_ = np.Heal(ctx)
+		_ = toxHeal.Do(ctx)
+		return Heal{}, err
 	}
 	return Heal{Do: func(ctx context.Context) error {
 		return errors.Join(np.Heal(ctx), toxHeal.Do(ctx))
@@ -170,13 +168,25 @@ func cutNodes(ctx context.Context, c cluster.Cluster, np cluster.NodePartitioner
 	for _, n := range c.Nodes() {
 		nodes = append(nodes, n.Name)
 	}
-	for _, cut := range nc.NodeCuts(nodes) {
-		if err := np.Cut(ctx, cut[0], cut[1]); err != nil {
-			_ = np.Heal(ctx)
-			return Heal{}, fmt.Errorf("%s -/-> %s: %w", cut[0], cut[1], err)
-		}
+	if err := cutAll(ctx, np, nc.NodeCuts(nodes)); err != nil {
+		_ = np.Heal(ctx)
+		return Heal{}, err
 	}
 	return Heal{Do: np.Heal}, nil
+}
+
+// cutAll makes cuts in one step on a cluster that can (CutAller), else
+// one by one.
+func cutAll(ctx context.Context, np cluster.NodePartitioner, cuts [][2]string) error {
+	if ca, ok := np.(cluster.CutAller); ok {
+		return ca.CutAll(ctx, cuts)
+	}
+	for _, cut := range cuts {
+		if err := np.Cut(ctx, cut[0], cut[1]); err != nil {
+			return fmt.Errorf("%s -/-> %s: %w", cut[0], cut[1], err)
+		}
+	}
+	return nil
 }
 
 // Client groups: connections that are not a node's, each with its own

@@ -87,6 +87,7 @@ var (
 	_ cluster.Lander          = (*Cluster)(nil)
 	_ cluster.Networker       = (*Cluster)(nil)
 	_ cluster.NodePartitioner = (*Cluster)(nil)
+	_ cluster.CutAller        = (*Cluster)(nil)
 )
 
 // harnessParams are the PostgreSQL parameters of every node, under the

@@ -17,16 +17,23 @@ import (
 // harness's own connections, HAProxy's and PgBouncer's, are not cut, nor
 // are the links to etcd (AddToxic cuts those).
 func (c *Cluster) Cut(ctx context.Context, from, to string) error {
+	return c.CutAll(ctx, [][2]string{{from, to}})
+}
+
+// CutAll makes every cut (from, to) as Cut does, in one step (one
+// iptables transaction).
+func (c *Cluster) CutAll(ctx context.Context, cuts [][2]string) error {
 	if c.cuts == nil {
-		return fmt.Errorf("cut %s -> %s: %w (or the backend cannot cut links between nodes here)", from, to, local.ErrNoNetwork)
+		return fmt.Errorf("cut: %w (or the backend cannot cut links between nodes here)", local.ErrNoNetwork)
 	}
-	if _, err := c.node(from); err != nil {
-		return fmt.Errorf("cut %s -> %s: %w", from, to, err)
+	for _, cut := range cuts {
+		for _, name := range cut {
+			if _, err := c.node(name); err != nil {
+				return fmt.Errorf("cut %s -> %s: %w", cut[0], cut[1], err)
+			}
+		}
 	}
-	if _, err := c.node(to); err != nil {
-		return fmt.Errorf("cut %s -> %s: %w", from, to, err)
-	}
-	return c.cuts.Cut(from, to)
+	return c.cuts.CutAll(cuts)
 }
 
 // Heal removes every Cut.

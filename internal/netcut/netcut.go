@@ -143,7 +143,8 @@ func Open(run string) (*Run, error) {
 }
 
 // probe adds, to a chain nothing jumps to, a rule of each kind a cluster
-// needs, matching the run's cgroup, and removes it.
+// needs, matching the run's cgroup, as Cut adds them (iptables-restore),
+// and removes them.
 func (r *Run) probe() error {
 	chain := probeChain(r.name)
 	cmt := comment(r.name)
@@ -158,11 +159,12 @@ func (r *Run) probe() error {
 		_, _ = iptables(r.ipt, "-F", chain)
 		_, _ = iptables(r.ipt, "-X", chain)
 	}()
-	rules := append([][]string{markRule(cmt, rel, 1)}, cutRules(cmt, rel, 2, []int{1, 2})...)
-	for _, rule := range rules {
-		if _, err := iptables(r.ipt, append([]string{"-A", chain}, rule...)...); err != nil {
-			return fmt.Errorf("netcut: %w", err)
-		}
+	var rules [][]string
+	for _, rule := range append([][]string{markRule(cmt, rel, 1)}, cutRules(cmt, rel, 2, []int{1, 2})...) {
+		rules = append(rules, append([]string{"-A", chain}, rule...))
+	}
+	if err := restore(r.ipt, rules); err != nil {
+		return fmt.Errorf("netcut: %w", err)
 	}
 	return nil
 }
@@ -297,23 +299,54 @@ func (n *Net) Chains() []string { return []string{n.chain, cutChain(n.chain)} }
 
 // Cut drops the data node from sends to node to (one way): connections
 // between them hang.
-func (n *Net) Cut(from, to string) error {
-	if from == to {
-		return fmt.Errorf("cut %s -> %s: a node cannot be cut from itself", from, to)
-	}
-	nf, nt := n.node(from), n.node(to)
-	if nf == nil || nt == nil {
-		return fmt.Errorf("cut %s -> %s: no such node", from, to)
+func (n *Net) Cut(from, to string) error { return n.CutAll([][2]string{{from, to}}) }
+
+// CutAll makes every cut (from, to) at once: one iptables-restore, which
+// the kernel applies in one transaction, so that a partition lands in one
+// step rather than link by link.
+func (n *Net) CutAll(cuts [][2]string) error {
+	var rules [][]string
+	for _, c := range cuts {
+		from, to := c[0], c[1]
+		if from == to {
+			return fmt.Errorf("cut %s -> %s: a node cannot be cut from itself", from, to)
+		}
+		nf, nt := n.node(from), n.node(to)
+		if nf == nil || nt == nil {
+			return fmt.Errorf("cut %s -> %s: no such node", from, to)
+		}
+		for _, r := range cutRules(n.comment, nf.rel, nt.id, nt.Ports) {
+			rules = append(rules, append([]string{"-A", cutChain(n.chain)}, r...))
+		}
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.removed {
-		return fmt.Errorf("cut %s -> %s: the cluster's rules are removed", from, to)
+		return errors.New("cut: the cluster's rules are removed")
 	}
-	for _, rule := range cutRules(n.comment, nf.rel, nt.id, nt.Ports) {
-		if _, err := iptables(n.run.ipt, append([]string{"-A", cutChain(n.chain)}, rule...)...); err != nil {
-			return fmt.Errorf("cut %s -> %s: %w", from, to, err)
-		}
+	if len(rules) == 0 {
+		return nil
+	}
+	if err := restore(n.run.ipt, rules); err != nil {
+		return fmt.Errorf("cut: %w", err)
+	}
+	return nil
+}
+
+// restore adds rules to the filter table in one iptables-restore
+// --noflush (next to iptables); every argument is a plain word.
+func restore(ipt string, rules [][]string) error {
+	var in strings.Builder
+	in.WriteString("*filter\n")
+	for _, r := range rules {
+		in.WriteString(strings.Join(r, " ") + "\n")
+	}
+	in.WriteString("COMMIT\n")
+	cmd := exec.Command(ipt+"-restore", "-w", "--noflush")
+	cmd.Stdin = strings.NewReader(in.String())
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("iptables-restore: %v: %s", err, strings.TrimSpace(string(out)))
 	}
 	return nil
 }
