@@ -16,6 +16,7 @@
 //	net, err := run.Net("v0", []netcut.Node{{Name: "primary", Ports: []int{5432, 8008}}, ...})
 //	// start each node's processes in net.Dir(node) (clone3 CLONE_INTO_CGROUP)
 //	err = net.Cut("primary", "replica1")   // data primary -> replica1 vanishes
+//	err = net.CutAll(cuts)                 // several, in one iptables transaction
 //	err = net.Heal()
 //	err = net.RemoveRules(); err = net.RemoveCgroups(); err = run.Close()
 //
