@@ -233,7 +233,9 @@ type Abilities struct {
 	// StoreLinks: with Spec.Network the links from the nodes to the
 	// failover manager's store (etcd members) go through proxies
 	// (Networker), and only those: a partition can cut a node off the
-	// store, not off another node.
+	// store, and off another node only with NodeCuts as well (then a
+	// link fault places toxics on the proxied links and cuts the node
+	// pairs no proxy joins).
 	StoreLinks bool
 	// Processes: one process of a node can be killed apart from the rest
 	// (PostgreSQL alone while Patroni lives, or Patroni alone), and
@@ -262,4 +264,10 @@ type NodePartitioner interface {
 	// removes every cut.
 	Cut(ctx context.Context, from, to string) error
 	Heal(ctx context.Context) error
+}
+
+// CutAller is a NodePartitioner that can make several cuts in one step,
+// so that a partition lands at once rather than link by link.
+type CutAller interface {
+	CutAll(ctx context.Context, cuts [][2]string) error
 }

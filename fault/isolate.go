@@ -17,8 +17,11 @@ type Isolate struct {
 }
 
 func init() {
-	register(Kind{Name: "isolate", New: func() Spec { return &Isolate{} }, Runs: cutsLinks})
+	register(Kind{Name: "isolate", New: func() Spec { return &Isolate{} }, Runs: cutsLinks, Hint: isolateHint})
 }
+
+// isolateHint says what isolate needs of a backend.
+const isolateHint = "isolate cuts the links between nodes: the local backend proxies them; the docker backend cuts them with iptables in the containers, the Patroni backend with iptables' cgroup match, which needs iptables and a cgroup v2 hierarchy mounted, as root"
 
 func (Isolate) Kind() string { return "isolate" }
 

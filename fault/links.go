@@ -64,20 +64,76 @@ func (t *toxics) both(from, to string, tx cluster.Toxic, direction string) {
 var blackhole = cluster.Toxic{Kind: cluster.ToxicBlackhole}
 
 // injectLinks carries out a link fault: toxics on every link it names
-// through the cluster's proxies, or cuts between nodes on a backend that
-// can only do that.
+// through the cluster's proxies; cuts between nodes on a backend that can
+// only do that; and both on a backend that proxies some links (a Patroni
+// cluster's, from the nodes to etcd) and cuts those between nodes: the
+// node pairs with no proxied link between them are cut.
 func injectLinks(ctx context.Context, e Env, s Spec) (Heal, error) {
-	if n, ok := e.Cluster.(cluster.Networker); ok {
-		if l, ok := s.(Linker); ok {
-			return placeToxics(ctx, n, l.Toxics(n.Links(), e.ID))
-		}
-	}
-	if np, ok := e.Cluster.(cluster.NodePartitioner); ok {
-		if nc, ok := s.(NodeCutter); ok {
-			return cutNodes(ctx, e.Cluster, np, s, nc)
-		}
+	n, isNet := e.Cluster.(cluster.Networker)
+	l, isLinker := s.(Linker)
+	np, isNP := e.Cluster.(cluster.NodePartitioner)
+	nc, isCutter := s.(NodeCutter)
+	switch {
+	case isNet && isLinker && isNP && isCutter:
+		return toxicsAndCuts(ctx, e, n, np, s, l, nc)
+	case isNet && isLinker:
+		return placeToxics(ctx, n, l.Toxics(n.Links(), e.ID))
+	case isNP && isCutter:
+		return cutNodes(ctx, e.Cluster, np, s, nc)
 	}
 	return Heal{}, fmt.Errorf("the cluster was built without link proxies")
+}
+
+// toxicsAndCuts places the toxics of a fault on the proxied links and
+// cuts the node pairs no proxied link joins; its heal undoes both.
+func toxicsAndCuts(ctx context.Context, e Env, n cluster.Networker, np cluster.NodePartitioner, s Spec, l Linker, nc NodeCutter) (Heal, error) {
+	links := n.Links()
+	if groups := unlinkedGroups(clientGroups(s.Targets()), links); len(groups) > 0 {
+		return Heal{}, fmt.Errorf("the backend cannot cut the links of client groups (%s)", strings.Join(groups, ", "))
+	}
+	var nodes []string
+	for _, nd := range e.Cluster.Nodes() {
+		nodes = append(nodes, nd.Name)
+	}
+	cuts := unproxied(nc.NodeCuts(nodes), links)
+	toxHeal, err := placeToxics(ctx, n, l.Toxics(links, e.ID))
+	if err != nil {
+		return Heal{}, err
+	}
+	if len(cuts) == 0 {
+		return toxHeal, nil
+	}
+	if err := cutAll(ctx, np, cuts); err != nil {
+		_ = np.Heal(ctx)
+		_ = toxHeal.Do(ctx)
+		return Heal{}, err
+	}
+	return Heal{Do: func(ctx context.Context) error {
+		return errors.Join(np.Heal(ctx), toxHeal.Do(ctx))
+	}}, nil
+}
+
+// unproxied are the cuts between two nodes that no proxied link joins,
+// either way (a proxied link's toxics cut it).
+func unproxied(cuts, links [][2]string) [][2]string {
+	var out [][2]string
+	for _, c := range cuts {
+		if !slices.Contains(links, c) && !slices.Contains(links, [2]string{c[1], c[0]}) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// unlinkedGroups are the groups with no proxied link of their own.
+func unlinkedGroups(groups []string, links [][2]string) []string {
+	var out []string
+	for _, g := range groups {
+		if !slices.ContainsFunc(links, func(l [2]string) bool { return l[0] == g }) {
+			out = append(out, g)
+		}
+	}
+	return out
 }
 
 func placeToxics(ctx context.Context, n cluster.Networker, txs []LinkToxic) (Heal, error) {
@@ -112,13 +168,25 @@ func cutNodes(ctx context.Context, c cluster.Cluster, np cluster.NodePartitioner
 	for _, n := range c.Nodes() {
 		nodes = append(nodes, n.Name)
 	}
-	for _, cut := range nc.NodeCuts(nodes) {
-		if err := np.Cut(ctx, cut[0], cut[1]); err != nil {
-			_ = np.Heal(ctx)
-			return Heal{}, fmt.Errorf("%s -/-> %s: %w", cut[0], cut[1], err)
-		}
+	if err := cutAll(ctx, np, nc.NodeCuts(nodes)); err != nil {
+		_ = np.Heal(ctx)
+		return Heal{}, err
 	}
 	return Heal{Do: np.Heal}, nil
+}
+
+// cutAll makes cuts in one step on a cluster that can (CutAller), else
+// one by one.
+func cutAll(ctx context.Context, np cluster.NodePartitioner, cuts [][2]string) error {
+	if ca, ok := np.(cluster.CutAller); ok {
+		return ca.CutAll(ctx, cuts)
+	}
+	for _, cut := range cuts {
+		if err := np.Cut(ctx, cut[0], cut[1]); err != nil {
+			return fmt.Errorf("%s -/-> %s: %w", cut[0], cut[1], err)
+		}
+	}
+	return nil
 }
 
 // Client groups: connections that are not a node's, each with its own
@@ -164,7 +232,10 @@ func refuseClientGroups(a cluster.Abilities, backend, what string, targets []str
 		return ""
 	}
 	cuts := "links between nodes"
-	if a.StoreLinks && !a.NodeCuts {
+	switch {
+	case a.StoreLinks && a.NodeCuts:
+		cuts = "links between nodes and from nodes to etcd members"
+	case a.StoreLinks:
 		cuts = "links from nodes to etcd members"
 	}
 	return fmt.Sprintf("%s (%s) is not supported by the %s backend: it cuts %s only; client groups on a side need the local backend",
@@ -199,13 +270,13 @@ func storeMembers(c Check) []string {
 }
 
 // refuseNodeLinks is the Refuse of a link fault on a backend that proxies
-// only the links from nodes to the store (StoreLinks): it cannot cut the
-// links between nodes that cuts lists.
+// only the links from nodes to the store (StoreLinks) and cannot cut the
+// links between nodes here (no NodeCuts): it cannot cut those cuts lists.
 func refuseNodeLinks(a cluster.Abilities, backend, what string, cuts [][2]string) string {
 	if !a.StoreLinks || a.Links || a.NodeCuts || len(cuts) == 0 {
 		return ""
 	}
-	return fmt.Sprintf("%s cuts the link %s -> %s between nodes, which the %s backend does not proxy (Patroni hands every member the leader's one address); it can cut nodes off etcd members, e.g. sides: [[primary], [etcd1]]",
+	return fmt.Sprintf("%s cuts the link %s -> %s between nodes, which the %s backend cannot cut on this machine (it cuts them with iptables' cgroup match, which needs iptables and a cgroup v2 hierarchy mounted, as root); it can cut nodes off etcd members, e.g. sides: [[primary], [etcd1]]",
 		what, cuts[0][0], cuts[0][1], backend)
 }
 

@@ -1,6 +1,7 @@
 package fault_test
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"sort"
@@ -280,5 +281,77 @@ func TestDescribe(t *testing.T) {
 		if got := tc.f.Describe(); got != tc.want {
 			t.Errorf("Describe(%+v) = %q, want %q", tc.f, got, tc.want)
 		}
+	}
+}
+
+// storeAndCuts is a cluster like a Patroni one: proxies on the links from
+// each node to etcd1 only, and cuts between nodes.
+type storeAndCuts struct {
+	log []string
+}
+
+func (c *storeAndCuts) Nodes() []cluster.Node {
+	return []cluster.Node{{Name: "primary"}, {Name: "replica1"}, {Name: "replica2"}}
+}
+func (c *storeAndCuts) ConnString(string, cluster.User) string               { return "" }
+func (c *storeAndCuts) PrimaryConnInfo(string, string) string                { return "" }
+func (c *storeAndCuts) Down(context.Context) error                           { return nil }
+func (c *storeAndCuts) ClientConnString(string, string, cluster.User) string { return "" }
+func (c *storeAndCuts) Links() [][2]string {
+	return [][2]string{{"primary", "etcd1"}, {"replica1", "etcd1"}, {"replica2", "etcd1"}}
+}
+func (c *storeAndCuts) AddToxic(_ context.Context, from, to string, t cluster.Toxic) error {
+	c.log = append(c.log, fmt.Sprintf("toxic %s->%s %s", from, to, t.Direction))
+	return nil
+}
+func (c *storeAndCuts) RemoveToxic(_ context.Context, from, to, name string) error {
+	c.log = append(c.log, fmt.Sprintf("untoxic %s->%s", from, to))
+	return nil
+}
+func (c *storeAndCuts) Cut(_ context.Context, from, to string) error {
+	c.log = append(c.log, "cut "+from+">"+to)
+	return nil
+}
+func (c *storeAndCuts) Heal(context.Context) error {
+	c.log = append(c.log, "heal")
+	return nil
+}
+
+// TestInjectToxicsAndCuts: on a cluster that proxies the links to etcd
+// and cuts those between nodes, a link fault does both, and heals both.
+func TestInjectToxicsAndCuts(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		f    fault.Spec
+		want string
+	}{
+		{fault.Isolate{Target: "primary"},
+			"toxic primary->etcd1 upstream, toxic primary->etcd1 downstream, cut primary>replica1, cut replica1>primary, cut primary>replica2, cut replica2>primary | heal, untoxic primary->etcd1, untoxic primary->etcd1"},
+		{fault.Partition{Sides: [][]string{{"primary"}, {"replica1", "replica2", "etcd1"}}},
+			"toxic primary->etcd1 upstream, toxic primary->etcd1 downstream, cut primary>replica1, cut primary>replica2, cut replica1>primary, cut replica2>primary | heal, untoxic primary->etcd1, untoxic primary->etcd1"},
+		{fault.Partition{Sides: [][]string{{"primary"}, {"etcd1"}}},
+			"toxic primary->etcd1 upstream, toxic primary->etcd1 downstream | untoxic primary->etcd1, untoxic primary->etcd1"},
+		{fault.Partition{From: []string{"replica1"}, To: []string{"primary"}},
+			"cut replica1>primary | heal"},
+	} {
+		c := &storeAndCuts{}
+		h, err := tc.f.Inject(context.Background(), fault.Env{Cluster: c, ID: "f1"})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.f.Describe(), err)
+		}
+		injected := strings.Join(c.log, ", ")
+		c.log = nil
+		if err := h.Do(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if got := injected + " | " + strings.Join(c.log, ", "); got != tc.want {
+			t.Errorf("%s:\n got  %s\n want %s", tc.f.Describe(), got, tc.want)
+		}
+	}
+	// A client group has no link of its own there: refused at injection
+	// too (Refuse refuses it before the run).
+	c := &storeAndCuts{}
+	if _, err := (fault.Partition{Sides: [][]string{{"primary", "writers"}, {"replica1"}}}).Inject(context.Background(), fault.Env{Cluster: c}); err == nil || !strings.Contains(err.Error(), "writers") || len(c.log) > 0 {
+		t.Errorf("a partition naming writers: %v, did %q", err, c.log)
 	}
 }

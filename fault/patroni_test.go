@@ -100,3 +100,34 @@ func TestPatroniFaultShapes(t *testing.T) {
 		t.Errorf("switchover kind: %+v, %v; want a one-act kind", k, ok)
 	}
 }
+
+// TestSupportedPatroniLinks: a Patroni backend that can cut links between
+// nodes (NodeCuts, beside StoreLinks) runs isolate and partitions between
+// nodes, mixed with etcd members; one that cannot refuses them, saying
+// why. Client groups stay refused either way.
+func TestSupportedPatroniLinks(t *testing.T) {
+	t.Parallel()
+	faults := []placed{
+		{fault.Isolate{Target: "primary"}, 3},
+		{fault.Partition{Sides: [][]string{{"primary"}, {"replica1", "replica2"}}}, 4},
+		{fault.Partition{Sides: [][]string{{"primary"}, {"replica1", "replica2", "etcd1"}}}, 5},
+		{fault.Partition{Sides: [][]string{{"primary"}, {"etcd1"}}}, 6},
+		{fault.Partition{Sides: [][]string{{"primary", "writers"}, {"replica1"}}}, 7},
+	}
+	patroni := cluster.Abilities{Kill: true, Stop: true, Pause: true, Processes: true, Switchover: true, Services: true, StoreLinks: true, NodeCuts: true}
+	want := []string{
+		`s.yaml:7: partition naming client groups (writers) is not supported by the patroni backend: it cuts links between nodes and from nodes to etcd members only; client groups on a side need the local backend`,
+	}
+	if got := supported("patroni", patroni, faults); !slices.Equal(got, want) {
+		t.Errorf("with NodeCuts:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	patroni.NodeCuts = false
+	got := supported("patroni", patroni, faults)
+	if len(got) != 4 || !strings.HasPrefix(got[0], `s.yaml:3: fault kind "isolate" is not supported by the patroni backend`) ||
+		!strings.Contains(got[0], "cgroup v2") ||
+		!strings.HasPrefix(got[1], "s.yaml:4: partition cuts the link primary -> replica1 between nodes, which the patroni backend cannot cut on this machine") ||
+		!strings.HasPrefix(got[2], "s.yaml:5: partition cuts the link primary -> replica1") ||
+		!strings.HasPrefix(got[3], "s.yaml:7: partition naming client groups (writers) is not supported by the patroni backend: it cuts links from nodes to etcd members only") {
+		t.Errorf("without NodeCuts:\n%s", strings.Join(got, "\n"))
+	}
+}

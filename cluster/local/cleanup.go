@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pgbench-ha/pgbench-ha/internal/freezer"
+	"github.com/pgbench-ha/pgbench-ha/internal/netcut"
 )
 
 // A harness killed outright (SIGKILL, a crash) leaves its backend's temp
@@ -88,10 +89,11 @@ type CleanupOptions struct {
 
 // Leftover is a kept cluster's server, a process whose command line
 // names a dead run's temp dir, a shared memory segment, a
-// backend's temp dir (data directories and logs not kept elsewhere) or
-// its freezer cgroup that a run left behind.
+// backend's temp dir (data directories and logs not kept elsewhere), its
+// freezer or cgroup v2 cgroups, or its iptables rules that a run left
+// behind.
 type Leftover struct {
-	Kind string // "server", "process", "segment", "directory" or "cgroup"
+	Kind string // "server", "process", "segment", "directory", "cgroup" or "rules"
 	Name string // the segment's id and key and its data dir, or the dir
 	PID  int    // the run's harness process
 	// Alive says the harness still runs: its temp dir is kept.
@@ -104,7 +106,8 @@ type Leftover struct {
 // freezer cgroups (killing the processes left in them, frozen), the
 // processes left running whose command line names one of their temp dirs
 // (a Patroni backend's orphaned servers), the shared memory segments of
-// their servers, then their temp dirs. Only the
+// their servers, then their temp dirs, and last the cgroup v2
+// directories and iptables rules of their node cuts (netcut). Only the
 // temp dirs with a harness marker are looked at, and only a segment named
 // in one of their postmaster.pid files, with the same key, made by that
 // postmaster and attached by no process, is removed: never another
@@ -201,6 +204,47 @@ func Cleanup(opts CleanupOptions) ([]Leftover, error) {
 			}
 		}
 		found = append(found, dir)
+	}
+	// Last, once their processes are gone: the cgroup v2 directories and
+	// iptables rules of the Patroni backend's node cuts (netcut).
+	cuts, err := cleanupCuts(netcut.Leftovers, netcut.Remove, opts.DryRun)
+	found = append(found, cuts...)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	return found, errors.Join(errs...)
+}
+
+// cleanupCuts removes the rules and cgroup v2 directories that runs
+// whose harness is gone left (list finds them, remove removes one); a
+// live run's are listed and kept.
+func cleanupCuts(list func() ([]netcut.Leftover, error), remove func(netcut.Leftover) error, dryRun bool) ([]Leftover, error) {
+	left, err := list()
+	var errs []error
+	if err != nil {
+		errs = append(errs, err)
+	}
+	// Rules first: they hold the cgroups they match on.
+	sort.SliceStable(left, func(i, j int) bool { return left[i].Kind == "rules" && left[j].Kind != "rules" })
+	var found []Leftover
+	for _, l := range left {
+		h, ok := runHarness(l.Run)
+		if !ok {
+			continue // not a run's
+		}
+		f := Leftover{Kind: l.Kind, Name: l.Name, PID: h.pid}
+		switch {
+		case h.running():
+			f.Alive = true
+		case dryRun:
+		default:
+			if f.Err = remove(l); f.Err == nil {
+				f.Removed = true
+			} else {
+				errs = append(errs, f.Err)
+			}
+		}
+		found = append(found, f)
 	}
 	return found, errors.Join(errs...)
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/pgbench-ha/pgbench-ha/cluster"
 
 	"github.com/pgbench-ha/pgbench-ha/internal/freezer"
+	"github.com/pgbench-ha/pgbench-ha/internal/netcut"
 )
 
 // TestMain runs this test binary as a helper harness when
@@ -180,7 +181,7 @@ func TestCleanupAfterHarnessKilled(t *testing.T) {
 		case l.Name == root && !l.Alive:
 			dirs = append(dirs, l.Name)
 		case l.Name == live.root && l.Alive:
-		case l.Kind == "cgroup":
+		case l.Kind == "cgroup", l.Kind == "rules": // other runs' too
 		default:
 			t.Errorf("unexpected %+v", l)
 		}
@@ -203,7 +204,7 @@ func TestCleanupAfterHarnessKilled(t *testing.T) {
 	}
 	removed := 0
 	for _, l := range found {
-		if l.Removed && (l.Kind != "cgroup" || l.PID == harnessPid0) {
+		if l.Removed && (l.Kind != "cgroup" && l.Kind != "rules" || l.PID == harnessPid0) {
 			removed++
 		}
 	}
@@ -353,5 +354,43 @@ func TestKillLeftProcesses(t *testing.T) {
 	}
 	if alive(left.Process.Pid) || !alive(other.Process.Pid) {
 		t.Errorf("left alive %v (want false), other alive %v (want true)", alive(left.Process.Pid), alive(other.Process.Pid))
+	}
+}
+
+// TestCleanupCuts: a dead run's node-cut rules and cgroup v2 directory
+// are removed, rules first; a live run's are kept; a dry run and what is
+// no run's are left alone.
+func TestCleanupCuts(t *testing.T) {
+	t.Parallel()
+	me, ok := readStat(os.Getpid())
+	if !ok {
+		t.Fatal("read /proc/self/stat")
+	}
+	dead := fmt.Sprintf("%d-%d-1234", os.Getpid(), me.start+1)
+	live := fmt.Sprintf("%d-%d-5678", os.Getpid(), me.start)
+	left := []netcut.Leftover{
+		{Kind: "cgroup", Name: "/cg/pgbench-ha/" + dead, Run: dead},
+		{Kind: "rules", Name: "iptables chains PGBHA-1", Run: dead},
+		{Kind: "rules", Name: "iptables chains PGBHA-2", Run: live},
+		{Kind: "cgroup", Name: "/cg/pgbench-ha/junk", Run: "junk"},
+	}
+	list := func() ([]netcut.Leftover, error) { return slices.Clone(left), nil }
+	var removed []string
+	remove := func(l netcut.Leftover) error { removed = append(removed, l.Name); return nil }
+	found, err := cleanupCuts(list, remove, true)
+	if err != nil || len(removed) > 0 || len(found) != 3 {
+		t.Fatalf("dry run: found %+v, removed %q, %v", found, removed, err)
+	}
+	found, err = cleanupCuts(list, remove, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"iptables chains PGBHA-1", "/cg/pgbench-ha/" + dead}; !slices.Equal(removed, want) {
+		t.Errorf("removed %q, want %q", removed, want)
+	}
+	for _, l := range found {
+		if l.PID != os.Getpid() || l.Alive != (l.Name == "iptables chains PGBHA-2") || l.Removed == l.Alive {
+			t.Errorf("found %+v", l)
+		}
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/pgbench-ha/pgbench-ha/cluster/linknet"
 	"github.com/pgbench-ha/pgbench-ha/cluster/local"
 	"github.com/pgbench-ha/pgbench-ha/internal/freezer"
+	"github.com/pgbench-ha/pgbench-ha/internal/netcut"
 	"github.com/pgbench-ha/pgbench-ha/internal/pgquote"
 )
 
@@ -68,18 +69,25 @@ type Cluster struct {
 	// Patroni reaches etcd through its own proxies) when the cluster was
 	// built with spec.Network; nil otherwise.
 	net *linknet.Network
+	// cuts cuts the links between nodes (each node's processes in a
+	// cgroup v2 directory of its own, iptables rules on them) when the
+	// cluster was built with spec.Network on a backend that can; nil
+	// otherwise.
+	cuts *netcut.Net
 
 	mu   sync.Mutex
 	down bool
 }
 
 var (
-	_ cluster.Cluster   = (*Cluster)(nil)
-	_ cluster.Killer    = (*Cluster)(nil)
-	_ cluster.Stopper   = (*Cluster)(nil)
-	_ cluster.Pauser    = (*Cluster)(nil)
-	_ cluster.Lander    = (*Cluster)(nil)
-	_ cluster.Networker = (*Cluster)(nil)
+	_ cluster.Cluster         = (*Cluster)(nil)
+	_ cluster.Killer          = (*Cluster)(nil)
+	_ cluster.Stopper         = (*Cluster)(nil)
+	_ cluster.Pauser          = (*Cluster)(nil)
+	_ cluster.Lander          = (*Cluster)(nil)
+	_ cluster.Networker       = (*Cluster)(nil)
+	_ cluster.NodePartitioner = (*Cluster)(nil)
+	_ cluster.CutAller        = (*Cluster)(nil)
 )
 
 // harnessParams are the PostgreSQL parameters of every node, under the
@@ -156,6 +164,17 @@ func (b *Backend) Up(ctx context.Context, spec cluster.Spec) (cl cluster.Cluster
 		}
 		c.nodes = append(c.nodes, n)
 	}
+	if spec.Network && b.cuts != nil {
+		// Before any node starts: its processes are born in their cgroup
+		// and every connection is marked with the node that opened it.
+		var nodes []netcut.Node
+		for _, n := range c.nodes {
+			nodes = append(nodes, netcut.Node{Name: n.name, Ports: []int{n.pgPort, n.restPort}})
+		}
+		if c.cuts, err = b.cuts.Net(c.scope, nodes); err != nil {
+			return nil, err
+		}
+	}
 
 	pp, err := c.startPatroni(c.nodes[0])
 	if err != nil {
@@ -201,7 +220,8 @@ func (b *Backend) Up(ctx context.Context, spec cluster.Spec) (cl cluster.Cluster
 // startNetwork starts a proxy for the link from each node to each etcd
 // member: a partition can then cut one node's Patroni off etcd while the
 // others, and the clients, still reach it. The links between nodes are
-// not proxied: Patroni hands every replica the leader's one address.
+// not proxied (Patroni hands every replica the leader's one address):
+// Cut cuts them with iptables (netcut).
 func (c *Cluster) startNetwork(nodes []string) error {
 	var links []linknet.Link
 	for _, n := range nodes {
@@ -293,7 +313,7 @@ func (c *Cluster) spawnEtcd(m *member) error {
 	if m.etcd.running() {
 		return nil
 	}
-	p, err := c.b.spawn(c.b.opts.EtcdPath, m.args, m.logFile, m.cg)
+	p, err := c.b.spawn(c.b.opts.EtcdPath, m.args, m.logFile, m.cg, "")
 	if err != nil {
 		return err
 	}
@@ -456,7 +476,11 @@ func (c *Cluster) startPatroni(n *node) (*proc, error) {
 		}
 		n.logFile = f
 	}
-	p, err := c.b.spawn(c.b.opts.PatroniPath, []string{n.config}, n.logFile, n.cg)
+	var cg2 string
+	if c.cuts != nil {
+		cg2 = c.cuts.Dir(n.name)
+	}
+	p, err := c.b.spawn(c.b.opts.PatroniPath, []string{n.config}, n.logFile, n.cg, cg2)
 	if err != nil {
 		return nil, err
 	}

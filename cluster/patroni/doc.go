@@ -22,10 +22,18 @@
 // freezer is required: Patroni double-forks its postmaster into a session
 // of its own, so no process group or tree holds a node, only its cgroup.
 //
+// Built with spec.Network, a cluster proxies each node's links to the etcd
+// members (AddToxic), and, where the machine has iptables and a cgroup v2
+// hierarchy (Abilities().NodeCuts; NodeCutsErr says why not), cuts the
+// links between nodes (Cut, Heal: NodePartitioner): each node's processes
+// are also born in a cgroup v2 directory of their own, and iptables drops
+// what one node's processes send to another's ports or on connections the
+// other opened (package internal/netcut).
+//
 // The backend's temp dir follows the local backend's convention
 // ($TMPDIR/pgbench-ha-*, with its harness marker, cgroups named by
 // freezer.RunName), so `pgbench-ha cleanup` (local.Cleanup) removes what
 // a harness killed outright left: it kills the processes whose command
-// line names the dead run's dir, removes their shared memory, cgroups and
-// the dir.
+// line names the dead run's dir, removes their shared memory, cgroups
+// (freezer and v2), iptables rules and the dir.
 package patroni

@@ -238,6 +238,10 @@ func (c *Cluster) Down(ctx context.Context) error {
 		c.net.Stop()
 	}
 	var errs []error
+	// So too a node behind a cut; the marks go with the cuts.
+	if err := c.removeCuts(); err != nil {
+		errs = append(errs, err)
+	}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, n := range c.nodes {
@@ -280,6 +284,9 @@ func (c *Cluster) Down(ctx context.Context) error {
 		if err := n.cg.Remove(); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if err := c.removeCutCgroups(); err != nil {
+		errs = append(errs, err)
 	}
 	// The logs stay when they are in spec.LogDir; else they were in the
 	// cluster dir and go with it.

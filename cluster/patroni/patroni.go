@@ -13,6 +13,7 @@ import (
 	"github.com/pgbench-ha/pgbench-ha/cluster"
 	"github.com/pgbench-ha/pgbench-ha/cluster/local"
 	"github.com/pgbench-ha/pgbench-ha/internal/freezer"
+	"github.com/pgbench-ha/pgbench-ha/internal/netcut"
 )
 
 // ErrMissing means a binary the backend needs (patroni, etcd, the
@@ -75,6 +76,11 @@ type Backend struct {
 	uid     int
 	gid     int
 	freezer string // the run's cgroup
+	// cuts is the run's cgroup v2 directory, where the nodes' cgroups
+	// whose links Cut cuts go; nil when this machine cannot cut links
+	// between nodes (cutsErr says why).
+	cuts    *netcut.Run
+	cutsErr error
 }
 
 // withDefaults fills in Patroni's defaults.
@@ -204,6 +210,8 @@ func New(opts Options) (*Backend, error) {
 		os.RemoveAll(root)
 		return nil, fmt.Errorf("%w (run as root where %s is writable): %v", ErrNoFreezer, freezer.Mount, err)
 	}
+	// Links between nodes: iptables on cgroup v2, if the machine has both.
+	b.cuts, b.cutsErr = netcut.Open(filepath.Base(b.freezer))
 	// Patroni double-forks its postmaster: orphans come to the harness,
 	// which reaps them.
 	local.AdoptOrphans()
@@ -226,8 +234,12 @@ func (b *Backend) Close() error {
 		return nil
 	}
 	var ferr error
+	if b.cuts != nil {
+		ferr = b.cuts.Close()
+		b.cuts = nil
+	}
 	if b.freezer != "" {
-		ferr = freezer.Close(b.freezer)
+		ferr = errors.Join(ferr, freezer.Close(b.freezer))
 		b.freezer = ""
 	}
 	err := os.RemoveAll(b.root)
@@ -242,9 +254,15 @@ var (
 
 // Abilities: Patroni clusters kill, stop and pause nodes (and etcd
 // members); of the links, those from the nodes to the etcd members go
-// through proxies (StoreLinks).
+// through proxies (StoreLinks), and those between nodes are cut with
+// iptables (NodeCuts) where the machine can (NodeCutsErr).
 func (b *Backend) Abilities() cluster.Abilities {
 	// Services: the etcd members (haproxy and pgbouncer are the client
 	// path's, see runner).
-	return cluster.Abilities{Kill: true, Stop: true, Pause: true, Processes: true, Switchover: true, Services: true, StoreLinks: true}
+	return cluster.Abilities{Kill: true, Stop: true, Pause: true, Processes: true, Switchover: true, Services: true,
+		StoreLinks: true, NodeCuts: b.cuts != nil}
 }
+
+// NodeCutsErr says why links between nodes cannot be cut here (no
+// iptables, no cgroup v2 hierarchy, no cgroup match), nil when they can.
+func (b *Backend) NodeCutsErr() error { return b.cutsErr }

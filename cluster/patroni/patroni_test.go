@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -586,5 +587,73 @@ func TestParseHistory(t *testing.T) {
 	}
 	if _, err := parseHistory([]byte(`[[1]]`)); err == nil {
 		t.Error("a short line was accepted")
+	}
+}
+
+// TestNodeCuts cuts replica1 off the primary both ways (iptables on the
+// nodes' cgroup v2 directories): replica1 stops receiving WAL while
+// replica2 goes on; healed, it catches up. Down leaves no chain, rule or
+// cgroup.
+func TestNodeCuts(t *testing.T) {
+	b := newBackend(t, fast)
+	if err := b.NodeCutsErr(); err != nil {
+		testgate.Missing(t, testgate.RequirePatroni, err)
+	}
+	if a := b.Abilities(); !a.NodeCuts || !a.StoreLinks {
+		t.Fatalf("Abilities() = %+v, want NodeCuts and StoreLinks", a)
+	}
+	c := up(t, b, cluster.Spec{ID: "nc", Network: true,
+		Replicas: []cluster.ReplicaSpec{{Name: "replica1"}, {Name: "replica2"}}})
+	ctx := context.Background()
+	if err := exec1(c, "primary", cluster.App, "CREATE TABLE t (id int); INSERT INTO t VALUES (1)"); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []string{"replica1", "replica2"} {
+		waitFor(t, r+" has row 1", 10*time.Second, func() bool { return has(c, r, 1) })
+	}
+	for _, cut := range [][2]string{{"primary", "replica1"}, {"replica1", "primary"}} {
+		if err := c.Cut(ctx, cut[0], cut[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := exec1(c, "primary", cluster.App, "INSERT INTO t VALUES (2)"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "replica2 has row 2", 10*time.Second, func() bool { return has(c, "replica2", 2) })
+	for deadline := time.Now().Add(4 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if has(c, "replica1", 2) {
+			t.Fatal("replica1, cut off the primary, has row 2")
+		}
+	}
+	if l := leaderKey(c); l != "primary" {
+		t.Errorf("leader %q during a short cut between replica1 and the primary", l)
+	}
+	if err := c.Heal(ctx); err != nil {
+		t.Fatal(err)
+	}
+	d := waitFor(t, "replica1 to catch up after the heal", 60*time.Second, func() bool { return has(c, "replica1", 2) })
+	t.Logf("replica1 caught up %s after the heal", d.Round(time.Millisecond))
+
+	chains := c.cuts.Chains()
+	var dirs []string
+	for _, n := range c.Nodes() {
+		dirs = append(dirs, c.cuts.Dir(n.Name))
+	}
+	if err := c.Down(ctx); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("iptables", "-w", "-S").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ch := range chains {
+		if strings.Contains(string(out), ch) {
+			t.Errorf("chain %s left after Down:\n%s", ch, out)
+		}
+	}
+	for _, d := range dirs {
+		if _, err := os.Stat(d); !os.IsNotExist(err) {
+			t.Errorf("cgroup %s left after Down: %v", d, err)
+		}
 	}
 }

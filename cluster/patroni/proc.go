@@ -26,8 +26,12 @@ type proc struct {
 // spawn starts name with args as the server user, in a new process group
 // and in the cgroup cg, stdout and stderr to out. The harness dying takes
 // it along (Pdeathsig); a PostgreSQL Patroni started survives it and is
-// left to cleanup.
-func (b *Backend) spawn(name string, args []string, out io.Writer, cg *freezer.Cgroup) (*proc, error) {
+// left to cleanup. With cg2, a cgroup v2 directory (a node's, whose links
+// netcut cuts), the process is also born in that: clone3 with
+// CLONE_INTO_CGROUP, from the thread that cg.Start placed in the freezer
+// cgroup, so that it is in both from its first instruction and so is
+// everything it forks.
+func (b *Backend) spawn(name string, args []string, out io.Writer, cg *freezer.Cgroup, cg2 string) (*proc, error) {
 	cmd := exec.Command(name, args...)
 	cmd.Stdout = out
 	cmd.Stderr = out
@@ -36,6 +40,15 @@ func (b *Backend) spawn(name string, args []string, out io.Writer, cg *freezer.C
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if b.cred != nil {
 		cmd.SysProcAttr.Credential = b.cred
+	}
+	if cg2 != "" {
+		dir, err := os.Open(cg2)
+		if err != nil {
+			return nil, fmt.Errorf("start %s: cgroup: %w", name, err)
+		}
+		defer dir.Close()
+		cmd.SysProcAttr.UseCgroupFD = true
+		cmd.SysProcAttr.CgroupFD = int(dir.Fd())
 	}
 	if err := cg.Start(cmd); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)

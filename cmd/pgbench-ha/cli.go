@@ -275,6 +275,15 @@ func supported(b, patroniBackend cluster.Backend, plans []scenario.Plan) error {
 	if len(lines) == 0 {
 		return nil
 	}
+	// Why the Patroni backend cannot cut links between nodes here.
+	if nc, ok := patroniBackend.(interface{ NodeCutsErr() error }); ok && nc.NodeCutsErr() != nil {
+		for _, l := range lines {
+			if strings.Contains(l, "isolate") || strings.Contains(l, "between nodes") {
+				lines = append(lines, "links between Patroni nodes cannot be cut here: "+nc.NodeCutsErr().Error())
+				break
+			}
+		}
+	}
 	return errors.New(strings.Join(lines, "\n"))
 }
 
