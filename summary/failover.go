@@ -182,7 +182,9 @@ func failover(in Input, entries []workload.Entry, fired []result.Fault, events [
 	// What the settings predict for a fault on the old primary.
 	if in.Model.Mode != "" && slices.Contains(fault.Targets, in.OldPrimary) {
 		process := fault.Process
-		if fault.Kind == "partition" && cutsOffStore(fault.Targets, in.OldPrimary, in.Model.StoreMembers) {
+		switch {
+		case fault.Kind == "partition" && cutsOffStore(fault.Targets, in.OldPrimary, in.Model.StoreMembers),
+			fault.Kind == "isolate" && in.Model.StoreMembers > 0 && len(fault.Targets) > 0 && fault.Targets[0] == in.OldPrimary:
 			process = ProcStore
 		}
 		if p := Predict(in.Model, fault.Kind, process); p != nil {

@@ -99,10 +99,15 @@ func Predict(m Model, kind, process string) *result.Prediction {
 		add("Patroni notices", 0, m.LoopWait, "0 .. loop_wait: its next HA loop")
 		add("restart in place", crashRecoveryLow, min(crashRecoveryHigh, m.PrimaryStartTimeout),
 			"crash recovery, failing over after primary_start_timeout")
-	case m.Mode == "patroni" && kind == "partition" && process == ProcStore && !m.FailsafeMode:
+	case m.Mode == "patroni" && process == ProcStore && (kind == "isolate" || kind == "partition" && !m.FailsafeMode):
 		// The outage opens when the cut-off leader demotes itself, and
 		// closes when a replica has taken its expired key and promoted.
+		// Isolated, it cannot reach the members' /failsafe either:
+		// failsafe_mode changes nothing.
 		p.Model = "patroni: leader cut off etcd, failsafe_mode off"
+		if kind == "isolate" {
+			p.Model = "patroni: leader isolated (cut off etcd and its replicas)"
+		}
 		add("the cut-off leader goes on until it demotes itself", -(m.RetryTimeout + m.LoopWait), -m.RetryTimeout,
 			"minus retry_timeout .. retry_timeout + loop_wait: its next HA loop fails to renew the key, after retrying for retry_timeout")
 		add("leader key expiry", m.TTL-m.LoopWait, m.TTL+etcdLeaseCheck,

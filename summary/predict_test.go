@@ -34,6 +34,8 @@ func TestPredict(t *testing.T) {
 		{"a partition: no model", patroni, "partition", "", 0, 0, ""},
 		{"patroni, leader cut off etcd, through HAProxy", Model{Mode: "patroni", TTL: 20 * s, LoopWait: 5 * s, RetryTimeout: 5 * s, Path: "haproxy", Inter: s, Rise: 2}, "partition", ProcStore,
 			-10_000 + 15_000 + 0 + 30 + 1_000, -5_000 + 20_500 + 5_000 + 3_000 + 2_000, "patroni: leader cut off etcd, failsafe_mode off"},
+		{"patroni, leader isolated, failsafe_mode on: the same model", Model{Mode: "patroni", TTL: 20 * s, LoopWait: 5 * s, RetryTimeout: 5 * s, FailsafeMode: true, Path: "direct"}, "isolate", ProcStore,
+			-10_000 + 15_000 + 0 + 30, -5_000 + 20_500 + 5_000 + 3_000, "patroni: leader isolated (cut off etcd and its replicas)"},
 		{"patroni, leader cut off etcd under failsafe_mode: no model", Model{Mode: "patroni", TTL: 20 * s, LoopWait: 5 * s, RetryTimeout: 5 * s, FailsafeMode: true}, "partition", ProcStore, 0, 0, ""},
 	}
 	for _, tc := range tests {
