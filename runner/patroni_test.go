@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -226,16 +228,7 @@ probes: {audit_timeout: 10s}
 // writes the old leader acknowledged after the cut were never replicated:
 // they are counted, not asserted away. Nothing is left: processes, rules.
 func TestPatroniIsolate(t *testing.T) {
-	b := patroniBackend(t)
-	pb, err := patroni.New(patroni.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cutsErr := pb.NodeCutsErr()
-	pb.Close()
-	if cutsErr != nil {
-		testgate.Missing(t, testgate.RequirePatroni, cutsErr)
-	}
+	b := patroniCutsBackend(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	s := loadScenario(t, `name: patroni-isolate
@@ -291,4 +284,113 @@ probes: {audit_timeout: 10s}
 	if mine := fmt.Sprintf("pgbench-ha-%d-", os.Getpid()); bytes.Contains(out, []byte(mine)) {
 		t.Errorf("iptables rules left:\n%s", out)
 	}
+}
+
+// patroniCutsBackend is patroniBackend where the Patroni backend can also
+// cut links between nodes (iptables on cgroup v2).
+func patroniCutsBackend(t *testing.T) *local.Backend {
+	t.Helper()
+	b := patroniBackend(t)
+	pb, err := patroni.New(patroni.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cutsErr := pb.NodeCutsErr()
+	pb.Close()
+	if cutsErr != nil {
+		testgate.Missing(t, testgate.RequirePatroni, cutsErr)
+	}
+	return b
+}
+
+// TestPatroniInterrupted cancels a Patroni run behind HAProxy in the
+// middle of an isolate of the leader (iptables cuts and etcd link
+// blackholes in place), as Ctrl-C does: the run says it was interrupted,
+// and no process, iptables rule or cgroup v2 directory of it is left.
+func TestPatroniInterrupted(t *testing.T) {
+	b := patroniCutsBackend(t)
+	cgroupsBefore := cutCgroups()
+	s := loadScenario(t, `name: patroni-interrupted
+seed: 14
+duration: 60s
+topology:
+  replicas: [{name: replica1}, {name: replica2}]
+workload: {writers: 4, rate: 200}
+faults:
+  - {at: 2s, for: 40s, kind: isolate, node: primary}
+failover: {mode: patroni, ttl: 20, loop_wait: 2, retry_timeout: 5}
+client: {path: haproxy}
+`)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out := t.TempDir()
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := runner.Run(ctx, runner.Options{Scenario: s, Backend: b, OutDir: out, Grace: time.Second})
+		done <- err
+	}()
+	// Into the isolate: the workload's start is in the run's events
+	// only at the end, so wait for the fault's rules instead.
+	deadline := time.Now().Add(3 * time.Minute)
+	for !cutInPlace(iptablesRules(t)) {
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("no cut in place after 3 min; run: %v", <-done)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(time.Second)
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, runner.ErrInterrupted) {
+			t.Errorf("Run = %v, want ErrInterrupted", err)
+		}
+	case <-time.After(90 * time.Second):
+		t.Fatal("the run did not stop within 90 s of the interrupt")
+	}
+	if left := ourProcesses(t); len(left) > 0 {
+		t.Errorf("left running: %v", left)
+	}
+	if rules := iptablesRules(t); strings.Contains(rules, "PGBHA") || strings.Contains(rules, "pgbench-ha") {
+		t.Errorf("iptables rules left:\n%s", rules)
+	}
+	for _, d := range cutCgroups() {
+		if !slices.Contains(cgroupsBefore, d) {
+			t.Errorf("cgroup v2 directory left: %s", d)
+		}
+	}
+}
+
+// iptablesRules is the filter table's rules (iptables -S).
+func iptablesRules(t *testing.T) string {
+	t.Helper()
+	out, err := exec.Command("iptables", "-w", "-S").CombinedOutput()
+	if err != nil {
+		t.Fatalf("iptables -S: %v: %s", err, out)
+	}
+	return string(out)
+}
+
+// cutCgroups lists the cgroup v2 directories the node cuts use.
+func cutCgroups() []string {
+	var out []string
+	_ = filepath.WalkDir("/sys/fs/cgroup/unified/pgbench-ha", func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			out = append(out, p)
+		}
+		return nil
+	})
+	return out
+}
+
+// cutInPlace reports whether a node cut's rule is in rules: a DROP in
+// one of the harness's chains (docker's own chains drop too).
+func cutInPlace(rules string) bool {
+	for _, l := range strings.Split(rules, "\n") {
+		if strings.HasPrefix(l, "-A PGBHA") && strings.Contains(l, "-j DROP") {
+			return true
+		}
+	}
+	return false
 }

@@ -194,7 +194,7 @@ func TestFailover(t *testing.T) {
 	if s := c.Settings(); s.TTL != 20 || s.LoopWait != 2 || s.RetryTimeout != 5 || s.MaximumLagOnFailover != 1048576 || s.PrimaryStartTimeout != 300 || s.EtcdMembers != 1 {
 		t.Errorf("Settings() = %+v", s)
 	}
-	if a := b.Abilities(); !a.Kill || !a.Stop || !a.Pause || a.Links || a.NodeCuts {
+	if a := b.Abilities(); !a.Kill || !a.Stop || !a.Pause || a.Links || a.NodeCuts != (b.NodeCutsErr() == nil) {
 		t.Errorf("Abilities() = %+v", a)
 	}
 	if got := c.PrimaryConnInfo("replica1", "primary"); got != "" {
