@@ -167,27 +167,7 @@ func TestPatroniPartition(t *testing.T) {
 	b := patroniBackend(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	s := loadScenario(t, `name: patroni-cut
-seed: 12
-duration: 32s
-topology:
-  replicas: [{name: replica1}, {name: replica2}]
-workload: {writers: 4, rate: 200}
-faults:
-  - {at: 2s, for: 26s, kind: partition, sides: [[primary], [etcd1]]}
-failover: {mode: patroni, ttl: 20, loop_wait: 2, retry_timeout: 5}
-client: {path: haproxy, haproxy: {inter: 500ms, fall: 2, rise: 2}}
-probes: {audit_timeout: 10s}
-`)
-	res, _, err := runner.Run(ctx, runner.Options{Scenario: s, Backend: b, OutDir: t.TempDir(), Grace: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	v := res.Variants[0]
-	f, a := v.Summary.Failover, v.Summary.Audit
-	if v.Status != result.StatusComplete || f == nil || a == nil {
-		t.Fatalf("%s (%s), failover %v, audit %v", v.Status, v.Error, f != nil, a != nil)
-	}
+	v, f, a := runCut(ctx, t, b, "patroni-cut", "{kind: partition, sides: [[primary], [etcd1]]}")
 	if f.NewPrimary == "" || f.NewPrimary == "primary" || f.DemotedMs == nil || f.OutageFromMs == nil || f.WriteUnavailableMs == nil {
 		t.Fatalf("new primary %q, demoted %v, outage from %v (%v ms)", f.NewPrimary, f.DemotedMs, f.OutageFromMs, f.WriteUnavailableMs)
 	}
@@ -231,27 +211,7 @@ func TestPatroniIsolate(t *testing.T) {
 	b := patroniCutsBackend(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	s := loadScenario(t, `name: patroni-isolate
-seed: 13
-duration: 32s
-topology:
-  replicas: [{name: replica1}, {name: replica2}]
-workload: {writers: 4, rate: 200}
-faults:
-  - {at: 2s, for: 26s, kind: isolate, node: primary}
-failover: {mode: patroni, ttl: 20, loop_wait: 2, retry_timeout: 5}
-client: {path: haproxy, haproxy: {inter: 500ms, fall: 2, rise: 2}}
-probes: {audit_timeout: 10s}
-`)
-	res, _, err := runner.Run(ctx, runner.Options{Scenario: s, Backend: b, OutDir: t.TempDir(), Grace: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	v := res.Variants[0]
-	f, a := v.Summary.Failover, v.Summary.Audit
-	if v.Status != result.StatusComplete || f == nil || a == nil {
-		t.Fatalf("%s (%s), failover %v, audit %v", v.Status, v.Error, f != nil, a != nil)
-	}
+	v, f, a := runCut(ctx, t, b, "patroni-isolate", "{kind: isolate, node: primary}")
 	if f.NewPrimary == "" || f.NewPrimary == "primary" || f.FirstWriteNode != f.NewPrimary || f.WriteUnavailableMs == nil {
 		t.Fatalf("new primary %q, first write on %q, outage %v", f.NewPrimary, f.FirstWriteNode, f.WriteUnavailableMs)
 	}
@@ -393,4 +353,33 @@ func cutInPlace(rules string) bool {
 		}
 	}
 	return false
+}
+
+// runCut runs 32 s of writes behind HAProxy on a Patroni cluster (ttl 20,
+// loop_wait 2, retry_timeout 5) with fault from 2 s to 28 s, and returns
+// the complete variant, its failover and its audit.
+func runCut(ctx context.Context, t *testing.T, b *local.Backend, name, fault string) (result.Variant, *result.Failover, *result.Audit) {
+	t.Helper()
+	s := loadScenario(t, `name: `+name+`
+seed: 12
+duration: 32s
+topology:
+  replicas: [{name: replica1}, {name: replica2}]
+workload: {writers: 4, rate: 200}
+faults:
+  - {at: 2s, for: 26s, `+strings.TrimPrefix(fault, "{")+`
+failover: {mode: patroni, ttl: 20, loop_wait: 2, retry_timeout: 5}
+client: {path: haproxy, haproxy: {inter: 500ms, fall: 2, rise: 2}}
+probes: {audit_timeout: 10s}
+`)
+	res, _, err := runner.Run(ctx, runner.Options{Scenario: s, Backend: b, OutDir: t.TempDir(), Grace: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := res.Variants[0]
+	f, a := v.Summary.Failover, v.Summary.Audit
+	if v.Status != result.StatusComplete || f == nil || a == nil {
+		t.Fatalf("%s (%s), failover %v, audit %v", v.Status, v.Error, f != nil, a != nil)
+	}
+	return v, f, a
 }

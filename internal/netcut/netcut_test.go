@@ -2,6 +2,7 @@ package netcut
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -300,5 +301,18 @@ func TestLeftovers(t *testing.T) {
 	}
 	if _, err := os.Stat(r.Dir()); !os.IsNotExist(err) {
 		t.Errorf("%s left after Remove: %v", r.Dir(), err)
+	}
+}
+
+func TestDenied(t *testing.T) {
+	t.Parallel()
+	for msg, want := range map[string]bool{
+		"iptables -S: exit status 4: iptables v1.8.9 (nf_tables): Could not fetch rule set generation id: Permission denied (you must be root)": true,
+		"iptables -S: exit status 4: iptables v1.4 : you must be root":                                                                          true,
+		"iptables -S: exit status 1: iptables: No chain/target/match by that name.":                                                             false,
+	} {
+		if got := denied(errors.New(msg)); got != want {
+			t.Errorf("denied(%q) = %v, want %v", msg, got, want)
+		}
 	}
 }
