@@ -523,18 +523,8 @@ func (ctl *Controller) watchOld(ctx context.Context, old string) {
 
 // writable reports whether node answers as a primary out of recovery.
 func (ctl *Controller) writable(ctx context.Context, cs *cluster.Conns, node string) bool {
-	conn, err := cs.Get(ctx, node)
-	if err != nil {
-		return false
-	}
-	qctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
-	defer cancel()
-	var inRecovery bool
-	if err := conn.QueryRow(qctx, "SELECT pg_is_in_recovery()").Scan(&inRecovery); err != nil {
-		cs.Drop(node)
-		return false
-	}
-	return !inRecovery
+	ok, inRecovery := ctl.answers(ctx, cs, node, 500*time.Millisecond)
+	return ok && !inRecovery
 }
 
 // repoint makes replica stream from upstream by reloading its

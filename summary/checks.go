@@ -183,7 +183,7 @@ func outageCheck(v *result.Variant, entries []workload.Entry, at []time.Duration
 	if f.OutageFromMs != nil {
 		split = max(split, *f.OutageFromMs)
 	}
-	landed := time.Duration(math.Round(split*1000)) * time.Microsecond
+	landed := durOf(split)
 	var from, to time.Duration
 	haveFrom, haveTo := false, false
 	var reachFrom, reachTo time.Duration // insert minus send of each

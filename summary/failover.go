@@ -1,6 +1,7 @@
 package summary
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -140,31 +141,24 @@ func failover(in Input, entries []workload.Entry, fired []result.Fault, events [
 	// opens it at the landing; one the old primary outlives for a while
 	// (cut off its manager's store, it demotes itself later) opens it at
 	// its last acknowledgement.
-	newIdx := slices.Index(in.Nodes, f.NewPrimary)
-	end, endNode, ok := time.Duration(0), -1, false
-	if newIdx >= 0 {
-		end, ok = firstAckBy(entries, landedAt(f), newIdx)
-		endNode = newIdx
+	var end time.Duration
+	endNode, ok := -1, false
+	if newIdx := slices.Index(in.Nodes, f.NewPrimary); newIdx >= 0 {
+		end, endNode, ok = firstAck(entries, landedAt(f), newIdx)
 	}
 	if !ok {
-		end, endNode, ok = led.FirstAckAfter(landedAt(f), -1)
+		end, endNode, ok = firstAck(entries, landedAt(f), -1)
 	}
 	if ok {
-		from, to := end, end
+		from, to, toNode := end, end, endNode
 		if f.LastAckBeforeMs != nil {
-			from, to = longestAckGap(entries, time.Duration(math.Round(*f.LastAckBeforeMs*1000))*time.Microsecond, end)
+			from, to, toNode = longestAckGap(entries, durOf(*f.LastAckBeforeMs), end, endNode)
 		}
 		f.FirstWriteMs = ptr(msOf(to))
-		name := ""
-		if to == end {
-			if endNode >= 0 && endNode < len(in.Nodes) {
-				name = in.Nodes[endNode]
-			}
-		} else if n, ok := ackNodeAt(entries, to); ok && n < len(in.Nodes) {
-			name = in.Nodes[n]
+		if toNode >= 0 && toNode < len(in.Nodes) {
+			f.FirstWriteNode = in.Nodes[toNode]
 		}
-		f.FirstWriteNode = name
-		first = &result.Event{Ms: msOf(to), Kind: result.EventFirstWrite, Node: name, Detail: "first acknowledged write after the outage"}
+		first = &result.Event{Ms: msOf(to), Kind: result.EventFirstWrite, Node: f.FirstWriteNode, Detail: "first acknowledged write after the outage"}
 		if f.LastAckBeforeMs != nil {
 			f.OutageFromMs = ptr(msOf(from))
 			f.WriteUnavailableMs = ptr(msOf(to - from))
@@ -254,57 +248,54 @@ func failoverSteps(events []result.Event) []result.FailoverStep {
 	return out
 }
 
-// landedAt is f's landing as a duration, in whole microseconds.
-func landedAt(f *result.Failover) time.Duration {
-	return time.Duration(math.Round(*f.FaultMs*1000)) * time.Microsecond
+// landedAt is f's landing as a duration.
+func landedAt(f *result.Failover) time.Duration { return durOf(*f.FaultMs) }
+
+// durOf is ms (as the figures keep it) as a duration, in whole
+// microseconds.
+func durOf(ms float64) time.Duration {
+	return time.Duration(math.Round(ms*1000)) * time.Microsecond
 }
 
-// firstAckBy is the earliest ack at or after t by node, or false.
-func firstAckBy(entries []workload.Entry, t time.Duration, node int) (time.Duration, bool) {
+// firstAck is the earliest ack at or after t by node (-1: any), with its
+// node, or false.
+func firstAck(entries []workload.Entry, t time.Duration, node int) (time.Duration, int, bool) {
 	var best time.Duration
-	ok := false
+	by, ok := -1, false
 	for _, e := range entries {
-		if e.Outcome == workload.Acked && int(e.Node) == node && e.At >= t && (!ok || e.At < best) {
-			best, ok = e.At, true
+		if e.Outcome == workload.Acked && e.At >= t && (node < 0 || int(e.Node) == node) && (!ok || e.At < best) {
+			best, by, ok = e.At, int(e.Node), true
 		}
 	}
-	return best, ok
-}
-
-// ackNodeAt is the node of an ack at exactly t.
-func ackNodeAt(entries []workload.Entry, t time.Duration) (int, bool) {
-	for _, e := range entries {
-		if e.Outcome == workload.Acked && e.At == t && e.Node >= 0 {
-			return int(e.Node), true
-		}
-	}
-	return 0, false
+	return best, by, ok
 }
 
 // longestAckGap is the longest span between two consecutive acks (any
-// node) from the ack at from to the ack at to: (from, to) itself when no
-// ack falls between them. The first longest wins a tie.
-func longestAckGap(entries []workload.Entry, from, to time.Duration) (time.Duration, time.Duration) {
-	var acks []time.Duration
+// node) from the ack at from to the ack at to (by toNode), with the node
+// of the ack that ends it: (from, to) itself when no ack falls between
+// them. The first longest wins a tie.
+func longestAckGap(entries []workload.Entry, from, to time.Duration, toNode int) (time.Duration, time.Duration, int) {
+	type ack struct {
+		at   time.Duration
+		node int
+	}
+	var acks []ack
 	for _, e := range entries {
 		if e.Outcome == workload.Acked && e.At > from && e.At < to {
-			acks = append(acks, e.At)
+			acks = append(acks, ack{e.At, int(e.Node)})
 		}
 	}
-	slices.Sort(acks)
-	gf, gt := from, to
-	if len(acks) == 0 {
-		return gf, gt
-	}
-	prev := from
-	best := time.Duration(-1)
-	for _, a := range append(acks, to) {
-		if a-prev > best {
-			best, gf, gt = a-prev, prev, a
+	slices.SortFunc(acks, func(a, b ack) int { return cmp.Compare(a.at, b.at) })
+	acks = append(acks, ack{to, toNode})
+	gf, gt, gn := from, to, toNode
+	prev, best := from, time.Duration(-1)
+	for _, a := range acks {
+		if a.at-prev > best {
+			best, gf, gt, gn = a.at-prev, prev, a.at, a.node
 		}
-		prev = a
+		prev = a.at
 	}
-	return gf, gt
+	return gf, gt, gn
 }
 
 // Audited sets what needs the final primary's rows (in.Inserted, read by

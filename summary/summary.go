@@ -1,7 +1,6 @@
 package summary
 
 import (
-	"math"
 	"sort"
 	"time"
 
@@ -96,7 +95,7 @@ func Fill(v *result.Variant, in Input) {
 	sort.SliceStable(events, func(i, j int) bool { return events[i].Ms < events[j].Ms })
 	f, first := failover(in, entries, fired(in.Faults), events)
 	if f != nil {
-		landed := time.Duration(math.Round(*f.FaultMs*1000)) * time.Microsecond
+		landed := durOf(*f.FaultMs)
 		f.UnknownInFlight, f.UnknownSentAfter = UnknownSplit(entries, landed)
 	}
 	sum.Failover = f
