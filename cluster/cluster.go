@@ -257,6 +257,27 @@ type Able interface {
 	Abilities() Abilities
 }
 
+// Promoter is a Cluster that promotes a standby its own way (an external
+// cluster's promote hook: pg_ctl promote, kubectl cnpg promote) rather
+// than by pg_promote() over SQL. Promote returns when the way returned;
+// the node becoming writable is observed apart.
+type Promoter interface {
+	Promote(ctx context.Context, node string) error
+}
+
+// Endpoint is a Cluster whose applications write through an address of
+// its own (a service, a VIP, the user's HAProxy or PgBouncer) rather than
+// to the nodes: the writers connect there.
+type Endpoint interface {
+	// WriteConnString is a libpq keyword/value string reaching the write
+	// endpoint as the App user.
+	WriteConnString() string
+	// ServerAddr is "host:port" as node's server sees itself
+	// (inet_server_addr(), inet_server_port()), so that a write through
+	// the endpoint is credited to the node that took it; "" if unknown.
+	ServerAddr(node string) string
+}
+
 // NodePartitioner is a Cluster that can cut links between nodes (not
 // client groups): data between a and b vanishes, both ways or one way.
 type NodePartitioner interface {

@@ -112,6 +112,10 @@ type Check interface {
 	Clients() []string
 	// Patroni reports whether the scenario's failover.mode is patroni.
 	Patroni() bool
+	// Mode is the scenario's failover.mode (none, promote, patroni,
+	// external); Backend its backend (local, docker, external).
+	Mode() string
+	Backend() string
 	// Services are the names of the services beside the nodes that a
 	// kill, stop or pause may take as its node: etcd1..etcdN under
 	// patroni, haproxy and pgbouncer when the client path has them.

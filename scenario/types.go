@@ -166,6 +166,10 @@ const (
 	FailoverNone    = "none"
 	FailoverPromote = "promote" // the harness promotes a replica
 	FailoverPatroni = "patroni" // Patroni with etcd manages the cluster
+	// FailoverExternal: a manager outside the harness (the external
+	// cluster's own: Patroni, CloudNativePG, an operator's hook) fails
+	// over; the harness observes which node answers as the primary.
+	FailoverExternal = "external"
 )
 
 // Failover says who promotes a replica when the primary fails.

@@ -14,10 +14,13 @@ import (
 const (
 	BackendLocal  = "local"
 	BackendDocker = "docker"
+	// BackendExternal is a cluster the user runs: the harness connects,
+	// observes and writes to its own schema; faults are the user's hooks.
+	BackendExternal = "external"
 )
 
 // Backends lists the backends a scenario may name.
-var Backends = []string{BackendLocal, BackendDocker}
+var Backends = []string{BackendLocal, BackendDocker, BackendExternal}
 
 // Sync methods: how synchronous_standby_names picks the standbys a commit
 // waits for.
@@ -39,7 +42,7 @@ const (
 var Arrivals = []string{ArrivalPoisson, ArrivalUniform}
 
 // FailoverModes lists the valid failover.mode values.
-var FailoverModes = []string{FailoverNone, FailoverPromote, FailoverPatroni}
+var FailoverModes = []string{FailoverNone, FailoverPromote, FailoverPatroni, FailoverExternal}
 
 // ClientPaths lists the valid client.path values.
 var ClientPaths = []string{PathDirect, PathHAProxy, PathPgBouncer}
@@ -358,7 +361,8 @@ func (d *decoder) validateFaults(s *Scenario) {
 		} else if d.set[fp+".for"] && f.For <= 0 {
 			d.problemAt(fp+".for", "must be positive, got %s", f.For)
 		}
-		f.Spec.Validate(faultCheck{d: d, fp: fp, nodes: nodes, patroni: s.Failover.Mode == FailoverPatroni, services: s.Services()})
+		f.Spec.Validate(faultCheck{d: d, fp: fp, nodes: nodes, patroni: s.Failover.Mode == FailoverPatroni, services: s.Services(),
+			mode: s.Failover.Mode, backend: s.Backend})
 	}
 }
 
@@ -392,6 +396,8 @@ type faultCheck struct {
 	nodes    []string
 	patroni  bool
 	services []string
+	mode     string
+	backend  string
 }
 
 func (c faultCheck) path(key string) string {
@@ -412,6 +418,13 @@ func (c faultCheck) Enum(key, value, what string, valid []string) {
 func (c faultCheck) Nodes() []string    { return c.nodes }
 func (c faultCheck) Clients() []string  { return ClientNames }
 func (c faultCheck) Patroni() bool      { return c.patroni }
+func (c faultCheck) Mode() string {
+	if c.mode == "" {
+		return FailoverNone
+	}
+	return c.mode
+}
+func (c faultCheck) Backend() string    { return c.backend }
 func (c faultCheck) Services() []string { return c.services }
 
 func (c faultCheck) Target(key, value string) {
