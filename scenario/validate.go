@@ -415,9 +415,9 @@ func (c faultCheck) Required(key, want string) bool { return c.d.required(c.path
 func (c faultCheck) Enum(key, value, what string, valid []string) {
 	c.d.enum(c.path(key), value, what, valid)
 }
-func (c faultCheck) Nodes() []string    { return c.nodes }
-func (c faultCheck) Clients() []string  { return ClientNames }
-func (c faultCheck) Patroni() bool      { return c.patroni }
+func (c faultCheck) Nodes() []string   { return c.nodes }
+func (c faultCheck) Clients() []string { return ClientNames }
+func (c faultCheck) Patroni() bool     { return c.patroni }
 func (c faultCheck) Mode() string {
 	if c.mode == "" {
 		return FailoverNone
