@@ -65,15 +65,15 @@ func manager(c cluster.Cluster, roles *cluster.Roles, s *scenario.Scenario, cfg 
 // timeline with when its history file was written on the node promoted.
 // A manager that cannot say gets an error event.
 func managerHistory(ctx context.Context, c cluster.Cluster, start time.Time, emit func(result.Event)) {
-	pc, ok := c.(*patroni.Cluster)
+	hc, ok := c.(cluster.Historian)
 	if !ok {
 		return
 	}
-	hctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	hctx, cancel := context.WithTimeout(ctx, historyTimeout)
 	defer cancel()
-	hs, err := pc.History(hctx)
+	hs, err := hc.History(hctx)
 	if err != nil {
-		emit(result.Event{Ms: msSince(start, time.Now()), Kind: result.EventError, Detail: "Patroni's history: " + err.Error()})
+		emit(result.Event{Ms: msSince(start, time.Now()), Kind: result.EventError, Detail: hc.Manager() + "'s history: " + cluster.Redact(err.Error())})
 		return
 	}
 	for _, h := range hs {
@@ -81,10 +81,15 @@ func managerHistory(ctx context.Context, c cluster.Cluster, start time.Time, emi
 			continue
 		}
 		emit(result.Event{Ms: msSince(start, h.At), Kind: result.EventManager, Node: h.Leader,
-			Detail: fmt.Sprintf("Patroni's history: timeline %d began on %s (%s; timeline %d ended at %X/%X)",
-				h.Timeline+1, h.Leader, h.Reason, h.Timeline, h.LSN>>32, uint32(h.LSN))})
+			Detail: fmt.Sprintf("%s's history: timeline %d began on %s (%s; timeline %d ended at %X/%X)",
+				hc.Manager(), h.Timeline+1, h.Leader, h.Reason, h.Timeline, h.LSN>>32, uint32(h.LSN))})
 	}
 }
+
+// historyTimeout bounds the read of the manager's history: Patroni's
+// REST API, or an external cluster's history hook (bounded by its own
+// hook timeout too).
+const historyTimeout = 60 * time.Second
 
 // msSince is t as ms of the run's clock.
 func msSince(start, t time.Time) float64 { return float64(t.Sub(start).Microseconds()) / 1000 }

@@ -262,7 +262,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "unknown top-level key",
 			src:  minimal + "sede: 3\n",
-			want: []string{`test.yaml:3:1: scenario: unknown key "sede" (did you mean "seed"?); valid keys: name, description, seed, duration, backend, topology, workload, faults, failover, client, probes, matrix, thresholds, repeat`},
+			want: []string{`test.yaml:3:1: scenario: unknown key "sede" (did you mean "seed"?); valid keys: name, description, seed, duration, backend, topology, workload, faults, failover, client, external, probes, matrix, thresholds, repeat`},
 		},
 		{
 			name: "unknown nested key without suggestion",
@@ -327,7 +327,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "failover mode",
 			src:  minimal + "failover: {mode: promotion}\n",
-			want: []string{`test.yaml:3:18: failover.mode: "promotion" is not a valid failover mode (did you mean "promote"?); valid: none, promote, patroni`},
+			want: []string{`test.yaml:3:18: failover.mode: "promotion" is not a valid failover mode (did you mean "promote"?); valid: none, promote, patroni, external`},
 		},
 		{
 			name: "sync method",
@@ -405,7 +405,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "backend",
 			src:  minimal + "backend: lokal\n",
-			want: []string{`test.yaml:3:10: backend: "lokal" is not a valid backend (did you mean "local"?); valid: local, docker`},
+			want: []string{`test.yaml:3:10: backend: "lokal" is not a valid backend (did you mean "local"?); valid: local, docker, external`},
 		},
 		{
 			name: "duplicate key",

@@ -14,7 +14,7 @@ import (
 
 // The keys each mapping of a scenario file accepts, in documentation order.
 var (
-	scenarioKeys = []string{"name", "description", "seed", "duration", "backend", "topology", "workload", "faults", "failover", "client", "probes", "matrix", "thresholds", "repeat"}
+	scenarioKeys = []string{"name", "description", "seed", "duration", "backend", "topology", "workload", "faults", "failover", "client", "external", "probes", "matrix", "thresholds", "repeat"}
 	repeatKeys   = []string{"times", "jitter"}
 	topologyKeys = []string{"replicas", "sync_method", "sync_count", "slots", "settings", "primary_settings"}
 	replicaKeys  = []string{"name", "sync", "settings"}
@@ -64,6 +64,8 @@ func (d *decoder) scenario(n ast.Node, s *Scenario) bool {
 			d.failover(p, e.val, &s.Failover)
 		case "client":
 			d.client(p, e.val, &s.Client)
+		case "external":
+			d.external(p, e.val, &s.External)
 		case "probes":
 			d.probes(p, e.val, &s.Probes)
 		case "matrix":

@@ -13,7 +13,7 @@ type Scenario struct {
 	Description string   `yaml:"description"`
 	Seed        int64    `yaml:"seed"`     // default 1
 	Duration    Duration `yaml:"duration"` // the measured workload window; required
-	Backend     string   `yaml:"backend"`  // "local" (default) or "docker"
+	Backend     string   `yaml:"backend"`  // "local" (default), "docker" or "external"
 	Topology    Topology `yaml:"topology"`
 	Workload    Workload `yaml:"workload"`
 	Faults      []Fault  `yaml:"faults"`
@@ -21,7 +21,10 @@ type Scenario struct {
 	// Client is how the workload's clients reach the cluster: directly,
 	// or through HAProxy and PgBouncer.
 	Client Client `yaml:"client"`
-	Probes Probes `yaml:"probes"`
+	// External is how to reach a cluster of the user's (backend:
+	// external).
+	External External `yaml:"external"`
+	Probes   Probes   `yaml:"probes"`
 	// Repeat runs each variant several times, each on a fresh cluster with
 	// the faults' moments jittered, so an outage is a distribution.
 	Repeat Repeat `yaml:"repeat"`

@@ -124,6 +124,7 @@ func (d *decoder) validate(s *Scenario) {
 	d.validateRepeat(s)
 	d.validateFailover(s)
 	d.validateClient(s)
+	d.validateExternal(s)
 	d.validateProbes(s)
 	d.validateMatrix(s)
 	d.validateThresholds(s)

@@ -402,20 +402,12 @@ func (c *Cluster) leader(ctx context.Context) (string, error) {
 	return "", errors.New("no node's Patroni says it is the leader")
 }
 
-// History is one line of Patroni's /history: timeline Timeline ended at
-// LSN, for Reason, and the next began on Leader at At (the mtime of the
-// timeline history file the promotion wrote; zero when Patroni has none).
-type History struct {
-	Timeline int
-	LSN      uint64
-	Reason   string
-	At       time.Time
-	Leader   string
-}
+// Manager names the history's keeper in messages.
+func (c *Cluster) Manager() string { return "Patroni" }
 
 // History asks the nodes' REST APIs, in order, for Patroni's timeline
 // history (GET /history), from the first that answers.
-func (c *Cluster) History(ctx context.Context) ([]History, error) {
+func (c *Cluster) History(ctx context.Context) ([]cluster.Promotion, error) {
 	var lastErr error
 	for _, n := range c.nodes {
 		code, body := httpGet(ctx, c.RESTURL(n.name)+"/history")
@@ -423,47 +415,11 @@ func (c *Cluster) History(ctx context.Context) ([]History, error) {
 			lastErr = fmt.Errorf("%s: GET /history: %d %s", n.name, code, strings.TrimSpace(body))
 			continue
 		}
-		h, err := parseHistory([]byte(body))
+		h, err := cluster.ParsePatroniHistory([]byte(body))
 		if err != nil {
 			return nil, fmt.Errorf("%s: GET /history: %w", n.name, err)
 		}
 		return h, nil
 	}
 	return nil, lastErr
-}
-
-// parseHistory reads /history's lines: [timeline, lsn, reason] and, when
-// Patroni knows them, the time and the new leader.
-func parseHistory(b []byte) ([]History, error) {
-	var lines [][]json.RawMessage
-	if err := json.Unmarshal(b, &lines); err != nil {
-		return nil, err
-	}
-	out := make([]History, 0, len(lines))
-	for _, l := range lines {
-		if len(l) < 3 {
-			return nil, fmt.Errorf("line %s: want [timeline, lsn, reason, ...]", l)
-		}
-		var h History
-		if err := json.Unmarshal(l[0], &h.Timeline); err != nil {
-			return nil, fmt.Errorf("timeline %s: %w", l[0], err)
-		}
-		if err := json.Unmarshal(l[1], &h.LSN); err != nil {
-			return nil, fmt.Errorf("lsn %s: %w", l[1], err)
-		}
-		_ = json.Unmarshal(l[2], &h.Reason)
-		if len(l) > 3 {
-			var ts string
-			if json.Unmarshal(l[3], &ts) == nil {
-				if t, err := time.Parse(time.RFC3339Nano, ts); err == nil {
-					h.At = t
-				}
-			}
-		}
-		if len(l) > 4 {
-			_ = json.Unmarshal(l[4], &h.Leader)
-		}
-		out = append(out, h)
-	}
-	return out, nil
 }

@@ -576,16 +576,16 @@ func TestPartitionFromEtcd(t *testing.T) {
 
 func TestParseHistory(t *testing.T) {
 	t.Parallel()
-	h, err := parseHistory([]byte(`[[1, 50331800, "no recovery target specified", "2026-11-30T23:55:12.123456+00:00", "replica1"], [2, 83886240, "no recovery target specified"]]`))
+	h, err := cluster.ParsePatroniHistory([]byte(`[[1, 50331800, "no recovery target specified", "2026-11-30T23:55:12.123456+00:00", "replica1"], [2, 83886240, "no recovery target specified"]]`))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := time.Date(2026, 11, 30, 23, 55, 12, 123456000, time.UTC)
 	if len(h) != 2 || h[0].Timeline != 1 || h[0].LSN != 50331800 || !h[0].At.Equal(want) || h[0].Leader != "replica1" ||
 		h[1].Timeline != 2 || !h[1].At.IsZero() || h[1].Leader != "" {
-		t.Errorf("parseHistory = %+v", h)
+		t.Errorf("ParsePatroniHistory = %+v", h)
 	}
-	if _, err := parseHistory([]byte(`[[1]]`)); err == nil {
+	if _, err := cluster.ParsePatroniHistory([]byte(`[[1]]`)); err == nil {
 		t.Error("a short line was accepted")
 	}
 }
