@@ -148,9 +148,10 @@ func (t *Timeline) injectOne(ctx context.Context, idx int) {
 	spec := t.faults[idx].Spec
 	at := t.now()
 	heal, err := spec.Inject(ctx, t.env(idx))
+	returned := t.now()
 	t.mu.Lock()
 	r := &t.records[idx]
-	r.InjectedMs = &at
+	r.InjectedMs, r.ReturnedMs = &at, &returned
 	if err != nil {
 		r.Outcome, r.Error = result.OutcomeFailed, cluster.Redact(err.Error())
 	} else {
@@ -176,6 +177,9 @@ func (t *Timeline) injectOne(ctx context.Context, idx int) {
 		go func() {
 			defer t.waits.Done()
 			if err := e.TookEffect(context.WithoutCancel(ctx), t.env(idx)); err != nil {
+				t.mu.Lock()
+				t.records[idx].EffectError = cluster.Redact(err.Error())
+				t.mu.Unlock()
 				t.emit(t.event(result.EventError, idx, t.now(), fmt.Sprintf("%s: not seen to take effect: %v", name, err), ""))
 				return
 			}
@@ -274,4 +278,27 @@ func (t *Timeline) Faults() []result.Fault {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return append([]result.Fault(nil), t.records...)
+}
+
+// Failed is an error naming every fault of records that was not carried
+// out as the scenario says: its injection failed, it was not seen to take
+// effect, or its heal failed; nil when none. The figures of such a run
+// are not those of the scenario, so the run says so.
+func Failed(records []result.Fault) error {
+	var probs []string
+	for _, r := range records {
+		switch {
+		case r.Outcome == result.OutcomeFailed:
+			probs = append(probs, fmt.Sprintf("fault %d (%s) failed: %s", r.Index, r.Name, r.Error))
+		case r.EffectError != "":
+			probs = append(probs, fmt.Sprintf("fault %d (%s) was not seen to take effect: %s", r.Index, r.Name, r.EffectError))
+		}
+		if r.HealError != "" {
+			probs = append(probs, fmt.Sprintf("fault %d (%s): heal failed: %s", r.Index, r.Name, r.HealError))
+		}
+	}
+	if len(probs) == 0 {
+		return nil
+	}
+	return errors.New(strings.Join(probs, "; "))
 }

@@ -19,6 +19,29 @@ const (
 	pollEvery     = 2 * time.Millisecond
 )
 
+// EffectTimeouter is a Cluster whose faults may take longer to be seen
+// than the harness's own do: an external cluster's hooks (kubectl, Chaos
+// Mesh) return before the fault is applied.
+type EffectTimeouter interface {
+	EffectTimeout() time.Duration
+}
+
+// effectWait is how long a fault on c may take to be seen.
+func effectWait(c cluster.Cluster) time.Duration {
+	if et, ok := c.(EffectTimeouter); ok && et.EffectTimeout() > effectTimeout {
+		return et.EffectTimeout()
+	}
+	return effectTimeout
+}
+
+// healWait is how long a heal on c may take to be seen.
+func healWait(c cluster.Cluster) time.Duration {
+	if et, ok := c.(EffectTimeouter); ok && et.EffectTimeout() > healTimeout {
+		return et.EffectTimeout()
+	}
+	return healTimeout
+}
+
 // startAgain heals a kill or a stop: the node starts again. A replica
 // streams again from its upstream; an old primary comes back as a primary
 // (a second writable node, if a replica was promoted meanwhile: exactly the
@@ -56,27 +79,29 @@ func waitRefused(ctx context.Context, c cluster.Cluster, node string) error {
 	if !ok {
 		return fmt.Errorf("no node %q", node)
 	}
-	ctx, cancel := context.WithTimeout(ctx, effectTimeout)
+	wait := effectWait(c)
+	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	var d net.Dialer
 	for {
 		conn, err := d.DialContext(ctx, "tcp", addr)
 		if err != nil {
 			if ctx.Err() != nil {
-				return fmt.Errorf("%s still accepts connections after %s", node, effectTimeout)
+				return fmt.Errorf("%s still accepts connections after %s", node, wait)
 			}
 			return nil
 		}
 		conn.Close()
 		if !sleep(ctx, pollEvery) {
-			return fmt.Errorf("%s still accepts connections after %s", node, effectTimeout)
+			return fmt.Errorf("%s still accepts connections after %s", node, wait)
 		}
 	}
 }
 
 // waitAnswers waits until the node answers a query.
 func waitAnswers(ctx context.Context, c cluster.Cluster, node string) error {
-	ctx, cancel := context.WithTimeout(ctx, healTimeout)
+	wait := healWait(c)
+	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	var last error
 	for {
@@ -92,7 +117,7 @@ func waitAnswers(ctx context.Context, c cluster.Cluster, node string) error {
 		}
 		last = err
 		if !sleep(ctx, 10*pollEvery) {
-			return fmt.Errorf("%s does not answer after %s: %s", node, healTimeout, cluster.Redact(last.Error()))
+			return fmt.Errorf("%s does not answer after %s: %s", node, wait, cluster.Redact(last.Error()))
 		}
 	}
 }

@@ -838,6 +838,11 @@ type Fault struct {
 	// was seen to take effect, for kinds that can tell.
 	InjectedMs  *float64 `json:"injected_ms"`
 	EffectiveMs *float64 `json:"effective_ms,omitempty"`
+	// ReturnedMs is when the injection returned (an external cluster's
+	// hook exited), which may be well before or after the effect.
+	ReturnedMs *float64 `json:"returned_ms,omitempty"`
+	// EffectError says why the fault was not seen to take effect.
+	EffectError string `json:"effect_error,omitempty"`
 	// LandedMs is when the fault landed as the backend saw it (a local
 	// kill: every process of the node stopped), for kinds and backends
 	// that can tell.

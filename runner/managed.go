@@ -140,6 +140,9 @@ type clientPath struct {
 	// dsn is the writers' host and port part: the nodes' multi-host
 	// string on a direct path.
 	dsn string
+	// endpoint is the whole connection string of a cluster's own write
+	// endpoint (cluster.Endpoint), which dsn then does not apply to.
+	endpoint string
 	// unnamed: a pooler that hands transactions to any server connection
 	// (the insert cannot be prepared); serverNode: the node is asked of
 	// the server, the connection's address naming a proxy.
@@ -165,6 +168,12 @@ func (cp *clientPath) close() {
 func startPath(ctx context.Context, c cluster.Cluster, s *scenario.Scenario, logDir string, writerNodes []cluster.Node) (*clientPath, error) {
 	kind := pathKind(s)
 	cp := &clientPath{dsn: cluster.MultiHost(writerNodes)}
+	if ep, ok := c.(cluster.Endpoint); ok {
+		// The cluster's own endpoint is the path: the server names the
+		// node that took a write.
+		cp.endpoint, cp.serverNode = ep.WriteConnString(), true
+		return cp, nil
+	}
 	if kind == scenario.PathDirect {
 		return cp, nil
 	}
@@ -218,6 +227,14 @@ func (cp *clientPath) watch(ctx context.Context, start time.Time, emit func(resu
 		emit(result.Event{Ms: float64(ev.At.Sub(start).Microseconds()) / 1000, Kind: result.EventProxy, Node: ev.Server,
 			Detail: fmt.Sprintf("HAProxy %s backend: %s %s (was %s)", ev.Backend, ev.Server, ev.State, ev.Prev)})
 	})
+}
+
+// writeDSN is the writers' connection string.
+func (cp *clientPath) writeDSN(c cluster.Cluster) string {
+	if cp.endpoint != "" {
+		return cp.endpoint
+	}
+	return cp.dsn + " " + appCreds(c)
 }
 
 // writerConfig points the writers at the client path.

@@ -349,6 +349,9 @@ func runVariant(ctx context.Context, opts Options, p scenario.Plan, rep int, dir
 		// The server names the node: its own address.
 		for i, n := range c.Nodes() {
 			nodeIndex[fmt.Sprintf("%s:%d", n.Host, n.Port)] = i
+			if ep, ok := c.(cluster.Endpoint); ok && ep.ServerAddr(n.Name) != "" {
+				nodeIndex[ep.ServerAddr(n.Name)] = i
+			}
 		}
 	}
 
@@ -368,7 +371,9 @@ func runVariant(ctx context.Context, opts Options, p scenario.Plan, rep int, dir
 	go func() { defer wg.Done(); timeline.Run(bg) }()
 	if mgr := manager(c, roles, s, failover.Config{
 		DetectAfter: s.Failover.DetectAfter.D(), ProbeInterval: s.Failover.ProbeInterval.D(),
-		Repoint: s.Failover.RepointEnabled(), Slots: s.SlotsEnabled(), Sync: isSync, Start: start, Emit: evs.emit,
+		// An external cluster's standbys' configuration is not the
+		// harness's to write.
+		Repoint: s.Failover.RepointEnabled() && !s.IsExternal(), Slots: s.SlotsEnabled(), Sync: isSync, Start: start, Emit: evs.emit,
 		SyncAfter: p.SynchronousAfterFailover,
 		Client:    scenario.ClientController,
 	}); mgr != nil {
@@ -386,7 +391,7 @@ func runVariant(ctx context.Context, opts Options, p scenario.Plan, rep int, dir
 		ticks(bg, opts.Progress, start, live, sampler)
 	}()
 	wcfg := workload.Config{
-		DSN: cp.dsn + " " + appCreds(c), Writers: s.Workload.Writers,
+		DSN: cp.writeDSN(c), Writers: s.Workload.Writers,
 		WriteTimeout: writeTimeout,
 		Rate:         s.RateAt, Poisson: s.Workload.Arrival != "uniform", Seed: s.Seed, MaxQueue: s.Workload.MaxQueue,
 		Ledger: led, Start: start, Duration: s.Duration.D(), Grace: opts.Grace,
@@ -486,7 +491,8 @@ func runVariant(ctx context.Context, opts Options, p scenario.Plan, rep int, dir
 	}
 	summary.Audited(v, in)
 	v.Checks = summary.Checks(v, in)
-	return nil
+	// Figures measured, but not of the scenario as written.
+	return chaos.Failed(v.Faults)
 }
 
 // capacitySpans are the scenario's closed-loop bursts in ms, as the

@@ -1,13 +1,17 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 
 	"github.com/urfave/cli/v3"
 
 	"github.com/pgbench-ha/pgbench-ha/cluster"
 	"github.com/pgbench-ha/pgbench-ha/cluster/docker"
+	"github.com/pgbench-ha/pgbench-ha/cluster/external"
 	"github.com/pgbench-ha/pgbench-ha/cluster/local"
 	"github.com/pgbench-ha/pgbench-ha/scenario"
 )
@@ -15,7 +19,8 @@ import (
 // backendFlags are the flags of run that choose and configure a backend.
 func backendFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "backend", Usage: "where the cluster runs: local or docker (default: the scenario's backend key, else local)"},
+		&cli.StringFlag{Name: "backend", Usage: "where the cluster runs: local, docker or external (default: the scenario's backend key, else local)"},
+		&cli.BoolFlag{Name: "allow-disruption", Usage: "external backend: the cluster may be disrupted (the scenario's faults run its hooks; failover.mode promote promotes a standby)"},
 		&cli.StringFlag{Name: "pg-bin", Usage: "local backend: directory of the PostgreSQL server binaries (default: pg_config --bindir, PATH, /usr/lib/postgresql/*/bin)"},
 		&cli.StringFlag{Name: "image", Value: docker.DefaultImage, Usage: "docker backend: the PostgreSQL image, already on this machine (it is never pulled; make image builds " + docker.LocalImage + ")"},
 	}
@@ -24,7 +29,7 @@ func backendFlags() []cli.Flag {
 // openBackend builds the backend the command line or the scenario names.
 // Errors are infrastructure errors (binaries, daemon, image) except an
 // unknown name, which the scenario decoder or the flag check reports first.
-func openBackend(cmd *cli.Command, s *scenario.Scenario) (cluster.Backend, error) {
+func openBackend(ctx context.Context, cmd *cli.Command, s *scenario.Scenario) (cluster.Backend, error) {
 	name := cmd.String("backend")
 	if name == "" {
 		name = s.Backend
@@ -34,8 +39,59 @@ func openBackend(cmd *cli.Command, s *scenario.Scenario) (cluster.Backend, error
 		return local.New(local.Options{BinDir: cmd.String("pg-bin")})
 	case "docker":
 		return docker.New(docker.Options{Image: cmd.String("image")})
+	case scenario.BackendExternal:
+		return external.New(ctx, externalConfig(s))
 	}
-	return nil, fmt.Errorf("unknown backend %q (valid: local, docker)", name)
+	return nil, fmt.Errorf("unknown backend %q (valid: local, docker, external)", name)
+}
+
+// externalConfig is the external backend's configuration from the
+// scenario's external section, the nodes in topology order.
+func externalConfig(s *scenario.Scenario) external.Config {
+	x := s.External
+	cfg := external.Config{Write: x.Write, Database: x.Database, User: x.User, Schema: x.Schema,
+		Hooks: x.Hooks.Commands, HookTimeout: x.Hooks.Timeout.D(), EffectTimeout: x.Hooks.EffectTimeout.D()}
+	for _, name := range s.NodeNames() {
+		if n, ok := x.Node(name); ok {
+			cfg.Nodes = append(cfg.Nodes, external.Node{Name: n.Name, DSN: n.DSN, Member: n.Member, Env: n.Env})
+		}
+	}
+	return cfg
+}
+
+// externalChecks refuses, before anything starts, a scenario the
+// external backend cannot run as asked: --backend external on a scenario
+// not written for it, and a run that would disrupt the user's cluster
+// without --allow-disruption.
+func externalChecks(cmd *cli.Command, s *scenario.Scenario) error {
+	name := cmd.String("backend")
+	if name == "" {
+		name = s.Backend
+	}
+	if name != scenario.BackendExternal {
+		return nil
+	}
+	if !s.IsExternal() {
+		return fmt.Errorf("%s: --backend external needs a scenario written for it: backend: external and an external: section saying how to reach the cluster", s.File)
+	}
+	if cmd.Bool("allow-disruption") {
+		return nil
+	}
+	var what []string
+	for _, p := range scenario.Expand(s) {
+		for _, f := range p.Scenario.Faults {
+			if d := f.Spec.Describe(); !slices.Contains(what, d) {
+				what = append(what, d)
+			}
+		}
+		if p.Scenario.Failover.Mode == scenario.FailoverPromote && !slices.Contains(what, "promote a standby when the primary fails") {
+			what = append(what, "promote a standby when the primary fails")
+		}
+	}
+	if len(what) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s: this run would disrupt your cluster (%s): pass --allow-disruption to say it may", s.File, strings.Join(what, "; "))
 }
 
 // keepable says why --keep cannot keep a cluster of s on b, before

@@ -177,8 +177,11 @@ func runCmd(ctx context.Context, cmd *cli.Command, env Env) error {
 	if err := runner.Unsupported(s, cmd.String("backend")); err != nil {
 		return withCode(ExitInvalid, err)
 	}
+	if err := externalChecks(cmd, s); err != nil {
+		return withCode(ExitInvalid, err)
+	}
 	plans := scenario.Expand(s)
-	b, err := openBackend(cmd, s)
+	b, err := openBackend(ctx, cmd, s)
 	if err != nil {
 		return withCode(ExitInfrastructure, err)
 	}
