@@ -244,7 +244,8 @@ func (d *decoder) validateExternal(s *Scenario) {
 		}
 		return
 	}
-	if !d.required(xp, "how to reach your cluster: "+externalKeysDoc) {
+	if !d.seen(xp) {
+		d.required(xp, "how to reach your cluster: "+externalKeysDoc)
 		return
 	}
 	if d.required(xp+".write", "the libpq string of the endpoint your application writes through, e.g. \"host=10.0.0.5 port=5432\"") {
@@ -302,6 +303,11 @@ func (d *decoder) validateExternal(s *Scenario) {
 			d.problemAt(xp+".hooks."+pair[0], "a %s hook needs a %s hook to undo it: the harness heals every fault it makes", pair[0], pair[1])
 		}
 	}
+	for i, f := range s.Faults {
+		if f.Kind() == "kill" && f.For > 0 && h.Commands[HookStart] == "" {
+			d.problemAt(index("faults", i)+".for", "a kill with for: starts the node again afterwards: give external.hooks.start, or remove for: (the node then stays down)")
+		}
+	}
 	if d.set["client.path"] && s.Client.Path != PathDirect {
 		d.problemAt("client.path", "the external backend writes through external.write, your own path (HAProxy, PgBouncer, a service): client.path must be direct")
 	}
@@ -310,7 +316,7 @@ func (d *decoder) validateExternal(s *Scenario) {
 	}
 	// The harness promotes an external cluster's standby if asked
 	// (failover.mode promote) but writes none of its configuration.
-	if s.Failover.Repoint != nil && *s.Failover.Repoint {
+	if d.set["failover.repoint"] && s.Failover.RepointEnabled() && s.Failover.Mode != FailoverPatroni {
 		d.problemAt("failover.repoint", "the external backend does not repoint your standbys (it would write their primary_conninfo): set repoint: false or remove it")
 	}
 	if d.set["failover.synchronous"] && s.Failover.Synchronous == SyncKeep {

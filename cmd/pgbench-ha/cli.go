@@ -14,6 +14,7 @@ import (
 
 	"github.com/pgbench-ha/pgbench-ha/chaos"
 	"github.com/pgbench-ha/pgbench-ha/cluster"
+	"github.com/pgbench-ha/pgbench-ha/cluster/external"
 	"github.com/pgbench-ha/pgbench-ha/cluster/patroni"
 	"github.com/pgbench-ha/pgbench-ha/report"
 	"github.com/pgbench-ha/pgbench-ha/result"
@@ -277,6 +278,9 @@ func supported(b, patroniBackend cluster.Backend, plans []scenario.Plan) error {
 	}
 	if len(lines) == 0 {
 		return nil
+	}
+	if b.Name() == external.Name {
+		lines = append(lines, "the external backend faults your cluster through your hooks: kill needs external.hooks.kill (and start to heal it); stop and restart: stop and start; pause: pause and resume; partition and isolate between nodes: cut and heal; switchover: switchover; latency, bandwidth, reset and faults on client links have no hook")
 	}
 	// Why the Patroni backend cannot cut links between nodes here.
 	if nc, ok := patroniBackend.(interface{ NodeCutsErr() error }); ok && nc.NodeCutsErr() != nil {
