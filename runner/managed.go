@@ -10,6 +10,7 @@ import (
 
 	"github.com/pgbench-ha/pgbench-ha/clientpath"
 	"github.com/pgbench-ha/pgbench-ha/cluster"
+	"github.com/pgbench-ha/pgbench-ha/cluster/external"
 	"github.com/pgbench-ha/pgbench-ha/cluster/patroni"
 	"github.com/pgbench-ha/pgbench-ha/failover"
 	"github.com/pgbench-ha/pgbench-ha/result"
@@ -42,6 +43,20 @@ func backendFor(opts Options, s *scenario.Scenario) (be cluster.Backend, close f
 		return nil, nil, err
 	}
 	return pb, func() { _ = pb.Close() }, nil
+}
+
+// ExternalConfig is the external backend's configuration from the
+// scenario's external section, the nodes in topology order.
+func ExternalConfig(s *scenario.Scenario) external.Config {
+	x := s.External
+	cfg := external.Config{Write: x.Write, Database: x.Database, User: x.User, Schema: x.Schema,
+		Hooks: x.Hooks.Commands, HookTimeout: x.Hooks.Timeout.D(), EffectTimeout: x.Hooks.EffectTimeout.D()}
+	for _, name := range s.NodeNames() {
+		if n, ok := x.Node(name); ok {
+			cfg.Nodes = append(cfg.Nodes, external.Node{Name: n.Name, DSN: n.DSN, Member: n.Member, Env: n.Env})
+		}
+	}
+	return cfg
 }
 
 // manager is the failover manager of the scenario's mode, nil for none:

@@ -13,6 +13,7 @@ import (
 	"github.com/pgbench-ha/pgbench-ha/cluster/docker"
 	"github.com/pgbench-ha/pgbench-ha/cluster/external"
 	"github.com/pgbench-ha/pgbench-ha/cluster/local"
+	"github.com/pgbench-ha/pgbench-ha/runner"
 	"github.com/pgbench-ha/pgbench-ha/scenario"
 )
 
@@ -40,23 +41,9 @@ func openBackend(ctx context.Context, cmd *cli.Command, s *scenario.Scenario) (c
 	case "docker":
 		return docker.New(docker.Options{Image: cmd.String("image")})
 	case scenario.BackendExternal:
-		return external.New(ctx, externalConfig(s))
+		return external.New(ctx, runner.ExternalConfig(s))
 	}
 	return nil, fmt.Errorf("unknown backend %q (valid: local, docker, external)", name)
-}
-
-// externalConfig is the external backend's configuration from the
-// scenario's external section, the nodes in topology order.
-func externalConfig(s *scenario.Scenario) external.Config {
-	x := s.External
-	cfg := external.Config{Write: x.Write, Database: x.Database, User: x.User, Schema: x.Schema,
-		Hooks: x.Hooks.Commands, HookTimeout: x.Hooks.Timeout.D(), EffectTimeout: x.Hooks.EffectTimeout.D()}
-	for _, name := range s.NodeNames() {
-		if n, ok := x.Node(name); ok {
-			cfg.Nodes = append(cfg.Nodes, external.Node{Name: n.Name, DSN: n.DSN, Member: n.Member, Env: n.Env})
-		}
-	}
-	return cfg
 }
 
 // externalChecks refuses, before anything starts, a scenario the

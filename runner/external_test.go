@@ -1,0 +1,320 @@
+package runner_test
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgbench-ha/pgbench-ha/cluster"
+	"github.com/pgbench-ha/pgbench-ha/cluster/external"
+	"github.com/pgbench-ha/pgbench-ha/cluster/local"
+	"github.com/pgbench-ha/pgbench-ha/result"
+	"github.com/pgbench-ha/pgbench-ha/runner"
+	"github.com/pgbench-ha/pgbench-ha/scenario"
+)
+
+// userCluster is a cluster the test starts by other means than the
+// runner (the local backend, as a user's own cluster), for the external
+// backend to connect to: primary and replica1, synchronous, with a slot.
+type userCluster struct {
+	c        *local.Cluster
+	bin      string
+	dataDirs map[string]string
+	user     string
+}
+
+func startUserCluster(t *testing.T) *userCluster {
+	t.Helper()
+	b := newBackend(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cc, err := b.Up(ctx, cluster.Spec{ID: "user", Replicas: []cluster.ReplicaSpec{{Name: "replica1", Slot: "replica1"}},
+		SyncStandbyNames: "FIRST 1 (replica1)", LogDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cc.Down(context.Background()) })
+	c := cc.(*local.Cluster)
+	cfg, err := pgx.ParseConfig(c.ConnString("primary", cluster.Admin))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The external backend takes the password from libpq's environment,
+	// never from the scenario.
+	t.Setenv("PGPASSWORD", cfg.Password)
+	u := &userCluster{c: c, bin: c.BinDir(), dataDirs: map[string]string{}, user: cfg.User}
+	for _, n := range []string{"primary", "replica1"} {
+		wal, err := c.WALDir(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u.dataDirs[n] = filepath.Dir(wal)
+	}
+	return u
+}
+
+// dsn is how the scenario reaches node: host and port, no password.
+func (u *userCluster) dsn(node string) string {
+	for _, n := range u.c.Nodes() {
+		if n.Name == node {
+			return fmt.Sprintf("host=%s port=%d", n.Host, n.Port)
+		}
+	}
+	return ""
+}
+
+// externalSection is the scenario's external section for u: the write
+// endpoint is both nodes with target_session_attrs (the writers add it),
+// each node's data directory in its hooks' environment, and hooks.
+func (u *userCluster) externalSection(hooks string) string {
+	p, r := u.c.Nodes()[0], u.c.Nodes()[1]
+	return fmt.Sprintf(`external:
+  write: "host=%s,%s port=%d,%d"
+  user: %s
+  nodes:
+    primary: {dsn: "%s", env: {PGDATA: %s}}
+    replica1: {dsn: "%s", env: {PGDATA: %s}}
+  hooks:
+%s`, p.Host, r.Host, p.Port, r.Port, u.user, u.dsn("primary"), u.dataDirs["primary"], u.dsn("replica1"), u.dataDirs["replica1"], hooks)
+}
+
+// schemaGone reports whether no node that answers has the harness's
+// schema, nor the harness's tables outside it.
+func (u *userCluster) schemaGone(t *testing.T) bool {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, n := range u.c.Nodes() {
+		conn, err := pgx.Connect(ctx, u.c.ConnString(n.Name, cluster.Admin))
+		if err != nil {
+			continue // a killed node
+		}
+		var left int
+		err = conn.QueryRow(ctx, `SELECT count(*) FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace
+			WHERE s.nspname = 'pgbench_ha' OR c.relname IN ('orders', 'pgbench_ha_heartbeat')`).Scan(&left)
+		conn.Close(context.Background())
+		if err != nil {
+			t.Fatalf("%s: %v", n.Name, err)
+		}
+		var schemas int
+		if err := func() error {
+			conn, err := pgx.Connect(ctx, u.c.ConnString(n.Name, cluster.Admin))
+			if err != nil {
+				return err
+			}
+			defer conn.Close(context.Background())
+			return conn.QueryRow(ctx, "SELECT count(*) FROM pg_namespace WHERE nspname = 'pgbench_ha'").Scan(&schemas)
+		}(); err != nil {
+			t.Fatalf("%s: %v", n.Name, err)
+		}
+		if left+schemas > 0 {
+			t.Logf("%s still has %d of the harness's tables and %d schema", n.Name, left, schemas)
+			return false
+		}
+	}
+	return true
+}
+
+func runExternal(t *testing.T, yaml string) (*result.Result, string, error) {
+	t.Helper()
+	s := loadScenario(t, yaml)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	b, err := external.New(ctx, runner.ExternalConfig(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return runner.Run(ctx, runner.Options{Scenario: s, Backend: b, OutDir: t.TempDir()})
+}
+
+// agreeScenario is the scenario both backends run: writes at 400 TPS,
+// the primary killed at 3s, the harness promoting the synchronous
+// replica.
+const agreeScenario = `name: %s
+seed: 7
+duration: 8s
+%stopology:
+  replicas: [{name: replica1, sync: true}]
+workload: {writers: 4, rate: 400, initial_orders: 500}
+faults:
+  - {at: 3s, kind: kill, node: primary}
+failover: {mode: promote, detect_after: 500ms%s}
+probes: {lag_interval: 100ms, heartbeat_interval: 50ms, audit_timeout: 20s}
+`
+
+// TestExternalAgreesWithLocal runs one scenario on the local backend,
+// then on the external backend against a cluster the test starts itself,
+// killed by a hook (kill -9 of its postmaster) and promoted by the
+// harness over SQL: the audit's figures agree within noise, the hook's
+// return and the kill's effect are recorded apart, and the harness's
+// schema is gone from the user's cluster afterwards.
+func TestExternalAgreesWithLocal(t *testing.T) {
+	managed := loadScenario(t, fmt.Sprintf(agreeScenario, "agree-local", "", ""))
+	res, _, err := runner.Run(context.Background(), runner.Options{Scenario: managed, Backend: newBackend(t), OutDir: t.TempDir()})
+	if err != nil {
+		t.Fatalf("local run: %v", err)
+	}
+	lv := &res.Variants[0]
+
+	u := startUserCluster(t)
+	yaml := fmt.Sprintf(agreeScenario, "agree-external", "backend: external\n", ", repoint: false") +
+		u.externalSection(`    kill: 'kill -9 "$(head -1 "$PGDATA/postmaster.pid")"'
+`)
+	eres, dir, err := runExternal(t, yaml)
+	if err != nil {
+		t.Fatalf("external run: %v", err)
+	}
+	ev := &eres.Variants[0]
+	if eres.Run.Backend != "external" || ev.Status != result.StatusComplete {
+		t.Fatalf("external run: backend %s, status %s (%s)", eres.Run.Backend, ev.Status, ev.Error)
+	}
+	for _, v := range []*result.Variant{lv, ev} {
+		a, f := v.Summary.Audit, v.Summary.Failover
+		if a == nil || f == nil || f.WriteUnavailableMs == nil || f.NewPrimary != "replica1" {
+			t.Fatalf("%s: audit %+v, failover %+v", v.Name, a, f)
+		}
+		if a.LostAckedWrites != 0 || a.AckedWrites == 0 {
+			t.Errorf("%s: lost %d of %d acknowledged writes under synchronous replication", v.Name, a.LostAckedWrites, a.AckedWrites)
+		}
+	}
+	lo, eo := *lv.Summary.Failover.WriteUnavailableMs, *ev.Summary.Failover.WriteUnavailableMs
+	t.Logf("write outage: local %.0f ms, external %.0f ms; acked: local %d, external %d", lo, eo,
+		lv.Summary.Audit.AckedWrites, ev.Summary.Audit.AckedWrites)
+	if math.Abs(lo-eo) > 1000 || eo < 500 {
+		t.Errorf("write outage: local %.0f ms, external %.0f ms: not within noise of each other", lo, eo)
+	}
+	la, ea := float64(lv.Summary.Audit.AckedWrites), float64(ev.Summary.Audit.AckedWrites)
+	if math.Abs(la-ea) > 0.1*la {
+		t.Errorf("acknowledged writes: local %.0f, external %.0f", la, ea)
+	}
+	// Writes through the endpoint are credited to the node that took
+	// them: the ledger's per-node figures need it.
+	if ev.Summary.Failover.OldPrimaryAckedAfterFault == nil && len(ev.Checks) == 0 {
+		t.Errorf("no checks ran")
+	}
+	for _, c := range ev.Checks {
+		if !c.Passed {
+			t.Errorf("external check %s failed: %s", c.Name, c.Message)
+		}
+	}
+	fr := ev.Faults[0]
+	if fr.Outcome != result.OutcomeInjected || fr.ReturnedMs == nil || fr.EffectiveMs == nil || *fr.EffectiveMs < *fr.InjectedMs {
+		t.Errorf("kill record: %+v", fr)
+	}
+	hooksLog, err := os.ReadFile(filepath.Join(dir, ev.LogDir, "hooks", "hooks.log"))
+	if err != nil || !strings.Contains(string(hooksLog), "kill node=primary exit 0") {
+		t.Errorf("hooks.log: %q, %v", hooksLog, err)
+	}
+	if !u.schemaGone(t) {
+		t.Errorf("the harness's schema or tables are left on the user's cluster")
+	}
+}
+
+// TestExternalHooksThatFail: a hook that fails, one that hangs past its
+// timeout and a kill hook that never takes effect each give a clear
+// error; the variant fails with its figures kept, and the user's cluster
+// is left as it was: the primary still the primary, the harness's schema
+// gone.
+func TestExternalHooksThatFail(t *testing.T) {
+	u := startUserCluster(t)
+	yaml := `name: external-bad-hooks
+seed: 3
+duration: 5s
+backend: external
+topology:
+  replicas: [{name: replica1, sync: true}]
+workload: {writers: 2, rate: 200, initial_orders: 100}
+faults:
+  - {at: 500ms, kind: kill, node: primary}
+  - {at: 1s, kind: pause, node: replica1, for: 1s}
+  - {at: 1500ms, kind: stop, node: replica1}
+probes: {audit_timeout: 20s}
+` + u.externalSection(`    timeout: 1s
+    effect_timeout: 1500ms
+    kill: 'echo pretending to kill $PGBHA_NODE'
+    pause: 'echo no such container >&2; exit 3'
+    resume: 'true'
+    stop: 'sleep 30'
+    start: 'true'
+`)
+	start := time.Now()
+	res, dir, err := runExternal(t, yaml)
+	if err == nil {
+		t.Fatal("a run whose hooks failed succeeded")
+	}
+	v := &res.Variants[0]
+	t.Logf("error after %s: %v", time.Since(start).Round(time.Millisecond), err)
+	for _, want := range []string{
+		"fault 0 (kill primary) was not seen to take effect: primary still accepts connections after 1.5s",
+		"fault 1 (pause replica1) failed: pause hook for replica1 exited with status 3 after",
+		": no such container; command: echo no such container >&2; exit 3; output: ",
+		"fault 2 (stop replica1 (fast)) failed: stop hook for replica1 did not return within 1s (external.hooks.timeout): killed after",
+	} {
+		if !strings.Contains(v.Error, want) {
+			t.Errorf("variant error lacks %q:\n%s", want, v.Error)
+		}
+	}
+	if v.Status != result.StatusFailed || v.Summary.Audit == nil || v.Summary.Audit.AckedWrites == 0 || v.Summary.Audit.LostAckedWrites != 0 {
+		t.Errorf("status %s, audit %+v: want a failed variant with its figures", v.Status, v.Summary.Audit)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "result.json")); err == nil {
+		t.Logf("result.json written")
+	}
+	// The user's cluster as it was.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, u.c.ConnString("primary", cluster.Admin))
+	if err != nil {
+		t.Fatalf("the primary no longer answers: %v", err)
+	}
+	defer conn.Close(context.Background())
+	var inRecovery bool
+	var streaming int
+	if err := conn.QueryRow(ctx, "SELECT pg_is_in_recovery(), (SELECT count(*) FROM pg_stat_replication WHERE application_name = 'replica1' AND state = 'streaming')").Scan(&inRecovery, &streaming); err != nil {
+		t.Fatal(err)
+	}
+	if inRecovery || streaming != 1 {
+		t.Errorf("primary in recovery %v, replica1 streaming %d: the cluster is not as it was", inRecovery, streaming)
+	}
+	if !u.schemaGone(t) {
+		t.Errorf("the harness's schema is left on the user's cluster")
+	}
+}
+
+// TestExternalRefusesForeignSchema: a schema of the harness's name that
+// the harness did not create is never written to nor dropped.
+func TestExternalRefusesForeignSchema(t *testing.T) {
+	u := startUserCluster(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, u.c.ConnString("primary", cluster.Admin))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA pgbench_ha; CREATE TABLE pgbench_ha.mine (x int)"); err != nil {
+		t.Fatal(err)
+	}
+	yaml := `name: external-foreign
+duration: 2s
+backend: external
+topology:
+  replicas: [{name: replica1, sync: true}]
+` + u.externalSection("    {}\n")
+	res, _, err := runExternal(t, yaml)
+	if err == nil || !strings.Contains(res.Variants[0].Error, "a schema \"pgbench_ha\" exists that the harness did not create") {
+		t.Fatalf("run: %v; variant error %q", err, res.Variants[0].Error)
+	}
+	var n int
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM pgbench_ha.mine").Scan(&n); err != nil {
+		t.Errorf("the user's table: %v", err)
+	}
+	_ = scenario.BackendExternal
+}
