@@ -327,7 +327,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "failover mode",
 			src:  minimal + "failover: {mode: promotion}\n",
-			want: []string{`test.yaml:3:18: failover.mode: "promotion" is not a valid failover mode (did you mean "promote"?); valid: none, promote, patroni`},
+			want: []string{`test.yaml:3:18: failover.mode: "promotion" is not a valid failover mode (did you mean "promote"?); valid: none, promote, patroni, external`},
 		},
 		{
 			name: "sync method",
@@ -405,7 +405,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "backend",
 			src:  minimal + "backend: lokal\n",
-			want: []string{`test.yaml:3:10: backend: "lokal" is not a valid backend (did you mean "local"?); valid: local, docker`},
+			want: []string{`test.yaml:3:10: backend: "lokal" is not a valid backend (did you mean "local"?); valid: local, docker, external`},
 		},
 		{
 			name: "duplicate key",
