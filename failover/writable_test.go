@@ -12,29 +12,6 @@ import (
 	"github.com/pgbench-ha/pgbench-ha/result"
 )
 
-// cluster2 starts a primary and one asynchronous replica, taken down with
-// the test.
-func cluster2(t *testing.T, id string) cluster.Cluster {
-	t.Helper()
-	b := localtest.Backend(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	c, err := b.Up(ctx, cluster.Spec{
-		ID:       id,
-		Replicas: []cluster.ReplicaSpec{{Name: "replica1", Slot: "replica1"}},
-		LogDir:   t.TempDir(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := c.Down(context.Background()); err != nil {
-			t.Errorf("down: %v", err)
-		}
-	})
-	return c
-}
-
 // askLeader asks src once, bounded as the observer bounds it.
 func askLeader(t *testing.T, src failover.LeaderSource) string {
 	t.Helper()
@@ -85,7 +62,7 @@ func waitEvent(t *testing.T, log *eventLog, kind string) result.Event {
 // old primary started again beside the promoted one is a split brain in
 // which the higher timeline leads.
 func TestWritableNode(t *testing.T) {
-	c := cluster2(t, "writable")
+	c := localtest.Cluster2(t, "writable")
 	ctx := context.Background()
 	src := failover.NewWritableNode(c)
 	defer src.Close()
