@@ -76,9 +76,10 @@ func wordsOf(src LeaderSource) Describer {
 // Observer watches a failover that another manager does (Patroni): it
 // acts on nothing and records the same events as the Controller, so the
 // figures are measured alike whoever decides. From the outside: the
-// primary's health probe failing (probe_failed), from the manager's store:
-// the leader key gone or moved (detected, with the reason), a new node
-// holding it (promote_start), from PostgreSQL: that node writable
+// primary's health probe failing (probe_failed), from the LeaderSource
+// (the manager's store, or the nodes themselves: WritableNode): the leader
+// key gone or moved (detected, with the reason, worded by the source), a
+// new node holding it (promote_start), from PostgreSQL: that node writable
 // (promote_done), the others streaming from it (repoint) and one of them
 // synchronous (sync_restored). Every demoted primary is then watched for a
 // split brain, as the Controller does, until the end of the run.
