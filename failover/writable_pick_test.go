@@ -1,6 +1,10 @@
 package failover
 
-import "testing"
+import (
+	"context"
+	"slices"
+	"testing"
+)
 
 func TestLeaderOf(t *testing.T) {
 	t.Parallel()
@@ -27,3 +31,28 @@ func TestLeaderOf(t *testing.T) {
 		})
 	}
 }
+
+// TestWords: the etcd source, and a source with no words of its own,
+// keep the leader key's words; the writable node speaks of a primary.
+func TestWords(t *testing.T) {
+	t.Parallel()
+	say := func(d Describer) []string {
+		return []string{d.Released("a"), d.Moved("a", "b"), d.Took("b"), d.Again("a"), d.Since(), d.ReadFailed()}
+	}
+	key := []string{"the leader key of a expired or was released", "the leader key moved from a to b",
+		"b took the leader key", "a holds the leader key again", "it took the leader key", "read the leader key"}
+	for name, src := range map[string]LeaderSource{"etcd": &EtcdLeader{}, "no words": noWords{}} {
+		if got := say(wordsOf(src)); !slices.Equal(got, key) {
+			t.Errorf("%s: %q, want %q", name, got, key)
+		}
+	}
+	primary := []string{"no node answers as primary (a no longer does)", "the primary moved from a to b",
+		"b answers as primary", "a answers as primary again", "it answered as primary", "ask the nodes which is primary"}
+	if got := say(wordsOf(&WritableNode{})); !slices.Equal(got, primary) {
+		t.Errorf("writable node: %q, want %q", got, primary)
+	}
+}
+
+type noWords struct{}
+
+func (noWords) Leader(context.Context) (string, error) { return "", nil }
