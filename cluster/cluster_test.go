@@ -56,6 +56,10 @@ func TestRoles(t *testing.T) {
 			"replica1", []string{"replica2"}, []string{"primary", "replica3"}, []string{"replica1", "replica2"}},
 		{"two failovers in a row", []step{{promote: "replica1"}, {promote: "replica2"}},
 			"replica2", []string{"replica3"}, []string{"primary", "replica1"}, []string{"replica2", "replica3"}},
+		{"the same promotion seen twice", []step{{promote: "replica1"}, {promote: "replica1"}},
+			"replica1", []string{"replica2", "replica3"}, []string{"primary"}, []string{"replica1", "replica2", "replica3"}},
+		{"promote the primary as built", []step{{promote: "primary"}}, "primary",
+			[]string{"replica1", "replica2", "replica3"}, nil, []string{"primary", "replica1", "replica2", "replica3"}},
 		{"mark down twice", []step{{markDown: "replica2"}, {markDown: "replica2"}}, "primary",
 			[]string{"replica1", "replica3"}, []string{"replica2"}, nil},
 	}

@@ -38,10 +38,15 @@ func (r *Roles) Replicas() []string {
 }
 
 // Promote makes node the primary; the old primary leaves the cluster.
+// Promoting the node that is already primary changes nothing: a promote
+// fault and the observer of a manager may both see the same promotion.
 func (r *Roles) Promote(node string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	old := r.primary
+	if node == old {
+		return
+	}
 	r.primary = node
 	var reps []string
 	for _, n := range r.replicas {

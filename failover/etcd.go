@@ -19,7 +19,11 @@ type EtcdLeader struct {
 	Endpoints []string // "http://127.0.0.1:2379", ...
 	Key       string
 	Client    *http.Client
+	LeaderKeyWords
 }
+
+// EtcdLeader's events are worded as a leader key's.
+var _ Describer = (*EtcdLeader)(nil)
 
 // Leader is the key's value, "" when the key does not exist.
 func (e *EtcdLeader) Leader(ctx context.Context) (string, error) {

@@ -21,30 +21,79 @@ type Manager interface {
 
 // LeaderSource tells which node holds the manager's leader lock now ("":
 // nobody, the key expired or was released), as the manager's store (etcd)
-// has it.
+// has it (EtcdLeader), or which node leads as the nodes themselves answer
+// (WritableNode), for a manager whose store the harness cannot read.
 type LeaderSource interface {
 	Leader(ctx context.Context) (string, error)
+}
+
+// Describer is a LeaderSource that words the observer's events its own
+// way; a source that is not one is worded as a manager's leader key
+// (LeaderKeyWords).
+type Describer interface {
+	// Released: nobody leads since old did ("the leader key of old
+	// expired or was released").
+	Released(old string) string
+	// Moved: the lead went from old to now ("the leader key moved from
+	// old to now").
+	Moved(old, now string) string
+	// Took: node leads ("node took the leader key").
+	Took(node string) string
+	// Again: node, which led before, leads again ("node holds the leader
+	// key again").
+	Again(node string) string
+	// Since is what a promotion is measured from ("it took the leader
+	// key"): promote_done says "writable 1.2ms after <Since>".
+	Since() string
+	// ReadFailed prefixes an error of Leader ("read the leader key").
+	ReadFailed() string
+}
+
+// LeaderKeyWords words the events of a manager holding a leader key in
+// its store (Patroni's in etcd): the observer's words for a source that
+// is not a Describer.
+type LeaderKeyWords struct{}
+
+func (LeaderKeyWords) Released(old string) string {
+	return "the leader key of " + old + " expired or was released"
+}
+func (LeaderKeyWords) Moved(old, now string) string {
+	return "the leader key moved from " + old + " to " + now
+}
+func (LeaderKeyWords) Took(node string) string  { return node + " took the leader key" }
+func (LeaderKeyWords) Again(node string) string { return node + " holds the leader key again" }
+func (LeaderKeyWords) Since() string            { return "it took the leader key" }
+func (LeaderKeyWords) ReadFailed() string       { return "read the leader key" }
+
+// wordsOf is src's words.
+func wordsOf(src LeaderSource) Describer {
+	if d, ok := src.(Describer); ok {
+		return d
+	}
+	return LeaderKeyWords{}
 }
 
 // Observer watches a failover that another manager does (Patroni): it
 // acts on nothing and records the same events as the Controller, so the
 // figures are measured alike whoever decides. From the outside: the
-// primary's health probe failing (probe_failed), from the manager's store:
-// the leader key gone or moved (detected, with the reason), a new node
-// holding it (promote_start), from PostgreSQL: that node writable
+// primary's health probe failing (probe_failed), from the LeaderSource
+// (the manager's store, or the nodes themselves: WritableNode): the leader
+// key gone or moved (detected, with the reason, worded by the source), a
+// new node holding it (promote_start), from PostgreSQL: that node writable
 // (promote_done), the others streaming from it (repoint) and one of them
 // synchronous (sync_restored). Every demoted primary is then watched for a
 // split brain, as the Controller does, until the end of the run.
 type Observer struct {
 	ctl    *Controller
 	leader LeaderSource
+	words  Describer
 }
 
 // NewObserver returns an observer of the failovers of the manager whose
 // leader lock src reads; cfg's DetectAfter, Repoint, Slots and SyncAfter
 // are not used (the manager decides).
 func NewObserver(c cluster.Cluster, roles *cluster.Roles, src LeaderSource, cfg Config) *Observer {
-	return &Observer{ctl: New(c, roles, cfg), leader: src}
+	return &Observer{ctl: New(c, roles, cfg), leader: src, words: wordsOf(src)}
 }
 
 // Wait blocks until Run has returned and gives the timeline.
@@ -94,7 +143,7 @@ func (o *Observer) Run(ctx context.Context) {
 		if err != nil {
 			if msg := err.Error(); msg != storeErr {
 				storeErr = msg
-				ctl.cfg.Emit(result.Event{Ms: msOf(now), Kind: result.EventError, Detail: "read the leader key: " + msg})
+				ctl.cfg.Emit(result.Event{Ms: msOf(now), Kind: result.EventError, Detail: o.words.ReadFailed() + ": " + msg})
 			}
 			continue
 		}
@@ -107,9 +156,9 @@ func (o *Observer) Run(ctx context.Context) {
 				if since, ok := health.since(); ok {
 					cur.FirstFailure = since
 				}
-				why := "the leader key of " + old + " expired or was released"
+				why := o.words.Released(old)
 				if h != "" {
-					why = "the leader key moved from " + old + " to " + h
+					why = o.words.Moved(old, h)
 				}
 				ctl.cfg.Emit(result.Event{Ms: msOf(now), Kind: result.EventDetected, Node: old, Detail: why})
 				ctl.roles.MarkDown(old)
@@ -118,13 +167,13 @@ func (o *Observer) Run(ctx context.Context) {
 				if h == cur.OldPrimary {
 					// The same node took the key again (PostgreSQL
 					// restarted in place): no promotion.
-					ctl.cfg.Emit(result.Event{Ms: msOf(now), Kind: result.EventPhase, Node: h, Detail: h + " holds the leader key again"})
+					ctl.cfg.Emit(result.Event{Ms: msOf(now), Kind: result.EventPhase, Node: h, Detail: o.words.Again(h)})
 					ctl.roles.MarkUp(h)
 					ctl.record(*cur)
 					cur = nil
 				} else {
 					cur.PromoteStart = now
-					ctl.cfg.Emit(result.Event{Ms: msOf(now), Kind: result.EventPromoteStart, Node: h, Detail: h + " took the leader key"})
+					ctl.cfg.Emit(result.Event{Ms: msOf(now), Kind: result.EventPromoteStart, Node: h, Detail: o.words.Took(h)})
 				}
 			}
 		}
@@ -134,7 +183,7 @@ func (o *Observer) Run(ctx context.Context) {
 			f.PromoteDone, f.NewPrimary, f.Promoted = ctl.now(), holder, true
 			ctl.roles.Promote(holder)
 			ctl.cfg.Emit(result.Event{Ms: msOf(f.PromoteDone), Kind: result.EventPromoteDone, Node: holder,
-				Detail: fmt.Sprintf("writable %s after it took the leader key", (f.PromoteDone - f.PromoteStart).Round(100*time.Microsecond))})
+				Detail: fmt.Sprintf("writable %s after %s", (f.PromoteDone - f.PromoteStart).Round(100*time.Microsecond), o.words.Since())})
 			ctl.watchers.Add(1)
 			go func() { defer ctl.watchers.Done(); ctl.watchOld(ctx, f.OldPrimary) }()
 			ctl.record(f)

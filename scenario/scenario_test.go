@@ -325,6 +325,28 @@ func TestParseErrors(t *testing.T) {
 			want: []string{`test.yaml:4:10: faults[0].at: 1m0s is not within the scenario's duration; a fault must fire at or after 0s and before 30s`},
 		},
 		{
+			name: "promote under failover.mode promote",
+			src:  minimal + "failover: {mode: promote}\ntopology: {replicas: [{name: replica1}]}\nfaults:\n  - {at: 1s, kind: promote, node: replica1}\n",
+			want: []string{`test.yaml:6:6: faults[0]: under failover.mode promote the manager decides which node is primary and would race a promote fault; promote applies under failover.mode none or external`},
+		},
+		{
+			name: "promote of the primary, of an unknown node, without a node",
+			src: minimal + `failover: {mode: external}
+topology: {replicas: [{name: replica1}, {name: replica2}]}
+faults:
+  - {at: 1s, kind: promote, node: primary}
+  - {at: 2s, kind: promote, node: replica3}
+  - {at: 3s, kind: promote}
+  - {at: 4s, kind: promote, node: replica1, for: 1s}
+`,
+			want: []string{
+				`test.yaml:6:35: faults[0].node: primary is the primary; promote names a replica: replica1, replica2`,
+				`test.yaml:7:35: faults[1].node: no node named "replica3" (did you mean "replica1"?); nodes: primary, replica1, replica2`,
+				`test.yaml:8:6: faults[2]: missing required key "node" (a replica: replica1, replica2)`,
+				`test.yaml:9:50: faults[3].for: "for" does not apply to a promote fault`,
+			},
+		},
+		{
 			name: "failover mode",
 			src:  minimal + "failover: {mode: promotion}\n",
 			want: []string{`test.yaml:3:18: failover.mode: "promotion" is not a valid failover mode (did you mean "promote"?); valid: none, promote, patroni, external`},

@@ -61,3 +61,27 @@ func Cluster3(t testing.TB, id string) cluster.Cluster {
 	})
 	return c
 }
+
+// Cluster2 starts a primary and one asynchronous replica, replica1, with
+// a slot, on a new local backend: the smallest cluster that can fail
+// over. It is taken down, and the backend closed, with the test.
+func Cluster2(t testing.TB, id string) cluster.Cluster {
+	t.Helper()
+	b := Backend(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c, err := b.Up(ctx, cluster.Spec{
+		ID:       id,
+		Replicas: []cluster.ReplicaSpec{{Name: "replica1", Slot: "replica1"}},
+		LogDir:   t.TempDir(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := c.Down(context.Background()); err != nil {
+			t.Errorf("down: %v", err)
+		}
+	})
+	return c
+}
