@@ -26,9 +26,10 @@ type EffectTimeouter interface {
 	EffectTimeout() time.Duration
 }
 
-// effectWait is how long a fault on c may take to be seen.
+// effectWait is how long a fault on c may take to be seen: the
+// cluster's own bound when it gives one.
 func effectWait(c cluster.Cluster) time.Duration {
-	if et, ok := c.(EffectTimeouter); ok && et.EffectTimeout() > effectTimeout {
+	if et, ok := c.(EffectTimeouter); ok && et.EffectTimeout() > 0 {
 		return et.EffectTimeout()
 	}
 	return effectTimeout
@@ -36,7 +37,7 @@ func effectWait(c cluster.Cluster) time.Duration {
 
 // healWait is how long a heal on c may take to be seen.
 func healWait(c cluster.Cluster) time.Duration {
-	if et, ok := c.(EffectTimeouter); ok && et.EffectTimeout() > healTimeout {
+	if et, ok := c.(EffectTimeouter); ok && et.EffectTimeout() > 0 {
 		return et.EffectTimeout()
 	}
 	return healTimeout

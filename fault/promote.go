@@ -100,7 +100,8 @@ func (f Promote) TookEffect(ctx context.Context, e Env) error {
 
 // waitWritable waits until the node answers pg_is_in_recovery() = false.
 func waitWritable(ctx context.Context, c cluster.Cluster, node string) error {
-	ctx, cancel := context.WithTimeout(ctx, effectTimeout)
+	wait := effectWait(c)
+	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	cs := cluster.NewConns(c, "pgbench-ha-fault", time.Second)
 	defer cs.Close()
@@ -124,7 +125,7 @@ func waitWritable(ctx context.Context, c cluster.Cluster, node string) error {
 			}
 		}
 		if !sleep(ctx, 10*pollEvery) {
-			return fmt.Errorf("%s is not writable after %s: %s", node, effectTimeout, last)
+			return fmt.Errorf("%s is not writable after %s: %s", node, wait, last)
 		}
 	}
 }

@@ -1283,8 +1283,11 @@ func faultAt(p *float64) string {
 // controller's configured detect_after, or a manager's leader key.
 func detectedText(f *result.Failover) string {
 	s := relMsUnit(f.DetectedMs, f.FaultMs)
-	if f.Mode == "patroni" {
+	switch f.Mode {
+	case "patroni":
 		return s + " (the leader key expired or moved)"
+	case "external":
+		return s + " (no node answered as the primary: seen by the harness, not the manager)"
 	}
 	return s + " (configured: " + fmtMs(f.DetectAfterMs) + " ms)"
 }

@@ -71,8 +71,25 @@ func manager(c cluster.Cluster, roles *cluster.Roles, s *scenario.Scenario, cfg 
 			src := &failover.EtcdLeader{Endpoints: pc.EtcdEndpoints(), Key: pc.Namespace() + pc.Scope() + "/leader"}
 			return failover.NewObserver(c, roles, src, cfg)
 		}
+	case scenario.FailoverExternal:
+		// A manager the harness cannot ask: the nodes say which is
+		// primary.
+		src := failover.NewWritableNode(c)
+		return &closingManager{Observer: failover.NewObserver(c, roles, src, cfg), src: src}
 	}
 	return nil
+}
+
+// closingManager is an Observer of a leader source that holds
+// connections, closed when the observer returns.
+type closingManager struct {
+	*failover.Observer
+	src interface{ Close() }
+}
+
+func (m *closingManager) Run(ctx context.Context) {
+	defer m.src.Close()
+	m.Observer.Run(ctx)
 }
 
 // managerHistory records, as manager events, the promotions the failover
