@@ -370,3 +370,68 @@ probes: {audit_timeout: 20s}
 		t.Errorf("the harness's schema or tables are left on the user's cluster")
 	}
 }
+
+// TestExternalLinkHooks: a latency fault and a partition between nodes
+// run through the link and unlink hooks, once per link and direction,
+// with the condition in the environment; every condition placed is
+// removed by name at the heal.
+func TestExternalLinkHooks(t *testing.T) {
+	u := startUserCluster(t)
+	record := `echo "$PGBHA_ACTION $PGBHA_FROM>$PGBHA_TO $PGBHA_CONDITION $PGBHA_DIRECTION $PGBHA_LATENCY_MS $PGBHA_NAME" >> "$PGBHA_LOG_DIR/links.txt"`
+	yaml := `name: external-links
+seed: 3
+duration: 4s
+backend: external
+topology:
+  replicas: [{name: replica1, sync: true}]
+workload: {writers: 2, rate: 100, initial_orders: 100}
+faults:
+  - {at: 500ms, kind: latency, from: [primary], to: [replica1], latency: 150ms, direction: downstream, for: 1s}
+  - {at: 2s, kind: partition, sides: [[primary], [replica1]], for: 1s}
+probes: {audit_timeout: 20s}
+` + u.externalSection(fmt.Sprintf("    link: '%s'\n    unlink: '%s'\n", record, record))
+	res, dir, err := runExternal(t, yaml)
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	v := &res.Variants[0]
+	raw, err := os.ReadFile(filepath.Join(dir, v.LogDir, "links.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
+	placed, removed := map[string]string{}, map[string]bool{}
+	for _, l := range lines {
+		f := strings.Fields(l)
+		switch f[0] {
+		case "link":
+			placed[f[len(f)-1]] = strings.Join(f[1:len(f)-1], " ")
+		case "unlink":
+			removed[f[len(f)-1]] = true
+		}
+	}
+	want := []string{
+		"primary>replica1 latency downstream 150",
+		"primary>replica1 blackhole upstream 0", "primary>replica1 blackhole downstream 0",
+		"replica1>primary blackhole upstream 0", "replica1>primary blackhole downstream 0",
+	}
+	var got []string
+	for name, cond := range placed {
+		got = append(got, cond)
+		if !removed[name] {
+			t.Errorf("condition %s (%s) placed, never removed", name, cond)
+		}
+	}
+	for _, w := range want {
+		found := false
+		for _, g := range got {
+			found = found || g == w
+		}
+		if !found {
+			t.Errorf("no link hook placed %q; placed: %q", w, got)
+		}
+	}
+	if len(placed) != len(removed) {
+		t.Errorf("%d placed, %d removed:\n%s", len(placed), len(removed), raw)
+	}
+}

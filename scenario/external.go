@@ -78,6 +78,8 @@ const (
 	HookResume     = "resume"     // thaw it
 	HookCut        = "cut"        // drop traffic from PGBHA_FROM to PGBHA_TO (one way)
 	HookHeal       = "heal"       // remove every cut
+	HookLink       = "link"       // a condition (PGBHA_CONDITION) on the link PGBHA_FROM -> PGBHA_TO
+	HookUnlink     = "unlink"     // remove the condition named PGBHA_NAME
 	HookPromote    = "promote"    // promote the standby PGBHA_NODE
 	HookSwitchover = "switchover" // planned switchover, to PGBHA_CANDIDATE if set
 	HookHistory    = "history"    // print the manager's promotions (JSON)
@@ -85,7 +87,7 @@ const (
 
 // HookActions lists the actions external.hooks takes, in documentation
 // order.
-var HookActions = []string{HookKill, HookStop, HookStart, HookPause, HookResume, HookCut, HookHeal, HookPromote, HookSwitchover, HookHistory}
+var HookActions = []string{HookKill, HookStop, HookStart, HookPause, HookResume, HookCut, HookHeal, HookLink, HookUnlink, HookPromote, HookSwitchover, HookHistory}
 
 // Defaults of the external backend.
 const (
@@ -298,7 +300,7 @@ func (d *decoder) validateExternal(s *Scenario) {
 			d.problemAt(xp+".hooks."+a, "an empty command; give the shell command that does %s, or remove the key", a)
 		}
 	}
-	for _, pair := range [][2]string{{HookStop, HookStart}, {HookPause, HookResume}, {HookCut, HookHeal}} {
+	for _, pair := range [][2]string{{HookStop, HookStart}, {HookPause, HookResume}, {HookCut, HookHeal}, {HookLink, HookUnlink}} {
 		if h.Commands[pair[0]] != "" && h.Commands[pair[1]] == "" {
 			d.problemAt(xp+".hooks."+pair[0], "a %s hook needs a %s hook to undo it: the harness heals every fault it makes", pair[0], pair[1])
 		}

@@ -37,6 +37,8 @@ const (
 	HookResume     = "resume"
 	HookCut        = "cut"
 	HookHeal       = "heal"
+	HookLink       = "link"
+	HookUnlink     = "unlink"
 	HookPromote    = "promote"
 	HookSwitchover = "switchover"
 	HookHistory    = "history"
@@ -120,8 +122,9 @@ func (b *Backend) ServerVersion() string { return b.version }
 func (b *Backend) Close() error          { return nil }
 
 // Abilities are the hooks given: a fault kind runs when its hooks are
-// there (kill; stop and start; pause and resume; cut and heal;
-// switchover).
+// there (kill; stop and start; pause and resume; cut and heal, or link
+// and unlink, for partitions; link and unlink for latency, bandwidth and
+// reset; switchover).
 func (b *Backend) Abilities() cluster.Abilities {
 	has := func(actions ...string) bool {
 		for _, a := range actions {
@@ -133,7 +136,7 @@ func (b *Backend) Abilities() cluster.Abilities {
 	}
 	return cluster.Abilities{
 		Kill: has(HookKill), Stop: has(HookStop, HookStart), Pause: has(HookPause, HookResume),
-		NodeCuts: has(HookCut, HookHeal), Switchover: has(HookSwitchover),
+		NodeCuts: has(HookCut, HookHeal), Links: has(HookLink, HookUnlink), Switchover: has(HookSwitchover),
 	}
 }
 

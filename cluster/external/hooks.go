@@ -28,8 +28,12 @@ import (
 //	PGBHA_LOG_DIR  the variant's log folder in the run folder
 //	and the node's env from the scenario.
 //
-// cut adds PGBHA_FROM and PGBHA_TO (and PGBHA_TO_HOST, PGBHA_TO_PORT,
-// PGBHA_TO_DSN), the node being the from side; stop adds PGBHA_IMMEDIATE
+// cut, link and unlink add PGBHA_FROM and PGBHA_TO (and PGBHA_TO_HOST,
+// PGBHA_TO_PORT, PGBHA_TO_DSN), the node being the from side; link adds
+// the condition: PGBHA_CONDITION (blackhole, latency, bandwidth, reset),
+// PGBHA_DIRECTION (upstream: from -> to; downstream: to -> from),
+// PGBHA_LATENCY_MS, PGBHA_JITTER_MS, PGBHA_RATE_KBPS and PGBHA_NAME,
+// which unlink gets to remove it; stop adds PGBHA_IMMEDIATE
 // (1 or 0); switchover PGBHA_CANDIDATE ("" for the manager's choice).
 // Its output (stdout and stderr) goes to hooks/NNN-ACTION-NODE.log under
 // the log folder, and one line per run to hooks/hooks.log: when, what,
@@ -223,13 +227,60 @@ func (c *Cluster) Resume(ctx context.Context, node string) error {
 
 // Cut runs the cut hook for the link from -> to.
 func (c *Cluster) Cut(ctx context.Context, from, to string) error {
+	_, err := c.run(ctx, HookCut, from, c.linkEnv(from, to))
+	return err
+}
+
+// Links are every ordered pair of nodes when the link and unlink hooks
+// are given (a fault's toxics are placed through them), none otherwise:
+// a partition is then made of cuts (Cut).
+func (c *Cluster) Links() [][2]string {
+	if strings.TrimSpace(c.b.cfg.Hooks[HookLink]) == "" {
+		return nil
+	}
+	var out [][2]string
+	for _, a := range c.nodes {
+		for _, b := range c.nodes {
+			if a.Name != b.Name {
+				out = append(out, [2]string{a.Name, b.Name})
+			}
+		}
+	}
+	return out
+}
+
+// ClientConnString is "": client groups have no links of their own on an
+// external cluster.
+func (c *Cluster) ClientConnString(client, node string, u cluster.User) string { return "" }
+
+// AddToxic runs the link hook: a network condition on the link from ->
+// to, one direction, named so that the unlink hook can remove it.
+func (c *Cluster) AddToxic(ctx context.Context, from, to string, t cluster.Toxic) error {
+	extra := c.linkEnv(from, to)
+	extra["PGBHA_CONDITION"], extra["PGBHA_DIRECTION"], extra["PGBHA_NAME"] = t.Kind, t.Direction, t.Name
+	extra["PGBHA_LATENCY_MS"] = strconv.FormatInt(t.Latency.Milliseconds(), 10)
+	extra["PGBHA_JITTER_MS"] = strconv.FormatInt(t.Jitter.Milliseconds(), 10)
+	extra["PGBHA_RATE_KBPS"] = strconv.FormatInt(t.RateKBps, 10)
+	_, err := c.run(ctx, HookLink, from, extra)
+	return err
+}
+
+// RemoveToxic runs the unlink hook for the condition named name.
+func (c *Cluster) RemoveToxic(ctx context.Context, from, to, name string) error {
+	extra := c.linkEnv(from, to)
+	extra["PGBHA_NAME"] = name
+	_, err := c.run(ctx, HookUnlink, from, extra)
+	return err
+}
+
+// linkEnv names a link's two ends for its hooks.
+func (c *Cluster) linkEnv(from, to string) map[string]string {
 	extra := map[string]string{"PGBHA_FROM": from, "PGBHA_TO": to}
 	if n, ok := c.node(to); ok {
 		host, port := hostPort(n.DSN)
 		extra["PGBHA_TO_HOST"], extra["PGBHA_TO_PORT"], extra["PGBHA_TO_DSN"] = host, strconv.Itoa(port), n.DSN
 	}
-	_, err := c.run(ctx, HookCut, from, extra)
-	return err
+	return extra
 }
 
 // Heal runs the heal hook: every cut removed.

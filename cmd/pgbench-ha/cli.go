@@ -280,7 +280,7 @@ func supported(b, patroniBackend cluster.Backend, plans []scenario.Plan) error {
 		return nil
 	}
 	if b.Name() == external.Name {
-		lines = append(lines, "the external backend faults your cluster through your hooks: kill needs external.hooks.kill (and start to heal it); stop and restart: stop and start; pause: pause and resume; partition and isolate between nodes: cut and heal; switchover: switchover; latency, bandwidth, reset and faults on client links have no hook")
+		lines = append(lines, "the external backend faults your cluster through your hooks: kill needs external.hooks.kill (and start to heal it); stop and restart: stop and start; pause: pause and resume; partition and isolate between nodes: cut and heal, or link and unlink; latency, bandwidth and reset between nodes: link and unlink; switchover: switchover; faults on client groups' links have no hook")
 	}
 	// Why the Patroni backend cannot cut links between nodes here.
 	if nc, ok := patroniBackend.(interface{ NodeCutsErr() error }); ok && nc.NodeCutsErr() != nil {
