@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -433,5 +434,74 @@ probes: {audit_timeout: 20s}
 	}
 	if len(placed) != len(removed) {
 		t.Errorf("%d placed, %d removed:\n%s", len(placed), len(removed), raw)
+	}
+}
+
+// TestExternalPrepareBetweenVariants: a matrix runs its variants one
+// after the other on the same external cluster. The first variant's kill
+// of replica1 leaves it down: without a prepare hook the second variant
+// is refused at bring-up, saying why and what would help; with one that
+// starts replica1 again (pg_ctl start), both variants run.
+func TestExternalPrepareBetweenVariants(t *testing.T) {
+	u := startUserCluster(t)
+	r := u.dataDirs["replica1"]
+	start := fmt.Sprintf(`if ! runuser -u postgres -- %[1]s/pg_ctl status -D %[2]s >/dev/null 2>&1; then env -u PGPASSWORD runuser -u postgres -- %[1]s/pg_ctl start -w -t 60 -D %[2]s -l %[2]s/restarted.log; fi`, u.bin, r)
+	// (PGPASSWORD, the harness's, would be the standby's password too: libpq
+	// prefers it to the passfile its primary_conninfo names.)
+	t.Cleanup(func() {
+		// A replica pg_ctl started is the test's to stop, before the
+		// local backend removes its data directory.
+		_ = exec.Command("runuser", "-u", "postgres", "--", filepath.Join(u.bin, "pg_ctl"), "stop", "-m", "immediate", "-D", r).Run()
+	})
+	base := `name: external-prepare
+seed: 3
+duration: 3s
+backend: external
+topology:
+  replicas: [{name: replica1, sync: false}]
+workload: {writers: 2, rate: 100, initial_orders: 100}
+faults:
+  - {at: 1s, kind: kill, node: replica1}
+matrix:
+  synchronous_commit: ["on", local]
+probes: {audit_timeout: 20s}
+`
+	// The user's cluster is asynchronous for this test.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, u.c.ConnString("primary", cluster.Admin))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"ALTER SYSTEM SET synchronous_standby_names = ''", "SELECT pg_reload_conf()"} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conn.Close(context.Background())
+	kill := `    kill: 'kill -9 "$(head -1 "$PGDATA/postmaster.pid")"'` + "\n"
+
+	res, _, err := runExternal(t, base+u.externalSection(kill))
+	if err == nil || res.Variants[0].Status != result.StatusComplete || res.Variants[1].Status != result.StatusFailed ||
+		!strings.Contains(res.Variants[1].Error, "replica1 is not in recovery") && !strings.Contains(res.Variants[1].Error, "replica1 (") ||
+		!strings.Contains(res.Variants[1].Error, "external.hooks.prepare can put it back") {
+		t.Fatalf("without prepare: %v; variants %s %q, %s %q", err, res.Variants[0].Status, res.Variants[0].Error, res.Variants[1].Status, res.Variants[1].Error)
+	}
+	if out, err := exec.Command("sh", "-c", start).CombinedOutput(); err != nil {
+		t.Fatalf("start replica1 again: %v\n%s", err, out)
+	}
+
+	res, dir, err := runExternal(t, base+u.externalSection(kill+"    prepare: '"+start+"'\n"))
+	if err != nil {
+		t.Fatalf("with prepare: %v", err)
+	}
+	for _, v := range res.Variants {
+		if v.Status != result.StatusComplete || v.Summary.Audit == nil || v.Summary.Audit.Lost != 0 {
+			t.Errorf("%s: %s %q, audit %+v", v.Name, v.Status, v.Error, v.Summary.Audit)
+		}
+	}
+	hooks, _ := os.ReadFile(filepath.Join(dir, res.Variants[1].LogDir, "hooks", "hooks.log"))
+	if !strings.Contains(string(hooks), "prepare node=primary exit 0") {
+		t.Errorf("the second variant's hooks.log:\n%s", hooks)
 	}
 }

@@ -83,11 +83,12 @@ const (
 	HookPromote    = "promote"    // promote the standby PGBHA_NODE
 	HookSwitchover = "switchover" // planned switchover, to PGBHA_CANDIDATE if set
 	HookHistory    = "history"    // print the manager's promotions (JSON)
+	HookPrepare    = "prepare"    // before each variant: put the cluster as the scenario says
 )
 
 // HookActions lists the actions external.hooks takes, in documentation
 // order.
-var HookActions = []string{HookKill, HookStop, HookStart, HookPause, HookResume, HookCut, HookHeal, HookLink, HookUnlink, HookPromote, HookSwitchover, HookHistory}
+var HookActions = []string{HookKill, HookStop, HookStart, HookPause, HookResume, HookCut, HookHeal, HookLink, HookUnlink, HookPromote, HookSwitchover, HookHistory, HookPrepare}
 
 // Defaults of the external backend.
 const (

@@ -91,7 +91,7 @@ faults:
 `,
 			want: []string{
 				`test.yaml:11:12: external.hooks.pause: a pause hook needs a resume hook to undo it: the harness heals every fault it makes`,
-				`test.yaml:12:5: external.hooks: unknown key "promot" (did you mean "promote"?); valid keys: timeout, effect_timeout, kill, stop, start, pause, resume, cut, heal, link, unlink, promote, switchover, history`,
+				`test.yaml:12:5: external.hooks: unknown key "promot" (did you mean "promote"?); valid keys: timeout, effect_timeout, kill, stop, start, pause, resume, cut, heal, link, unlink, promote, switchover, history, prepare`,
 				`test.yaml:14:46: faults[0].for: a kill with for: starts the node again afterwards: give external.hooks.start, or remove for: (the node then stays down)`,
 			},
 		},

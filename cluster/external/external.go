@@ -42,6 +42,7 @@ const (
 	HookPromote    = "promote"
 	HookSwitchover = "switchover"
 	HookHistory    = "history"
+	HookPrepare    = "prepare"
 )
 
 // schemaMark is the comment on the harness's schema: a schema of that
@@ -191,17 +192,43 @@ func (b *Backend) Up(ctx context.Context, spec cluster.Spec) (cluster.Cluster, e
 			c.appSettings[k] = v
 		}
 	}
+	// The prepare hook puts the cluster as the scenario wants it before
+	// each variant (the primary back on the node named primary after an
+	// earlier variant's failover, a killed node started again); the
+	// checks then wait for it, within the effect timeout.
+	wait := 0 * time.Second
+	if strings.TrimSpace(b.cfg.Hooks[HookPrepare]) != "" {
+		if _, err := c.run(ctx, HookPrepare, c.nodes[0].Name, map[string]string{"PGBHA_VARIANT": spec.ID}); err != nil {
+			return nil, fmt.Errorf("external: %w", err)
+		}
+		wait = b.cfg.EffectTimeout
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		var probs []string
+		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		for i, n := range c.nodes {
+			if err := c.check(cctx, n, i == 0, spec); err != nil {
+				probs = append(probs, err.Error())
+			}
+		}
+		cancel()
+		if len(probs) == 0 {
+			break
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			msg := fmt.Sprintf("external: the cluster is not as the scenario says:\n%s", strings.Join(probs, "\n"))
+			if wait == 0 {
+				msg += "\n(an earlier variant's fault may have left it so: external.hooks.prepare can put it back before each variant)"
+			} else {
+				msg += fmt.Sprintf("\n(still so %s after the prepare hook: external.hooks.effect_timeout)", wait)
+			}
+			return nil, errors.New(msg)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	var probs []string
-	for i, n := range c.nodes {
-		if err := c.check(cctx, n, i == 0, spec); err != nil {
-			probs = append(probs, err.Error())
-		}
-	}
-	if len(probs) > 0 {
-		return nil, fmt.Errorf("external: the cluster is not as the scenario says:\n%s", strings.Join(probs, "\n"))
-	}
 	if err := c.createSchema(cctx); err != nil {
 		return nil, err
 	}
