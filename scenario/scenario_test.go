@@ -495,7 +495,8 @@ func TestLoad(t *testing.T) {
 	}
 }
 
-// TestShippedScenarios loads every scenario shipped in scenarios/.
+// TestShippedScenarios loads every scenario shipped in scenarios/ and the
+// external backend's recipes in scenarios/external/.
 func TestShippedScenarios(t *testing.T) {
 	t.Parallel()
 	files, err := filepath.Glob(filepath.Join("..", "scenarios", "*.yaml"))
@@ -505,6 +506,14 @@ func TestShippedScenarios(t *testing.T) {
 	if len(files) == 0 {
 		t.Fatal("no scenarios/*.yaml")
 	}
+	recipes, err := filepath.Glob(filepath.Join("..", "scenarios", "external", "*.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recipes) == 0 {
+		t.Fatal("no scenarios/external/*.yaml")
+	}
+	files = append(files, recipes...)
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			t.Parallel()
