@@ -390,7 +390,13 @@ func (ctl *Controller) promoteBest(ctx context.Context, cs *cluster.Conns, old s
 	f.PromoteStart = ctl.now()
 	ctl.cfg.Emit(result.Event{Ms: msOf(f.PromoteStart), Kind: result.EventPromoteStart, Node: best.name,
 		Detail: fmt.Sprintf("most advanced replica: received %s", formatLSN(best.receive))})
-	if _, err := conn.Exec(ctx, "SELECT pg_promote(wait => false)"); err != nil {
+	// A cluster that promotes its own way (an external cluster's promote
+	// hook) does; else pg_promote().
+	if p, ok := ctl.c.(cluster.Promoter); ok {
+		if err := p.Promote(ctx, best.name); err != nil {
+			return fmt.Errorf("promote %s: %w", best.name, err)
+		}
+	} else if _, err := conn.Exec(ctx, "SELECT pg_promote(wait => false)"); err != nil {
 		return fmt.Errorf("promote %s: %w", best.name, err)
 	}
 	// pg_promote(wait => true) polls every 100 ms; poll faster ourselves.

@@ -7,9 +7,11 @@ import (
 	"github.com/pgbench-ha/pgbench-ha/cluster"
 )
 
-// Switchover hands the primary over in a planned way through Patroni
-// (POST /switchover): to To, or, without to:, to a replica Patroni
-// chooses. One act; under failover.mode patroni only.
+// Switchover hands the primary over in a planned way through the
+// failover manager, Patroni's (POST /switchover) or an external
+// cluster's (its switchover hook): to To, or, without to:, to a replica
+// the manager chooses. One act; under failover.mode patroni or on the
+// external backend.
 type Switchover struct {
 	To string `yaml:"to"` // a replica's name; "" lets Patroni choose
 }
@@ -41,8 +43,8 @@ func (f Switchover) Targets() []string {
 func (Switchover) Lasting() bool { return false }
 
 func (f Switchover) Validate(c Check) {
-	if !c.Patroni() {
-		c.Problem("", "a switchover is asked of Patroni (POST /switchover); it needs failover.mode patroni")
+	if !c.Patroni() && c.Backend() != "external" {
+		c.Problem("", "a switchover is asked of the failover manager: Patroni's (POST /switchover), under failover.mode patroni, or an external cluster's, through its switchover hook")
 	}
 	if c.Set("to") {
 		c.Node("to", f.To)

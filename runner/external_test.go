@@ -153,7 +153,7 @@ probes: {lag_interval: 100ms, heartbeat_interval: 50ms, audit_timeout: 20s}
 // TestExternalAgreesWithLocal runs one scenario on the local backend,
 // then on the external backend against a cluster the test starts itself,
 // killed by a hook (kill -9 of its postmaster) and promoted by the
-// harness over SQL: the audit's figures agree within noise, the hook's
+// harness through the promote hook (pg_ctl promote): the audit's figures agree within noise, the hook's
 // return and the kill's effect are recorded apart, and the harness's
 // schema is gone from the user's cluster afterwards.
 func TestExternalAgreesWithLocal(t *testing.T) {
@@ -166,8 +166,9 @@ func TestExternalAgreesWithLocal(t *testing.T) {
 
 	u := startUserCluster(t)
 	yaml := fmt.Sprintf(agreeScenario, "agree-external", "backend: external\n", ", repoint: false") +
-		u.externalSection(`    kill: 'kill -9 "$(head -1 "$PGDATA/postmaster.pid")"'
-`)
+		u.externalSection(fmt.Sprintf(`    kill: 'kill -9 "$(head -1 "$PGDATA/postmaster.pid")"'
+    promote: 'runuser -u postgres -- %s/pg_ctl promote -W -D "$PGDATA"'
+`, u.bin))
 	eres, dir, err := runExternal(t, yaml)
 	if err != nil {
 		t.Fatalf("external run: %v", err)
@@ -208,7 +209,7 @@ func TestExternalAgreesWithLocal(t *testing.T) {
 		t.Errorf("kill record: %+v", fr)
 	}
 	hooksLog, err := os.ReadFile(filepath.Join(dir, ev.LogDir, "hooks", "hooks.log"))
-	if err != nil || !strings.Contains(string(hooksLog), "kill node=primary exit 0") {
+	if err != nil || !strings.Contains(string(hooksLog), "kill node=primary exit 0") || !strings.Contains(string(hooksLog), "promote node=replica1 exit 0") {
 		t.Errorf("hooks.log: %q, %v", hooksLog, err)
 	}
 	if !u.schemaGone(t) {

@@ -248,7 +248,7 @@ func TestPatroniClientFaultErrors(t *testing.T) {
 			want: []string{
 				`test.yaml:4:32: faults[0].node: no node named "etcd1"; etcd members are there under failover.mode patroni only; nodes: primary`,
 				`test.yaml:5:50: faults[1].process: applies under failover.mode patroni only (PostgreSQL or Patroni alone); without Patroni a kill takes the whole node: remove process`,
-				`test.yaml:6:6: faults[2]: a switchover is asked of Patroni (POST /switchover); it needs failover.mode patroni`,
+				`test.yaml:6:6: faults[2]: a switchover is asked of the failover manager: Patroni's (POST /switchover), under failover.mode patroni, or an external cluster's, through its switchover hook`,
 				`test.yaml:7:33: faults[3].node: no node named "haproxy"; haproxy is there when client.path goes through it; nodes: primary`,
 			},
 		},

@@ -2,6 +2,8 @@ package external_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -78,6 +80,45 @@ func TestSettingsAndSchema(t *testing.T) {
 	}
 	if err := c.Down(ctx); err != nil {
 		t.Fatal(err)
+	}
+
+	// Hooks get the node, its member name, its env and the other end's.
+	envFile := filepath.Join(t.TempDir(), "env")
+	rec := `env | grep -E '^(PGBHA_|MINE=)' | sort >> ` + envFile + `; echo --- >> ` + envFile
+	hb, err := external.New(ctx, external.Config{Write: dsn("primary"), User: admin.User, Database: admin.Database, Schema: "pgbench_ha_h",
+		Nodes: []external.Node{{Name: "primary", DSN: dsn("primary"), Member: "pg-1", Env: map[string]string{"MINE": "yes"}},
+			{Name: "replica1", DSN: dsn("replica1"), Member: "pg-2"}},
+		Hooks: map[string]string{"switchover": rec, "cut": rec, "heal": rec, "stop": "exit 0", "start": rec}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc, err := hb.Up(ctx, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hc.Down(context.Background())
+	x := hc.(*external.Cluster)
+	if err := x.Switchover(ctx, "replica1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := x.Cut(ctx, "primary", "replica1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := x.Start(ctx, "replica1"); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := os.ReadFile(envFile)
+	got := string(raw)
+	for _, want := range []string{
+		"MINE=yes\nPGBHA_ACTION=switchover\nPGBHA_CANDIDATE=replica1\nPGBHA_CANDIDATE_MEMBER=pg-2\n",
+		"PGBHA_ACTION=cut\nPGBHA_DSN=" + dsn("primary") + "\nPGBHA_FROM=primary\nPGBHA_FROM_MEMBER=pg-1\n",
+		"PGBHA_MEMBER=pg-1\nPGBHA_NODE=primary\n", "PGBHA_TO=replica1\nPGBHA_TO_DSN=" + dsn("replica1") + "\n",
+		"PGBHA_TO_MEMBER=pg-2\n", "PGBHA_ACTION=start\n", "PGBHA_MEMBER=pg-2\nPGBHA_NODE=replica1\nPGBHA_PORT=",
+		"PGBHA_ROLE=replica\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("hook environment lacks %q:\n%s", want, got)
+		}
 	}
 	pc, err := pgx.Connect(ctx, uc.ConnString("primary", cluster.Admin))
 	if err != nil {

@@ -28,13 +28,15 @@ import (
 //	PGBHA_LOG_DIR  the variant's log folder in the run folder
 //	and the node's env from the scenario.
 //
-// cut, link and unlink add PGBHA_FROM and PGBHA_TO (and PGBHA_TO_HOST,
-// PGBHA_TO_PORT, PGBHA_TO_DSN), the node being the from side; link adds
+// cut, link and unlink add PGBHA_FROM and PGBHA_TO (and PGBHA_FROM_MEMBER,
+// PGBHA_TO_MEMBER, PGBHA_TO_HOST, PGBHA_TO_PORT, PGBHA_TO_DSN), the node
+// being the from side; link adds
 // the condition: PGBHA_CONDITION (blackhole, latency, bandwidth, reset),
 // PGBHA_DIRECTION (upstream: from -> to; downstream: to -> from),
 // PGBHA_LATENCY_MS, PGBHA_JITTER_MS, PGBHA_RATE_KBPS and PGBHA_NAME,
 // which unlink gets to remove it; stop adds PGBHA_IMMEDIATE
-// (1 or 0); switchover PGBHA_CANDIDATE ("" for the manager's choice).
+// (1 or 0); switchover PGBHA_CANDIDATE and PGBHA_CANDIDATE_MEMBER (""
+// for the manager's choice); prepare PGBHA_VARIANT.
 // Its output (stdout and stderr) goes to hooks/NNN-ACTION-NODE.log under
 // the log folder, and one line per run to hooks/hooks.log: when, what,
 // exit status, how long.
@@ -129,11 +131,7 @@ func (c *Cluster) env(action, node string, extra map[string]string) []string {
 		if node == c.nodes[0].Name {
 			role = "primary"
 		}
-		member := n.Member
-		if member == "" {
-			member = n.Name
-		}
-		vars["PGBHA_NODE"], vars["PGBHA_MEMBER"], vars["PGBHA_ROLE"] = n.Name, member, role
+		vars["PGBHA_NODE"], vars["PGBHA_MEMBER"], vars["PGBHA_ROLE"] = n.Name, c.member(n.Name), role
 		vars["PGBHA_HOST"], vars["PGBHA_PORT"], vars["PGBHA_DSN"] = host, strconv.Itoa(port), n.DSN
 	}
 	for k, v := range extra {
@@ -275,7 +273,7 @@ func (c *Cluster) RemoveToxic(ctx context.Context, from, to, name string) error 
 
 // linkEnv names a link's two ends for its hooks.
 func (c *Cluster) linkEnv(from, to string) map[string]string {
-	extra := map[string]string{"PGBHA_FROM": from, "PGBHA_TO": to}
+	extra := map[string]string{"PGBHA_FROM": from, "PGBHA_TO": to, "PGBHA_FROM_MEMBER": c.member(from), "PGBHA_TO_MEMBER": c.member(to)}
 	if n, ok := c.node(to); ok {
 		host, port := hostPort(n.DSN)
 		extra["PGBHA_TO_HOST"], extra["PGBHA_TO_PORT"], extra["PGBHA_TO_DSN"] = host, strconv.Itoa(port), n.DSN
@@ -300,7 +298,8 @@ func (c *Cluster) Promote(ctx context.Context, node string) error {
 
 // Switchover runs the switchover hook, to candidate if given.
 func (c *Cluster) Switchover(ctx context.Context, candidate string) error {
-	_, err := c.run(ctx, HookSwitchover, c.nodes[0].Name, map[string]string{"PGBHA_CANDIDATE": candidate})
+	extra := map[string]string{"PGBHA_CANDIDATE": candidate, "PGBHA_CANDIDATE_MEMBER": c.member(candidate)}
+	_, err := c.run(ctx, HookSwitchover, c.nodes[0].Name, extra)
 	return err
 }
 
@@ -330,6 +329,14 @@ func (c *Cluster) History(ctx context.Context) ([]cluster.Promotion, error) {
 		ps[i].Leader = c.nodeOfMember(ps[i].Leader)
 	}
 	return ps, nil
+}
+
+// member is node's name in the manager's history, "" for "".
+func (c *Cluster) member(node string) string {
+	if n, ok := c.node(node); ok && n.Member != "" {
+		return n.Member
+	}
+	return node
 }
 
 // nodeOfMember maps a manager's member name to the node's name.
