@@ -24,7 +24,7 @@ type Promotion struct {
 // manager only when that record confirms it.
 type Historian interface {
 	History(ctx context.Context) ([]Promotion, error)
-	// Manager names the record's keeper in messages ("Patroni").
+	// Manager names the record in messages ("Patroni's history").
 	Manager() string
 }
 

@@ -906,11 +906,25 @@ func (percentileTicks) Ticks(lo, hi float64) []plot.Tick {
 type failoverSteps struct {
 	// lastAck is the ack that opened the write outage.
 	detected, promoted, firstWrite, lastAck *float64
-	splitBrain                              bool
+	// promoting is when the promotion began (the controller chose a
+	// replica, a manager's replica took the leader key, a node answered
+	// as the primary): after the detection it may be a wait on the
+	// manager or an operator.
+	promoting  *float64
+	splitBrain bool
 	// predLo and predHi bound the first write as the settings predict
 	// the outage (from the ack that opened it); nil without a
 	// prediction.
 	predLo, predHi *float64
+}
+
+// awaited is the end of the wait between the detection and the start of
+// the promotion, nil when there was none to draw (under 1 ms).
+func (r failoverSteps) awaited() *float64 {
+	if r.detected == nil || r.promoting == nil || *r.promoting-*r.detected < 1 {
+		return nil
+	}
+	return r.promoting
 }
 
 func stepsOf(f *result.Failover) (failoverSteps, bool) {
@@ -933,6 +947,7 @@ func stepsOf(f *result.Failover) (failoverSteps, bool) {
 	st := failoverSteps{
 		detected:   rel(f.DetectedMs),
 		promoted:   rel(f.PromoteDoneMs),
+		promoting:  rel(f.PromoteStartMs),
 		firstWrite: rel(f.FirstWriteMs),
 		lastAck:    rel(opened),
 		splitBrain: splitBrain(f),
@@ -954,6 +969,7 @@ var predictedShade = color.NRGBA{R: 0x4e, G: 0x79, B: 0xa7, A: 0x40}
 var (
 	phaseDetect  = rgb(0xf28e2b)
 	phasePromote = rgb(0x9c755f)
+	phaseAwait   = rgb(0xbab0ac)
 	phaseWrite   = rgb(0x59a14f)
 )
 
@@ -1001,7 +1017,7 @@ func (t timelineBars) Plot(c draw.Canvas, p *plot.Plot) {
 		for _, seg := range []struct {
 			to  *float64
 			col color.Color
-		}{{r.detected, phaseDetect}, {r.promoted, phasePromote}, {r.firstWrite, phaseWrite}} {
+		}{{r.detected, phaseDetect}, {r.awaited(), phaseAwait}, {r.promoted, phasePromote}, {r.firstWrite, phaseWrite}} {
 			if seg.to == nil || (r.firstWrite != nil && *seg.to > *r.firstWrite) {
 				// A step after the first write (a leader key that
 				// expired while the old leader went on writing) is in
@@ -1076,10 +1092,18 @@ func (r *run) failoverFigure() (*figure, bool) {
 	legend := []legendItem{
 		{"fault", vlineThumb(eventMarks[0].style)},
 		{"detecting", boxThumb{phaseDetect}},
+	}
+	for _, r := range rows {
+		if r.awaited() != nil {
+			legend = append(legend, legendItem{"until a promotion starts", boxThumb{phaseAwait}})
+			break
+		}
+	}
+	legend = append(legend, []legendItem{
 		{"promoting", boxThumb{phasePromote}},
 		{"until the first write after the outage", boxThumb{phaseWrite}},
 		{"no acknowledged write (the outage: last ack → first ack after)", lineThumb(draw.LineStyle{Color: black, Width: 1.2})},
-	}
+	}...)
 	for _, r := range rows {
 		if r.predLo != nil {
 			legend = append(legend, legendItem{"where the settings predict the first write", boxThumb{predictedShade}})

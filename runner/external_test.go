@@ -61,6 +61,12 @@ func startUserCluster(t *testing.T) *userCluster {
 	return u
 }
 
+// killNode is a kill hook that crashes a node as a power loss would:
+// its postmaster and every child of it stopped in one step, then killed.
+// (SIGKILL to the postmaster alone lets its backends run on for moments:
+// one can still acknowledge a write the standby never gets.)
+const killNode = `pid=$(head -1 "$PGDATA/postmaster.pid"); all="$pid $(cat /proc/$pid/task/$pid/children)"; kill -STOP $all; kill -KILL $all`
+
 // dsn is how the scenario reaches node: host and port, no password.
 func (u *userCluster) dsn(node string) string {
 	for _, n := range u.c.Nodes() {
@@ -152,7 +158,7 @@ probes: {lag_interval: 100ms, heartbeat_interval: 50ms, audit_timeout: 20s}
 
 // TestExternalAgreesWithLocal runs one scenario on the local backend,
 // then on the external backend against a cluster the test starts itself,
-// killed by a hook (kill -9 of its postmaster) and promoted by the
+// killed by a hook (SIGKILL of its processes) and promoted by the
 // harness through the promote hook (pg_ctl promote): the audit's figures agree within noise, the hook's
 // return and the kill's effect are recorded apart, and the harness's
 // schema is gone from the user's cluster afterwards.
@@ -166,7 +172,7 @@ func TestExternalAgreesWithLocal(t *testing.T) {
 
 	u := startUserCluster(t)
 	yaml := fmt.Sprintf(agreeScenario, "agree-external", "backend: external\n", ", repoint: false") +
-		u.externalSection(fmt.Sprintf(`    kill: 'kill -9 "$(head -1 "$PGDATA/postmaster.pid")"'
+		u.externalSection(fmt.Sprintf(`    kill: '`+killNode+`'
     promote: 'runuser -u postgres -- %s/pg_ctl promote -W -D "$PGDATA"'
 `, u.bin))
 	eres, dir, err := runExternal(t, yaml)
@@ -342,7 +348,7 @@ faults:
   - {at: 3s, kind: promote, node: replica1}
 failover: {mode: external, probe_interval: 20ms}
 probes: {audit_timeout: 20s}
-` + u.externalSection(fmt.Sprintf(`    kill: 'kill -9 "$(head -1 "$PGDATA/postmaster.pid")"'
+` + u.externalSection(fmt.Sprintf(`    kill: '`+killNode+`'
     promote: 'runuser -u postgres -- %s/pg_ctl promote -W -D "$PGDATA"'
     history: '%s'
 `, u.bin, strings.ReplaceAll(history, "'", "''")))
@@ -480,7 +486,7 @@ probes: {audit_timeout: 20s}
 		}
 	}
 	conn.Close(context.Background())
-	kill := `    kill: 'kill -9 "$(head -1 "$PGDATA/postmaster.pid")"'` + "\n"
+	kill := `    kill: '` + killNode + `'` + "\n"
 
 	res, _, err := runExternal(t, base+u.externalSection(kill))
 	if err == nil || res.Variants[0].Status != result.StatusComplete || res.Variants[1].Status != result.StatusFailed ||

@@ -105,16 +105,21 @@ func managerHistory(ctx context.Context, c cluster.Cluster, start time.Time, emi
 	defer cancel()
 	hs, err := hc.History(hctx)
 	if err != nil {
-		emit(result.Event{Ms: msSince(start, time.Now()), Kind: result.EventError, Detail: hc.Manager() + "'s history: " + cluster.Redact(err.Error())})
+		emit(result.Event{Ms: msSince(start, time.Now()), Kind: result.EventError, Detail: hc.Manager() + ": " + cluster.Redact(err.Error())})
 		return
 	}
 	for _, h := range hs {
 		if h.At.IsZero() || h.At.Before(start) {
 			continue
 		}
-		emit(result.Event{Ms: msSince(start, h.At), Kind: result.EventManager, Node: h.Leader,
-			Detail: fmt.Sprintf("%s's history: timeline %d began on %s (%s; timeline %d ended at %X/%X)",
-				hc.Manager(), h.Timeline+1, h.Leader, h.Reason, h.Timeline, h.LSN>>32, uint32(h.LSN))})
+		detail := fmt.Sprintf("%s: timeline %d began on %s", hc.Manager(), h.Timeline+1, h.Leader)
+		switch {
+		case h.LSN != 0:
+			detail += fmt.Sprintf(" (%s; timeline %d ended at %X/%X)", h.Reason, h.Timeline, h.LSN>>32, uint32(h.LSN))
+		case h.Reason != "":
+			detail += " (" + h.Reason + ")"
+		}
+		emit(result.Event{Ms: msSince(start, h.At), Kind: result.EventManager, Node: h.Leader, Detail: detail})
 	}
 }
 

@@ -303,8 +303,8 @@ func (c *Cluster) Switchover(ctx context.Context, candidate string) error {
 	return err
 }
 
-// Manager names the history's keeper in messages.
-func (c *Cluster) Manager() string { return "the history hook" }
+// Manager names the history in messages.
+func (c *Cluster) Manager() string { return "the manager's history (history hook)" }
 
 // History runs the history hook, which prints the manager's promotions:
 // Patroni's GET /history as it is (a JSON array of [timeline, lsn,

@@ -402,8 +402,8 @@ func (c *Cluster) leader(ctx context.Context) (string, error) {
 	return "", errors.New("no node's Patroni says it is the leader")
 }
 
-// Manager names the history's keeper in messages.
-func (c *Cluster) Manager() string { return "Patroni" }
+// Manager names the history in messages.
+func (c *Cluster) Manager() string { return "Patroni's history" }
 
 // History asks the nodes' REST APIs, in order, for Patroni's timeline
 // history (GET /history), from the first that answers.
