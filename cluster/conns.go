@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -102,6 +103,32 @@ func WaitReplayed(ctx context.Context, cs *Conns, replica, target string, timeou
 		case <-ctx.Done():
 			return false, ctx.Err()
 		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// WaitAnswers waits, within timeout, until node answers a query on a new
+// admin connection; the error says the last reason it did not.
+func WaitAnswers(ctx context.Context, c Cluster, node string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var last error
+	for {
+		qctx, qcancel := context.WithTimeout(ctx, time.Second)
+		conn, err := pgx.Connect(qctx, c.ConnString(node, Admin))
+		if err == nil {
+			_, err = conn.Exec(qctx, "SELECT 1")
+			conn.Close(context.Background())
+		}
+		qcancel()
+		if err == nil {
+			return nil
+		}
+		last = err
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s does not answer after %s: %s", node, timeout, Redact(last.Error()))
+		case <-time.After(20 * time.Millisecond):
 		}
 	}
 }

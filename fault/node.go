@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/pgbench-ha/pgbench-ha/cluster"
 )
 
@@ -101,26 +99,7 @@ func waitRefused(ctx context.Context, c cluster.Cluster, node string) error {
 
 // waitAnswers waits until the node answers a query.
 func waitAnswers(ctx context.Context, c cluster.Cluster, node string) error {
-	wait := healWait(c)
-	ctx, cancel := context.WithTimeout(ctx, wait)
-	defer cancel()
-	var last error
-	for {
-		qctx, qcancel := context.WithTimeout(ctx, time.Second)
-		conn, err := pgx.Connect(qctx, c.ConnString(node, cluster.Admin))
-		if err == nil {
-			_, err = conn.Exec(qctx, "SELECT 1")
-			conn.Close(context.Background())
-		}
-		qcancel()
-		if err == nil {
-			return nil
-		}
-		last = err
-		if !sleep(ctx, 10*pollEvery) {
-			return fmt.Errorf("%s does not answer after %s: %s", node, wait, cluster.Redact(last.Error()))
-		}
-	}
+	return cluster.WaitAnswers(ctx, c, node, healWait(c))
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {

@@ -447,27 +447,10 @@ func (c *Cluster) dropSchema(ctx context.Context) error {
 // waitAnswers waits, within the effect timeout, until node answers a
 // query.
 func (c *Cluster) waitAnswers(ctx context.Context, node string) error {
-	ctx, cancel := context.WithTimeout(ctx, c.b.cfg.EffectTimeout)
-	defer cancel()
-	var last error
-	for {
-		qctx, qcancel := context.WithTimeout(ctx, time.Second)
-		conn, err := pgx.Connect(qctx, c.ConnString(node, cluster.Admin))
-		if err == nil {
-			_, err = conn.Exec(qctx, "SELECT 1")
-			conn.Close(context.Background())
-		}
-		qcancel()
-		if err == nil {
-			return nil
-		}
-		last = err
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%s does not answer %s after its start hook (external.hooks.effect_timeout): %s", node, c.b.cfg.EffectTimeout, cluster.Redact(last.Error()))
-		case <-time.After(50 * time.Millisecond):
-		}
+	if err := cluster.WaitAnswers(ctx, c, node, c.b.cfg.EffectTimeout); err != nil {
+		return fmt.Errorf("after its start hook (external.hooks.effect_timeout): %w", err)
 	}
+	return nil
 }
 
 // promoteSQL promotes node with pg_promote(), not waiting: the node

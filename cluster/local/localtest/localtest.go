@@ -42,24 +42,11 @@ func Backend(t testing.TB) *local.Backend {
 // backend closed, with the test.
 func Cluster3(t testing.TB, id string) cluster.Cluster {
 	t.Helper()
-	b := Backend(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	c, err := b.Up(ctx, cluster.Spec{
+	return up(t, cluster.Spec{
 		ID:               id,
 		Replicas:         []cluster.ReplicaSpec{{Name: "replica1", Slot: "replica1"}, {Name: "replica2", Slot: "replica2"}},
 		SyncStandbyNames: "FIRST 1 (replica1)",
-		LogDir:           t.TempDir(),
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := c.Down(context.Background()); err != nil {
-			t.Errorf("down: %v", err)
-		}
-	})
-	return c
 }
 
 // Cluster2 starts a primary and one asynchronous replica, replica1, with
@@ -67,14 +54,18 @@ func Cluster3(t testing.TB, id string) cluster.Cluster {
 // over. It is taken down, and the backend closed, with the test.
 func Cluster2(t testing.TB, id string) cluster.Cluster {
 	t.Helper()
+	return up(t, cluster.Spec{ID: id, Replicas: []cluster.ReplicaSpec{{Name: "replica1", Slot: "replica1"}}})
+}
+
+// up starts spec on a new local backend, its logs in a temp dir; the
+// cluster is taken down, and the backend closed, with the test.
+func up(t testing.TB, spec cluster.Spec) cluster.Cluster {
+	t.Helper()
 	b := Backend(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	c, err := b.Up(ctx, cluster.Spec{
-		ID:       id,
-		Replicas: []cluster.ReplicaSpec{{Name: "replica1", Slot: "replica1"}},
-		LogDir:   t.TempDir(),
-	})
+	spec.LogDir = t.TempDir()
+	c, err := b.Up(ctx, spec)
 	if err != nil {
 		t.Fatal(err)
 	}
