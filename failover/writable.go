@@ -2,6 +2,8 @@ package failover
 
 import (
 	"context"
+	"errors"
+	"net"
 	"strconv"
 	"sync"
 
@@ -13,12 +15,16 @@ import (
 // that answers as a primary, out of recovery. When several do (a split
 // brain), the one on the highest timeline leads, the node listed first
 // on a tie. A node that does not answer within the ctx Leader is given
-// is skipped; no writable node is "" and no error.
+// is skipped, except the leader last reported: while no other node
+// answers as primary it stays the leader (a stall is not a failover); a
+// refusal or an error does not keep it. No writable node is "" and no
+// error.
 //
 // Leader is called from one goroutine at a time; Close the source after
 // its last use.
 type WritableNode struct {
 	c     cluster.Cluster
+	last  string                    // the leader last reported
 	conns map[string]*cluster.Conns // one per node: each node is asked on its own goroutine
 }
 
@@ -55,11 +61,28 @@ func (w *WritableNode) Leader(ctx context.Context) (string, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			answers[i].writable, answers[i].timeline = askWritable(ctx, cs, n.Name)
+			answers[i].writable, answers[i].timeline, answers[i].timedOut = askWritable(ctx, cs, n.Name)
 		}()
 	}
 	wg.Wait()
-	return leaderOf(answers), nil
+	w.last = pick(answers, w.last)
+	return w.last, nil
+}
+
+// pick is the leader given the answers and the leader last reported: the
+// writable node (leaderOf), or, when none is, the last leader if it did
+// not answer in time: a primary frozen, cut off or busy is not known to
+// be gone, unlike one that refused.
+func pick(answers []nodeAnswer, last string) string {
+	if leader := leaderOf(answers); leader != "" || last == "" {
+		return leader
+	}
+	for _, a := range answers {
+		if a.name == last && a.timedOut {
+			return last
+		}
+	}
+	return ""
 }
 
 // nodeAnswer is what one node answered: out of recovery or not, and on
@@ -68,6 +91,9 @@ type nodeAnswer struct {
 	name     string
 	writable bool
 	timeline uint64
+	// timedOut: no answer within the time given, rather than a refusal
+	// or an error.
+	timedOut bool
 }
 
 // leaderOf is the writable node on the highest timeline, the first listed
@@ -83,11 +109,12 @@ func leaderOf(answers []nodeAnswer) string {
 }
 
 // askWritable reports whether node answers out of recovery, and its
-// timeline then (0 when unreadable); false when it does not answer.
-func askWritable(ctx context.Context, cs *cluster.Conns, node string) (bool, uint64) {
+// timeline then (0 when unreadable); false when it does not answer, and
+// then whether because the time given ran out.
+func askWritable(ctx context.Context, cs *cluster.Conns, node string) (writable bool, timeline uint64, timedOut bool) {
 	conn, err := cs.Get(ctx, node)
 	if err != nil {
-		return false, 0
+		return false, 0, isTimeout(ctx, err)
 	}
 	var (
 		inRecovery bool
@@ -95,16 +122,22 @@ func askWritable(ctx context.Context, cs *cluster.Conns, node string) (bool, uin
 	)
 	if err := conn.QueryRow(ctx, writableQuery).Scan(&inRecovery, &tli); err != nil {
 		cs.Drop(node)
-		return false, 0
+		return false, 0, isTimeout(ctx, err)
 	}
 	if inRecovery {
-		return false, 0
+		return false, 0, false
 	}
-	var timeline uint64
 	if tli != nil {
 		timeline, _ = strconv.ParseUint(*tli, 16, 32)
 	}
-	return true, timeline
+	return true, timeline, false
+}
+
+// isTimeout reports whether err is the time given running out (the ctx's
+// deadline, a connect or read timeout), not a refusal.
+func isTimeout(ctx context.Context, err error) bool {
+	var ne net.Error
+	return ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
 }
 
 // Close closes the connections to the nodes.

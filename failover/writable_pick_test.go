@@ -15,12 +15,12 @@ func TestLeaderOf(t *testing.T) {
 	}{
 		{"nobody answers", nil, ""},
 		{"nobody writable", []nodeAnswer{{name: "primary"}, {name: "replica1"}}, ""},
-		{"the primary", []nodeAnswer{{"primary", true, 1}, {"replica1", false, 0}}, "primary"},
-		{"a promoted replica", []nodeAnswer{{"primary", false, 0}, {"replica1", true, 2}}, "replica1"},
-		{"split brain: the higher timeline", []nodeAnswer{{"primary", true, 1}, {"replica1", true, 2}, {"replica2", false, 0}}, "replica1"},
-		{"split brain: the highest of three", []nodeAnswer{{"primary", true, 2}, {"replica1", true, 4}, {"replica2", true, 3}}, "replica1"},
-		{"split brain on one timeline: the first listed", []nodeAnswer{{"primary", false, 0}, {"replica1", true, 2}, {"replica2", true, 2}}, "replica1"},
-		{"an unreadable timeline loses to a readable one", []nodeAnswer{{"primary", true, 0}, {"replica1", true, 1}}, "replica1"},
+		{"the primary", []nodeAnswer{{"primary", true, 1, false}, {"replica1", false, 0, false}}, "primary"},
+		{"a promoted replica", []nodeAnswer{{"primary", false, 0, false}, {"replica1", true, 2, false}}, "replica1"},
+		{"split brain: the higher timeline", []nodeAnswer{{"primary", true, 1, false}, {"replica1", true, 2, false}, {"replica2", false, 0, false}}, "replica1"},
+		{"split brain: the highest of three", []nodeAnswer{{"primary", true, 2, false}, {"replica1", true, 4, false}, {"replica2", true, 3, false}}, "replica1"},
+		{"split brain on one timeline: the first listed", []nodeAnswer{{"primary", false, 0, false}, {"replica1", true, 2, false}, {"replica2", true, 2, false}}, "replica1"},
+		{"an unreadable timeline loses to a readable one", []nodeAnswer{{"primary", true, 0, false}, {"replica1", true, 1, false}}, "replica1"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -29,6 +29,32 @@ func TestLeaderOf(t *testing.T) {
 				t.Errorf("leaderOf(%+v) = %q, want %q", tc.answers, got, tc.want)
 			}
 		})
+	}
+}
+
+// TestPick: a last leader that timed out stays the leader while nobody
+// else answers as primary; one that refused does not, nor one another
+// node replaced.
+func TestPick(t *testing.T) {
+	t.Parallel()
+	stalled := []nodeAnswer{{name: "primary", timedOut: true}, {name: "replica1"}}
+	refused := []nodeAnswer{{name: "primary"}, {name: "replica1"}}
+	promoted := []nodeAnswer{{name: "primary", timedOut: true}, {"replica1", true, 2, false}}
+	for _, tc := range []struct {
+		name    string
+		answers []nodeAnswer
+		last    string
+		want    string
+	}{
+		{"a stalled primary stays", stalled, "primary", "primary"},
+		{"a refusing primary is gone", refused, "primary", ""},
+		{"another primary replaces a stalled one", promoted, "primary", "replica1"},
+		{"a stalled node that was not the leader is none", stalled, "replica1", ""},
+		{"nobody before, nobody now", stalled, "", ""},
+	} {
+		if got := pick(tc.answers, tc.last); got != tc.want {
+			t.Errorf("%s: pick = %q, want %q", tc.name, got, tc.want)
+		}
 	}
 }
 

@@ -1,7 +1,10 @@
 package runner_test
 
 import (
+	"compress/gzip"
 	"context"
+	"encoding/csv"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -14,8 +17,10 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgbench-ha/pgbench-ha/cluster"
+	"github.com/pgbench-ha/pgbench-ha/cluster/docker"
 	"github.com/pgbench-ha/pgbench-ha/cluster/external"
 	"github.com/pgbench-ha/pgbench-ha/cluster/local"
+	"github.com/pgbench-ha/pgbench-ha/internal/testgate"
 	"github.com/pgbench-ha/pgbench-ha/result"
 	"github.com/pgbench-ha/pgbench-ha/runner"
 	"github.com/pgbench-ha/pgbench-ha/scenario"
@@ -511,4 +516,94 @@ probes: {audit_timeout: 20s}
 	if !strings.Contains(string(hooks), "prepare node=primary exit 0") {
 		t.Errorf("the second variant's hooks.log:\n%s", hooks)
 	}
+}
+
+// TestExternalOnDocker: the external backend against a cluster in
+// containers that the docker backend starts (other addresses than the
+// harness's: each server sees itself at its container's address, the
+// harness reaches it through a published port), killed by a hook with
+// `docker kill` and promoted by the harness over SQL. Every write is
+// credited to the node that took it, by the address the server gives.
+func TestExternalOnDocker(t *testing.T) {
+	testgate.Integration(t)
+	img := os.Getenv("PGBENCH_HA_DOCKER_IMAGE") // as the docker backend's own tests
+	if img == "" {
+		img = docker.LocalImage
+	}
+	b, err := docker.New(docker.Options{Image: img})
+	if errors.Is(err, docker.ErrNoDocker) || errors.Is(err, docker.ErrNoImage) {
+		testgate.Missing(t, testgate.RequireDocker, err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cc, err := b.Up(ctx, cluster.Spec{ID: "user", Replicas: []cluster.ReplicaSpec{{Name: "replica1", Slot: "replica1"}},
+		SyncStandbyNames: "FIRST 1 (replica1)", LogDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cc.Down(context.Background()) })
+	c := cc.(*docker.Cluster)
+	cfg, err := pgx.ParseConfig(c.ConnString("primary", cluster.Admin))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PGPASSWORD", cfg.Password)
+	p, r := c.Nodes()[0], c.Nodes()[1]
+	yaml := fmt.Sprintf(agreeScenario, "external-docker", "backend: external\n", ", repoint: false") + fmt.Sprintf(`external:
+  write: "host=%s,%s port=%d,%d"
+  user: %s
+  nodes:
+    primary: {dsn: "host=%s port=%d", env: {CONTAINER: %s}}
+    replica1: {dsn: "host=%s port=%d", env: {CONTAINER: %s}}
+  hooks:
+    kill: 'docker kill "$CONTAINER"'
+`, p.Host, r.Host, p.Port, r.Port, cfg.User, p.Host, p.Port, c.ContainerName("primary"), r.Host, r.Port, c.ContainerName("replica1"))
+	res, dir, err := runExternal(t, yaml)
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	v := &res.Variants[0]
+	f, a := v.Summary.Failover, v.Summary.Audit
+	if f == nil || a == nil || f.NewPrimary != "replica1" || f.WriteUnavailableMs == nil || a.Lost != 0 || a.Acked == 0 {
+		t.Fatalf("failover %+v, audit %+v", f, a)
+	}
+	t.Logf("write outage %.0f ms, %d acknowledged", *f.WriteUnavailableMs, a.Acked)
+	for _, ch := range v.Checks {
+		if !ch.Passed {
+			t.Errorf("check %s failed: %s", ch.Name, ch.Message)
+		}
+	}
+	nodes := ackNodes(t, dir, v)
+	if nodes["primary"] == 0 || nodes["replica1"] == 0 || nodes[""] != 0 {
+		t.Errorf("acknowledged writes by node: %v; want every one credited, to primary before the kill and replica1 after", nodes)
+	}
+}
+
+// ackNodes counts a variant's acknowledged writes by the node credited.
+func ackNodes(t *testing.T, dir string, v *result.Variant) map[string]int {
+	t.Helper()
+	f, err := os.Open(filepath.Join(dir, v.HistoryFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	z, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(z).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int{}
+	for _, r := range rows[1:] { // id,writer,node,scheduled_ms,sent_ms,done_ms,outcome
+		if r[6] == "acked" {
+			out[r[2]]++
+		}
+	}
+	return out
 }
