@@ -185,6 +185,8 @@ type page struct {
 	Reads *readsMatrix
 	// WAL sums up the primary's WAL and its slots, per variant.
 	WAL []walView
+	// Subscribers are the logical subscribers, every variant's.
+	Subscribers []subscriberRow
 	// Repeats sums up the repetitions of each repeated variant.
 	Repeats []repeatSummaryRow
 }
@@ -444,6 +446,7 @@ func buildPage(r *result.Result, run *run) *page {
 	pg.Faults = buildFaults(r)
 	pg.Reads = buildReadsMatrix(r)
 	pg.WAL = buildSlotRows(r)
+	pg.Subscribers = buildSubscriberRows(r)
 	pg.Repeats = buildRepeatSummary(r)
 	pg.Env = []kv{
 		{"Scenario file", orDash(m.ScenarioFile)},
