@@ -22,12 +22,12 @@ type Need int
 
 // Needs.
 const (
-	NeedNothing  Need = iota // always measured
-	NeedFault                // a fault must fire (faults: not empty)
-	NeedPromote              // a fault and failover.mode: promote
-	NeedReplica              // at least one replica
-	NeedCapacity             // a burst at rate 0 in a paced workload
-	NeedSubscriber           // at least one logical subscriber
+	NeedNothing    Need = iota // always measured
+	NeedFault                  // a fault must fire (faults: not empty)
+	NeedPromote                // a fault and failover.mode: promote
+	NeedReplica                // at least one replica
+	NeedCapacity               // a burst at rate 0 in a paced workload
+	NeedSubscriber             // at least one logical subscriber
 )
 
 // Def describes one metric.
