@@ -23,6 +23,7 @@ const (
 	pngPercentiles = "latency-percentiles.png"
 	pngFailover    = "failover.png"
 	pngCommitP99   = "commit-p99.png"
+	pngSubscribers = "subscribers.png"
 	pngPhases      = "phases.png"
 	pngReads       = "reads.png"
 	pngWAL         = "wal.png"

@@ -77,6 +77,7 @@ func RenderWith(r *result.Result, dir string, opts Options) error {
 		{pngPhases, noErr(run.phasesFigure)},
 		{pngReads, noErr(run.readsFigure)},
 		{pngWAL, noErr(run.walFigure)},
+		{pngSubscribers, noErr(run.subscribersFigure)},
 		{pngRepetitions, noErr(run.repetitionsFigure)},
 	}
 	written := map[string]bool{}

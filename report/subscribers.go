@@ -3,6 +3,11 @@ package report
 import (
 	"fmt"
 
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+
 	"github.com/pgbench-ha/pgbench-ha/result"
 )
 
@@ -86,4 +91,82 @@ func subscriberNotes(v *result.Variant) []string {
 		out = append(out, n)
 	}
 	return out
+}
+
+// subscribersFigure: each variant's logical subscribers, the end-to-end
+// arrival lag (max per second of the acks) above, the slot's lag in bytes
+// on the primary below. One line per variant and subscriber.
+func (r *run) subscribersFigure() (*figure, bool) {
+	var ds []*variantData
+	arr := map[*variantData][]plotter.XYs{}
+	byt := map[*variantData][]plotter.XYs{}
+	var allArr, allBytes [][]float64
+	for _, d := range r.variants {
+		a := d.v.Summary.Audit
+		if len(d.v.Series.Subscribers) == 0 && (a == nil || len(a.Subscribers) == 0) {
+			continue
+		}
+		ds = append(ds, d)
+		if a != nil {
+			for _, s := range a.Subscribers {
+				var xy plotter.XYs
+				var ys []float64
+				for _, p := range s.ArrivalBySecond {
+					xy = append(xy, plotter.XY{X: float64(p.Second) + 0.5, Y: p.MaxMs})
+					ys = append(ys, p.MaxMs)
+				}
+				arr[d] = append(arr[d], xy)
+				allArr = append(allArr, ys)
+			}
+		}
+		subs := map[string]plotter.XYs{}
+		var names []string
+		for _, p := range d.v.Series.Subscribers {
+			if p.LagBytes == nil {
+				continue
+			}
+			if _, ok := subs[p.Subscriber]; !ok {
+				names = append(names, p.Subscriber)
+			}
+			subs[p.Subscriber] = append(subs[p.Subscriber], plotter.XY{X: p.Ms / 1000, Y: *p.LagBytes})
+		}
+		for _, n := range names {
+			byt[d] = append(byt[d], subs[n])
+			var ys []float64
+			for _, xy := range subs[n] {
+				ys = append(ys, xy.Y)
+			}
+			allBytes = append(allBytes, ys)
+		}
+	}
+	if len(ds) == 0 {
+		return nil, false
+	}
+	ap := newPlot("arrival lag, max per second of the acks", "", "")
+	bp := newPlot("slot lag on the primary", "", "")
+	r.timeAxis(ap, false)
+	r.timeAxis(bp, true)
+	windows, shaded := r.shade(ap, ds...)
+	r.shade(bp, ds...)
+	asc, bsc := chooseScale(allArr...), chooseScale(allBytes...)
+	for _, d := range ds {
+		sty := draw.LineStyle{Color: colorAt(d.color), Width: 1.6}
+		for _, xy := range arr[d] {
+			addLine(ap, xy, sty, 1.5, asc)
+		}
+		for _, xy := range byt[d] {
+			addLine(bp, xy, sty, 0, bsc)
+		}
+	}
+	faults := r.faultLines(ap, ds)
+	r.faultLines(bp, ds)
+	asc.apply(ap, fmtAxisMs)
+	bsc.apply(bp, fmtAxisBytes)
+	return &figure{
+		title:   "Logical subscribers",
+		note:    "Arrival lag: each acknowledged write's arrival on the subscriber minus its ack, the worst of each second's acks; the line stops where nothing acknowledged arrived. Slot lag: the primary's WAL position minus the slot's confirmed position; it stops when the primary has no slot of the subscriber's (after a failover).",
+		panels:  []*plot.Plot{ap, bp},
+		heights: []vg.Length{200, 150},
+		legend:  r.variantLegend(ds, faults, windows, shaded),
+	}, true
 }
