@@ -108,6 +108,9 @@ func judgeSubscriber(sub string, entries []workload.Entry, first int64, arrived 
 			}
 		default:
 			followed = followed || afterPromotion
+			if e.WasSent() && at < float64(e.Sent.Microseconds())/1000 {
+				a.ArrivedBeforeSent++
+			}
 			lag := at - ack
 			lags = append(lags, lag)
 			sec := int(math.Floor(ack / 1000))

@@ -12,7 +12,7 @@ import (
 // lags are arrival minus ack; writes not acknowledged are not judged.
 func TestJudgeSubscriber(t *testing.T) {
 	ack := func(ms int) workload.Entry {
-		return workload.Entry{At: time.Duration(ms) * time.Millisecond, Outcome: workload.Acked}
+		return workload.Entry{At: time.Duration(ms) * time.Millisecond, Sent: time.Duration(ms-2) * time.Millisecond, Outcome: workload.Acked}
 	}
 	entries := []workload.Entry{
 		ack(100), ack(200), {At: 250 * time.Millisecond, Outcome: workload.Failed}, ack(1500), ack(3000), ack(3100), ack(4200),
@@ -20,6 +20,10 @@ func TestJudgeSubscriber(t *testing.T) {
 	// ids 10..16; the subscriber holds 10, 11, 12 (a failed write that
 	// went through), 13, and 15 (arrived late, after the promotion).
 	arrived := map[int64]float64{10: 105, 11: 230, 12: 260, 13: 1510, 15: 3900}
+	early := judgeSubscriber("sub1", entries, 10, map[int64]float64{10: 99, 11: 197}, nil, true)
+	if early.ArrivedBeforeSent != 1 {
+		t.Errorf("arrived before sent: %d, want 1 (id 11 at 197 ms, sent at 198)", early.ArrivedBeforeSent)
+	}
 	promoted := 3050.0
 	a := judgeSubscriber("sub1", entries, 10, arrived, &promoted, false)
 	if a.Acked != 6 || a.Missing != 2 || len(a.MissingIDs) != 2 || a.MissingIDs[0] != 14 || a.MissingIDs[1] != 16 {

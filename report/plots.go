@@ -34,7 +34,7 @@ const (
 var figureNames = []string{
 	pngThroughput, pngPercentiles, pngCommitP99, pngFailover,
 	pngLagBytes, pngLagMs, pngVisibility,
-	pngPhases, pngReads, pngWAL, pngRepetitions,
+	pngPhases, pngReads, pngWAL, pngSubscribers, pngRepetitions,
 }
 
 // eventMark is how an event kind is drawn on time series.

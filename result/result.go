@@ -522,8 +522,15 @@ type SubscriberAudit struct {
 	// ArrivalMs is the end-to-end lag of the writes it holds: arrival on
 	// the subscriber minus the ack; ArrivalBySecond the same by the
 	// second of the ack.
+	// Below 0 when the row was applied there before the ack reached
+	// the client (which may wait for a synchronous standby; a logical
+	// walsender does not).
 	ArrivalMs       Distribution       `json:"arrival_lag_ms"`
 	ArrivalBySecond []ScheduleLagPoint `json:"arrival_lag_by_second"`
+	// ArrivedBeforeSent counts rows whose arrival is earlier than the
+	// write was sent: impossible, unless the subscriber's clock and the
+	// harness's disagree (a self-check of the arrival figures).
+	ArrivedBeforeSent int64 `json:"arrived_before_sent"`
 	// Drained: the subscriber had confirmed the final primary's WAL
 	// position when it was read; false when the final primary has no slot
 	// of its (after a failover) or it did not catch up within the audit's
