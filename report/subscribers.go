@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"math"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -148,7 +149,15 @@ func (r *run) subscribersFigure() (*figure, bool) {
 	r.timeAxis(bp, true)
 	windows, shaded := r.shade(ap, ds...)
 	r.shade(bp, ds...)
-	asc, bsc := chooseScale(allArr...), chooseScale(allBytes...)
+	// Arrival lags may be below 0 (applied before the ack reached the
+	// client): a linear axis that shows them.
+	lo, hi := 0.0, 0.0
+	for _, ys := range allArr {
+		for _, y := range ys {
+			lo, hi = math.Min(lo, y), math.Max(hi, y)
+		}
+	}
+	asc, bsc := yScale{max: hi}, chooseScale(allBytes...)
 	for _, d := range ds {
 		sty := draw.LineStyle{Color: colorAt(d.color), Width: 1.6}
 		for _, xy := range arr[d] {
@@ -161,10 +170,13 @@ func (r *run) subscribersFigure() (*figure, bool) {
 	faults := r.faultLines(ap, ds)
 	r.faultLines(bp, ds)
 	asc.apply(ap, fmtAxisMs)
-	bsc.apply(bp, fmtAxisBytes)
+	if lo < 0 {
+		ap.Y.Min = lo * 1.08
+	}
+	bsc.applyBytes(bp)
 	return &figure{
 		title:   "Logical subscribers",
-		note:    "Arrival lag: each acknowledged write's arrival on the subscriber minus its ack, the worst of each second's acks; the line stops where nothing acknowledged arrived. Slot lag: the primary's WAL position minus the slot's confirmed position; it stops when the primary has no slot of the subscriber's (after a failover).",
+		note:    "Arrival minus ack, the worst write of each second; below 0: applied before the client had its ack.",
 		panels:  []*plot.Plot{ap, bp},
 		heights: []vg.Length{200, 150},
 		legend:  r.variantLegend(ds, faults, windows, shaded),
