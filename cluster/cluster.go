@@ -60,6 +60,9 @@ type Spec struct {
 	// Clients names the client groups that connect through their own
 	// links when Network is set (e.g. "writers", "readers", "controller").
 	Clients []string
+	// Subscribers names servers of their own to start beside the nodes,
+	// empty, for logical replication from the primary (Subscriberer).
+	Subscribers []string
 }
 
 // Backend builds clusters. Up may be called several times (once per
@@ -255,6 +258,16 @@ type Abilities struct {
 // not one can only run faults that need nothing but SQL.
 type Able interface {
 	Abilities() Abilities
+}
+
+// Subscriberer is a Cluster built with Spec.Subscribers: each subscriber
+// is a server of its own (not a node: not in Nodes, never a primary of
+// the cluster), reached with ConnString by its name. SubscriberConnInfo
+// is how a subscriber's subscription reaches node as the admin user (a
+// libpq string holding a password).
+type Subscriberer interface {
+	Subscribers() []Node
+	SubscriberConnInfo(subscriber, node string) string
 }
 
 // Promoter is a Cluster that promotes a standby its own way (an external

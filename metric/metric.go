@@ -22,11 +22,12 @@ type Need int
 
 // Needs.
 const (
-	NeedNothing  Need = iota // always measured
-	NeedFault                // a fault must fire (faults: not empty)
-	NeedPromote              // a fault and failover.mode: promote
-	NeedReplica              // at least one replica
-	NeedCapacity             // a burst at rate 0 in a paced workload
+	NeedNothing    Need = iota // always measured
+	NeedFault                  // a fault must fire (faults: not empty)
+	NeedPromote                // a fault and failover.mode: promote
+	NeedReplica                // at least one replica
+	NeedCapacity               // a burst at rate 0 in a paced workload
+	NeedSubscriber             // at least one logical subscriber
 )
 
 // Def describes one metric.
@@ -72,6 +73,9 @@ var Defs = []Def{
 	{"max_visibility_ms", UnitMs, Lower, NeedReplica, "largest end-to-end heartbeat visibility, worst replica"},
 	{"p99_visibility_ms", UnitMs, Lower, NeedReplica, "99th percentile heartbeat visibility, worst replica"},
 	{"bring_up_ms", UnitMs, Lower, NeedNothing, "time to build the cluster and have every standby streaming"},
+	{"subscriber_missing_acked_writes", UnitWrites, Lower, NeedSubscriber, "acknowledged writes absent on a logical subscriber after the run, worst subscriber"},
+	{"max_subscriber_lag_ms", UnitMs, Lower, NeedSubscriber, "longest from an acknowledged write's ack to its arrival on a logical subscriber, worst subscriber"},
+	{"max_subscriber_lag_bytes", UnitBytes, Lower, NeedSubscriber, "largest lag in bytes of a logical subscriber's slot on the primary, worst subscriber"},
 }
 
 // Lookup returns the definition of the metric called name.

@@ -12,6 +12,7 @@ package probe
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,6 +28,9 @@ type Config struct {
 	Start             time.Time     // offsets are measured from here
 	LagInterval       time.Duration // pg_stat_replication and visibility samples
 	HeartbeatInterval time.Duration
+	// Subscribers are the logical subscribers (cluster.Subscriberer),
+	// sampled every LagInterval and kept out of the replicas' figures.
+	Subscribers []string
 }
 
 // HeartbeatSchema is the table heartbeats go to. tli is the timeline the
@@ -47,6 +51,7 @@ type Sampler struct {
 	mu       sync.Mutex
 	repl     []result.ReplicationPoint
 	wal      []result.WALPoint
+	subs     []result.SubscriberPoint
 	hb       beats
 	hbCh     chan struct{} // closed and replaced at every acknowledged heartbeat
 	worstLag float64       // live: worst replay lag bytes at the last sample
@@ -98,6 +103,10 @@ func (s *Sampler) Run(ctx context.Context) {
 	wg.Add(2)
 	go func() { defer wg.Done(); s.heartbeats(ctx) }()
 	go func() { defer wg.Done(); s.replication(ctx) }()
+	if len(s.cfg.Subscribers) > 0 {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.subscribers(ctx) }()
+	}
 	// One visibility poller per node that may ever be a replica, and one
 	// on the primary itself: the same polling of a heartbeat that is
 	// already there measures the method's own floor.
@@ -357,6 +366,9 @@ func (s *Sampler) replication(ctx context.Context) {
 			}
 			if state != nil {
 				p.State = *state
+			}
+			if slices.Contains(s.cfg.Subscribers, p.Replica) {
+				continue // a subscription's walsender: not a replica
 			}
 			if p.ReplayBytes > worst {
 				worst = p.ReplayBytes

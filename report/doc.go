@@ -41,6 +41,8 @@
 //	                         has a story (a slot left wal_status reserved, was
 //	                         limited by max_slot_wal_keep_size or held a
 //	                         segment back, or pg_wal grew)
+//	subscribers.png          logical subscribers: each acknowledged write's
+//	                         arrival lag, and the slot's lag in bytes
 //	repetitions.png          the write outage of every repetition, p50/p90/max
 //
 // Time series shade each fault that lasts from its "fault" event to the

@@ -23,6 +23,7 @@ const (
 	pngPercentiles = "latency-percentiles.png"
 	pngFailover    = "failover.png"
 	pngCommitP99   = "commit-p99.png"
+	pngSubscribers = "subscribers.png"
 	pngPhases      = "phases.png"
 	pngReads       = "reads.png"
 	pngWAL         = "wal.png"
@@ -33,7 +34,7 @@ const (
 var figureNames = []string{
 	pngThroughput, pngPercentiles, pngCommitP99, pngFailover,
 	pngLagBytes, pngLagMs, pngVisibility,
-	pngPhases, pngReads, pngWAL, pngRepetitions,
+	pngPhases, pngReads, pngWAL, pngSubscribers, pngRepetitions,
 }
 
 // eventMark is how an event kind is drawn on time series.

@@ -77,6 +77,7 @@ func RenderWith(r *result.Result, dir string, opts Options) error {
 		{pngPhases, noErr(run.phasesFigure)},
 		{pngReads, noErr(run.readsFigure)},
 		{pngWAL, noErr(run.walFigure)},
+		{pngSubscribers, noErr(run.subscribersFigure)},
 		{pngRepetitions, noErr(run.repetitionsFigure)},
 	}
 	written := map[string]bool{}
@@ -185,6 +186,8 @@ type page struct {
 	Reads *readsMatrix
 	// WAL sums up the primary's WAL and its slots, per variant.
 	WAL []walView
+	// Subscribers are the logical subscribers, every variant's.
+	Subscribers []subscriberRow
 	// Repeats sums up the repetitions of each repeated variant.
 	Repeats []repeatSummaryRow
 }
@@ -444,6 +447,7 @@ func buildPage(r *result.Result, run *run) *page {
 	pg.Faults = buildFaults(r)
 	pg.Reads = buildReadsMatrix(r)
 	pg.WAL = buildSlotRows(r)
+	pg.Subscribers = buildSubscriberRows(r)
 	pg.Repeats = buildRepeatSummary(r)
 	pg.Env = []kv{
 		{"Scenario file", orDash(m.ScenarioFile)},

@@ -510,6 +510,27 @@ func synthCatalogue(t testing.TB) *result.Result {
 			{Node: "replica1", Timeline: "00000002", FirstAt: t0.Add(19_600 * time.Millisecond), LastAt: t0.Add(30 * time.Second), Heartbeats: 104},
 		}
 		a.HeartbeatGapMs = ptr(1_650)
+
+		// A logical subscriber: its slot's lag until the failover, when
+		// the promoted standby has no slot of its; arrivals until then.
+		var arrivals []result.ScheduleLagPoint
+		for ms := 100.0; ms < synthWindowMs; ms += 100 {
+			p := result.SubscriberPoint{Ms: ms, Subscriber: "sub1", Worker: true, SinceMessageMs: ptr(math.Min(ms, 30))}
+			if ms < synthKillMs {
+				p.Slot, p.SlotActive, p.LagBytes, p.RetainedBytes = true, true, ptr(20_000+float64(int(ms)%3_000)*40), ptr(200_000)
+			} else {
+				p.SinceMessageMs = ptr(ms - synthKillMs)
+			}
+			v.Series.Subscribers = append(v.Series.Subscribers, p)
+		}
+		for sec := 0; float64(sec*1000) < synthKillMs; sec++ {
+			arrivals = append(arrivals, result.ScheduleLagPoint{Second: sec, Writes: 1000, P50Ms: 3, P99Ms: 9, MaxMs: 12 + float64(sec)})
+		}
+		before, after, followed := int64(4), int64(11_000), false
+		a.Subscribers = []result.SubscriberAudit{{Name: "sub1", Acked: a.Acked, Missing: before + after, MissingIDs: []int64{}, MissingBefore: &before,
+			MissingAfter: &after, Followed: &followed, ArrivalMs: result.Distribution{N: int(a.Acked - before - after), Min: 1, P50: 3, P90: 8, Max: 30},
+			ArrivalBySecond: arrivals}}
+		v.Summary.Subscribers = []result.SubscriberSummary{{Name: "sub1", MaxLagBytes: ptr(140_000), MaxRetainedBytes: ptr(200_000), SlotGoneMs: ptr(synthKillMs + 100)}}
 	}
 
 	// The old primary of synchronous_commit=off kept taking writes.

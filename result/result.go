@@ -221,10 +221,12 @@ type Summary struct {
 	// writes are the capacity's.
 	Capacity *Capacity `json:"capacity,omitempty"`
 	// Repeated sums up every repetition when the scenario repeats.
-	Repeated      *RepeatSummary `json:"repeated,omitempty"`
-	Failover      *Failover      `json:"failover,omitempty"`
-	Audit         *Audit         `json:"audit,omitempty"`
-	InitialOrders int64          `json:"initial_orders"`
+	Repeated *RepeatSummary `json:"repeated,omitempty"`
+	Failover *Failover      `json:"failover,omitempty"`
+	Audit    *Audit         `json:"audit,omitempty"`
+	// Subscribers sums up each logical subscriber's samples.
+	Subscribers   []SubscriberSummary `json:"subscribers,omitempty"`
+	InitialOrders int64               `json:"initial_orders"`
 }
 
 // Capacity is what the cluster took with every writer writing back to
@@ -482,6 +484,60 @@ type WALBeyond struct {
 	Commits      int64 `json:"commits"`
 }
 
+// SubscriberSummary is one logical subscriber's samples, summed up: the
+// worst lag in bytes its slot had on the primary and the WAL it held
+// there, and when the current primary stopped having its slot (a
+// failover to a server that never had it) and its apply worker stopped
+// hearing from the publisher.
+type SubscriberSummary struct {
+	Name             string   `json:"name"`
+	MaxLagBytes      *float64 `json:"max_lag_bytes"`
+	MaxRetainedBytes *float64 `json:"max_retained_bytes"`
+	// SlotGoneMs is the first sample whose primary had no slot of its,
+	// after one that had; nil when it always had one.
+	SlotGoneMs *float64 `json:"slot_gone_ms"`
+	// MaxSinceMessageMs is the longest its apply worker went without a
+	// message from the publisher (as sampled).
+	MaxSinceMessageMs *float64 `json:"max_since_message_ms"`
+}
+
+// SubscriberAudit is one logical subscriber against the ledger: the
+// acknowledged writes it does not hold, and how long after its ack each
+// one it holds arrived (its own arrival column, by its clock).
+type SubscriberAudit struct {
+	Name string `json:"name"`
+	// Acked is the acknowledged writes audited; Missing those absent on
+	// the subscriber (MissingIDs the first of them).
+	Acked      int64   `json:"acked"`
+	Missing    int64   `json:"missing_acked_writes"`
+	MissingIDs []int64 `json:"missing_ids_sample"`
+	// After a promotion: MissingBefore are the missing writes acknowledged
+	// before the new primary took writes (lost with the old primary's
+	// slot), MissingAfter those acknowledged after; Followed is whether a
+	// write acknowledged after it arrived (the subscription followed the
+	// new primary). Nil without a promotion.
+	MissingBefore *int64 `json:"missing_before_failover,omitempty"`
+	MissingAfter  *int64 `json:"missing_after_failover,omitempty"`
+	Followed      *bool  `json:"followed_failover,omitempty"`
+	// ArrivalMs is the end-to-end lag of the writes it holds: arrival on
+	// the subscriber minus the ack; ArrivalBySecond the same by the
+	// second of the ack.
+	// Below 0 when the row was applied there before the ack reached
+	// the client (which may wait for a synchronous standby; a logical
+	// walsender does not).
+	ArrivalMs       Distribution       `json:"arrival_lag_ms"`
+	ArrivalBySecond []ScheduleLagPoint `json:"arrival_lag_by_second"`
+	// ArrivedBeforeSent counts rows whose arrival is earlier than the
+	// write was sent: impossible, unless the subscriber's clock and the
+	// harness's disagree (a self-check of the arrival figures).
+	ArrivedBeforeSent int64 `json:"arrived_before_sent"`
+	// Drained: the subscriber had confirmed the final primary's WAL
+	// position when it was read; false when the final primary has no slot
+	// of its (after a failover) or it did not catch up within the audit's
+	// timeout.
+	Drained bool `json:"drained"`
+}
+
 // Audit compares the ledger of writes with what the nodes hold.
 type Audit struct {
 	FinalPrimary string    `json:"final_primary"`
@@ -507,6 +563,8 @@ type Audit struct {
 	// WALBeyond, where the harness can read the WAL of the primaries
 	// failed over, one entry each.
 	WALBeyond []WALBeyond `json:"wal_beyond_switch,omitempty"`
+	// Subscribers audits each logical subscriber against the ledger.
+	Subscribers []SubscriberAudit `json:"subscribers,omitempty"`
 }
 
 // TimelineSpan is the heartbeats one node wrote on one timeline.
@@ -540,6 +598,27 @@ type Series struct {
 	// ScheduleLag is how late writes were sent, by the second the
 	// schedule wanted them sent; seconds with no write sent are left out.
 	ScheduleLag []ScheduleLagPoint `json:"schedule_lag"`
+	// Subscribers are the logical subscribers' lag samples.
+	Subscribers []SubscriberPoint `json:"subscribers,omitempty"`
+}
+
+// SubscriberPoint is one sample of one logical subscriber: its slot as
+// the current primary has it (none after a failover on a server without
+// failover slots), and its subscription as the subscriber sees it.
+type SubscriberPoint struct {
+	Ms         float64 `json:"ms"`
+	Subscriber string  `json:"subscriber"`
+	// Slot: the current primary has the subscription's slot. LagBytes is
+	// the primary's WAL position minus the slot's confirmed_flush_lsn,
+	// RetainedBytes minus its restart_lsn (the WAL it holds).
+	Slot          bool     `json:"slot"`
+	SlotActive    bool     `json:"slot_active"`
+	LagBytes      *float64 `json:"lag_bytes"`
+	RetainedBytes *float64 `json:"retained_bytes"`
+	// Worker: the subscription's apply worker runs; SinceMessageMs is
+	// how long since it last heard from the publisher.
+	Worker         bool     `json:"worker"`
+	SinceMessageMs *float64 `json:"since_message_ms"`
 }
 
 // ScheduleLagPoint is the writes the schedule wanted sent in one second

@@ -261,6 +261,7 @@ func runVariant(ctx context.Context, opts Options, p scenario.Plan, rep int, dir
 		LogDir:           filepath.Join(dir, logRel),
 		Network:          s.HasNetworkFaults(),
 		Clients:          scenario.ClientNames,
+		Subscribers:      s.SubscriberNames(),
 	}
 	isSync := map[string]bool{}
 	v.Topology = result.Topology{Primary: scenario.PrimaryName, SynchronousStandbyNames: spec.SyncStandbyNames,
@@ -332,8 +333,13 @@ func runVariant(ctx context.Context, opts Options, p scenario.Plan, rep int, dir
 	}
 	start := time.Now()
 	evs := &events{}
-	sampler := probe.New(c, roles, probe.Config{Start: start, LagInterval: s.Probes.LagInterval.D(), HeartbeatInterval: s.Probes.HeartbeatInterval.D()})
+	probeCfg := probe.Config{Start: start, LagInterval: s.Probes.LagInterval.D(), HeartbeatInterval: s.Probes.HeartbeatInterval.D(),
+		Subscribers: spec.Subscribers}
+	sampler := probe.New(c, roles, probeCfg)
 	if err := sampler.Init(ctx); err != nil {
+		return err
+	}
+	if err := subscribe(ctx, c, spec.Subscribers); err != nil {
 		return err
 	}
 	if err := catchUp(ctx, c, replicaNames); err != nil {
@@ -358,7 +364,8 @@ func runVariant(ctx context.Context, opts Options, p scenario.Plan, rep int, dir
 	// The measured window: one clock for everything.
 	phase("workload")
 	start = time.Now()
-	sampler = probe.New(c, roles, probe.Config{Start: start, LagInterval: s.Probes.LagInterval.D(), HeartbeatInterval: s.Probes.HeartbeatInterval.D()})
+	probeCfg.Start = start
+	sampler = probe.New(c, roles, probeCfg)
 	evs.emit(result.Event{Ms: 0, Kind: result.EventPhase, Detail: "workload start"})
 	bg, stopBG := context.WithCancel(ctx)
 	defer stopBG()
@@ -440,6 +447,10 @@ func runVariant(ctx context.Context, opts Options, p scenario.Plan, rep int, dir
 		Model: outageModel(s),
 	}
 	summary.Fill(v, in)
+	if len(spec.Subscribers) > 0 {
+		v.Series.Subscribers = sampler.Subscribers()
+		v.Summary.Subscribers = summary.Subscribers(spec.Subscribers, v.Series.Subscribers)
+	}
 	v.Checks = summary.Checks(v, in)
 	histRel := filepath.Join("history", logName+".csv.gz")
 	if err := writeHistory(filepath.Join(dir, histRel), led, nodeNames); err != nil {
@@ -488,6 +499,18 @@ func runVariant(ctx context.Context, opts Options, p scenario.Plan, rep int, dir
 				a.WALBeyond = append(a.WALBeyond, *w)
 			}
 		}
+	}
+	if len(spec.Subscribers) > 0 {
+		var promoted *float64
+		if f := v.Summary.Failover; f != nil {
+			promoted = f.PromoteDoneMs
+		}
+		subs, err := audit.Subscribers(ctx, c, roles, led, spec.Subscribers, audit.SubscriberConfig{
+			Timeout: s.Probes.AuditTimeout.D(), Start: start, PromotedMs: promoted})
+		if err != nil {
+			return err
+		}
+		a.Subscribers = subs
 	}
 	summary.Audited(v, in)
 	v.Checks = summary.Checks(v, in)

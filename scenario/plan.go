@@ -168,6 +168,11 @@ func (p Plan) NodeSettings(node string) map[string]string {
 		}
 	}
 	s := p.Scenario
+	if len(s.Topology.Subscribers) > 0 {
+		// Every node that may become the primary decodes for the
+		// subscribers (a scenario's own wal_level is checked to agree).
+		out["wal_level"] = "logical"
+	}
 	add(s.Topology.Settings)
 	if node == PrimaryName {
 		add(s.Topology.PrimarySettings)

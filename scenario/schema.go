@@ -14,14 +14,15 @@ import (
 
 // The keys each mapping of a scenario file accepts, in documentation order.
 var (
-	scenarioKeys = []string{"name", "description", "seed", "duration", "backend", "topology", "workload", "faults", "failover", "client", "external", "probes", "matrix", "thresholds", "repeat"}
-	repeatKeys   = []string{"times", "jitter"}
-	topologyKeys = []string{"replicas", "sync_method", "sync_count", "slots", "settings", "primary_settings"}
-	replicaKeys  = []string{"name", "sync", "settings"}
-	workloadKeys = []string{"writers", "rate", "arrival", "bursts", "initial_orders", "max_queue", "reads"}
-	readsKeys    = []string{"rate", "nodes"}
-	burstKeys    = []string{"at", "duration", "rate"}
-	failoverKeys = append(append([]string{"mode"}, promoteKeys...), patroniKeys...)
+	scenarioKeys   = []string{"name", "description", "seed", "duration", "backend", "topology", "workload", "faults", "failover", "client", "external", "probes", "matrix", "thresholds", "repeat"}
+	repeatKeys     = []string{"times", "jitter"}
+	topologyKeys   = []string{"replicas", "sync_method", "sync_count", "slots", "settings", "primary_settings", "subscribers"}
+	subscriberKeys = []string{"name"}
+	replicaKeys    = []string{"name", "sync", "settings"}
+	workloadKeys   = []string{"writers", "rate", "arrival", "bursts", "initial_orders", "max_queue", "reads"}
+	readsKeys      = []string{"rate", "nodes"}
+	burstKeys      = []string{"at", "duration", "rate"}
+	failoverKeys   = append(append([]string{"mode"}, promoteKeys...), patroniKeys...)
 	// promoteKeys apply to failover.mode promote (and none), patroniKeys
 	// to patroni only; probe_interval to every mode.
 	promoteKeys   = []string{"detect_after", "probe_interval", "repoint", "synchronous"}
@@ -110,10 +111,37 @@ func (d *decoder) topology(path string, n ast.Node, t *Topology) {
 			t.Settings = d.settings(p, e.val)
 		case "primary_settings":
 			t.PrimarySettings = d.settings(p, e.val)
+		case "subscribers":
+			items, _ := d.list(p, e.val)
+			for i, item := range items {
+				ip := index(p, i)
+				d.pos[ip] = nodePos(item)
+				t.Subscribers = append(t.Subscribers, d.subscriber(ip, item))
+			}
 		default:
 			d.unknownKey(path, e, topologyKeys)
 		}
 	}
+}
+
+func (d *decoder) subscriber(path string, n ast.Node) Subscriber {
+	var sub Subscriber
+	entries, ok := d.mapping(path, n)
+	if !ok {
+		return sub
+	}
+	d.set[path] = true
+	for _, e := range entries {
+		p := join(path, e.key)
+		d.record(p, e)
+		switch e.key {
+		case "name":
+			sub.Name, _ = d.str(p, e.val)
+		default:
+			d.unknownKey(path, e, subscriberKeys)
+		}
+	}
+	return sub
 }
 
 func (d *decoder) replica(path string, n ast.Node) Replica {

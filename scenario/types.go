@@ -63,6 +63,15 @@ type Topology struct {
 	Settings map[string]string `yaml:"settings"`
 	// PrimarySettings apply to the primary only (after Settings).
 	PrimarySettings map[string]string `yaml:"primary_settings"`
+	// Subscribers are logical subscribers: servers of their own, each
+	// subscribing to a publication of the harness's tables on the
+	// primary; names default to sub1, sub2, ...
+	Subscribers []Subscriber `yaml:"subscribers"`
+}
+
+// Subscriber is one logical subscriber.
+type Subscriber struct {
+	Name string `yaml:"name"`
 }
 
 // Replica is one standby.

@@ -244,6 +244,51 @@ func (d *decoder) validateTopology(s *Scenario) {
 		yes := true
 		t.Slots = &yes
 	}
+	d.validateSubscribers(s, firstLine)
+}
+
+// validateSubscribers names the subscribers, each apart from the nodes,
+// and checks that no node's wal_level keeps logical decoding out.
+func (d *decoder) validateSubscribers(s *Scenario, taken map[string]int) {
+	t := &s.Topology
+	if len(t.Subscribers) == 0 {
+		return
+	}
+	for i := range t.Subscribers {
+		sub := &t.Subscribers[i]
+		sp := index("topology.subscribers", i)
+		np := sp + ".name"
+		if !d.set[np] {
+			sub.Name = fmt.Sprintf("sub%d", i+1)
+		} else if sub.Name == PrimaryName || !replicaNameRE.MatchString(sub.Name) || len(sub.Name) > maxNameLen || fault.IsService(sub.Name) {
+			d.problemAt(np, "%q is not a valid subscriber name; use at most %d lower-case letters, digits and '_', starting with a letter, not primary or a service's name (it is also the subscription's and its slot's name)", clip(sub.Name), maxNameLen)
+			continue
+		}
+		if first, dup := taken[sub.Name]; dup {
+			d.problemAt(sp, "%q is already the name of a replica or subscriber (line %d)", sub.Name, first)
+			continue
+		}
+		taken[sub.Name] = d.at(sp).Line
+	}
+	check := func(path string, settings map[string]string) {
+		if v, ok := settings["wal_level"]; ok && v != "logical" {
+			d.problemAt(path+".wal_level", "is %s, but topology.subscribers need logical decoding on every node that may be primary: set logical or remove it", v)
+		}
+	}
+	check("topology.settings", t.Settings)
+	check("topology.primary_settings", t.PrimarySettings)
+	for i, r := range t.Replicas {
+		check(index("topology.replicas", i)+".settings", r.Settings)
+	}
+}
+
+// SubscriberNames lists the logical subscribers' names, in order.
+func (s *Scenario) SubscriberNames() []string {
+	var out []string
+	for _, sub := range s.Topology.Subscribers {
+		out = append(out, sub.Name)
+	}
+	return out
 }
 
 func (d *decoder) validateWorkload(s *Scenario) {

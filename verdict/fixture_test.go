@@ -34,7 +34,9 @@ func fixtureVariant(level string, tps, p99 float64, lost, ghosts int64, unavaila
 				PromoteDoneMs: ptr(fault + 1060), FirstWriteMs: ptr(fault + unavailable - 5), LastAckBeforeMs: ptr(fault - 5),
 				WriteUnavailableMs: ptr(unavailable), DetectAfterMs: 1000, OldPrimary: "primary", NewPrimary: "replica1",
 			},
-			Audit: &result.Audit{FinalPrimary: "replica1", Acked: acked, Lost: lost, Ghosts: ghosts},
+			Audit: &result.Audit{FinalPrimary: "replica1", Acked: acked, Lost: lost, Ghosts: ghosts,
+				Subscribers: []result.SubscriberAudit{{Name: "sub1", Acked: acked, Missing: 3, ArrivalMs: result.Distribution{N: 10, Max: 40}}}},
+			Subscribers: []result.SubscriberSummary{{Name: "sub1", MaxLagBytes: ptr(70_000)}},
 		},
 	}
 }

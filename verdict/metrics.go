@@ -50,6 +50,33 @@ var extractors = []struct {
 	{"bring_up_ms", func(v *result.Variant) (float64, bool) {
 		return v.Topology.BringUpMs, v.Topology.BringUpMs > 0
 	}},
+	{"subscriber_missing_acked_writes", worstSubscriberAudit(func(a result.SubscriberAudit) (float64, bool) { return float64(a.Missing), true })},
+	{"max_subscriber_lag_ms", worstSubscriberAudit(func(a result.SubscriberAudit) (float64, bool) { return a.ArrivalMs.Max, a.ArrivalMs.N > 0 })},
+	{"max_subscriber_lag_bytes", func(v *result.Variant) (float64, bool) {
+		worst, ok := 0.0, false
+		for _, s := range v.Summary.Subscribers {
+			if s.MaxLagBytes != nil && (!ok || *s.MaxLagBytes > worst) {
+				worst, ok = *s.MaxLagBytes, true
+			}
+		}
+		return worst, ok
+	}},
+}
+
+// worstSubscriberAudit is the largest of f over the audited subscribers.
+func worstSubscriberAudit(f func(result.SubscriberAudit) (float64, bool)) func(*result.Variant) (float64, bool) {
+	return func(v *result.Variant) (float64, bool) {
+		if v.Summary.Audit == nil {
+			return 0, false
+		}
+		worst, ok := 0.0, false
+		for _, a := range v.Summary.Audit.Subscribers {
+			if x, has := f(a); has && (!ok || x > worst) {
+				worst, ok = x, true
+			}
+		}
+		return worst, ok
+	}
 }
 
 func latency(f func(result.Latency) float64) func(*result.Variant) (float64, bool) {

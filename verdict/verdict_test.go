@@ -35,6 +35,7 @@ func TestValues(t *testing.T) {
 		"write_unavailable_ms": 1122, "recovery_ms": 1117, "detect_ms": 1010, "promote_ms": 48,
 		"max_replay_lag_bytes": 900_000, "p99_visibility_ms": 25, "bring_up_ms": 1200,
 		"failed_writes": 6, "unknown_writes": 4,
+		"subscriber_missing_acked_writes": 3, "max_subscriber_lag_ms": 40, "max_subscriber_lag_bytes": 70_000,
 	}
 	for k, v := range want {
 		if got, ok := off[k]; !ok || math.Abs(got-v) > 1e-9 {

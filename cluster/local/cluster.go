@@ -29,6 +29,8 @@ type node struct {
 	proc    *proc
 	cg      *freezer.Cgroup // its cgroup, once started; nil without the freezer
 	landed  time.Time       // when the last Kill stopped it
+	// sub: a logical subscriber, a server of its own beside the nodes.
+	sub bool
 }
 
 // Cluster is a running local cluster.
@@ -98,6 +100,7 @@ func (b *Backend) Up(ctx context.Context, spec cluster.Spec) (cl cluster.Cluster
 	for _, r := range spec.Replicas {
 		names = append(names, r.Name)
 	}
+	names = append(names, spec.Subscribers...)
 	for i, name := range names {
 		port, err := FreePort()
 		if err != nil {
@@ -117,10 +120,13 @@ func (b *Backend) Up(ctx context.Context, spec cluster.Spec) (cl cluster.Cluster
 		if err := b.mkdirOwned(n.sockDir); err != nil {
 			return nil, err
 		}
+		n.sub = i > len(spec.Replicas)
 		c.nodes = append(c.nodes, n)
 	}
 	if spec.Network {
-		if c.net, err = newNetwork(c.nodes, spec.Clients); err != nil {
+		// The subscribers reach the primary directly: no link of theirs
+		// is faulted.
+		if c.net, err = newNetwork(c.nodes[:1+len(spec.Replicas)], spec.Clients); err != nil {
 			return nil, err
 		}
 	}
@@ -178,6 +184,13 @@ func (b *Backend) Up(ctx context.Context, spec cluster.Spec) (cl cluster.Cluster
 			return nil, err
 		}
 	}
+	// The subscribers: servers of their own from the same template, with
+	// the cluster's roles and passwords, empty.
+	for _, n := range c.nodes[1+len(spec.Replicas):] {
+		if err := c.startSubscriber(ctx, tmpl, n, string(base)+c.serverConf(n, map[string]string{"wal_level": "logical"})); err != nil {
+			return nil, err
+		}
+	}
 	c.BringUpMs = float64(time.Since(start).Microseconds()) / 1000
 	return c, nil
 }
@@ -218,6 +231,43 @@ func (c *Cluster) startPrimary(ctx context.Context, tmpl string, p *node, conf s
 		return nil, "", err
 	}
 	return conn, lsn, nil
+}
+
+// startSubscriber makes n's data directory from the template, starts it
+// and gives it the cluster's roles and passwords.
+func (c *Cluster) startSubscriber(ctx context.Context, tmpl string, n *node, conf string) error {
+	if err := c.copyTemplate(tmpl, n, conf); err != nil {
+		return err
+	}
+	if err := c.start(ctx, n); err != nil {
+		return err
+	}
+	conn, err := connectSocket(ctx, n.sockDir, n.port)
+	if err != nil {
+		return fmt.Errorf("connect to %s: %w", n.name, err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := c.pw.Setup(ctx, conn, nil); err != nil {
+		return fmt.Errorf("%s: %w", n.name, err)
+	}
+	return nil
+}
+
+// Subscribers lists the logical subscribers.
+func (c *Cluster) Subscribers() []cluster.Node {
+	var out []cluster.Node
+	for _, n := range c.nodes {
+		if n.sub {
+			out = append(out, cluster.Node{Name: n.name, Host: "127.0.0.1", Port: n.port})
+		}
+	}
+	return out
+}
+
+// SubscriberConnInfo is how a subscriber reaches node: directly, as the
+// admin user.
+func (c *Cluster) SubscriberConnInfo(subscriber, node string) string {
+	return c.ConnString(node, cluster.Admin)
 }
 
 // prepareStandby makes n's data directory a standby of the primary, not
@@ -320,9 +370,11 @@ func serverReady(dataDir string, pid int) bool {
 
 // Nodes lists the nodes, the primary first.
 func (c *Cluster) Nodes() []cluster.Node {
-	out := make([]cluster.Node, len(c.nodes))
-	for i, n := range c.nodes {
-		out[i] = cluster.Node{Name: n.name, Host: "127.0.0.1", Port: n.port}
+	out := make([]cluster.Node, 0, len(c.nodes))
+	for _, n := range c.nodes {
+		if !n.sub {
+			out = append(out, cluster.Node{Name: n.name, Host: "127.0.0.1", Port: n.port})
+		}
 	}
 	return out
 }
