@@ -1,9 +1,7 @@
 package runner_test
 
 import (
-	"compress/gzip"
 	"context"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"math"
@@ -586,19 +584,7 @@ func TestExternalOnDocker(t *testing.T) {
 // ackNodes counts a variant's acknowledged writes by the node credited.
 func ackNodes(t *testing.T, dir string, v *result.Variant) map[string]int {
 	t.Helper()
-	f, err := os.Open(filepath.Join(dir, v.HistoryFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	z, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rows, err := csv.NewReader(z).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
+	rows := historyRows(t, dir, v)
 	out := map[string]int{}
 	for _, r := range rows[1:] { // id,writer,node,scheduled_ms,sent_ms,done_ms,outcome
 		if r[6] == "acked" {

@@ -66,6 +66,29 @@ matrix:
 `, name, seed, duration, killAt, matrix)
 }
 
+// historyRows reads a variant's history file: a header, then one row
+// per write: id,writer,node,scheduled_ms,sent_ms,done_ms,outcome.
+func historyRows(t *testing.T, dir string, v *result.Variant) [][]string {
+	t.Helper()
+	if v.HistoryFile == "" {
+		t.Fatal("no history file")
+	}
+	f, err := os.Open(filepath.Join(dir, v.HistoryFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	z, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(z).ReadAll()
+	if err != nil {
+		t.Fatalf("%s: %v", v.HistoryFile, err)
+	}
+	return rows
+}
+
 func loadScenario(t *testing.T, yaml string) *scenario.Scenario {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "scenario.yaml")
@@ -187,22 +210,7 @@ func checkOutcomes(t *testing.T, dir string, v *result.Variant) {
 	if f := s.Failover; f != nil && f.UnknownInFlight+f.UnknownSentAfter != s.Unknown {
 		t.Errorf("unknown %d in flight + %d sent after != %d unknown", f.UnknownInFlight, f.UnknownSentAfter, s.Unknown)
 	}
-	if v.HistoryFile == "" {
-		t.Fatal("no history file")
-	}
-	f, err := os.Open(filepath.Join(dir, v.HistoryFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	z, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rows, err := csv.NewReader(z).ReadAll()
-	if err != nil {
-		t.Fatalf("%s: %v", v.HistoryFile, err)
-	}
+	rows := historyRows(t, dir, v)
 	if len(rows) == 0 || strings.Join(rows[0], ",") != workload.HistoryHeader {
 		t.Fatalf("%s: no header", v.HistoryFile)
 	}

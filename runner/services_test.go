@@ -1,9 +1,7 @@
 package runner_test
 
 import (
-	"compress/gzip"
 	"context"
-	"encoding/csv"
 	"fmt"
 	"os"
 	"os/exec"
@@ -33,19 +31,7 @@ func needProxies(t *testing.T) {
 // came in [from, to) ms.
 func acksIn(t *testing.T, dir string, v *result.Variant, from, to float64) int {
 	t.Helper()
-	f, err := os.Open(filepath.Join(dir, v.HistoryFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	z, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rows, err := csv.NewReader(z).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
+	rows := historyRows(t, dir, v)
 	n := 0
 	for _, r := range rows[1:] { // id,writer,node,scheduled_ms,sent_ms,done_ms,outcome
 		done, err := strconv.ParseFloat(r[5], 64)
