@@ -75,6 +75,9 @@ func externalChecks(cmd *cli.Command, s *scenario.Scenario) error {
 			what = append(what, "promote a standby when the primary fails")
 		}
 	}
+	if s.External.Hooks.Commands[scenario.HookPrepare] != "" {
+		what = append(what, "run the prepare hook before each variant")
+	}
 	if len(what) == 0 {
 		return nil
 	}

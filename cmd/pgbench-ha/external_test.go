@@ -58,6 +58,8 @@ func TestRunExternal(t *testing.T) {
 			"fault kind \"pause\" is not supported by the external backend"},
 		{"a local scenario", "name: cli-local\nduration: 3s\n", "--backend=external",
 			"--backend external needs a scenario written for it"},
+		{"a prepare hook without --allow-disruption", strings.Replace(base, "user: ", "hooks: {prepare: 'true'}, user: ", 1), "",
+			"this run would disrupt your cluster (run the prepare hook before each variant)"},
 	} {
 		out := t.TempDir()
 		args := []string{"run", "--out", out}
