@@ -82,6 +82,21 @@ func (s *Series) Downsample(limit int) bool {
 	changed = thin(all, limit, keep, func(i int) float64 { return s.WAL[i].Ms },
 		func(prev, i int) bool { return walChanged(s.WAL[prev], s.WAL[i]) }, values...) || changed
 	s.WAL = kept(s.WAL, keep)
+
+	subs := groups(len(s.Subscribers), func(i int) string { return s.Subscribers[i].Subscriber })
+	keep = make([]bool, len(s.Subscribers))
+	for _, g := range subs {
+		changed = thin(g, limit, keep, func(i int) float64 { return s.Subscribers[i].Ms },
+			func(prev, i int) bool {
+				p, q := s.Subscribers[prev], s.Subscribers[i]
+				return p.Slot != q.Slot || p.SlotActive != q.SlotActive || p.Worker != q.Worker
+			},
+			func(i int) (float64, bool) { return orNone(s.Subscribers[i].LagBytes) },
+			func(i int) (float64, bool) { return orNone(s.Subscribers[i].RetainedBytes) },
+			func(i int) (float64, bool) { return orNone(s.Subscribers[i].SinceMessageMs) },
+		) || changed
+	}
+	s.Subscribers = kept(s.Subscribers, keep)
 	return changed
 }
 

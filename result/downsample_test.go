@@ -29,6 +29,14 @@ func TestDownsample(t *testing.T) {
 		}
 		w := WALPoint{Ms: ms, Node: "primary", PgWalBytes: 16 << 20, Slots: []SlotPoint{{Slot: "replica1", Active: i < 9000, WalStatus: "reserved"}}}
 		s.WAL = append(s.WAL, w)
+		sp := SubscriberPoint{Ms: ms, Subscriber: "sub1", Slot: i < 8000, Worker: true, SinceMessageMs: f(float64(i % 3))}
+		if sp.Slot {
+			sp.LagBytes = f(float64(i % 11))
+		}
+		if i == 1234 {
+			sp.LagBytes = f(5e8) // a spike
+		}
+		s.Subscribers = append(s.Subscribers, sp)
 	}
 	raw := s
 	if !s.Downsample(MaxSeriesPoints) {
@@ -73,6 +81,14 @@ func TestDownsample(t *testing.T) {
 	}
 	if !inactive || len(s.WAL) > MaxSeriesPoints+10 {
 		t.Errorf("WAL: %d points, the slot's change kept %v", len(s.WAL), inactive)
+	}
+	spike, gone := false, false
+	for i, p := range s.Subscribers {
+		spike = spike || (p.LagBytes != nil && *p.LagBytes == 5e8)
+		gone = gone || (i > 0 && s.Subscribers[i-1].Slot && !p.Slot && p.Ms == 800_000)
+	}
+	if !spike || !gone || len(s.Subscribers) > MaxSeriesPoints+10 {
+		t.Errorf("subscribers: %d points, the spike kept %v, the slot's going kept %v", len(s.Subscribers), spike, gone)
 	}
 	if len(raw.Replication) != 2*n {
 		t.Errorf("the raw series changed: %d points", len(raw.Replication))
