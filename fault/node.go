@@ -2,9 +2,11 @@ package fault
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/pgbench-ha/pgbench-ha/cluster"
@@ -84,17 +86,28 @@ func waitRefused(ctx context.Context, c cluster.Cluster, node string) error {
 	var d net.Dialer
 	for {
 		conn, err := d.DialContext(ctx, "tcp", addr)
-		if err != nil {
-			if ctx.Err() != nil {
-				return fmt.Errorf("%s still accepts connections after %s", node, wait)
-			}
+		switch {
+		case err == nil:
+			conn.Close()
+		case ctx.Err() != nil:
+			return fmt.Errorf("%s still accepts connections after %s", node, wait)
+		case refused(err):
 			return nil
 		}
-		conn.Close()
+		// Another error (no local port left after many probes, too many
+		// open files on a busy machine) says nothing of the node: ask
+		// again.
 		if !sleep(ctx, pollEvery) {
 			return fmt.Errorf("%s still accepts connections after %s", node, wait)
 		}
 	}
+}
+
+// refused reports whether a dial error is the node's address saying no:
+// nothing listens there (refused, reset), or it is gone from the network.
+func refused(err error) bool {
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH)
 }
 
 // waitAnswers waits until the node answers a query.

@@ -26,8 +26,15 @@ FROM pg_stat_subscription WHERE subname = $1 AND relid IS NULL`
 // current primary and its subscription on the subscriber, each server
 // asked on its own (a dead primary delays no subscriber's sample).
 func (s *Sampler) subscribers(ctx context.Context) {
-	cs := cluster.NewConns(s.c, "pgbench-ha-logical", time.Second)
-	defer cs.Close()
+	// One set of connections per goroutine: a Conns is not safe for
+	// concurrent use.
+	primaryConns := cluster.NewConns(s.c, "pgbench-ha-logical", time.Second)
+	defer primaryConns.Close()
+	subConns := make([]*cluster.Conns, len(s.cfg.Subscribers))
+	for i := range subConns {
+		subConns[i] = cluster.NewConns(s.c, "pgbench-ha-logical", time.Second)
+		defer subConns[i].Close()
+	}
 	t := time.NewTicker(s.cfg.LagInterval)
 	defer t.Stop()
 	for {
@@ -43,12 +50,12 @@ func (s *Sampler) subscribers(ctx context.Context) {
 		slots := map[string]result.SubscriberPoint{}
 		go func() {
 			defer wg.Done()
-			slots = s.sampleSlots(ctx, cs)
+			slots = s.sampleSlots(ctx, primaryConns)
 		}()
 		for i, sub := range s.cfg.Subscribers {
 			go func() {
 				defer wg.Done()
-				pts[i] = s.sampleSubscription(ctx, cs, sub)
+				pts[i] = s.sampleSubscription(ctx, subConns[i], sub)
 			}()
 		}
 		wg.Wait()
