@@ -29,6 +29,14 @@ func TestDownsample(t *testing.T) {
 		}
 		w := WALPoint{Ms: ms, Node: "primary", PgWalBytes: 16 << 20, Slots: []SlotPoint{{Slot: "replica1", Active: i < 9000, WalStatus: "reserved"}}}
 		s.WAL = append(s.WAL, w)
+		a := ArchivePoint{Ms: ms, Node: "primary", LagBytes: f(float64(i%10) * 1000)}
+		if i == 6543 {
+			a.LagBytes = f(1 << 30) // a backlog
+		}
+		if i >= 8000 {
+			a.FailedCount = 1
+		}
+		s.Archive = append(s.Archive, a)
 	}
 	raw := s
 	if !s.Downsample(MaxSeriesPoints) {
@@ -74,6 +82,14 @@ func TestDownsample(t *testing.T) {
 	if !inactive || len(s.WAL) > MaxSeriesPoints+10 {
 		t.Errorf("WAL: %d points, the slot's change kept %v", len(s.WAL), inactive)
 	}
+	backlog, failed := false, false
+	for _, p := range s.Archive {
+		backlog = backlog || *p.LagBytes == 1<<30
+		failed = failed || p.FailedCount == 1 && p.Ms == 800_000
+	}
+	if !backlog || !failed || len(s.Archive) > MaxSeriesPoints+10 {
+		t.Errorf("archive: %d points, the backlog kept %v, the failure %v", len(s.Archive), backlog, failed)
+	}
 	if len(raw.Replication) != 2*n {
 		t.Errorf("the raw series changed: %d points", len(raw.Replication))
 	}
@@ -86,8 +102,8 @@ func TestDownsample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(back.Replication) != 2*n || len(back.Visibility) != 2*n || len(back.WAL) != n {
-		t.Errorf("series file: %d, %d, %d points", len(back.Replication), len(back.Visibility), len(back.WAL))
+	if len(back.Replication) != 2*n || len(back.Visibility) != 2*n || len(back.WAL) != n || len(back.Archive) != n {
+		t.Errorf("series file: %d, %d, %d, %d points", len(back.Replication), len(back.Visibility), len(back.WAL), len(back.Archive))
 	}
 }
 
