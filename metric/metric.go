@@ -79,7 +79,7 @@ var Defs = []Def{
 	{"subscriber_missing_acked_writes", UnitWrites, Lower, NeedSubscriber, "acknowledged writes absent on a logical subscriber after the run, worst subscriber"},
 	{"max_subscriber_lag_ms", UnitMs, Lower, NeedSubscriber, "longest from an acknowledged write's ack to its arrival on a logical subscriber, worst subscriber"},
 	{"max_subscriber_lag_bytes", UnitBytes, Lower, NeedSubscriber, "largest lag in bytes of a logical subscriber's slot on the primary, worst subscriber"},
-	{"max_archive_lag_bytes", UnitBytes, Lower, NeedArchive, "largest amount of WAL the primary had written past the end of its last archived segment"},
+	{"max_archive_lag_bytes", UnitBytes, Lower, NeedArchive, "largest WAL position of the primary past the end of its last archived segment (a switched segment counts whole until archived)"},
 	{"archive_failures", UnitFailures, Lower, NeedArchive, "failed archive_command attempts on the primaries during the window"},
 }
 

@@ -669,8 +669,10 @@ type ArchivePoint struct {
 	LastFailedWAL string `json:"last_failed_wal,omitempty"`
 	// LagSegments is how many segments the current one is ahead of the
 	// last segment archived (1: only the one being written is not
-	// archived); LagBytes the WAL written past the end of that segment,
-	// which no archived segment holds. Nil when the last file archived is
+	// archived); LagBytes the WAL position past the end of that segment,
+	// which no archived segment holds: a segment switched by
+	// archive_timeout counts whole until it is archived, its unused end
+	// (padding) included. Nil when the last file archived is
 	// not a segment (none, a timeline history file just after a
 	// promotion). A .partial segment (the old timeline's last, archived
 	// by a promoted standby) counts as the one before it.
