@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"math"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -44,9 +45,12 @@ func buildArchiveRows(r *result.Result) []archiveRow {
 			row.LastArchived = a.LastArchivedWAL
 			if a.LastArchivedMs != nil {
 				// The samples go on in the grace after the window.
-				if d := a.EndMs - *a.LastArchivedMs; d >= 0 {
+				switch d := a.EndMs - *a.LastArchivedMs; {
+				case math.Abs(d) < 50:
+					row.LastArchived += ", at the end"
+				case d > 0:
 					row.LastArchived += fmt.Sprintf(", %s s before the end", fmtTenths(d))
-				} else {
+				default:
 					row.LastArchived += fmt.Sprintf(", %s s after the end", fmtTenths(-d))
 				}
 			}
