@@ -63,6 +63,13 @@ type Spec struct {
 	// Subscribers names servers of their own to start beside the nodes,
 	// empty, for logical replication from the primary (Subscriberer).
 	Subscribers []string
+	// ArchiveDir, when set, turns WAL archiving on on every node
+	// (archive_mode on, so a promoted standby archives too; the settings
+	// give archive_timeout): completed segments are archived during the
+	// run into a folder the servers can reach, and moved here, owned by
+	// the harness's user, by Down. A cluster kept running keeps archiving
+	// into its own folder.
+	ArchiveDir string
 }
 
 // Backend builds clusters. Up may be called several times (once per

@@ -28,6 +28,7 @@ const (
 	NeedReplica                // at least one replica
 	NeedCapacity               // a burst at rate 0 in a paced workload
 	NeedSubscriber             // at least one logical subscriber
+	NeedArchive                // WAL archiving (topology.archive)
 )
 
 // Def describes one metric.
@@ -45,6 +46,8 @@ const (
 	UnitTPS    = "writes/s"
 	UnitWrites = "writes"
 	UnitBytes  = "bytes"
+	// UnitFailures counts failed attempts (of archive_command).
+	UnitFailures = "failures"
 )
 
 // Defs lists every metric, in the order reports show them.
@@ -76,6 +79,8 @@ var Defs = []Def{
 	{"subscriber_missing_acked_writes", UnitWrites, Lower, NeedSubscriber, "acknowledged writes absent on a logical subscriber after the run, worst subscriber"},
 	{"max_subscriber_lag_ms", UnitMs, Lower, NeedSubscriber, "longest from an acknowledged write's ack to its arrival on a logical subscriber, worst subscriber"},
 	{"max_subscriber_lag_bytes", UnitBytes, Lower, NeedSubscriber, "largest lag in bytes of a logical subscriber's slot on the primary, worst subscriber"},
+	{"max_archive_lag_bytes", UnitBytes, Lower, NeedArchive, "largest WAL position of the primary past the end of its last archived segment (a switched segment counts whole until archived)"},
+	{"archive_failures", UnitFailures, Lower, NeedArchive, "failed archive_command attempts on the primaries during the window"},
 }
 
 // Lookup returns the definition of the metric called name.

@@ -31,6 +31,9 @@ type Config struct {
 	// Subscribers are the logical subscribers (cluster.Subscriberer),
 	// sampled every LagInterval and kept out of the replicas' figures.
 	Subscribers []string
+	// Archive samples the current primary's WAL archiver every
+	// LagInterval (topology.archive).
+	Archive bool
 }
 
 // HeartbeatSchema is the table heartbeats go to. tli is the timeline the
@@ -52,6 +55,7 @@ type Sampler struct {
 	repl     []result.ReplicationPoint
 	wal      []result.WALPoint
 	subs     []result.SubscriberPoint
+	archived []result.ArchivePoint
 	hb       beats
 	hbCh     chan struct{} // closed and replaced at every acknowledged heartbeat
 	worstLag float64       // live: worst replay lag bytes at the last sample
@@ -106,6 +110,10 @@ func (s *Sampler) Run(ctx context.Context) {
 	if len(s.cfg.Subscribers) > 0 {
 		wg.Add(1)
 		go func() { defer wg.Done(); s.subscribers(ctx) }()
+	}
+	if s.cfg.Archive {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.archive(ctx) }()
 	}
 	// One visibility poller per node that may ever be a replica, and one
 	// on the primary itself: the same polling of a heartbeat that is

@@ -49,6 +49,9 @@ func TestRenderCatalogue(t *testing.T) {
 		"Split brain: synchronous_commit=off", `<span class="sb">split brain</span>`,
 		"Lost, by the node that acknowledged them", "37 on primary (the old primary)",
 		"Heartbeat timelines on the final primary", "00000002", "Server-measured gap",
+		// The WAL archive: the failed attempts, the last file archived.
+		`id="archive"`, `href="#archive"`, `<td class="num bad">2 (last 000000010000000000000009)</td>`,
+		"00000002000000000000001F, 1 s before the end", "archive/0-synchronous_commit=off", "34 files, 544 MiB",
 		// Repetitions.
 		"10 of 10", "9 of 10", "bring up replica1: timeout", "−800 ms",
 	} {

@@ -43,6 +43,8 @@
 //	                         segment back, or pg_wal grew)
 //	subscribers.png          logical subscribers: each acknowledged write's
 //	                         arrival lag, and the slot's lag in bytes
+//	archive.png              WAL archive lag: the primary's WAL past the end
+//	                         of the last segment it archived
 //	repetitions.png          the write outage of every repetition, p50/p90/max
 //
 // Time series shade each fault that lasts from its "fault" event to the

@@ -24,6 +24,7 @@ const (
 	pngFailover    = "failover.png"
 	pngCommitP99   = "commit-p99.png"
 	pngSubscribers = "subscribers.png"
+	pngArchive     = "archive.png"
 	pngPhases      = "phases.png"
 	pngReads       = "reads.png"
 	pngWAL         = "wal.png"
@@ -34,7 +35,7 @@ const (
 var figureNames = []string{
 	pngThroughput, pngPercentiles, pngCommitP99, pngFailover,
 	pngLagBytes, pngLagMs, pngVisibility,
-	pngPhases, pngReads, pngWAL, pngSubscribers, pngRepetitions,
+	pngPhases, pngReads, pngWAL, pngSubscribers, pngArchive, pngRepetitions,
 }
 
 // eventMark is how an event kind is drawn on time series.

@@ -78,6 +78,7 @@ func RenderWith(r *result.Result, dir string, opts Options) error {
 		{pngReads, noErr(run.readsFigure)},
 		{pngWAL, noErr(run.walFigure)},
 		{pngSubscribers, noErr(run.subscribersFigure)},
+		{pngArchive, noErr(run.archiveFigure)},
 		{pngRepetitions, noErr(run.repetitionsFigure)},
 	}
 	written := map[string]bool{}
@@ -188,6 +189,8 @@ type page struct {
 	WAL []walView
 	// Subscribers are the logical subscribers, every variant's.
 	Subscribers []subscriberRow
+	// Archive is each variant's WAL archive, when it archived.
+	Archive []archiveRow
 	// Repeats sums up the repetitions of each repeated variant.
 	Repeats []repeatSummaryRow
 }
@@ -448,6 +451,7 @@ func buildPage(r *result.Result, run *run) *page {
 	pg.Reads = buildReadsMatrix(r)
 	pg.WAL = buildSlotRows(r)
 	pg.Subscribers = buildSubscriberRows(r)
+	pg.Archive = buildArchiveRows(r)
 	pg.Repeats = buildRepeatSummary(r)
 	pg.Env = []kv{
 		{"Scenario file", orDash(m.ScenarioFile)},

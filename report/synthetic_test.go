@@ -3,6 +3,7 @@ package report
 import (
 	"math"
 	"math/rand"
+	"strconv"
 	"testing"
 	"time"
 
@@ -65,6 +66,8 @@ var synthVariants = []synthVariant{
 func ptr(v float64) *float64 { return &v }
 
 func intp(i int) *int { return &i }
+
+func ptr64(v int64) *int64 { return &v }
 
 // synthResult builds a realistic result.json for the synchronous_commit
 // matrix, deterministic for a given seed.
@@ -531,6 +534,34 @@ func synthCatalogue(t testing.TB) *result.Result {
 			MissingAfter: &after, Followed: &followed, ArrivalMs: result.Distribution{N: int(a.Acked - before - after), Min: 1, P50: 3, P90: 8, Max: 30},
 			ArrivalBySecond: arrivals}}
 		v.Summary.Subscribers = []result.SubscriberSummary{{Name: "sub1", MaxLagBytes: ptr(140_000), MaxRetainedBytes: ptr(200_000), SlotGoneMs: ptr(synthKillMs + 100)}}
+
+		// The WAL archive at archive_timeout 1s: a saw, a segment a
+		// second; after the kill the promoted standby's history file,
+		// then its own segments. The first variant's command failed twice.
+		failed := int64(0)
+		for ms := 100.0; ms < synthWindowMs; ms += 100 {
+			p := result.ArchivePoint{Ms: ms, Node: "primary", CurrentWAL: "000000010000000000000010", LastArchivedWAL: "00000001000000000000000F",
+				SinceArchivedMs: ptr(float64(int(ms) % 1000)), LagSegments: ptr64(1), LagBytes: ptr(float64(int(ms)%1000) * 300)}
+			if i == 0 && ms >= 5_000 {
+				failed = min(2, int64(ms-5_000)/100+1)
+				p.FailedCount, p.LastFailedWAL = failed, "000000010000000000000009"
+			}
+			if ms >= synthKillMs {
+				p.Node, p.CurrentWAL, p.FailedCount, p.LastFailedWAL = "replica1", "000000020000000000000020", 0, ""
+				p.LastArchivedWAL, p.LagSegments, p.LagBytes = "00000002.history", nil, nil
+				if ms >= synthKillMs+2_000 {
+					p.LastArchivedWAL, p.LagSegments, p.LagBytes = "00000002000000000000001F", ptr64(1), ptr(float64(int(ms)%1000)*500)
+				}
+			}
+			v.Series.Archive = append(v.Series.Archive, p)
+		}
+		v.ArchiveDir = "archive/" + strconv.Itoa(i) + "-" + v.Name
+		v.Summary.Archive = &result.ArchiveSummary{Samples: len(v.Series.Archive), MaxLagSegments: ptr64(1), MaxLagBytes: ptr(499_500),
+			MaxSinceArchivedMs: ptr(2_100), Failures: failed, LastArchivedWAL: "00000002000000000000001F", LastArchivedMs: ptr(29_000),
+			EndMs: synthWindowMs, Files: 34, Bytes: 34 << 24}
+		if failed > 0 {
+			v.Summary.Archive.LastFailedWAL = "000000010000000000000009"
+		}
 	}
 
 	// The old primary of synchronous_commit=off kept taking writes.

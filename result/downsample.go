@@ -17,15 +17,17 @@ import (
 const MaxSeriesPoints = 2000
 
 // Downsample thins the sampled series that grow with the run's length,
-// replication, visibility and WAL, so that each replica's (each node's for
-// WAL) has about limit points at most, and reports whether it changed any.
-// A group with limit points or fewer is left whole. A longer one is cut
-// into limit/2 spans of equal time; each span keeps its worst points (the
-// largest replay lag in bytes and in ms, the slowest visible heartbeat,
-// the largest pg_wal and slot retention), and every point where something
+// replication, visibility, WAL and archive, so that each replica's (the
+// primary's for WAL and archive) has about limit points at most, and
+// reports whether it changed any. A group with limit points or fewer is
+// left whole. A longer one is cut into limit/2 spans of equal time; each
+// span keeps its worst points (the largest replay lag in bytes and in ms,
+// the slowest visible heartbeat, the largest pg_wal and slot retention,
+// the largest archive lag), and every point where something
 // changed is kept whatever its span: a replication state or validity, a
 // heartbeat not acknowledged, lost or unseen, a slot's status or activity
-// and the node sampled, with the first and last point of each group. The
+// and the node sampled, an archive_command that failed, with the first
+// and last point of each group. The
 // plots keep their peaks and steps; the figures in the summary come from
 // the raw series, which the runner keeps in the variant's series file.
 func (s *Series) Downsample(limit int) bool {
@@ -97,6 +99,22 @@ func (s *Series) Downsample(limit int) bool {
 		) || changed
 	}
 	s.Subscribers = kept(s.Subscribers, keep)
+
+	// One group for the archive, the primary sampled changing at a
+	// failover, kept like a failed attempt.
+	all = make([]int, len(s.Archive))
+	for i := range all {
+		all[i] = i
+	}
+	keep = make([]bool, len(s.Archive))
+	changed = thin(all, limit, keep, func(i int) float64 { return s.Archive[i].Ms },
+		func(prev, i int) bool {
+			p, q := s.Archive[prev], s.Archive[i]
+			return p.Node != q.Node || p.FailedCount != q.FailedCount || (p.LagBytes == nil) != (q.LagBytes == nil)
+		},
+		func(i int) (float64, bool) { return orNone(s.Archive[i].LagBytes) },
+	) || changed
+	s.Archive = kept(s.Archive, keep)
 	return changed
 }
 
@@ -205,13 +223,14 @@ type RawSeries struct {
 	Replication []ReplicationPoint `json:"replication"`
 	Visibility  []VisibilityPoint  `json:"visibility"`
 	WAL         []WALPoint         `json:"wal"`
+	Archive     []ArchivePoint     `json:"archive,omitempty"`
 }
 
 // WriteSeriesFile writes the raw sampled series of s to path as gzip'd
 // JSON, through a temporary file, so a file under that name is whole.
 func WriteSeriesFile(path string, s Series) error {
 	err := WriteGzip(path, func(w io.Writer) error {
-		return json.NewEncoder(w).Encode(RawSeries{Replication: s.Replication, Visibility: s.Visibility, WAL: s.WAL})
+		return json.NewEncoder(w).Encode(RawSeries{Replication: s.Replication, Visibility: s.Visibility, WAL: s.WAL, Archive: s.Archive})
 	})
 	if err != nil {
 		return fmt.Errorf("series file: %w", err)

@@ -37,6 +37,14 @@ func TestDownsample(t *testing.T) {
 			sp.LagBytes = f(5e8) // a spike
 		}
 		s.Subscribers = append(s.Subscribers, sp)
+		a := ArchivePoint{Ms: ms, Node: "primary", LagBytes: f(float64(i%10) * 1000)}
+		if i == 6543 {
+			a.LagBytes = f(1 << 30) // a backlog
+		}
+		if i >= 8000 {
+			a.FailedCount = 1
+		}
+		s.Archive = append(s.Archive, a)
 	}
 	raw := s
 	if !s.Downsample(MaxSeriesPoints) {
@@ -90,6 +98,14 @@ func TestDownsample(t *testing.T) {
 	if !spike || !gone || len(s.Subscribers) > MaxSeriesPoints+10 {
 		t.Errorf("subscribers: %d points, the spike kept %v, the slot's going kept %v", len(s.Subscribers), spike, gone)
 	}
+	backlog, failed := false, false
+	for _, p := range s.Archive {
+		backlog = backlog || *p.LagBytes == 1<<30
+		failed = failed || p.FailedCount == 1 && p.Ms == 800_000
+	}
+	if !backlog || !failed || len(s.Archive) > MaxSeriesPoints+10 {
+		t.Errorf("archive: %d points, the backlog kept %v, the failure %v", len(s.Archive), backlog, failed)
+	}
 	if len(raw.Replication) != 2*n {
 		t.Errorf("the raw series changed: %d points", len(raw.Replication))
 	}
@@ -102,8 +118,8 @@ func TestDownsample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(back.Replication) != 2*n || len(back.Visibility) != 2*n || len(back.WAL) != n {
-		t.Errorf("series file: %d, %d, %d points", len(back.Replication), len(back.Visibility), len(back.WAL))
+	if len(back.Replication) != 2*n || len(back.Visibility) != 2*n || len(back.WAL) != n || len(back.Archive) != n {
+		t.Errorf("series file: %d, %d, %d, %d points", len(back.Replication), len(back.Visibility), len(back.WAL), len(back.Archive))
 	}
 }
 

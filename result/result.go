@@ -158,6 +158,12 @@ type Variant struct {
 	// WAL series (gzip'd JSON, relative to the run folder): those in
 	// Series were downsampled (Series.Downsample), the run being long.
 	SeriesFile string `json:"series_file,omitempty"`
+	// ArchiveDir holds the WAL every node archived, one file per segment
+	// (and timeline history and .partial files), relative to the run
+	// folder; set once the cluster is down and the archive was moved
+	// there (not for a cluster kept running, whose archive stays with
+	// it).
+	ArchiveDir string `json:"archive_dir,omitempty"`
 }
 
 // Topology is the cluster as it was built for this variant.
@@ -225,8 +231,11 @@ type Summary struct {
 	Failover *Failover      `json:"failover,omitempty"`
 	Audit    *Audit         `json:"audit,omitempty"`
 	// Subscribers sums up each logical subscriber's samples.
-	Subscribers   []SubscriberSummary `json:"subscribers,omitempty"`
-	InitialOrders int64               `json:"initial_orders"`
+	Subscribers []SubscriberSummary `json:"subscribers,omitempty"`
+	// Archive sums up the WAL archiver's samples, when the scenario
+	// archives (topology.archive).
+	Archive       *ArchiveSummary `json:"archive,omitempty"`
+	InitialOrders int64           `json:"initial_orders"`
 }
 
 // Capacity is what the cluster took with every writer writing back to
@@ -501,6 +510,42 @@ type SubscriberSummary struct {
 	MaxSinceMessageMs *float64 `json:"max_since_message_ms"`
 }
 
+// ArchiveSummary is the WAL archiver over the window: the worst lag of
+// the archive behind the primary, failures, and when the last file was
+// archived.
+type ArchiveSummary struct {
+	// Samples is how many samples had a primary answering.
+	Samples int `json:"samples"`
+	// MaxLagSegments and MaxLagBytes are the worst of the samples (see
+	// ArchivePoint); nil when no sample had a segment archived.
+	MaxLagSegments *int64   `json:"max_lag_segments"`
+	MaxLagBytes    *float64 `json:"max_lag_bytes"`
+	// MaxSinceArchivedMs is the longest the primary went without
+	// archiving a file, as sampled.
+	MaxSinceArchivedMs *float64 `json:"max_since_archived_ms"`
+	// Failures is how many archive_command attempts failed during the
+	// window: the growth of each primary's failed_count from its first
+	// sample (the whole count for a primary promoted during the run,
+	// whose count started at its promotion); LastFailedWAL the last file
+	// that failed.
+	Failures      int64  `json:"failures"`
+	LastFailedWAL string `json:"last_failed_wal,omitempty"`
+	// LastArchivedWAL is the last file archived at the last sample, and
+	// LastArchivedMs when (ms from the start of the window, by the
+	// server's clock: the sample's time minus its SinceArchivedMs);
+	// EndMs is the end of the window, so EndMs minus it is how long
+	// before the end the last file was archived (below 0: after it, the
+	// samples going on while the writes in flight finish).
+	LastArchivedWAL string   `json:"last_archived_wal"`
+	LastArchivedMs  *float64 `json:"last_archived_ms"`
+	EndMs           float64  `json:"end_ms"`
+	// Files and Bytes are what the archive folder (ArchiveDir) holds
+	// after the run: every file every node archived, the load before the
+	// window included; set once the cluster is down.
+	Files int64 `json:"files"`
+	Bytes int64 `json:"bytes"`
+}
+
 // SubscriberAudit is one logical subscriber against the ledger: the
 // acknowledged writes it does not hold, and how long after its ack each
 // one it holds arrived (its own arrival column, by its clock).
@@ -600,6 +645,39 @@ type Series struct {
 	ScheduleLag []ScheduleLagPoint `json:"schedule_lag"`
 	// Subscribers are the logical subscribers' lag samples.
 	Subscribers []SubscriberPoint `json:"subscribers,omitempty"`
+	// Archive samples the WAL archiver of the current primary, when the
+	// scenario archives (topology.archive).
+	Archive []ArchivePoint `json:"archive,omitempty"`
+}
+
+// ArchivePoint is one sample of the current primary's WAL archiver
+// (pg_stat_archiver) against the segment it writes.
+type ArchivePoint struct {
+	Ms   float64 `json:"ms"`
+	Node string  `json:"node"` // the primary sampled
+	// CurrentWAL is the segment the primary writes (pg_walfile_name of
+	// pg_current_wal_lsn()); LastArchivedWAL the last file archived, ""
+	// when none yet (its counts start at 0 on a promoted standby).
+	CurrentWAL      string `json:"current_wal"`
+	LastArchivedWAL string `json:"last_archived_wal"`
+	// SinceArchivedMs is how long before the sample the last file was
+	// archived, by the server's clock; nil when none was.
+	SinceArchivedMs *float64 `json:"since_archived_ms"`
+	// FailedCount is pg_stat_archiver's failed_count of the node (since
+	// it started); LastFailedWAL the last file whose archiving failed.
+	FailedCount   int64  `json:"failed_count"`
+	LastFailedWAL string `json:"last_failed_wal,omitempty"`
+	// LagSegments is how many segments the current one is ahead of the
+	// last segment archived (1: only the one being written is not
+	// archived); LagBytes the WAL position past the end of that segment,
+	// which no archived segment holds: a segment switched by
+	// archive_timeout counts whole until it is archived, its unused end
+	// (padding) included. Nil when the last file archived is
+	// not a segment (none, a timeline history file just after a
+	// promotion). A .partial segment (the old timeline's last, archived
+	// by a promoted standby) counts as the one before it.
+	LagSegments *int64   `json:"lag_segments"`
+	LagBytes    *float64 `json:"lag_bytes"`
 }
 
 // SubscriberPoint is one sample of one logical subscriber: its slot as

@@ -40,6 +40,13 @@ func Unsupported(s *scenario.Scenario, backend string) error {
 			}
 			keys = append(keys, "topology.subscribers "+where+" (they run on the local backend, without Patroni)")
 		}
+		if vs.ArchiveEnabled() && (vs.Failover.Mode == scenario.FailoverPatroni || backend != "" && backend != "local") {
+			where := "on the " + backend + " backend"
+			if vs.Failover.Mode == scenario.FailoverPatroni {
+				where = "under failover.mode patroni"
+			}
+			keys = append(keys, "topology.archive "+where+" (WAL archiving runs on the local backend, without Patroni)")
+		}
 		if groups := clientLinkTargets(vs); pathKind(vs) != scenario.PathDirect && len(groups) > 0 {
 			keys = append(keys, "client.path "+vs.Client.Path+" with faults on the links of client groups ("+strings.Join(groups, ", ")+")")
 		}

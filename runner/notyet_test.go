@@ -27,6 +27,11 @@ func TestUnsupported(t *testing.T) {
 			"t.yaml: client.path pgbouncer with faults on the links of client groups (writers) is not yet supported by this build"},
 		{"a path and a partition between nodes", base + "client: {path: haproxy}\nfaults: [{at: 1s, kind: partition, sides: [[primary], [replica1]]}]\n", "local", ""},
 		{"a kill of haproxy", base + "failover: {mode: promote}\nclient: {path: haproxy}\nfaults: [{at: 1s, kind: kill, node: haproxy}]\n", "local", ""},
+		{"archive on local", "name: t\nduration: 10s\ntopology: {replicas: [{}], archive: {timeout: 1s}}\n", "local", ""},
+		{"archive on docker", "name: t\nduration: 10s\ntopology: {replicas: [{}], archive: {}}\n", "docker",
+			"t.yaml: topology.archive on the docker backend (WAL archiving runs on the local backend, without Patroni) is not yet supported by this build"},
+		{"archive under patroni", "name: t\nduration: 10s\ntopology: {replicas: [{}], archive: {}}\nfailover: {mode: patroni}\n", "local",
+			"t.yaml: topology.archive under failover.mode patroni (WAL archiving runs on the local backend, without Patroni) is not yet supported by this build"},
 		{"a pause of pgbouncer on docker", base + "client: {path: pgbouncer, pgbouncer: {in_front_of: nodes}}\nfaults: [{at: 1s, for: 1s, kind: pause, node: pgbouncer}]\n", "docker", ""},
 	}
 	for _, tt := range tests {

@@ -263,6 +263,11 @@ func runVariant(ctx context.Context, opts Options, p scenario.Plan, rep int, dir
 		Clients:          scenario.ClientNames,
 		Subscribers:      s.SubscriberNames(),
 	}
+	archiveRel := ""
+	if s.ArchiveEnabled() {
+		archiveRel = filepath.Join("archive", logName)
+		spec.ArchiveDir = filepath.Join(dir, archiveRel)
+	}
 	isSync := map[string]bool{}
 	v.Topology = result.Topology{Primary: scenario.PrimaryName, SynchronousStandbyNames: spec.SyncStandbyNames,
 		Settings: p.NodeSettings(scenario.PrimaryName), Replicas: []result.ReplicaInfo{}}
@@ -315,8 +320,16 @@ func runVariant(ctx context.Context, opts Options, p scenario.Plan, rep int, dir
 				err = kerr
 			}
 		}
-		if derr := c.Down(dctx); derr != nil && err == nil {
+		derr := c.Down(dctx)
+		if derr != nil && err == nil {
 			err = fmt.Errorf("teardown: %w", derr)
+		}
+		if archiveRel != "" && derr == nil {
+			// The cluster moved its archive into the run folder.
+			v.ArchiveDir = archiveRel
+			if a := v.Summary.Archive; a != nil {
+				a.Files, a.Bytes, _ = dirSize(spec.ArchiveDir)
+			}
 		}
 		if err == nil {
 			phase("done")
@@ -334,7 +347,7 @@ func runVariant(ctx context.Context, opts Options, p scenario.Plan, rep int, dir
 	start := time.Now()
 	evs := &events{}
 	probeCfg := probe.Config{Start: start, LagInterval: s.Probes.LagInterval.D(), HeartbeatInterval: s.Probes.HeartbeatInterval.D(),
-		Subscribers: spec.Subscribers}
+		Subscribers: spec.Subscribers, Archive: s.ArchiveEnabled()}
 	sampler := probe.New(c, roles, probeCfg)
 	if err := sampler.Init(ctx); err != nil {
 		return err
@@ -451,6 +464,10 @@ func runVariant(ctx context.Context, opts Options, p scenario.Plan, rep int, dir
 		v.Series.Subscribers = sampler.Subscribers()
 		v.Summary.Subscribers = summary.Subscribers(spec.Subscribers, v.Series.Subscribers)
 	}
+	if s.ArchiveEnabled() {
+		v.Series.Archive = sampler.Archive()
+		v.Summary.Archive = summary.Archive(v.Series.Archive, float64(s.Duration.D().Microseconds())/1000)
+	}
 	v.Checks = summary.Checks(v, in)
 	histRel := filepath.Join("history", logName+".csv.gz")
 	if err := writeHistory(filepath.Join(dir, histRel), led, nodeNames); err != nil {
@@ -516,6 +533,21 @@ func runVariant(ctx context.Context, opts Options, p scenario.Plan, rep int, dir
 	v.Checks = summary.Checks(v, in)
 	// Figures measured, but not of the scenario as written.
 	return chaos.Failed(v.Faults)
+}
+
+// dirSize counts the regular files in dir and their bytes.
+func dirSize(dir string) (files, bytes int64, err error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, e := range entries {
+		if info, ierr := e.Info(); ierr == nil && info.Mode().IsRegular() {
+			files++
+			bytes += info.Size()
+		}
+	}
+	return files, bytes, nil
 }
 
 // capacitySpans are the scenario's closed-loop bursts in ms, as the

@@ -173,6 +173,15 @@ func (p Plan) NodeSettings(node string) map[string]string {
 		// subscribers (a scenario's own wal_level is checked to agree).
 		out["wal_level"] = "logical"
 	}
+	if a := s.Topology.Archive; a != nil {
+		// Every node archives, so that a promoted standby does too; the
+		// backend adds archive_command (validation keeps the scenario's
+		// own archive settings out).
+		out["archive_mode"] = "on"
+		if a.Timeout > 0 {
+			out["archive_timeout"] = fmt.Sprintf("%ds", int64(a.Timeout.D()/time.Second))
+		}
+	}
 	add(s.Topology.Settings)
 	if node == PrimaryName {
 		add(s.Topology.PrimarySettings)

@@ -16,8 +16,9 @@ import (
 var (
 	scenarioKeys   = []string{"name", "description", "seed", "duration", "backend", "topology", "workload", "faults", "failover", "client", "external", "probes", "matrix", "thresholds", "repeat"}
 	repeatKeys     = []string{"times", "jitter"}
-	topologyKeys   = []string{"replicas", "sync_method", "sync_count", "slots", "settings", "primary_settings", "subscribers"}
+	topologyKeys   = []string{"replicas", "sync_method", "sync_count", "slots", "settings", "primary_settings", "subscribers", "archive"}
 	subscriberKeys = []string{"name"}
+	archiveKeys    = []string{"timeout"}
 	replicaKeys    = []string{"name", "sync", "settings"}
 	workloadKeys   = []string{"writers", "rate", "arrival", "bursts", "initial_orders", "max_queue", "reads"}
 	readsKeys      = []string{"rate", "nodes"}
@@ -118,6 +119,8 @@ func (d *decoder) topology(path string, n ast.Node, t *Topology) {
 				d.pos[ip] = nodePos(item)
 				t.Subscribers = append(t.Subscribers, d.subscriber(ip, item))
 			}
+		case "archive":
+			t.Archive = d.archive(p, e.val)
 		default:
 			d.unknownKey(path, e, topologyKeys)
 		}
@@ -142,6 +145,28 @@ func (d *decoder) subscriber(path string, n ast.Node) Subscriber {
 		}
 	}
 	return sub
+}
+
+// archive decodes topology.archive. Unlike other keys, archive written
+// with no value is not left out: the key itself turns archiving on.
+func (d *decoder) archive(path string, n ast.Node) *Archive {
+	a := &Archive{}
+	entries, ok := d.mapping(path, n)
+	if !ok {
+		return nil
+	}
+	d.set[path] = true
+	for _, e := range entries {
+		p := join(path, e.key)
+		d.record(p, e)
+		switch e.key {
+		case "timeout":
+			a.Timeout, _ = d.duration(p, e.val)
+		default:
+			d.unknownKey(path, e, archiveKeys)
+		}
+	}
+	return a
 }
 
 func (d *decoder) replica(path string, n ast.Node) Replica {

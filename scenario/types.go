@@ -67,6 +67,19 @@ type Topology struct {
 	// subscribing to a publication of the harness's tables on the
 	// primary; names default to sub1, sub2, ...
 	Subscribers []Subscriber `yaml:"subscribers"`
+	// Archive, when the key is there (even with no value), turns WAL
+	// archiving on on every node (local backend): completed segments
+	// are copied to the run folder, and the archiver is sampled on the
+	// primary. Nil: no archiving.
+	Archive *Archive `yaml:"archive"`
+}
+
+// Archive is WAL archiving on every node.
+type Archive struct {
+	// Timeout is archive_timeout: a segment is switched (and archived)
+	// at least this often while WAL is written; 0, the default, is none.
+	// Whole seconds.
+	Timeout Duration `yaml:"timeout"`
 }
 
 // Subscriber is one logical subscriber.

@@ -245,7 +245,58 @@ func (d *decoder) validateTopology(s *Scenario) {
 		t.Slots = &yes
 	}
 	d.validateSubscribers(s, firstLine)
+	d.validateArchive(s)
 }
+
+// ArchiveSettings are the settings topology.archive sets on every node; a
+// scenario that has it may not set them itself (archive_library would
+// take archiving away from archive_command).
+var ArchiveSettings = []string{"archive_mode", "archive_command", "archive_timeout", "archive_library"}
+
+// maxArchiveTimeout is the largest archive_timeout PostgreSQL takes
+// (INT_MAX seconds).
+const maxArchiveTimeout = Duration(1<<31-1) * Duration(time.Second)
+
+// validateArchive checks topology.archive's timeout, and that no settings
+// of the scenario's own would archive another way.
+func (d *decoder) validateArchive(s *Scenario) {
+	t := &s.Topology
+	if t.Archive == nil {
+		return
+	}
+	const ap = "topology.archive"
+	if tp := ap + ".timeout"; d.set[tp] {
+		switch to := t.Archive.Timeout; {
+		case to < 0:
+			d.problemAt(tp, "must not be negative, got %s; 0 (the default) is no archive_timeout", to)
+		case to%Duration(time.Second) != 0:
+			d.problemAt(tp, "%s is not whole seconds, archive_timeout's unit; use 0 (none) or a value such as 1s or 60s", to)
+		case to > maxArchiveTimeout:
+			d.problemAt(tp, "%s is more than archive_timeout takes (%d s)", to, int64(maxArchiveTimeout/Duration(time.Second)))
+		}
+	}
+	check := func(path string, settings map[string]string) {
+		for _, name := range ArchiveSettings {
+			if _, ok := settings[name]; ok {
+				d.problemAt(path+"."+name, "is set by topology.archive on every node; remove it (archive_timeout is topology.archive.timeout), or remove topology.archive to archive your own way")
+			}
+		}
+	}
+	check("topology.settings", t.Settings)
+	check("topology.primary_settings", t.PrimarySettings)
+	for i, r := range t.Replicas {
+		check(index("topology.replicas", i)+".settings", r.Settings)
+	}
+	for _, ax := range s.Matrix {
+		if !ax.Path && slices.Contains(ArchiveSettings, ax.Setting) {
+			d.problemAt("matrix."+ax.Setting, "%s is set by topology.archive on every node; vary topology.archive.timeout instead, or remove topology.archive", ax.Setting)
+		}
+	}
+}
+
+// ArchiveEnabled reports whether the scenario archives WAL
+// (topology.archive).
+func (s *Scenario) ArchiveEnabled() bool { return s.Topology.Archive != nil }
 
 // validateSubscribers names the subscribers, each apart from the nodes,
 // and checks that no node's wal_level keeps logical decoding out.

@@ -37,6 +37,7 @@ func fixtureVariant(level string, tps, p99 float64, lost, ghosts int64, unavaila
 			Audit: &result.Audit{FinalPrimary: "replica1", Acked: acked, Lost: lost, Ghosts: ghosts,
 				Subscribers: []result.SubscriberAudit{{Name: "sub1", Acked: acked, Missing: 3, ArrivalMs: result.Distribution{N: 10, Max: 40}}}},
 			Subscribers: []result.SubscriberSummary{{Name: "sub1", MaxLagBytes: ptr(70_000)}},
+			Archive:     &result.ArchiveSummary{Samples: 300, MaxLagBytes: ptr(5_000_000), Failures: 0, EndMs: 30_000},
 		},
 	}
 }

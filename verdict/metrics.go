@@ -61,6 +61,20 @@ var extractors = []struct {
 		}
 		return worst, ok
 	}},
+	{"max_archive_lag_bytes", func(v *result.Variant) (float64, bool) {
+		a := v.Summary.Archive
+		if a == nil || a.MaxLagBytes == nil {
+			return 0, false
+		}
+		return *a.MaxLagBytes, true
+	}},
+	{"archive_failures", func(v *result.Variant) (float64, bool) {
+		a := v.Summary.Archive
+		if a == nil {
+			return 0, false
+		}
+		return float64(a.Failures), true
+	}},
 }
 
 // worstSubscriberAudit is the largest of f over the audited subscribers.

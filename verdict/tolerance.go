@@ -84,6 +84,8 @@ var defaultTolerances = map[string]Tolerance{
 	"subscriber_missing_acked_writes": {Rel: 10, Abs: 0},
 	"max_subscriber_lag_ms":           {Rel: 2.00, Abs: 100},
 	"max_subscriber_lag_bytes":        {Rel: 2.00, Abs: 1 << 20},
+	"max_archive_lag_bytes":           {Rel: 1.00, Abs: 16 << 20},
+	"archive_failures":                {Rel: 1.00, Abs: 0},
 }
 
 // DefaultTolerances returns a fresh copy of the default tolerance of every

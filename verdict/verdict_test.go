@@ -36,6 +36,7 @@ func TestValues(t *testing.T) {
 		"max_replay_lag_bytes": 900_000, "p99_visibility_ms": 25, "bring_up_ms": 1200,
 		"failed_writes": 6, "unknown_writes": 4,
 		"subscriber_missing_acked_writes": 3, "max_subscriber_lag_ms": 40, "max_subscriber_lag_bytes": 70_000,
+		"max_archive_lag_bytes": 5_000_000, "archive_failures": 0,
 	}
 	for k, v := range want {
 		if got, ok := off[k]; !ok || math.Abs(got-v) > 1e-9 {

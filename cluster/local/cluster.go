@@ -43,6 +43,9 @@ type Cluster struct {
 	down      bool
 	BringUpMs float64
 	net       *network // per-link proxies, with Spec.Network
+	// archive is where the nodes archive WAL, in dir; archiveTo where
+	// Down moves it (Spec.ArchiveDir). Both "" without archiving.
+	archive, archiveTo string
 }
 
 var (
@@ -90,6 +93,12 @@ func (b *Backend) Up(ctx context.Context, spec cluster.Spec) (cl cluster.Cluster
 	}()
 	if err := b.mkdirOwned(c.dir); err != nil {
 		return nil, fmt.Errorf("cluster dir: %w", err)
+	}
+	if spec.ArchiveDir != "" {
+		c.archive, c.archiveTo = filepath.Join(c.dir, "archive"), spec.ArchiveDir
+		if err := b.mkdirOwned(c.archive); err != nil {
+			return nil, fmt.Errorf("archive dir: %w", err)
+		}
 	}
 	if spec.LogDir != "" {
 		if err := os.MkdirAll(spec.LogDir, 0o755); err != nil {
@@ -162,6 +171,11 @@ func (b *Backend) Up(ctx context.Context, spec cluster.Spec) (cl cluster.Cluster
 	defer conn.Close(context.Background())
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
+	}
+	if c.archive != "" {
+		if err := wakeCheckpointer(ctx, conn); err != nil {
+			return nil, err
+		}
 	}
 
 	// The standbys, started in parallel.
@@ -296,12 +310,18 @@ func (c *Cluster) writeOwned(path, content string) error {
 }
 
 // serverConf is what goes after the template's postgresql.conf for n:
-// cluster.ServerConf with n's address, port and socket.
+// cluster.ServerConf with n's address, port and socket, and with
+// archiving, every node's archive settings (not a subscriber's).
 func (c *Cluster) serverConf(n *node, scenario map[string]string) string {
-	return cluster.ServerConf(n.name, cluster.Listen{Addresses: "127.0.0.1", Port: n.port, SocketDir: n.sockDir},
-		// Dynamic shared memory in files of the data dir, not /dev/shm: a
-		// killed node's segments go with its data dir instead of leaking.
-		map[string]string{"dynamic_shared_memory_type": "mmap"}, scenario)
+	// Dynamic shared memory in files of the data dir, not /dev/shm: a
+	// killed node's segments go with its data dir instead of leaking.
+	extra := map[string]string{"dynamic_shared_memory_type": "mmap"}
+	if c.archive != "" && !n.sub {
+		for k, v := range archiveSettings(c.archive) {
+			extra[k] = v
+		}
+	}
+	return cluster.ServerConf(n.name, cluster.Listen{Addresses: "127.0.0.1", Port: n.port, SocketDir: n.sockDir}, extra, scenario)
 }
 
 // start starts the node's postmaster and waits until it accepts
@@ -511,6 +531,12 @@ func (c *Cluster) Down(ctx context.Context) error {
 			n.logFile.Close()
 		}
 	}
+	if c.archive != "" {
+		// Every node is gone: nothing archives any more.
+		if err := c.moveArchive(c.archive, c.archiveTo); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if err := os.RemoveAll(c.dir); err != nil {
 		errs = append(errs, err)
 	}
@@ -584,7 +610,18 @@ func (c *Cluster) Start(ctx context.Context, name string) error {
 	if err := removeShm(n.dataDir); err != nil {
 		return fmt.Errorf("start %s: %w", name, err)
 	}
-	return c.start(ctx, n)
+	if err := c.start(ctx, n); err != nil {
+		return err
+	}
+	if c.archive != "" {
+		conn, err := connectSocket(ctx, n.sockDir, n.port)
+		if err != nil {
+			return fmt.Errorf("start %s: %w", name, err)
+		}
+		defer conn.Close(context.Background())
+		return wakeCheckpointer(ctx, conn)
+	}
+	return nil
 }
 
 // Pause freezes every process of the node (its cgroup frozen, as docker

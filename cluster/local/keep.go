@@ -72,6 +72,19 @@ func (c *Cluster) Keep(ctx context.Context, primary string) (_ cluster.Kept, err
 		if err := c.startDetached(ctx, n); err != nil {
 			return kept, fmt.Errorf("keep: %w", err)
 		}
+		if c.archive != "" {
+			// Archiving goes on, archive_timeout honoured (see
+			// wakeCheckpointer).
+			conn, err := connectSocket(ctx, n.sockDir, n.port)
+			if err != nil {
+				return kept, fmt.Errorf("keep: %w", err)
+			}
+			err = wakeCheckpointer(ctx, conn)
+			conn.Close(context.Background())
+			if err != nil {
+				return kept, fmt.Errorf("keep: %w", err)
+			}
+		}
 		role := "replica"
 		if n.name == primary {
 			role = "primary"
