@@ -48,9 +48,10 @@ func (s *Sampler) subscribers(ctx context.Context) {
 		var wg sync.WaitGroup
 		wg.Add(1 + len(pts))
 		slots := map[string]result.SubscriberPoint{}
+		read := false
 		go func() {
 			defer wg.Done()
-			slots = s.sampleSlots(ctx, primaryConns)
+			slots, read = s.sampleSlots(ctx, primaryConns)
 		}()
 		for i, sub := range s.cfg.Subscribers {
 			go func() {
@@ -62,6 +63,7 @@ func (s *Sampler) subscribers(ctx context.Context) {
 		s.mu.Lock()
 		for _, p := range pts {
 			p.Ms = ms(at)
+			p.SlotUnread = !read
 			if sl, ok := slots[p.Subscriber]; ok {
 				p.Slot, p.SlotActive, p.LagBytes, p.RetainedBytes = true, sl.SlotActive, sl.LagBytes, sl.RetainedBytes
 			}
@@ -71,14 +73,15 @@ func (s *Sampler) subscribers(ctx context.Context) {
 	}
 }
 
-// sampleSlots reads the logical slots on the current primary, by name;
-// none when it does not answer.
-func (s *Sampler) sampleSlots(ctx context.Context, cs *cluster.Conns) map[string]result.SubscriberPoint {
+// sampleSlots reads the logical slots on the current primary, by name,
+// and whether it answered (false: the slots are not known, rather than
+// gone).
+func (s *Sampler) sampleSlots(ctx context.Context, cs *cluster.Conns) (map[string]result.SubscriberPoint, bool) {
 	out := map[string]result.SubscriberPoint{}
 	primary := s.roles.Primary()
 	conn, err := cs.Get(ctx, primary)
 	if err != nil {
-		return out
+		return out, false
 	}
 	qctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
@@ -86,7 +89,7 @@ func (s *Sampler) sampleSlots(ctx context.Context, cs *cluster.Conns) map[string
 	rows, err := conn.Query(qctx, slotSQL)
 	if err != nil {
 		cs.Drop(primary)
-		return out
+		return out, false
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -96,7 +99,11 @@ func (s *Sampler) sampleSlots(ctx context.Context, cs *cluster.Conns) map[string
 			out[name] = p
 		}
 	}
-	return out
+	if rows.Err() != nil {
+		cs.Drop(primary)
+		return map[string]result.SubscriberPoint{}, false
+	}
+	return out, true
 }
 
 // sampleSubscription reads sub's apply worker.

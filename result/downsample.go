@@ -91,7 +91,7 @@ func (s *Series) Downsample(limit int) bool {
 		changed = thin(g, limit, keep, func(i int) float64 { return s.Subscribers[i].Ms },
 			func(prev, i int) bool {
 				p, q := s.Subscribers[prev], s.Subscribers[i]
-				return p.Slot != q.Slot || p.SlotActive != q.SlotActive || p.Worker != q.Worker
+				return p.Slot != q.Slot || p.SlotUnread != q.SlotUnread || p.SlotActive != q.SlotActive || p.Worker != q.Worker
 			},
 			func(i int) (float64, bool) { return orNone(s.Subscribers[i].LagBytes) },
 			func(i int) (float64, bool) { return orNone(s.Subscribers[i].RetainedBytes) },

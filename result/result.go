@@ -689,7 +689,10 @@ type SubscriberPoint struct {
 	// Slot: the current primary has the subscription's slot. LagBytes is
 	// the primary's WAL position minus the slot's confirmed_flush_lsn,
 	// RetainedBytes minus its restart_lsn (the WAL it holds).
-	Slot          bool     `json:"slot"`
+	Slot bool `json:"slot"`
+	// SlotUnread: the primary did not answer the slot query in time (a
+	// busy or paused server): the slot fields say nothing then.
+	SlotUnread    bool     `json:"slot_unread,omitempty"`
 	SlotActive    bool     `json:"slot_active"`
 	LagBytes      *float64 `json:"lag_bytes"`
 	RetainedBytes *float64 `json:"retained_bytes"`

@@ -16,6 +16,8 @@ func Subscribers(names []string, pts []result.SubscriberPoint) []result.Subscrib
 			s.MaxRetainedBytes = maxOf(s.MaxRetainedBytes, p.RetainedBytes)
 			s.MaxSinceMessageMs = maxOf(s.MaxSinceMessageMs, p.SinceMessageMs)
 			switch {
+			case p.SlotUnread:
+				// Not known this time: neither had nor gone.
 			case p.Slot:
 				hadSlot = true
 			case hadSlot && s.SlotGoneMs == nil:
