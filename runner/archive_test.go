@@ -100,8 +100,10 @@ func TestArchiveTimeout(t *testing.T) {
 	if a.Failures != 0 || a.LastFailedWAL != "" {
 		t.Errorf("failures: %d (%s)", a.Failures, a.LastFailedWAL)
 	}
-	if a.MaxLagSegments == nil || *a.MaxLagSegments > 2 || a.MaxLagBytes == nil || *a.MaxLagBytes <= 0 || *a.MaxLagBytes > 16<<20 {
-		t.Errorf("max lag %v segments, %v bytes: want within the segment being written", a.MaxLagSegments, a.MaxLagBytes)
+	// At most the segment being written and one switched segment the
+	// archiver has not copied yet (it may be slow on a busy machine).
+	if a.MaxLagSegments == nil || *a.MaxLagSegments > 2 || a.MaxLagBytes == nil || *a.MaxLagBytes <= 0 || *a.MaxLagBytes > 2*16<<20 {
+		t.Errorf("max lag %v segments, %v bytes: want within the segment being written and one switched", deref64(a.MaxLagSegments), deref(a.MaxLagBytes))
 	}
 	// archive_timeout counts whole seconds: a switch comes 1 to 2 s after
 	// the last.
