@@ -36,24 +36,9 @@ type userCluster struct {
 
 func startUserCluster(t *testing.T) *userCluster {
 	t.Helper()
-	b := newBackend(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cc, err := b.Up(ctx, cluster.Spec{ID: "user", Replicas: []cluster.ReplicaSpec{{Name: "replica1", Slot: "replica1"}},
-		SyncStandbyNames: "FIRST 1 (replica1)", LogDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cc.Down(context.Background()) })
+	cc, user := upUserCluster(t, newBackend(t))
 	c := cc.(*local.Cluster)
-	cfg, err := pgx.ParseConfig(c.ConnString("primary", cluster.Admin))
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The external backend takes the password from libpq's environment,
-	// never from the scenario.
-	t.Setenv("PGPASSWORD", cfg.Password)
-	u := &userCluster{c: c, bin: c.BinDir(), dataDirs: map[string]string{}, user: cfg.User}
+	u := &userCluster{c: c, bin: c.BinDir(), dataDirs: map[string]string{}, user: user}
 	for _, n := range []string{"primary", "replica1"} {
 		wal, err := c.WALDir(n)
 		if err != nil {
@@ -69,6 +54,29 @@ func startUserCluster(t *testing.T) *userCluster {
 // (SIGKILL to the postmaster alone lets its backends run on for moments:
 // one can still acknowledge a write the standby never gets.)
 const killNode = `pid=$(head -1 "$PGDATA/postmaster.pid"); all="$pid $(cat /proc/$pid/task/$pid/children)"; kill -STOP $all; kill -KILL $all`
+
+// upUserCluster starts, on b, the cluster a user would have: primary and
+// replica1, synchronous, with a slot; taken down with the test. The
+// external backend takes the password from libpq's environment, never
+// from the scenario: PGPASSWORD is set for the test. It returns the
+// cluster and the admin user's name.
+func upUserCluster(t *testing.T, b cluster.Backend) (cluster.Cluster, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c, err := b.Up(ctx, cluster.Spec{ID: "user", Replicas: []cluster.ReplicaSpec{{Name: "replica1", Slot: "replica1"}},
+		SyncStandbyNames: "FIRST 1 (replica1)", LogDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Down(context.Background()) })
+	cfg, err := pgx.ParseConfig(c.ConnString("primary", cluster.Admin))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PGPASSWORD", cfg.Password)
+	return c, cfg.User
+}
 
 // dsn is how the scenario reaches node: host and port, no password.
 func (u *userCluster) dsn(node string) string {
@@ -536,20 +544,8 @@ func TestExternalOnDocker(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = b.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cc, err := b.Up(ctx, cluster.Spec{ID: "user", Replicas: []cluster.ReplicaSpec{{Name: "replica1", Slot: "replica1"}},
-		SyncStandbyNames: "FIRST 1 (replica1)", LogDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cc.Down(context.Background()) })
+	cc, user := upUserCluster(t, b)
 	c := cc.(*docker.Cluster)
-	cfg, err := pgx.ParseConfig(c.ConnString("primary", cluster.Admin))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("PGPASSWORD", cfg.Password)
 	p, r := c.Nodes()[0], c.Nodes()[1]
 	yaml := fmt.Sprintf(agreeScenario, "external-docker", "backend: external\n", ", repoint: false") + fmt.Sprintf(`external:
   write: "host=%s,%s port=%d,%d"
@@ -559,7 +555,7 @@ func TestExternalOnDocker(t *testing.T) {
     replica1: {dsn: "host=%s port=%d", env: {CONTAINER: %s}}
   hooks:
     kill: 'docker kill "$CONTAINER"'
-`, p.Host, r.Host, p.Port, r.Port, cfg.User, p.Host, p.Port, c.ContainerName("primary"), r.Host, r.Port, c.ContainerName("replica1"))
+`, p.Host, r.Host, p.Port, r.Port, user, p.Host, p.Port, c.ContainerName("primary"), r.Host, r.Port, c.ContainerName("replica1"))
 	res, dir, err := runExternal(t, yaml)
 	if err != nil {
 		t.Fatalf("run: %v", err)
