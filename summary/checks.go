@@ -258,10 +258,31 @@ func landingCheck(v *result.Variant, in Input) (result.Check, bool) {
 	if !effective {
 		return result.Check{}, false
 	}
-	var probe *result.Event
+	// A probe fails once per streak of failures: a streak that ended
+	// before the fault (a probe that timed out on a busy machine, the next
+	// one succeeding) is not the fault's. The fault's streak is the last
+	// to start by the detection, when there was one; else the first to
+	// start after the probe interval before the injection, else the last.
+	var fails []*result.Event
 	for i, e := range v.Events {
 		if e.Kind == result.EventProbeFailed && e.Node == f.OldPrimary {
-			probe = &v.Events[i]
+			fails = append(fails, &v.Events[i])
+		}
+	}
+	var probe *result.Event
+	if len(fails) > 0 {
+		probe = fails[len(fails)-1]
+	}
+	for i, e := range fails {
+		if f.DetectedMs != nil {
+			if e.Ms > *f.DetectedMs {
+				probe = fails[max(i-1, 0)]
+				break
+			}
+			continue
+		}
+		if e.Ms >= *f.InjectedMs-msOf(in.ProbeInterval) {
+			probe = e
 			break
 		}
 	}

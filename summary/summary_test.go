@@ -671,6 +671,18 @@ func TestServerClockAndProbeChecks(t *testing.T) {
 		{"the probe failed long before the fault landed", func(v *result.Variant, _ *Input) {
 			v.Events[0].Ms = 100
 		}, map[string]bool{outage: true, landing: false, bracket: true}},
+		{"a probe timed out long before the fault, then the fault's failures", func(v *result.Variant, _ *Input) {
+			v.Events = append([]result.Event{{Ms: 100, Kind: result.EventProbeFailed, Node: "primary"}}, v.Events...)
+		}, map[string]bool{outage: true, landing: true, bracket: true}},
+		{"the same, the streak that led to the detection", func(v *result.Variant, _ *Input) {
+			v.Events = append([]result.Event{{Ms: 100, Kind: result.EventProbeFailed, Node: "primary"}}, v.Events...)
+			v.Events = append(v.Events, result.Event{Ms: 900, Kind: result.EventProbeFailed, Node: "primary"})
+			v.Summary.Failover.DetectedMs = fp(405)
+		}, map[string]bool{outage: true, landing: true, bracket: true}},
+		{"the streak that led to the detection started long before the fault", func(v *result.Variant, _ *Input) {
+			v.Events[0].Ms = 100
+			v.Summary.Failover.DetectedMs = fp(405)
+		}, map[string]bool{outage: true, landing: false, bracket: true}},
 		{"the probe failed long after the fault landed", func(v *result.Variant, _ *Input) {
 			v.Events[0].Ms = 400
 		}, map[string]bool{outage: true, landing: false, bracket: true}},
