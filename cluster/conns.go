@@ -35,6 +35,13 @@ func (cs *Conns) Via(client string) *Conns {
 
 // Get returns the open connection to node, connecting if needed.
 func (cs *Conns) Get(ctx context.Context, node string) (*pgx.Conn, error) {
+	return cs.Open(ctx, node, cs.timeout)
+}
+
+// Open is Get with its own connect timeout: a set whose timeout is short
+// (a health probe's) opens its connections ahead, unhurried, so that a
+// slow connection set-up is not taken for a failing node.
+func (cs *Conns) Open(ctx context.Context, node string, timeout time.Duration) (*pgx.Conn, error) {
 	if conn := cs.conns[node]; conn != nil && !conn.IsClosed() {
 		return conn, nil
 	}
@@ -49,7 +56,7 @@ func (cs *Conns) Get(ctx context.Context, node string) (*pgx.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg.ConnectTimeout = cs.timeout
+	cfg.ConnectTimeout = timeout
 	cfg.RuntimeParams["application_name"] = cs.app
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {

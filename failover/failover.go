@@ -124,6 +124,16 @@ func (ctl *Controller) Run(ctx context.Context) {
 	for _, r := range ctl.roles.Replicas() {
 		_, _ = rcs.Get(ctx, r)
 	}
+	// So are the health probe's, to the primary and to every node that
+	// may become one, with time to spare: a new connection within the
+	// probe's short timeout, while a run's clients all connect at once
+	// or through a container's published port, can fail on a node that
+	// answers, and a primary taken for dead is a failover that should
+	// never have happened (or, after a promotion, a new primary given up
+	// for lost while it takes writes).
+	for _, n := range append([]string{ctl.roles.Primary()}, ctl.roles.Replicas()...) {
+		_, _ = cs.Open(ctx, n, time.Second)
+	}
 	t := time.NewTicker(ctl.cfg.ProbeInterval)
 	defer t.Stop()
 	failing := false
