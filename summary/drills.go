@@ -1,0 +1,101 @@
+package summary
+
+import (
+	"github.com/pgbench-ha/pgbench-ha/result"
+	"github.com/pgbench-ha/pgbench-ha/scenario"
+	"github.com/pgbench-ha/pgbench-ha/workload"
+)
+
+// DrillSample bounds the id samples of a drill.
+const DrillSample = 100
+
+// Drill judges what a drill's server holds against the ledger and fills
+// r's figures: entries are the ledger (entry i is id first+i), ids the
+// sorted ids the server holds from first on, deleted the ids the
+// accident deleted before the drill's target (left out: the source did
+// not have them either), refMs the moment RPOMs counts back from (the
+// target for pitr and archive_standby, the newest ack for a dump, whose
+// restore lacks everything after its snapshot).
+//
+// r.TargetMs and r.TargetDoneMs bound the target: a write acknowledged
+// before TargetMs must be there, one sent after TargetDoneMs must not.
+func Drill(r *result.DrillResult, first int64, entries []workload.Entry, ids []int64, deleted map[int64]bool, refMs float64) {
+	present := make([]bool, len(entries))
+	for _, id := range ids {
+		if i := id - first; i >= 0 && i < int64(len(entries)) {
+			present[i] = true
+		}
+	}
+	r.Acked, r.Absent, r.BeforeTarget, r.MissingBefore, r.AfterTarget, r.PresentAfter, r.InFlight, r.InFlightPresent = 0, 0, 0, 0, 0, 0, 0, 0
+	var absentIDs, beforeIDs []int64
+	earliestAbsent, earliestBefore := -1.0, -1.0
+	for i, e := range entries {
+		id := first + int64(i)
+		if deleted[id] {
+			continue
+		}
+		at, sent := msOf(e.At), msOf(e.Sent)
+		if e.WasSent() && sent > r.TargetDoneMs && present[i] {
+			r.PresentAfter++
+		}
+		if e.Outcome != workload.Acked {
+			continue
+		}
+		r.Acked++
+		if !present[i] {
+			r.Absent++
+			if len(absentIDs) < DrillSample {
+				absentIDs = append(absentIDs, id)
+			}
+			if earliestAbsent < 0 || at < earliestAbsent {
+				earliestAbsent = at
+			}
+		}
+		switch {
+		case at < r.TargetMs:
+			r.BeforeTarget++
+			if !present[i] {
+				r.MissingBefore++
+				if len(beforeIDs) < DrillSample {
+					beforeIDs = append(beforeIDs, id)
+				}
+				if earliestBefore < 0 || at < earliestBefore {
+					earliestBefore = at
+				}
+			}
+		case at <= r.TargetDoneMs:
+			r.InFlight++
+			if present[i] {
+				r.InFlightPresent++
+			}
+		default:
+			r.AfterTarget++
+		}
+	}
+	earliest := earliestAbsent
+	r.MissingAcked, r.MissingIDs = r.Absent, absentIDs
+	if r.Kind == scenario.DrillPITR {
+		r.MissingAcked, r.MissingIDs, earliest = r.MissingBefore, beforeIDs, earliestBefore
+	}
+	if r.MissingIDs == nil {
+		r.MissingIDs = []int64{}
+	}
+	r.RPOMs = 0
+	if r.MissingAcked > 0 && refMs > earliest {
+		r.RPOMs = refMs - earliest
+	}
+}
+
+// DrillLag sums up an archive-only standby's samples into r.
+func DrillLag(r *result.DrillResult, pts []result.DrillLagPoint) {
+	r.Lag = pts
+	r.MaxLagBytes, r.EndLagBytes, r.MaxReplayAgeMs = nil, nil, nil
+	for _, p := range pts {
+		r.MaxLagBytes = maxOf(r.MaxLagBytes, p.LagBytes)
+		r.MaxReplayAgeMs = maxOf(r.MaxReplayAgeMs, p.ReplayAgeMs)
+		if p.LagBytes != nil {
+			v := *p.LagBytes
+			r.EndLagBytes = &v
+		}
+	}
+}
