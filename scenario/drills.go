@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/goccy/go-yaml/ast"
+
+	"github.com/pgbench-ha/pgbench-ha/metric"
 )
 
 // Drill kinds.
@@ -68,6 +70,14 @@ func (s *Scenario) Drill(kind string) (Drill, bool) {
 		}
 	}
 	return Drill{}, false
+}
+
+// drillNeeds is the drill kind each metric need names.
+var drillNeeds = map[metric.Need]string{metric.NeedDump: DrillDump, metric.NeedPITR: DrillPITR, metric.NeedArchiveStandby: DrillArchiveStandby}
+
+func (s *Scenario) hasDrill(kind string) bool {
+	_, ok := s.Drill(kind)
+	return ok
 }
 
 // HasDrills reports whether the scenario has drills or an accident.

@@ -71,3 +71,16 @@ func TestDrillsRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestDrillThresholds: a drill's metric needs that drill.
+func TestDrillThresholds(t *testing.T) {
+	t.Parallel()
+	ok := minimal + "topology: {archive: {}}\naccident: {at: 4s, delete: 0.1}\ndrills: [{kind: pitr, at: 1s}]\nthresholds:\n  - {metric: pitr_missing_acked_writes, max: 0}\n"
+	if _, err := Parse("test.yaml", []byte(ok)); err != nil {
+		t.Errorf("pitr threshold with a pitr drill: %v", err)
+	}
+	bad := minimal + "thresholds:\n  - {metric: dump_missing_acked_writes, max: 0}\n"
+	if _, err := Parse("test.yaml", []byte(bad)); err == nil || !strings.Contains(err.Error(), "measured by a dump drill") {
+		t.Errorf("dump threshold without a dump drill: %v", err)
+	}
+}
