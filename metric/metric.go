@@ -22,16 +22,16 @@ type Need int
 
 // Needs.
 const (
-	NeedNothing    Need = iota // always measured
-	NeedFault                  // a fault must fire (faults: not empty)
-	NeedPromote                // a fault and failover.mode: promote
-	NeedReplica                // at least one replica
-	NeedCapacity               // a burst at rate 0 in a paced workload
-	NeedSubscriber             // at least one logical subscriber
-	NeedArchive                // WAL archiving (topology.archive)
-	NeedDump                   // a dump drill (drills: kind dump)
-	NeedPITR                   // a pitr drill (drills: kind pitr)
-	NeedArchiveStandby         // an archive-only standby (drills: kind archive_standby)
+	NeedNothing        Need = iota // always measured
+	NeedFault                      // a fault must fire (faults: not empty)
+	NeedPromote                    // a fault and failover.mode: promote
+	NeedReplica                    // at least one replica
+	NeedCapacity                   // a burst at rate 0 in a paced workload
+	NeedSubscriber                 // at least one logical subscriber
+	NeedArchive                    // WAL archiving (topology.archive)
+	NeedDump                       // a dump drill (drills: kind dump)
+	NeedPITR                       // a pitr drill (drills: kind pitr)
+	NeedArchiveStandby             // an archive-only standby (drills: kind archive_standby)
 )
 
 // Def describes one metric.
