@@ -79,6 +79,14 @@ func Run(ctx context.Context, c cluster.Cluster, roles *cluster.Roles, led *work
 	if err := pconn.QueryRow(ctx, "SELECT pg_current_wal_lsn()::text").Scan(&target); err != nil {
 		return nil, fmt.Errorf("audit: %s: %w", primary, err)
 	}
+	// The accident's ids from the ledger's first (the initial orders are
+	// not audited).
+	var deleted []int64
+	for _, id := range cfg.Deleted {
+		if id >= led.FirstID() {
+			deleted = append(deleted, id)
+		}
+	}
 	nodes := []Rows{}
 	caught := map[string]bool{primary: true}
 	for _, r := range roles.Replicas() {
@@ -108,12 +116,12 @@ func Run(ctx context.Context, c cluster.Cluster, roles *cluster.Roles, led *work
 		if err != nil {
 			return nil, fmt.Errorf("audit: %s: %w", nodes[i].Node, err)
 		}
-		nodes[i].IDs = withDeleted(ids, cfg.Deleted)
+		nodes[i].IDs = withDeleted(ids, deleted)
 	}
 	entries := led.Snapshot()
 	a := Compare(led.FirstID(), entries, nodes)
-	for _, id := range cfg.Deleted {
-		if i := id - led.FirstID(); i >= 0 && i < int64(len(entries)) {
+	for _, id := range deleted {
+		if i := id - led.FirstID(); i < int64(len(entries)) {
 			a.DeletedOnPurpose++
 		}
 	}

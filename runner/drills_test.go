@@ -82,6 +82,12 @@ func TestDrills(t *testing.T) {
 		}
 	}
 
+	for _, c := range v.Checks {
+		if !c.Passed {
+			t.Errorf("self-check failed: %s: %s", c.Name, c.Message)
+		}
+	}
+
 	// PITR: every acknowledged order before the restore point, the
 	// deleted ones too, and nothing sent after it.
 	p := d.PITR
