@@ -73,7 +73,10 @@ func buildDrillRows(r *result.Result) ([]drillRow, []accidentRow) {
 		if a := d.Accident; a != nil {
 			ar := accidentRow{Variant: v.Name, At: fmtDuration(a.Ms), Condition: a.Condition, Error: a.Error,
 				Deleted:      fmt.Sprintf("%s rows (%s written in the window)", fmtInt(a.Deleted), fmtInt(a.DeletedAudited)),
-				RestorePoint: a.RestorePointLSN + " in " + orDash(a.RestorePointWAL), Archived: "–"}
+				RestorePoint: "–", Archived: "–"}
+			if a.RestorePoint != "" {
+				ar.RestorePoint = a.RestorePointLSN + " in " + orDash(a.RestorePointWAL)
+			}
 			if a.ArchivedMs != nil {
 				ar.Archived = fmtDuration(*a.ArchivedMs-a.RestorePointMs) + " after the restore point"
 				if a.Switched {

@@ -269,19 +269,33 @@ func (d *drillRun) accident(ctx, bg context.Context, a *result.Accident) {
 		d.errs = append(d.errs, err)
 	}
 	a.Node = d.roles.Primary()
-	conn, err := pgx.Connect(ctx2, d.c.ConnString(a.Node, cluster.Admin))
+	// The restore point (a superuser's function) for a pitr drill; then
+	// the DELETE, as the application would run it. The restore point's
+	// record precedes the DELETE's commit whichever connection runs it.
+	if _, pitr := d.s.Drill(scenario.DrillPITR); pitr {
+		admin, err := pgx.Connect(ctx2, d.c.ConnString(a.Node, cluster.Admin))
+		if err != nil {
+			fail(err)
+			return
+		}
+		t0 := time.Now()
+		err = admin.QueryRow(ctx2, "SELECT lsn::text, pg_walfile_name(lsn) FROM pg_create_restore_point($1) AS lsn", restorePoint).Scan(&a.RestorePointLSN, &a.RestorePointWAL)
+		t1 := time.Now()
+		admin.Close(context.Background())
+		if err != nil {
+			fail(err)
+			return
+		}
+		a.RestorePointMs, a.RestorePointDoneMs = d.ms(t0), d.ms(t1)
+	} else {
+		a.RestorePoint = ""
+	}
+	conn, err := pgx.Connect(ctx2, d.c.ConnString(a.Node, cluster.App))
 	if err != nil {
 		fail(err)
 		return
 	}
 	defer conn.Close(context.Background())
-	t0 := time.Now()
-	if err := conn.QueryRow(ctx2, "SELECT lsn::text, pg_walfile_name(lsn) FROM pg_create_restore_point($1) AS lsn", restorePoint).Scan(&a.RestorePointLSN, &a.RestorePointWAL); err != nil {
-		fail(err)
-		return
-	}
-	t1 := time.Now()
-	a.RestorePointMs, a.RestorePointDoneMs = d.ms(t0), d.ms(t1)
 	t2 := time.Now()
 	rows, err := conn.Query(ctx2, "DELETE FROM orders WHERE "+d.s.Accident.Condition()+" RETURNING id")
 	if err != nil {
@@ -308,9 +322,13 @@ func (d *drillRun) accident(ctx, bg context.Context, a *result.Accident) {
 		}
 	}
 	d.mu.Unlock()
-	d.emit(result.Event{Ms: a.Ms, Kind: result.EventDrill, Node: a.Node, Detail: fmt.Sprintf("accident: DELETE of %d orders (restore point %s at %s)", len(ids), restorePoint, a.RestorePointLSN)})
+	detail := fmt.Sprintf("accident: DELETE of %d orders", len(ids))
+	if a.RestorePoint != "" {
+		detail += fmt.Sprintf(" (restore point %s at %s)", restorePoint, a.RestorePointLSN)
+	}
+	d.emit(result.Event{Ms: a.Ms, Kind: result.EventDrill, Node: a.Node, Detail: detail})
 	// The target is recoverable from the archive once its segment is.
-	for bg.Err() == nil {
+	for a.RestorePointWAL != "" && d.s.ArchiveEnabled() && bg.Err() == nil {
 		if ok, err := d.archived(bg, a.RestorePointWAL); err == nil && ok {
 			v := d.ms(time.Now())
 			d.mu.Lock()
@@ -339,6 +357,14 @@ func (d *drillRun) archived(ctx context.Context, wal string) (bool, error) {
 		return false, err
 	}
 	return last != nil && walName.MatchString(*last) && *last >= wal, nil
+}
+
+// wait waits for every step under way during the workload (after an
+// error, before the cluster goes down).
+func (d *drillRun) wait() {
+	if d != nil {
+		d.wg.Wait()
+	}
 }
 
 // deleted are the ids the accident deleted, sorted.

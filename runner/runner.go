@@ -348,6 +348,7 @@ func runVariant(ctx context.Context, opts Options, p scenario.Plan, rep int, dir
 	if err != nil {
 		return err
 	}
+	defer drills.wait()
 	start := time.Now()
 	evs := &events{}
 	probeCfg := probe.Config{Start: start, LagInterval: s.Probes.LagInterval.D(), HeartbeatInterval: s.Probes.HeartbeatInterval.D(),
