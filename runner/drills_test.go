@@ -3,6 +3,7 @@ package runner_test
 import (
 	"context"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/pgbench-ha/pgbench-ha/runner"
@@ -82,10 +83,17 @@ func TestDrills(t *testing.T) {
 		}
 	}
 
+	drillChecks := 0
 	for _, c := range v.Checks {
 		if !c.Passed {
 			t.Errorf("self-check failed: %s: %s", c.Name, c.Message)
 		}
+		if strings.HasPrefix(c.Name, "dump:") || strings.HasPrefix(c.Name, "pitr:") {
+			drillChecks++
+		}
+	}
+	if drillChecks != 4 {
+		t.Errorf("%d self-checks of the drills, want 4", drillChecks)
 	}
 
 	// PITR: every acknowledged order before the restore point, the

@@ -544,6 +544,9 @@ func runVariant(ctx context.Context, opts Options, p scenario.Plan, rep int, dir
 	}
 	summary.Audited(v, in)
 	v.Checks = summary.Checks(v, in)
+	if v.Drills != nil {
+		v.Checks = append(v.Checks, summary.DrillChecks(v.Drills, s.Workload.Writers)...)
+	}
 	// Figures measured, but not of the scenario as written.
 	return errors.Join(chaos.Failed(v.Faults), drillErr)
 }

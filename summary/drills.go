@@ -1,6 +1,8 @@
 package summary
 
 import (
+	"fmt"
+
 	"github.com/pgbench-ha/pgbench-ha/result"
 	"github.com/pgbench-ha/pgbench-ha/scenario"
 	"github.com/pgbench-ha/pgbench-ha/workload"
@@ -98,4 +100,34 @@ func DrillLag(r *result.DrillResult, pts []result.DrillLagPoint) {
 			r.EndLagBytes = &v
 		}
 	}
+}
+
+// DrillChecks are the drills' self-checks, the ledger's boundaries set
+// against the rows each drill's server holds: every write acknowledged
+// before a dump's snapshot restored; no write sent after a dump's
+// snapshot or a PITR's restore point present; and a dump's missing
+// writes are those acknowledged after its snapshot, give or take those
+// in flight across it (acknowledged during the export, or sent before
+// it and acknowledged after: at most one per writer).
+func DrillChecks(d *result.Drills, writers int) []result.Check {
+	var out []result.Check
+	for _, r := range d.List() {
+		if r.Error != "" {
+			continue
+		}
+		switch r.Kind {
+		case scenario.DrillDump:
+			out = append(out, check("dump: every write acknowledged before the snapshot restored", "writes", 0, float64(r.MissingBefore), 0,
+				fmt.Sprintf("%d of the %d writes acknowledged before the snapshot at %.1f ms are missing from the restore", r.MissingBefore, r.BeforeTarget, r.TargetMs)))
+			tol := float64(r.InFlight + int64(writers))
+			out = append(out, check("dump: missing writes are those acknowledged after the snapshot", "writes", tol, float64(r.MissingAcked), float64(r.AfterTarget),
+				fmt.Sprintf("the restore lacks %d acknowledged writes; %d were acknowledged after the snapshot returned at %.1f ms; tolerance: %d in flight during the export + %d writers (a write sent before it, acknowledged after)",
+					r.MissingAcked, r.AfterTarget, r.TargetDoneMs, r.InFlight, writers)))
+			fallthrough
+		case scenario.DrillPITR:
+			out = append(out, check(r.Kind+": no write sent after the target present", "writes", 0, float64(r.PresentAfter), 0,
+				fmt.Sprintf("%d writes sent after %.1f ms (the target's end) are there", r.PresentAfter, r.TargetDoneMs)))
+		}
+	}
+	return out
 }

@@ -69,3 +69,34 @@ func TestDrillLag(t *testing.T) {
 		t.Errorf("%v %v %v", *r.MaxLagBytes, *r.EndLagBytes, *r.MaxReplayAgeMs)
 	}
 }
+
+// TestDrillChecks: the boundaries pass for a drill that keeps them and
+// fail for one that does not.
+func TestDrillChecks(t *testing.T) {
+	t.Parallel()
+	good := &result.Drills{
+		Dump: &result.DrillResult{Kind: "dump", BeforeTarget: 10, AfterTarget: 20, MissingAcked: 21, InFlight: 1},
+		PITR: &result.DrillResult{Kind: "pitr", BeforeTarget: 10, AfterTarget: 5},
+	}
+	for _, c := range DrillChecks(good, 4) {
+		if !c.Passed {
+			t.Errorf("%s failed: %s", c.Name, c.Message)
+		}
+	}
+	if n := len(DrillChecks(good, 4)); n != 4 {
+		t.Errorf("%d checks, want 4", n)
+	}
+	bad := &result.Drills{
+		Dump:           &result.DrillResult{Kind: "dump", MissingBefore: 1, AfterTarget: 20, MissingAcked: 40, PresentAfter: 2},
+		PITR:           &result.DrillResult{Kind: "pitr", PresentAfter: 1},
+		ArchiveStandby: &result.DrillResult{Kind: "archive_standby", MissingAcked: 100},
+	}
+	for _, c := range DrillChecks(bad, 4) {
+		if c.Passed {
+			t.Errorf("%s passed: %s", c.Name, c.Message)
+		}
+	}
+	if got := DrillChecks(&result.Drills{Dump: &result.DrillResult{Kind: "dump", Error: "x", MissingBefore: 3}}, 4); len(got) != 0 {
+		t.Errorf("a failed drill checked: %+v", got)
+	}
+}
