@@ -88,9 +88,11 @@ func Drill(r *result.DrillResult, first int64, entries []workload.Entry, ids []i
 	}
 }
 
-// DrillLag sums up an archive-only standby's samples into r.
+// DrillLag sums up an archive-only standby's samples into r; a long
+// run's samples are kept at most result.MaxSeriesPoints, evenly, the
+// largest lag among them.
 func DrillLag(r *result.DrillResult, pts []result.DrillLagPoint) {
-	r.Lag = pts
+	r.Lag = thinLag(pts, result.MaxSeriesPoints)
 	r.MaxLagBytes, r.EndLagBytes, r.MaxReplayAgeMs = nil, nil, nil
 	for _, p := range pts {
 		r.MaxLagBytes = maxOf(r.MaxLagBytes, p.LagBytes)
@@ -128,6 +130,30 @@ func DrillChecks(d *result.Drills, writers int) []result.Check {
 			out = append(out, check(r.Kind+": no write sent after the target present", "writes", 0, float64(r.PresentAfter), 0,
 				fmt.Sprintf("%d writes sent after %.1f ms (the target's end) are there", r.PresentAfter, r.TargetDoneMs)))
 		}
+	}
+	return out
+}
+
+// thinLag keeps at most n of pts (n >= 2): evenly spaced, the last, and
+// the one with the largest lag in place of its neighbour.
+func thinLag(pts []result.DrillLagPoint, n int) []result.DrillLagPoint {
+	if len(pts) <= n {
+		return pts
+	}
+	peak := -1
+	for i, p := range pts {
+		if p.LagBytes != nil && (peak < 0 || *p.LagBytes > *pts[peak].LagBytes) {
+			peak = i
+		}
+	}
+	out := make([]result.DrillLagPoint, 0, n)
+	step := float64(len(pts)-1) / float64(n-1)
+	for k := 0; k < n; k++ {
+		i := int(float64(k)*step + 0.5)
+		if peak >= 0 && k > 0 && int(float64(k-1)*step+0.5) < peak && peak <= i {
+			i = peak
+		}
+		out = append(out, pts[i])
 	}
 	return out
 }

@@ -100,3 +100,34 @@ func TestDrillChecks(t *testing.T) {
 		t.Errorf("a failed drill checked: %+v", got)
 	}
 }
+
+// TestThinLag: a long series keeps n points, its first and last, and its
+// largest lag.
+func TestThinLag(t *testing.T) {
+	t.Parallel()
+	var pts []result.DrillLagPoint
+	for i := 0; i < 10_000; i++ {
+		v := float64(i % 7)
+		if i == 4_321 {
+			v = 1e9
+		}
+		pts = append(pts, result.DrillLagPoint{Ms: float64(i), LagBytes: &v})
+	}
+	got := thinLag(pts, 100)
+	if len(got) != 100 || got[0].Ms != 0 || got[99].Ms != 9_999 {
+		t.Fatalf("%d points, %v .. %v", len(got), got[0].Ms, got[len(got)-1].Ms)
+	}
+	found := false
+	for i, p := range got {
+		found = found || *p.LagBytes == 1e9
+		if i > 0 && p.Ms <= got[i-1].Ms {
+			t.Errorf("not in order at %d", i)
+		}
+	}
+	if !found {
+		t.Error("the largest lag was dropped")
+	}
+	if short := thinLag(pts[:50], 100); len(short) != 50 {
+		t.Errorf("a short series thinned to %d", len(short))
+	}
+}
