@@ -42,6 +42,9 @@ type Config struct {
 	// clock on the local and docker backends.
 	Inserted *[]workload.Inserted
 	Start    time.Time
+	// Deleted are the ids the scenario's accident deleted on purpose
+	// (sorted): every node counts as holding them, so they are not lost.
+	Deleted []int64
 }
 
 // Rows is the set of order ids a node holds, from the ledger's first id
@@ -76,6 +79,14 @@ func Run(ctx context.Context, c cluster.Cluster, roles *cluster.Roles, led *work
 	if err := pconn.QueryRow(ctx, "SELECT pg_current_wal_lsn()::text").Scan(&target); err != nil {
 		return nil, fmt.Errorf("audit: %s: %w", primary, err)
 	}
+	// The accident's ids from the ledger's first (the initial orders are
+	// not audited).
+	var deleted []int64
+	for _, id := range cfg.Deleted {
+		if id >= led.FirstID() {
+			deleted = append(deleted, id)
+		}
+	}
 	nodes := []Rows{}
 	caught := map[string]bool{primary: true}
 	for _, r := range roles.Replicas() {
@@ -105,10 +116,15 @@ func Run(ctx context.Context, c cluster.Cluster, roles *cluster.Roles, led *work
 		if err != nil {
 			return nil, fmt.Errorf("audit: %s: %w", nodes[i].Node, err)
 		}
-		nodes[i].IDs = ids
+		nodes[i].IDs = withDeleted(ids, deleted)
 	}
 	entries := led.Snapshot()
 	a := Compare(led.FirstID(), entries, nodes)
+	for _, id := range deleted {
+		if i := id - led.FirstID(); i < int64(len(entries)) {
+			a.DeletedOnPurpose++
+		}
+	}
 	for i := range a.Nodes {
 		a.Nodes[i].CaughtUp = caught[a.Nodes[i].Node]
 	}
@@ -287,4 +303,28 @@ func Compare(first int64, entries []workload.Entry, nodes []Rows) *result.Audit 
 		a.Nodes = append(a.Nodes, na)
 	}
 	return a
+}
+
+// withDeleted merges the ids deleted on purpose into a node's sorted ids.
+func withDeleted(ids, deleted []int64) []int64 {
+	if len(deleted) == 0 {
+		return ids
+	}
+	out := make([]int64, 0, len(ids)+len(deleted))
+	i, j := 0, 0
+	for i < len(ids) || j < len(deleted) {
+		switch {
+		case j == len(deleted) || i < len(ids) && ids[i] < deleted[j]:
+			out = append(out, ids[i])
+			i++
+		case i == len(ids) || deleted[j] < ids[i]:
+			out = append(out, deleted[j])
+			j++
+		default:
+			out = append(out, ids[i])
+			i++
+			j++
+		}
+	}
+	return out
 }

@@ -22,13 +22,16 @@ type Need int
 
 // Needs.
 const (
-	NeedNothing    Need = iota // always measured
-	NeedFault                  // a fault must fire (faults: not empty)
-	NeedPromote                // a fault and failover.mode: promote
-	NeedReplica                // at least one replica
-	NeedCapacity               // a burst at rate 0 in a paced workload
-	NeedSubscriber             // at least one logical subscriber
-	NeedArchive                // WAL archiving (topology.archive)
+	NeedNothing        Need = iota // always measured
+	NeedFault                      // a fault must fire (faults: not empty)
+	NeedPromote                    // a fault and failover.mode: promote
+	NeedReplica                    // at least one replica
+	NeedCapacity                   // a burst at rate 0 in a paced workload
+	NeedSubscriber                 // at least one logical subscriber
+	NeedArchive                    // WAL archiving (topology.archive)
+	NeedDump                       // a dump drill (drills: kind dump)
+	NeedPITR                       // a pitr drill (drills: kind pitr)
+	NeedArchiveStandby             // an archive-only standby (drills: kind archive_standby)
 )
 
 // Def describes one metric.
@@ -81,6 +84,14 @@ var Defs = []Def{
 	{"max_subscriber_lag_bytes", UnitBytes, Lower, NeedSubscriber, "largest lag in bytes of a logical subscriber's slot on the primary, worst subscriber"},
 	{"max_archive_lag_bytes", UnitBytes, Lower, NeedArchive, "largest WAL position of the primary past the end of its last archived segment (a switched segment counts whole until archived)"},
 	{"archive_failures", UnitFailures, Lower, NeedArchive, "failed archive_command attempts on the primaries during the window"},
+	{"dump_ms", UnitMs, Lower, NeedDump, "pg_dump of the orders as of the dump drill's snapshot"},
+	{"restore_ms", UnitMs, Lower, NeedDump, "a fresh server started and the dump restored into it (pg_restore)"},
+	{"dump_missing_acked_writes", UnitWrites, Lower, NeedDump, "acknowledged writes the dump's restore lacks: those written after its snapshot"},
+	{"pitr_ms", UnitMs, Lower, NeedPITR, "point-in-time recovery's RTO: the base backup copied, started and the WAL archive replayed to the restore point before the accident"},
+	{"pitr_missing_acked_writes", UnitWrites, Lower, NeedPITR, "acknowledged writes before the PITR target missing after the recovery (its RPO in writes)"},
+	{"pitr_rpo_ms", UnitMs, Lower, NeedPITR, "the PITR target minus the ack of the earliest acknowledged write before it that the recovery lacks (0 when none)"},
+	{"archive_standby_missing_acked_writes", UnitWrites, Lower, NeedArchiveStandby, "acknowledged writes a standby fed by the WAL archive alone lacks when promoted at the end"},
+	{"max_archive_standby_lag_bytes", UnitBytes, Lower, NeedArchiveStandby, "largest replay position of the archive-only standby behind the primary's WAL"},
 }
 
 // Lookup returns the definition of the metric called name.

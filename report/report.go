@@ -191,6 +191,9 @@ type page struct {
 	Subscribers []subscriberRow
 	// Archive is each variant's WAL archive, when it archived.
 	Archive []archiveRow
+	// Drills and Accidents are the restore drills (drills.go).
+	Drills    []drillRow
+	Accidents []accidentRow
 	// Repeats sums up the repetitions of each repeated variant.
 	Repeats []repeatSummaryRow
 }
@@ -452,6 +455,7 @@ func buildPage(r *result.Result, run *run) *page {
 	pg.WAL = buildSlotRows(r)
 	pg.Subscribers = buildSubscriberRows(r)
 	pg.Archive = buildArchiveRows(r)
+	pg.Drills, pg.Accidents = buildDrillRows(r)
 	pg.Repeats = buildRepeatSummary(r)
 	pg.Env = []kv{
 		{"Scenario file", orDash(m.ScenarioFile)},

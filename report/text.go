@@ -196,6 +196,7 @@ func WriteText(w io.Writer, r *result.Result) {
 		}
 		notes = append(notes, subscriberNotes(v)...)
 		notes = append(notes, archiveNotes(v)...)
+		notes = append(notes, drillNotes(v)...)
 		if f := v.Summary.Failover; f != nil && f.Predicted != nil && f.Predicted.Sentence != "" {
 			notes = append(notes, fmt.Sprintf("%s: %s (%s)", v.Name, f.Predicted.Sentence, f.Predicted.Model))
 		}

@@ -164,6 +164,9 @@ type Variant struct {
 	// there (not for a cluster kept running, whose archive stays with
 	// it).
 	ArchiveDir string `json:"archive_dir,omitempty"`
+	// Drills are the restore drills and the accident they recover from
+	// (drills.go); nil without them.
+	Drills *Drills `json:"drills,omitempty"`
 }
 
 // Topology is the cluster as it was built for this variant.
@@ -610,6 +613,9 @@ type Audit struct {
 	WALBeyond []WALBeyond `json:"wal_beyond_switch,omitempty"`
 	// Subscribers audits each logical subscriber against the ledger.
 	Subscribers []SubscriberAudit `json:"subscribers,omitempty"`
+	// DeletedOnPurpose are audited writes the scenario's accident
+	// deleted (recorded by id): held, not lost.
+	DeletedOnPurpose int64 `json:"deleted_on_purpose,omitempty"`
 }
 
 // TimelineSpan is the heartbeats one node wrote on one timeline.

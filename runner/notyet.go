@@ -47,6 +47,9 @@ func Unsupported(s *scenario.Scenario, backend string) error {
 			}
 			keys = append(keys, "topology.archive "+where+" (WAL archiving runs on the local backend, without Patroni)")
 		}
+		if len(vs.Drills) > 0 && backend != "" && backend != "local" {
+			keys = append(keys, "drills on the "+backend+" backend (they run on the local backend)")
+		}
 		if groups := clientLinkTargets(vs); pathKind(vs) != scenario.PathDirect && len(groups) > 0 {
 			keys = append(keys, "client.path "+vs.Client.Path+" with faults on the links of client groups ("+strings.Join(groups, ", ")+")")
 		}

@@ -344,6 +344,11 @@ func runVariant(ctx context.Context, opts Options, p scenario.Plan, rep int, dir
 	if err != nil {
 		return err
 	}
+	drills, err := newDrills(s, c, roles, firstID)
+	if err != nil {
+		return err
+	}
+	defer drills.wait()
 	start := time.Now()
 	evs := &events{}
 	probeCfg := probe.Config{Start: start, LagInterval: s.Probes.LagInterval.D(), HeartbeatInterval: s.Probes.HeartbeatInterval.D(),
@@ -389,6 +394,9 @@ func runVariant(ctx context.Context, opts Options, p scenario.Plan, rep int, dir
 	// A fault on the path's HAProxy or PgBouncer acts on the path.
 	timeline.Route(cp.route(c))
 	go func() { defer wg.Done(); timeline.Run(bg) }()
+	if drills != nil {
+		drills.begin(ctx, bg, start, evs.emit)
+	}
 	if mgr := manager(c, roles, s, failover.Config{
 		DetectAfter: s.Failover.DetectAfter.D(), ProbeInterval: s.Failover.ProbeInterval.D(),
 		// An external cluster's standbys' configuration is not the
@@ -442,6 +450,11 @@ func runVariant(ctx context.Context, opts Options, p scenario.Plan, rep int, dir
 		v.Faults, v.Events = timeline.Faults(), evs.list()
 		return fmt.Errorf("workload: %w", werr)
 	}
+	var drillErr error
+	if drills != nil {
+		phase("drills")
+		v.Drills, drillErr = drills.finish(ctx, led)
+	}
 
 	// What happened, before the audit can fail.
 	repl, vis := sampler.Series()
@@ -490,7 +503,7 @@ func runVariant(ctx context.Context, opts Options, p scenario.Plan, rep int, dir
 
 	phase("audit")
 	a, err := audit.Run(ctx, c, roles, led, audit.Config{Timeout: s.Probes.AuditTimeout.D(), NodeNames: nodeNames,
-		Inserted: &in.Inserted, Start: start})
+		Inserted: &in.Inserted, Start: start, Deleted: drills.deleted()})
 	if err != nil {
 		return err
 	}
@@ -531,8 +544,11 @@ func runVariant(ctx context.Context, opts Options, p scenario.Plan, rep int, dir
 	}
 	summary.Audited(v, in)
 	v.Checks = summary.Checks(v, in)
+	if v.Drills != nil {
+		v.Checks = append(v.Checks, summary.DrillChecks(v.Drills, s.Workload.Writers)...)
+	}
 	// Figures measured, but not of the scenario as written.
-	return chaos.Failed(v.Faults)
+	return errors.Join(chaos.Failed(v.Faults), drillErr)
 }
 
 // dirSize counts the regular files in dir and their bytes.

@@ -262,7 +262,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "unknown top-level key",
 			src:  minimal + "sede: 3\n",
-			want: []string{`test.yaml:3:1: scenario: unknown key "sede" (did you mean "seed"?); valid keys: name, description, seed, duration, backend, topology, workload, faults, failover, client, external, probes, matrix, thresholds, repeat`},
+			want: []string{`test.yaml:3:1: scenario: unknown key "sede" (did you mean "seed"?); valid keys: name, description, seed, duration, backend, topology, workload, faults, failover, client, external, probes, matrix, thresholds, repeat, accident, drills`},
 		},
 		{
 			name: "unknown nested key without suggestion",

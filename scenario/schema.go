@@ -14,7 +14,7 @@ import (
 
 // The keys each mapping of a scenario file accepts, in documentation order.
 var (
-	scenarioKeys   = []string{"name", "description", "seed", "duration", "backend", "topology", "workload", "faults", "failover", "client", "external", "probes", "matrix", "thresholds", "repeat"}
+	scenarioKeys   = []string{"name", "description", "seed", "duration", "backend", "topology", "workload", "faults", "failover", "client", "external", "probes", "matrix", "thresholds", "repeat", "accident", "drills"}
 	repeatKeys     = []string{"times", "jitter"}
 	topologyKeys   = []string{"replicas", "sync_method", "sync_count", "slots", "settings", "primary_settings", "subscribers", "archive"}
 	subscriberKeys = []string{"name"}
@@ -76,6 +76,10 @@ func (d *decoder) scenario(n ast.Node, s *Scenario) bool {
 			d.thresholds(p, e.val, s)
 		case "repeat":
 			d.repeat(p, e.val, &s.Repeat)
+		case "accident":
+			s.Accident = d.accident(p, e.val)
+		case "drills":
+			s.Drills = d.drills(p, e.val)
 		default:
 			d.unknownKey("", e, scenarioKeys)
 		}

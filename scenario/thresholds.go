@@ -174,6 +174,8 @@ func (d *decoder) validateThresholds(s *Scenario) {
 				d.problemAt(tp+".metric", "%s is measured on logical subscribers, and this scenario has none (topology.subscribers)", def.Name)
 			case def.Needs == metric.NeedArchive && s.Topology.Archive == nil:
 				d.problemAt(tp+".metric", "%s is measured when the scenario archives WAL, and this one does not (topology.archive)", def.Name)
+			case drillNeeds[def.Needs] != "" && !s.hasDrill(drillNeeds[def.Needs]):
+				d.problemAt(tp+".metric", "%s is measured by a %s drill, and this scenario has none (drills)", def.Name, drillNeeds[def.Needs])
 			case def.Needs == metric.NeedCapacity && len(s.CapacitySpans()) == 0:
 				d.problemAt(tp+".metric", "%s is measured in a burst at rate 0 of a paced workload (workload.rate above 0), and this scenario has none", def.Name)
 			}

@@ -28,6 +28,10 @@ type Scenario struct {
 	// Repeat runs each variant several times, each on a fresh cluster with
 	// the faults' moments jittered, so an outage is a distribution.
 	Repeat Repeat `yaml:"repeat"`
+	// Accident is an accidental DELETE during the run, and Drills the
+	// restore drills timed and checked against the ledger (drills.go).
+	Accident *Accident `yaml:"accident"`
+	Drills   []Drill   `yaml:"drills"`
 	// Matrix is in file order; each axis is a setting and its values.
 	Matrix []Axis `yaml:"-"`
 	// Thresholds are limits on the run's summary figures, checked after

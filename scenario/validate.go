@@ -128,6 +128,7 @@ func (d *decoder) validate(s *Scenario) {
 	d.validateProbes(s)
 	d.validateMatrix(s)
 	d.validateThresholds(s)
+	d.validateDrills(s)
 }
 
 // seen reports whether path was written in the file (with or without a

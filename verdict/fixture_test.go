@@ -39,6 +39,11 @@ func fixtureVariant(level string, tps, p99 float64, lost, ghosts int64, unavaila
 			Subscribers: []result.SubscriberSummary{{Name: "sub1", MaxLagBytes: ptr(70_000)}},
 			Archive:     &result.ArchiveSummary{Samples: 300, MaxLagBytes: ptr(5_000_000), Failures: 0, EndMs: 30_000},
 		},
+		Drills: &result.Drills{
+			Dump:           &result.DrillResult{Kind: "dump", DumpMs: ptr(120), ServerMs: ptr(900), RestoreMs: ptr(100), MissingAcked: 2000},
+			PITR:           &result.DrillResult{Kind: "pitr", RecoveryMs: ptr(1500), MissingAcked: 0, RPOMs: 0},
+			ArchiveStandby: &result.DrillResult{Kind: "archive_standby", MaxLagBytes: ptr(3_000_000), MissingAcked: 250},
+		},
 	}
 }
 

@@ -75,6 +75,20 @@ var extractors = []struct {
 		}
 		return float64(a.Failures), true
 	}},
+	{"dump_ms", drill(func(d *result.Drills) *result.DrillResult { return d.Dump }, func(r *result.DrillResult) *float64 { return r.DumpMs })},
+	{"restore_ms", drill(func(d *result.Drills) *result.DrillResult { return d.Dump }, func(r *result.DrillResult) *float64 {
+		if r.ServerMs == nil || r.RestoreMs == nil {
+			return nil
+		}
+		v := *r.ServerMs + *r.RestoreMs
+		return &v
+	})},
+	{"dump_missing_acked_writes", drill(func(d *result.Drills) *result.DrillResult { return d.Dump }, missingAcked)},
+	{"pitr_ms", drill(func(d *result.Drills) *result.DrillResult { return d.PITR }, func(r *result.DrillResult) *float64 { return r.RecoveryMs })},
+	{"pitr_missing_acked_writes", drill(func(d *result.Drills) *result.DrillResult { return d.PITR }, missingAcked)},
+	{"pitr_rpo_ms", drill(func(d *result.Drills) *result.DrillResult { return d.PITR }, func(r *result.DrillResult) *float64 { return &r.RPOMs })},
+	{"archive_standby_missing_acked_writes", drill(func(d *result.Drills) *result.DrillResult { return d.ArchiveStandby }, missingAcked)},
+	{"max_archive_standby_lag_bytes", drill(func(d *result.Drills) *result.DrillResult { return d.ArchiveStandby }, func(r *result.DrillResult) *float64 { return r.MaxLagBytes })},
 }
 
 // worstSubscriberAudit is the largest of f over the audited subscribers.
@@ -233,4 +247,28 @@ func def(name string) metric.Def {
 		return d
 	}
 	return metric.Def{Name: name, Better: metric.Lower}
+}
+
+// drill extracts a figure of one drill: none when the variant has no
+// such drill or it failed (a failed drill's figures are not its own).
+func drill(which func(*result.Drills) *result.DrillResult, fig func(*result.DrillResult) *float64) func(*result.Variant) (float64, bool) {
+	return func(v *result.Variant) (float64, bool) {
+		if v.Drills == nil {
+			return 0, false
+		}
+		r := which(v.Drills)
+		if r == nil || r.Error != "" {
+			return 0, false
+		}
+		if p := fig(r); p != nil {
+			return *p, true
+		}
+		return 0, false
+	}
+}
+
+// missingAcked is a drill's figure of acknowledged writes missing.
+func missingAcked(r *result.DrillResult) *float64 {
+	v := float64(r.MissingAcked)
+	return &v
 }

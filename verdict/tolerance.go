@@ -86,6 +86,16 @@ var defaultTolerances = map[string]Tolerance{
 	"max_subscriber_lag_bytes":        {Rel: 2.00, Abs: 1 << 20},
 	"max_archive_lag_bytes":           {Rel: 1.00, Abs: 16 << 20},
 	"archive_failures":                {Rel: 1.00, Abs: 0},
+	// Drills: a few hundred ms of a dump or a recovery is the machine's
+	// noise; a lost write before the PITR target is never noise.
+	"dump_ms":                              {Rel: 1.00, Abs: 500},
+	"restore_ms":                           {Rel: 1.00, Abs: 500},
+	"dump_missing_acked_writes":            {Rel: 0.50, Abs: 100},
+	"pitr_ms":                              {Rel: 1.00, Abs: 1000},
+	"pitr_missing_acked_writes":            {Rel: 10, Abs: 0},
+	"pitr_rpo_ms":                          {Rel: 10, Abs: 0},
+	"archive_standby_missing_acked_writes": {Rel: 1.00, Abs: 100},
+	"max_archive_standby_lag_bytes":        {Rel: 1.00, Abs: 16 << 20},
 }
 
 // DefaultTolerances returns a fresh copy of the default tolerance of every

@@ -37,6 +37,9 @@ func TestValues(t *testing.T) {
 		"failed_writes": 6, "unknown_writes": 4,
 		"subscriber_missing_acked_writes": 3, "max_subscriber_lag_ms": 40, "max_subscriber_lag_bytes": 70_000,
 		"max_archive_lag_bytes": 5_000_000, "archive_failures": 0,
+		"dump_ms": 120, "restore_ms": 1000, "dump_missing_acked_writes": 2000, "pitr_ms": 1500,
+		"pitr_missing_acked_writes": 0, "pitr_rpo_ms": 0, "archive_standby_missing_acked_writes": 250,
+		"max_archive_standby_lag_bytes": 3_000_000,
 	}
 	for k, v := range want {
 		if got, ok := off[k]; !ok || math.Abs(got-v) > 1e-9 {

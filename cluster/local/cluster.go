@@ -46,6 +46,10 @@ type Cluster struct {
 	// archive is where the nodes archive WAL, in dir; archiveTo where
 	// Down moves it (Spec.ArchiveDir). Both "" without archiving.
 	archive, archiveTo string
+	// primaryConf is the primary's postgresql.conf as Up wrote it; drill
+	// servers (drill.go) start from it, and drills lists them (mu).
+	primaryConf string
+	drills      []*node
 }
 
 var (
@@ -150,6 +154,7 @@ func (b *Backend) Up(ctx context.Context, spec cluster.Spec) (cl cluster.Cluster
 	}
 	p := c.nodes[0]
 	primaryConf := string(base) + c.serverConf(p, spec.Settings[p.name])
+	c.primaryConf = primaryConf
 
 	// The standbys' data directories are made while the primary's is,
 	// and while it starts.
@@ -405,6 +410,9 @@ func (c *Cluster) node(name string) (*node, error) {
 			return n, nil
 		}
 	}
+	if n := c.drillServer(name); n != nil {
+		return n, nil
+	}
 	return nil, fmt.Errorf("no node %q", name)
 }
 
@@ -503,12 +511,14 @@ func (c *Cluster) Down(ctx context.Context) error {
 		return nil
 	}
 	c.down = true
+	// The drill servers too (drill.go).
+	all := append(append([]*node{}, c.nodes...), c.drills...)
 	c.mu.Unlock()
 	var errs []error
 	if c.net != nil {
 		c.net.Stop()
 	}
-	for _, n := range c.nodes {
+	for _, n := range all {
 		if n.proc != nil {
 			if n.proc.running() || n.cg != nil {
 				n.proc.kill()
