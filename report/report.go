@@ -1070,6 +1070,9 @@ func buildVariant(v *result.Variant, i int) variantView {
 		ssn = "'' (none)"
 	}
 	vv.Topology = append(vv.Topology, kv{"synchronous_standby_names", ssn})
+	if sv := serverText(t); sv != "" {
+		vv.Topology = append(vv.Topology, kv{"PostgreSQL", sv})
+	}
 	if t.BringUpMs > 0 {
 		vv.Topology = append(vv.Topology, kv{"Bring-up", fmtDuration(t.BringUpMs)})
 	}

@@ -178,6 +178,9 @@ func runCmd(ctx context.Context, cmd *cli.Command, env Env) error {
 	if err := runner.Unsupported(s, cmd.String("backend")); err != nil {
 		return withCode(ExitInvalid, err)
 	}
+	if err := scenario.ImageProblem(s, cmd.String("backend")); err != nil {
+		return withCode(ExitInvalid, err)
+	}
 	if err := externalChecks(cmd, s); err != nil {
 		return withCode(ExitInvalid, err)
 	}
@@ -189,6 +192,13 @@ func runCmd(ctx context.Context, cmd *cli.Command, env Env) error {
 	defer b.Close()
 	if env.OnBackend != nil {
 		env.OnBackend(b)
+	}
+	// Each variant's server (its image's, probed) can run what it asks.
+	if err := runner.CheckServers(s, b); err != nil {
+		if runner.IsScenarioProblem(err) {
+			return withCode(ExitInvalid, err)
+		}
+		return withCode(ExitInfrastructure, err)
 	}
 	// A variant under Patroni runs on a Patroni backend of its own: its
 	// programs are looked for now, and its faults checked against it.
