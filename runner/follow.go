@@ -93,8 +93,8 @@ func (f *follower) of(sub string) []result.SubscriberFollow {
 
 func (f *follower) ms(t time.Time) float64 { return float64(t.Sub(f.start).Microseconds()) / 1000 }
 
-// repoint points sub's subscription at primary and waits until its slot
-// there is in use.
+// repoint points sub's subscription at primary and, when primary has its
+// slot, waits until the slot is in use there.
 func (f *follower) repoint(ctx context.Context, sub subscriberPlan, primary string) result.SubscriberFollow {
 	fo := result.SubscriberFollow{NewPrimary: primary, RepointMs: f.ms(time.Now())}
 	sc, ok := f.c.(cluster.Subscriberer)
@@ -141,6 +141,13 @@ func (f *follower) repoint(ctx context.Context, sub subscriberPlan, primary stri
 			return fo
 		}
 	}
+	if !exists {
+		// Nothing will make one: the harness creates none (a new slot
+		// would start from now, the writes before it silently skipped).
+		fo.Error = fmt.Sprintf("%s has no slot %s: a logical slot lives on the primary it was made on, unless it is a failover slot (PostgreSQL %d and later) synchronized to the standby promoted",
+			primary, sub.name, FailoverSlotsMajor)
+		return fo
+	}
 	deadline := time.Now().Add(followWait)
 	for {
 		exists, active, err := slotThere()
@@ -158,8 +165,7 @@ func (f *follower) repoint(ctx context.Context, sub subscriberPlan, primary stri
 			case err != nil:
 				fo.Error = fmt.Sprintf("read the slots on %s: %s", primary, cluster.Redact(err.Error()))
 			case !exists:
-				fo.Error = fmt.Sprintf("%s has no slot %s: a logical slot lives on the primary it was made on, unless it is a failover slot (PostgreSQL %d and later) synchronized to the standby promoted",
-					primary, sub.name, FailoverSlotsMajor)
+				fo.Error = fmt.Sprintf("slot %s on %s dropped after the re-pointing", sub.name, primary)
 			default:
 				fo.Error = fmt.Sprintf("slot %s on %s not in use %s after the re-pointing", sub.name, primary, followWait)
 			}
