@@ -122,6 +122,10 @@ func newApp(env Env) *cli.Command {
 							// Valid, but run refuses it until integration lands.
 							fmt.Fprintf(env.Stdout, "note: %v\n", err)
 						}
+						if err := scenario.ImageProblem(s, cmd.String("backend")); err != nil {
+							// Valid, but run refuses it on the backend named.
+							fmt.Fprintf(env.Stdout, "note: %v\n", err)
+						}
 					}
 					if len(bad) > 0 {
 						return withCode(ExitInvalid, errors.New("invalid scenario:\n"+strings.Join(bad, "\n")))
