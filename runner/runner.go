@@ -303,6 +303,9 @@ func runVariant(ctx context.Context, opts Options, p scenario.Plan, rep int, dir
 	if err != nil {
 		return fmt.Errorf("bring-up: %w", err)
 	}
+	if cv, ok := c.(cluster.Versioner); ok {
+		v.Topology.PostgresVersion = cv.ServerVersion() // as the cluster runs it
+	}
 	defer func() {
 		// On error the phase stays where it failed.
 		if err == nil {
