@@ -458,7 +458,7 @@ func buildPage(r *result.Result, run *run) *page {
 		{"Scenario sha256", orDash(m.ScenarioSHA256)},
 		{"Seed", fmt.Sprint(m.Seed)},
 		{"Workload window", fmtDuration(m.DurationS*1000) + " per variant"},
-		{"PostgreSQL", orDash(m.PostgresVersion)},
+		{"PostgreSQL", runServerText(r)},
 		{"pgbench-ha", orDash(m.ToolVersion)},
 		{"Go", orDash(m.GoVersion)},
 		{"Backend", orDash(m.Backend)},

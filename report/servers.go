@@ -65,3 +65,25 @@ func followNotes(v *result.Variant) []string {
 	}
 	return out
 }
+
+// runServerText is the run's PostgreSQL: the backend's, and when the
+// variants ran others (topology.image), theirs in variant order.
+func runServerText(r *result.Result) string {
+	s := orDash(r.Run.PostgresVersion)
+	var vs []string
+	other := false
+	for _, v := range r.Variants {
+		t := v.Topology.PostgresVersion
+		if t == "" {
+			continue
+		}
+		other = other || t != r.Run.PostgresVersion
+		if len(vs) == 0 || vs[len(vs)-1] != t {
+			vs = append(vs, t)
+		}
+	}
+	if !other {
+		return s
+	}
+	return s + " (the backend's default); the variants ran " + strings.Join(vs, ", ")
+}
