@@ -61,8 +61,13 @@ func CheckServers(s *scenario.Scenario, be cluster.Backend) error {
 	}
 	var probs scenario.Errors
 	seen := map[string]bool{}
-	for _, p := range scenario.Expand(s) {
+	plans := scenario.Expand(s)
+	for _, p := range plans {
 		vs := p.Scenario
+		runs := "the server runs"
+		if len(plans) > 1 {
+			runs = "variant " + p.Name + " runs"
+		}
 		version, err := serverVersion(be, vs)
 		if err != nil {
 			return fmt.Errorf("variant %s: %w", p.Name, err)
@@ -74,8 +79,8 @@ func CheckServers(s *scenario.Scenario, be cluster.Backend) error {
 			var msg string
 			switch {
 			case majorOf(version) < FailoverSlotsMajor:
-				msg = fmt.Sprintf("topology.subscribers[%d].failover_slots is true, but variant %s runs PostgreSQL %s: failover slots need PostgreSQL %d or later; "+
-					"set false, or leave it out (on where the server has them)", i, p.Name, orUnknown(version), FailoverSlotsMajor)
+				msg = fmt.Sprintf("topology.subscribers[%d].failover_slots is true, but %s PostgreSQL %s: failover slots need PostgreSQL %d or later; "+
+					"set false, or leave it out (on where the server has them)", i, runs, orUnknown(version), FailoverSlotsMajor)
 			case !vs.SlotsEnabled():
 				msg = fmt.Sprintf("topology.subscribers[%d].failover_slots is true, but topology.slots is false: a failover slot is synchronized only to standbys streaming through physical slots; "+
 					"set topology.slots true, or failover_slots false", i)

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"maps"
+	"strings"
 	"testing"
 
 	"github.com/pgbench-ha/pgbench-ha/cluster"
@@ -75,5 +76,53 @@ func TestMajorOf(t *testing.T) {
 		if got := majorOf(v); got != want {
 			t.Errorf("majorOf(%q) = %d, want %d", v, got, want)
 		}
+	}
+}
+
+// versionBackend is a backend that only says its name and server
+// version: all CheckServers asks of a backend without images.
+type versionBackend struct {
+	cluster.Backend
+	name, version string
+}
+
+func (b versionBackend) Name() string          { return b.name }
+func (b versionBackend) ServerVersion() string { return b.version }
+
+// TestCheckServers: failover slots asked of a server before 17, or
+// without the standbys' physical slots, and an image on a backend that
+// runs none, are refused before anything starts, each with its line.
+func TestCheckServers(t *testing.T) {
+	t.Parallel()
+	const base = "name: t\nduration: 10s\ntopology:\n  replicas: [{name: replica1}]\n  subscribers:\n    - name: sub1\n"
+	tests := []struct {
+		name, yaml, backend, version string
+		want                         string // "" for none
+	}{
+		{"17 by default", base, "local", "17.6", ""},
+		{"15 by default: none", base, "local", "15.14", ""},
+		{"15 asked for none", base + "      failover_slots: false\n", "local", "15.14", ""},
+		{"15 asked for them", base + "      failover_slots: true\n", "local", "15.14",
+			"t.yaml:7: topology.subscribers[0].failover_slots is true, but the server runs PostgreSQL 15.14: failover slots need PostgreSQL 17 or later"},
+		{"17 without physical slots", base + "      failover_slots: true\n  slots: false\n", "local", "17.6",
+			"t.yaml:7: topology.subscribers[0].failover_slots is true, but topology.slots is false"},
+		{"an image on the local backend", base + "  image: postgres:17\n", "local", "15.14",
+			"t.yaml:7: topology.image names the image the nodes run, which only the docker backend has; this run is on the local backend"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s, err := scenario.Parse("t.yaml", []byte(tt.yaml))
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = CheckServers(s, versionBackend{name: tt.backend, version: tt.version})
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("CheckServers: %v", err)
+			case tt.want != "" && (err == nil || !IsScenarioProblem(err) || !strings.HasPrefix(err.Error(), tt.want)):
+				t.Errorf("CheckServers: %v, want %q", err, tt.want)
+			}
+		})
 	}
 }
