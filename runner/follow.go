@@ -19,8 +19,9 @@ import (
 const followWait = 15 * time.Second
 
 // follower re-points each logical subscription to the new primary after
-// a promotion, as an operator would (ALTER SUBSCRIPTION ... DISABLE,
-// CONNECTION to the new primary, ENABLE), and records whether it
+// a promotion, as an operator would (ALTER SUBSCRIPTION ... DISABLE, its
+// apply worker ended, CONNECTION to the new primary, ENABLE), and
+// records whether it
 // followed: whether the new primary had the subscription's slot (a
 // failover slot synchronized to it, PostgreSQL 17 and later) and the
 // subscription came to use it. Before failover slots the new primary has
@@ -133,6 +134,12 @@ func (f *follower) repoint(ctx context.Context, sub subscriberPlan, primary stri
 	name := pgx.Identifier{sub.name}.Sanitize()
 	for _, q := range []string{
 		"ALTER SUBSCRIPTION " + name + " DISABLE",
+		// A disabled subscription's apply worker exits when it next
+		// looks, which one stuck connecting to the dead primary (a
+		// container's address gone: no refusal, the connect hangs)
+		// does not do for minutes: it is ended, and not started
+		// again while the subscription is disabled.
+		"SELECT pg_terminate_backend(pid) FROM pg_stat_subscription WHERE subname = " + pgquote.Literal(sub.name) + " AND pid IS NOT NULL",
 		"ALTER SUBSCRIPTION " + name + " CONNECTION " + pgquote.Literal(sc.SubscriberConnInfo(sub.name, primary)),
 		"ALTER SUBSCRIPTION " + name + " ENABLE",
 	} {

@@ -66,11 +66,13 @@ func (c *Cluster) Subscribers() []cluster.Node {
 
 // SubscriberConnInfo is how a subscriber's subscription reaches node, as
 // the admin user: node's container name on the private network, port
-// 5432.
+// 5432. A connection attempt gives up after 5 s: a killed container's
+// address is gone from the network, and a connect to it is not refused
+// but hangs, which would keep the apply worker from trying again.
 func (c *Cluster) SubscriberConnInfo(subscriber, node string) string {
 	n, err := c.node(node)
 	if err != nil || n.ct == nil {
 		return ""
 	}
-	return c.pw.ConnString(n.ct.name, 5432, cluster.Admin)
+	return c.pw.ConnString(n.ct.name, 5432, cluster.Admin) + " connect_timeout=5"
 }
