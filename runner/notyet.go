@@ -15,7 +15,8 @@ var ErrNotSupported = errors.New("not yet supported by this build")
 
 // Unsupported refuses, before anything starts, a scenario whose variants
 // need what the scenario format knows and this runner does not run yet:
-// failover.mode patroni on a backend other than local; logical subscribers on the external backend; a client path other
+// failover.mode patroni on a backend other than local; logical
+// subscribers on the external backend; a client path other
 // than direct with link faults naming client groups (their links' proxies
 // sit between the clients and the nodes, where the path's proxy connects
 // instead). It names each variant and what is refused. backend is the backend's name
