@@ -69,7 +69,9 @@ sources_mirror() {
 	fi
 }
 if [ -z "${MIRROR:-}" ]; then
-	MIRROR=$(sources_mirror | head -n 1)
+	# sed reads it all: head would leave awk writing to a closed pipe
+	# (SIGPIPE, a failure under pipefail) with several sources files.
+	MIRROR=$(sources_mirror | sed -n 1p)
 	MIRROR=${MIRROR%/}
 	MIRROR=${MIRROR:-http://deb.debian.org/debian} # last resort: no Debian archive in the apt sources
 fi
@@ -80,8 +82,8 @@ if ! command -v docker >/dev/null 2>&1; then
 fi
 # REV names what the image holds; an image of an older REV (built before
 # a package was added) is built again.
+# The 15 and 17 images are checked apart, each by its own label.
 REV=3
-# REV is per PG_MAJOR in effect: the 15 and 17 images are checked apart.
 if docker image inspect "$IMAGE" >/dev/null 2>&1; then
 	have=$(docker image inspect -f '{{index .Config.Labels "pgbench-ha.rev"}}' "$IMAGE" 2>/dev/null || true)
 	if [ "$have" = "$REV" ]; then
