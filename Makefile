@@ -13,8 +13,10 @@ help: ## list the targets
 setup: ## install the PostgreSQL server binaries if missing (Debian/Ubuntu, as root)
 	@bash scripts/setup.sh
 
-image: ## build pgbench-ha/postgres:15 for the docker backend (Debian packages, no registry; root)
-	@bash scripts/image.sh
+PG        ?= 15
+
+image: ## build pgbench-ha/postgres:15 (PG=17: :17, from trixie) for the docker backend (Debian packages, no registry; root)
+	@PG_MAJOR=$(PG) bash scripts/image.sh
 
 build: ## build bin/pgbench-ha
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/pgbench-ha

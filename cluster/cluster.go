@@ -63,6 +63,9 @@ type Spec struct {
 	// Subscribers names servers of their own to start beside the nodes,
 	// empty, for logical replication from the primary (Subscriberer).
 	Subscribers []string
+	// Image is the container image the nodes run, on a backend that runs
+	// images (docker); "" for the backend's default.
+	Image string
 	// ArchiveDir, when set, turns WAL archiving on on every node
 	// (archive_mode on, so a promoted standby archives too; the settings
 	// give archive_timeout): completed segments are archived during the
@@ -98,6 +101,13 @@ type Cluster interface {
 	// Down stops every process of the cluster and removes its data,
 	// keeping only the logs. It is safe to call more than once.
 	Down(ctx context.Context) error
+}
+
+// Versioner is a Cluster that says which PostgreSQL version it runs,
+// when that may differ from its backend's (a docker cluster of an image
+// of its own, Spec.Image).
+type Versioner interface {
+	ServerVersion() string
 }
 
 // Keeper is a Cluster that can outlive the harness (run --keep). Keep

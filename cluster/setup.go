@@ -187,9 +187,10 @@ const PassFileName = "pgbench-ha-replication.pgpass"
 
 // StreamConnInfo is the primary_conninfo with which standby streams from
 // the server at host:port, its password read from passfile (see
-// PassFile).
+// PassFile). It names a database, which streaming ignores and
+// PostgreSQL 17's slot synchronization (sync_replication_slots) needs.
 func (p Passwords) StreamConnInfo(host string, port int, standby, passfile string) string {
-	return fmt.Sprintf("host=%s port=%d user=%s passfile=%s application_name=%s sslmode=disable",
+	return fmt.Sprintf("host=%s port=%d user=%s passfile=%s application_name=%s dbname=postgres sslmode=disable",
 		host, port, ReplicationRole, pgquote.ConnValue(passfile), pgquote.ConnValue(standby))
 }
 

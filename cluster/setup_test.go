@@ -119,7 +119,7 @@ func TestConnStrings(t *testing.T) {
 		{"app, quoted", pw.ConnString("127.0.0.1", 40001, App),
 			"host=127.0.0.1 port=40001 user=app password='a p' dbname=postgres sslmode=disable"},
 		{"stream", pw.StreamConnInfo("pgbench-ha-v0-primary", 5432, "replica1", "/d/p.pgpass"),
-			"host=pgbench-ha-v0-primary port=5432 user=replicator passfile=/d/p.pgpass application_name=replica1 sslmode=disable"},
+			"host=pgbench-ha-v0-primary port=5432 user=replicator passfile=/d/p.pgpass application_name=replica1 dbname=postgres sslmode=disable"},
 		{"pass file", Passwords{Replication: `r:e\p`}.PassFile(), `*:*:*:replicator:r\:e\\p` + "\n"},
 		{"standby conf with slot", StandbyConf("host=h password='x y'", "replica1"),
 			"primary_conninfo = 'host=h password=''x y'''\nprimary_slot_name = 'replica1'\n"},

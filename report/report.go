@@ -462,7 +462,7 @@ func buildPage(r *result.Result, run *run) *page {
 		{"Scenario sha256", orDash(m.ScenarioSHA256)},
 		{"Seed", fmt.Sprint(m.Seed)},
 		{"Workload window", fmtDuration(m.DurationS*1000) + " per variant"},
-		{"PostgreSQL", orDash(m.PostgresVersion)},
+		{"PostgreSQL", runServerText(r)},
 		{"pgbench-ha", orDash(m.ToolVersion)},
 		{"Go", orDash(m.GoVersion)},
 		{"Backend", orDash(m.Backend)},
@@ -1074,6 +1074,9 @@ func buildVariant(v *result.Variant, i int) variantView {
 		ssn = "'' (none)"
 	}
 	vv.Topology = append(vv.Topology, kv{"synchronous_standby_names", ssn})
+	if sv := serverText(t); sv != "" {
+		vv.Topology = append(vv.Topology, kv{"PostgreSQL", sv})
+	}
 	if t.BringUpMs > 0 {
 		vv.Topology = append(vv.Topology, kv{"Bring-up", fmtDuration(t.BringUpMs)})
 	}

@@ -64,6 +64,9 @@ func subscriberFailoverText(a result.SubscriberAudit, s result.SubscriberSummary
 			t += fmt.Sprintf(" (no slot of its there from %s s)", fmtTenths(*s.SlotGoneMs))
 		}
 	}
+	if f := followText(s); f != "" {
+		t += "; " + f
+	}
 	return fmt.Sprintf("%s; missing %s acknowledged before the promotion, %s after", t, fmtInt(*a.MissingBefore), fmtInt(*a.MissingAfter))
 }
 
@@ -91,7 +94,7 @@ func subscriberNotes(v *result.Variant) []string {
 		}
 		out = append(out, n)
 	}
-	return out
+	return append(out, followNotes(v)...)
 }
 
 // subscribersFigure: each variant's logical subscribers, the end-to-end

@@ -194,6 +194,7 @@ func WriteText(w io.Writer, r *result.Result) {
 		if sb != "" {
 			notes = append(notes, v.Name+": "+sb)
 		}
+		notes = append(notes, serverNotes(r, v)...)
 		notes = append(notes, subscriberNotes(v)...)
 		notes = append(notes, archiveNotes(v)...)
 		notes = append(notes, drillNotes(v)...)

@@ -176,6 +176,12 @@ type Topology struct {
 	SynchronousStandbyNames string            `json:"synchronous_standby_names"`
 	Settings                map[string]string `json:"settings"` // effective settings on the primary
 	BringUpMs               float64           `json:"bring_up_ms"`
+	// PostgresVersion is the server version this variant's cluster ran
+	// (Run.PostgresVersion is the backend's default; a variant of an image
+	// of its own, topology.image, may run another). Image is that image,
+	// on the docker backend.
+	PostgresVersion string `json:"postgres_version,omitempty"`
+	Image           string `json:"image,omitempty"`
 }
 
 // ReplicaInfo names a standby and how it replicates.
@@ -511,6 +517,31 @@ type SubscriberSummary struct {
 	// MaxSinceMessageMs is the longest its apply worker went without a
 	// message from the publisher (as sampled).
 	MaxSinceMessageMs *float64 `json:"max_since_message_ms"`
+	// FailoverSlot: its subscription's slot was a failover slot
+	// (PostgreSQL 17 and later: created with failover = true and
+	// synchronized to the standbys, which stream through physical slots
+	// the primary's synchronized_standby_slots names).
+	FailoverSlot bool `json:"failover_slot"`
+	// Follows are the harness re-pointing its subscription to each
+	// promoted standby, in order; empty without a promotion.
+	Follows []SubscriberFollow `json:"follows,omitempty"`
+}
+
+// SubscriberFollow is one re-pointing of a subscription to a new primary
+// after a promotion (ALTER SUBSCRIPTION ... DISABLE, CONNECTION, ENABLE).
+type SubscriberFollow struct {
+	NewPrimary string `json:"new_primary"`
+	// RepointMs is when the harness re-pointed it (ms of the run).
+	RepointMs float64 `json:"repoint_ms"`
+	// SlotThere: the new primary had the subscription's slot when the
+	// harness looked (a failover slot synchronized to it).
+	SlotThere bool `json:"slot_on_new_primary"`
+	// Followed: the slot was in use on the new primary, by the
+	// subscription, within the harness's wait; FollowedMs when first
+	// seen so. Error says why not.
+	Followed   bool     `json:"followed"`
+	FollowedMs *float64 `json:"followed_ms,omitempty"`
+	Error      string   `json:"error,omitempty"`
 }
 
 // ArchiveSummary is the WAL archiver over the window: the worst lag of
@@ -950,6 +981,9 @@ const (
 	EventProxy         = "proxy"           // HAProxy marked a server up or down
 	EventManager       = "manager"         // the failover manager's own record (Patroni's /history)
 	EventError         = "error"           // something failed (Outcome says what, for a fault)
+	// EventSubscription: a logical subscription was re-pointed to the new
+	// primary (Node the subscriber; Detail whether it followed).
+	EventSubscription = "subscription"
 )
 
 // Outcomes of a fault, in Fault.Outcome and in its events.

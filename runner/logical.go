@@ -20,9 +20,16 @@ const publication = "pgbench_ha"
 // subscribe publishes the orders table on the primary and subscribes
 // each subscriber to it: the subscriber gets the table, with an arrival
 // column of its own, and a subscription named after it (its slot on the
-// primary has that name too), and the initial orders copied. It returns
-// once every subscriber has them.
-func subscribe(ctx context.Context, c cluster.Cluster, subs []string) error {
+// primary has that name too; a failover slot where the plan says so),
+// and the initial orders copied. It returns once every subscriber has
+// them.
+func subscribe(ctx context.Context, c cluster.Cluster, plans []subscriberPlan) error {
+	var subs []string
+	failover := map[string]bool{}
+	for _, p := range plans {
+		subs = append(subs, p.name)
+		failover[p.name] = p.failover
+	}
 	if len(subs) == 0 {
 		return nil
 	}
@@ -44,11 +51,15 @@ func subscribe(ctx context.Context, c cluster.Cluster, subs []string) error {
 		if err != nil {
 			return fmt.Errorf("subscriber %s: %w", sub, err)
 		}
+		with := ""
+		if failover[sub] {
+			with = " WITH (failover = true)"
+		}
 		for _, q := range []string{
 			workload.Schema,
 			"ALTER TABLE orders ADD COLUMN " + audit.ArrivalColumn + " timestamptz NOT NULL DEFAULT clock_timestamp()",
 			"CREATE SUBSCRIPTION " + pgx.Identifier{sub}.Sanitize() + " CONNECTION " +
-				pgquote.Literal(sc.SubscriberConnInfo(sub, scenario.PrimaryName)) + " PUBLICATION " + publication,
+				pgquote.Literal(sc.SubscriberConnInfo(sub, scenario.PrimaryName)) + " PUBLICATION " + publication + with,
 		} {
 			if _, err := conn.Exec(ctx, q); err != nil {
 				return fmt.Errorf("subscriber %s: %s", sub, cluster.Redact(err.Error()))
@@ -84,5 +95,5 @@ func subscribe(ctx context.Context, c cluster.Cluster, subs []string) error {
 			}
 		}
 	}
-	return nil
+	return waitFailoverReady(ctx, c, plans)
 }

@@ -15,7 +15,8 @@ var ErrNotSupported = errors.New("not yet supported by this build")
 
 // Unsupported refuses, before anything starts, a scenario whose variants
 // need what the scenario format knows and this runner does not run yet:
-// failover.mode patroni on a backend other than local; a client path other
+// failover.mode patroni on a backend other than local; logical
+// subscribers on the external backend; a client path other
 // than direct with link faults naming client groups (their links' proxies
 // sit between the clients and the nodes, where the path's proxy connects
 // instead). It names each variant and what is refused. backend is the backend's name
@@ -33,12 +34,12 @@ func Unsupported(s *scenario.Scenario, backend string) error {
 		if vs.Failover.Mode == scenario.FailoverPatroni && backend != "" && backend != "local" {
 			keys = append(keys, "failover.mode patroni on the "+backend+" backend (it runs on local)")
 		}
-		if len(vs.Topology.Subscribers) > 0 && (vs.Failover.Mode == scenario.FailoverPatroni || backend != "" && backend != "local") {
+		if len(vs.Topology.Subscribers) > 0 && (vs.Failover.Mode == scenario.FailoverPatroni || backend != "" && backend != "local" && backend != "docker") {
 			where := "on the " + backend + " backend"
 			if vs.Failover.Mode == scenario.FailoverPatroni {
 				where = "under failover.mode patroni"
 			}
-			keys = append(keys, "topology.subscribers "+where+" (they run on the local backend, without Patroni)")
+			keys = append(keys, "topology.subscribers "+where+" (they run on the local and docker backends, without Patroni)")
 		}
 		if vs.ArchiveEnabled() && (vs.Failover.Mode == scenario.FailoverPatroni || backend != "" && backend != "local") {
 			where := "on the " + backend + " backend"

@@ -93,6 +93,9 @@ func Run(ctx context.Context, opts Options) (*result.Result, string, error) {
 	if err := Unsupported(s, opts.Backend.Name()); err != nil {
 		return nil, "", err
 	}
+	if err := CheckServers(s, opts.Backend); err != nil {
+		return nil, "", err
+	}
 	plans := scenario.Expand(s)
 	runID := time.Now().UTC().Format("20060102T150405Z") + "-" + shortRandom()
 	dir := filepath.Join(opts.OutDir, s.Name, runID)
@@ -292,9 +295,16 @@ func runVariant(ctx context.Context, opts Options, p scenario.Plan, rep int, dir
 		return fmt.Errorf("bring-up: %w", err)
 	}
 	defer closeBackend()
+	subPlans, err := prepareServer(be, s, &spec, v)
+	if err != nil {
+		return fmt.Errorf("bring-up: %w", err)
+	}
 	c, err := be.Up(ctx, spec)
 	if err != nil {
 		return fmt.Errorf("bring-up: %w", err)
+	}
+	if cv, ok := c.(cluster.Versioner); ok {
+		v.Topology.PostgresVersion = cv.ServerVersion() // as the cluster runs it
 	}
 	defer func() {
 		// On error the phase stays where it failed.
@@ -357,7 +367,7 @@ func runVariant(ctx context.Context, opts Options, p scenario.Plan, rep int, dir
 	if err := sampler.Init(ctx); err != nil {
 		return err
 	}
-	if err := subscribe(ctx, c, spec.Subscribers); err != nil {
+	if err := subscribe(ctx, c, subPlans); err != nil {
 		return err
 	}
 	if err := catchUp(ctx, c, replicaNames); err != nil {
@@ -408,6 +418,9 @@ func runVariant(ctx context.Context, opts Options, p scenario.Plan, rep int, dir
 		wg.Add(1)
 		go func() { defer wg.Done(); mgr.Run(bg) }()
 	}
+	follow := newFollower(c, roles, subPlans, start, evs.emit)
+	wg.Add(1)
+	go func() { defer wg.Done(); follow.run(bg, ctx) }()
 	led := workload.NewLedger(firstID)
 	live := &workload.Live{}
 	nodes := c.Nodes()
@@ -441,6 +454,7 @@ func runVariant(ctx context.Context, opts Options, p scenario.Plan, rep int, dir
 	<-readsDone
 	stopBG()
 	wg.Wait()
+	follow.wait()
 	<-tickDone
 	// The runner always heals, also when the workload failed; a heal error
 	// is recorded in the fault's record and as an error event.
@@ -476,6 +490,7 @@ func runVariant(ctx context.Context, opts Options, p scenario.Plan, rep int, dir
 	if len(spec.Subscribers) > 0 {
 		v.Series.Subscribers = sampler.Subscribers()
 		v.Summary.Subscribers = summary.Subscribers(spec.Subscribers, v.Series.Subscribers)
+		subscriberSummaries(v, subPlans, follow)
 	}
 	if s.ArchiveEnabled() {
 		v.Series.Archive = sampler.Archive()

@@ -16,8 +16,8 @@ import (
 var (
 	scenarioKeys   = []string{"name", "description", "seed", "duration", "backend", "topology", "workload", "faults", "failover", "client", "external", "probes", "matrix", "thresholds", "repeat", "accident", "drills"}
 	repeatKeys     = []string{"times", "jitter"}
-	topologyKeys   = []string{"replicas", "sync_method", "sync_count", "slots", "settings", "primary_settings", "subscribers", "archive"}
-	subscriberKeys = []string{"name"}
+	topologyKeys   = []string{"replicas", "sync_method", "sync_count", "slots", "settings", "primary_settings", "subscribers", "archive", "image"}
+	subscriberKeys = []string{"name", "failover_slots"}
 	archiveKeys    = []string{"timeout"}
 	replicaKeys    = []string{"name", "sync", "settings"}
 	workloadKeys   = []string{"writers", "rate", "arrival", "bursts", "initial_orders", "max_queue", "reads"}
@@ -125,6 +125,8 @@ func (d *decoder) topology(path string, n ast.Node, t *Topology) {
 			}
 		case "archive":
 			t.Archive = d.archive(p, e.val)
+		case "image":
+			t.Image, _ = d.str(p, e.val)
 		default:
 			d.unknownKey(path, e, topologyKeys)
 		}
@@ -144,6 +146,10 @@ func (d *decoder) subscriber(path string, n ast.Node) Subscriber {
 		switch e.key {
 		case "name":
 			sub.Name, _ = d.str(p, e.val)
+		case "failover_slots":
+			if b, ok := d.boolean(p, e.val); ok {
+				sub.FailoverSlots = &b
+			}
 		default:
 			d.unknownKey(path, e, subscriberKeys)
 		}

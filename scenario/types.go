@@ -76,6 +76,13 @@ type Topology struct {
 	// are copied to the run folder, and the archiver is sampled on the
 	// primary. Nil: no archiving.
 	Archive *Archive `yaml:"archive"`
+	// Image is the container image the nodes and subscribers run (docker
+	// backend only); "" for the backend's (run --image). A matrix over it
+	// runs the same scenario on several server versions side by side.
+	Image string `yaml:"image"`
+	// ImageLine is where Image is set in the file (0 when it is not), for
+	// messages.
+	ImageLine int `yaml:"-"`
 }
 
 // Archive is WAL archiving on every node.
@@ -89,6 +96,15 @@ type Archive struct {
 // Subscriber is one logical subscriber.
 type Subscriber struct {
 	Name string `yaml:"name"`
+	// FailoverSlots: the subscription's slot is a failover slot
+	// (PostgreSQL 17's CREATE SUBSCRIPTION ... WITH (failover = true),
+	// synchronized to the standbys), so that the subscription can follow
+	// a promoted standby. Nil: on where the server has them (17 and
+	// later), off before; true on an older server is an error.
+	FailoverSlots *bool `yaml:"failover_slots"`
+	// FailoverSlotsLine is where FailoverSlots is set (0: not), for
+	// messages.
+	FailoverSlotsLine int `yaml:"-"`
 }
 
 // Replica is one standby.

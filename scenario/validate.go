@@ -247,6 +247,7 @@ func (d *decoder) validateTopology(s *Scenario) {
 	}
 	d.validateSubscribers(s, firstLine)
 	d.validateArchive(s)
+	d.validateImage(s)
 }
 
 // ArchiveSettings are the settings topology.archive sets on every node; a

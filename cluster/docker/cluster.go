@@ -39,8 +39,10 @@ type node struct {
 // backend's private network.
 type Cluster struct {
 	b     *Backend
+	img   *image // the image its containers run
 	id    string
 	nodes []*node
+	subs  []*node // logical subscribers (Spec.Subscribers): not nodes
 	pw    cluster.Passwords
 
 	mu        sync.Mutex
@@ -80,11 +82,15 @@ func (b *Backend) Up(ctx context.Context, spec cluster.Spec) (cl cluster.Cluster
 		names = append(names, r.Name)
 	}
 	seen := map[string]bool{}
-	for _, n := range names {
+	for _, n := range append(append([]string(nil), names...), spec.Subscribers...) {
 		if !nodeNameRE.MatchString(n) || seen[n] {
 			return nil, fmt.Errorf("docker backend: node name %q is not usable as a container name, or repeated", n)
 		}
 		seen[n] = true
+	}
+	img, err := b.image(spec.Image)
+	if err != nil {
+		return nil, err
 	}
 	network, err := b.ensureNetwork()
 	if err != nil {
@@ -95,9 +101,10 @@ func (b *Backend) Up(ctx context.Context, spec cluster.Spec) (cl cluster.Cluster
 		id = "c"
 	}
 	c := &Cluster{
-		b:  b,
-		id: b.clusterID(id),
-		pw: cluster.NewPasswords(),
+		b:   b,
+		img: img,
+		id:  b.clusterID(id),
+		pw:  cluster.NewPasswords(),
 	}
 	defer func() {
 		if err != nil {
@@ -115,7 +122,7 @@ func (b *Backend) Up(ctx context.Context, spec cluster.Spec) (cl cluster.Cluster
 			return nil, fmt.Errorf("log dir: %w", err)
 		}
 	}
-	for _, name := range names {
+	for i, name := range append(append([]string(nil), names...), spec.Subscribers...) {
 		n := &node{name: name, log: newLogWriter()}
 		if spec.LogDir != "" {
 			n.path = filepath.Join(spec.LogDir, name+".log")
@@ -125,7 +132,11 @@ func (b *Backend) Up(ctx context.Context, spec cluster.Spec) (cl cluster.Cluster
 			}
 			n.log.f = f
 		}
-		c.nodes = append(c.nodes, n)
+		if i < len(names) {
+			c.nodes = append(c.nodes, n)
+		} else {
+			c.subs = append(c.subs, n)
+		}
 	}
 
 	// A container per node, each with its data and socket directories.
@@ -133,6 +144,7 @@ func (b *Backend) Up(ctx context.Context, spec cluster.Spec) (cl cluster.Cluster
 	// the primary's is made and the primary starts.
 	newContainer := func(n *node) error {
 		ct, err := b.createContainer(ctx, containerSpec{
+			image:    img.id,
 			name:     b.resourceName(c.id + "-" + n.name),
 			hostname: n.name,
 			labels:   map[string]string{LabelCluster: c.id, LabelNode: n.name},
@@ -147,8 +159,8 @@ func (b *Backend) Up(ctx context.Context, spec cluster.Spec) (cl cluster.Cluster
 		c.mu.Unlock()
 		return b.writeFiles(ctx, ct.id, "/",
 			file{name: "pgbench-ha", dir: true, mode: 0o755},
-			file{name: "pgbench-ha/data", dir: true, mode: 0o700, uid: b.uid, gid: b.gid},
-			file{name: "pgbench-ha/run", dir: true, mode: 0o700, uid: b.uid, gid: b.gid})
+			file{name: "pgbench-ha/data", dir: true, mode: 0o700, uid: img.uid, gid: img.gid},
+			file{name: "pgbench-ha/run", dir: true, mode: 0o700, uid: img.uid, gid: img.gid})
 	}
 	// Nothing Up started in the background runs on once it returns (and
 	// its deferred Down runs).
@@ -160,7 +172,7 @@ func (b *Backend) Up(ctx context.Context, spec cluster.Spec) (cl cluster.Cluster
 	go func() {
 		defer bg.Done()
 		defer close(created)
-		createErr = c.parallel(c.nodes[1:], newContainer)
+		createErr = c.parallel(append(append([]*node(nil), c.nodes[1:]...), c.subs...), newContainer)
 	}()
 
 	// The primary: the template, access rules, settings.
@@ -199,8 +211,8 @@ func (b *Backend) Up(ctx context.Context, spec cluster.Spec) (cl cluster.Cluster
 	// samenet: the containers' own subnets; the harness arrives through
 	// the gateway.
 	err = c.b.writeFiles(ctx, p.ct.id, dataDir,
-		file{name: "pg_hba.conf", body: []byte(cluster.HBA("samenet")), mode: 0o600, uid: c.b.uid, gid: c.b.gid},
-		file{name: "postgresql.conf", body: []byte(primaryConf), mode: 0o600, uid: c.b.uid, gid: c.b.gid})
+		file{name: "pg_hba.conf", body: []byte(cluster.HBA("samenet")), mode: 0o600, uid: c.img.uid, gid: c.img.gid},
+		file{name: "postgresql.conf", body: []byte(primaryConf), mode: 0o600, uid: c.img.uid, gid: c.img.gid})
 	if err != nil {
 		return nil, err
 	}
@@ -239,6 +251,14 @@ func (b *Backend) Up(ctx context.Context, spec cluster.Spec) (cl cluster.Cluster
 			return nil, err
 		}
 	}
+	// The subscribers: servers of their own from the same template, with
+	// the cluster's roles and passwords, empty.
+	if err := c.parallel(c.subs, func(n *node) error {
+		conf := string(tmpl.conf) + cluster.ServerConf(n.name, listen, map[string]string{"wal_level": "logical"}, nil)
+		return c.startSubscriber(ctx, n, tmpl, conf)
+	}); err != nil {
+		return nil, err
+	}
 	c.BringUpMs = float64(time.Since(start).Microseconds()) / 1000
 	return c, nil
 }
@@ -266,7 +286,7 @@ var env = []string{"LC_ALL=C", "LANG=C", "TZ=UTC"}
 // user and fails with its last lines of output.
 func (c *Cluster) run(ctx context.Context, n *node, extraEnv []string, tool string, args ...string) error {
 	var out bytes.Buffer
-	cmd := append([]string{path.Join(c.b.binDir, tool)}, args...)
+	cmd := append([]string{path.Join(c.img.binDir, tool)}, args...)
 	code, err := c.b.exec(ctx, n.ct.id, "postgres", append(append([]string(nil), env...), extraEnv...), cmd, nil, &out)
 	if err != nil {
 		return fmt.Errorf("%s on %s: %w", tool, n.name, err)
@@ -280,7 +300,7 @@ func (c *Cluster) run(ctx context.Context, n *node, extraEnv []string, tool stri
 // initdb initializes n's data directory, the superuser's password
 // adminPassword; the file it comes from is removed right after.
 func (c *Cluster) initdb(ctx context.Context, n *node, adminPassword string) error {
-	pw := file{name: "initdb.pw", body: []byte(adminPassword + "\n"), mode: 0o600, uid: c.b.uid, gid: c.b.gid}
+	pw := file{name: "initdb.pw", body: []byte(adminPassword + "\n"), mode: 0o600, uid: c.img.uid, gid: c.img.gid}
 	if err := c.b.writeFiles(ctx, n.ct.id, runDir, pw); err != nil {
 		return err
 	}
@@ -302,11 +322,11 @@ func (c *Cluster) prepareStandby(ctx context.Context, n *node, t *template, slot
 	}
 	auto := cluster.StandbyConf(c.PrimaryConnInfo(n.name, "primary"), slot)
 	return c.b.writeFiles(ctx, n.ct.id, dataDir,
-		file{name: "pg_hba.conf", body: []byte(cluster.HBA("samenet")), mode: 0o600, uid: c.b.uid, gid: c.b.gid},
-		file{name: "postgresql.conf", body: []byte(conf), mode: 0o600, uid: c.b.uid, gid: c.b.gid},
-		file{name: "postgresql.auto.conf", body: []byte(auto), mode: 0o600, uid: c.b.uid, gid: c.b.gid},
-		file{name: cluster.PassFileName, body: []byte(c.pw.PassFile()), mode: 0o600, uid: c.b.uid, gid: c.b.gid},
-		file{name: "standby.signal", mode: 0o600, uid: c.b.uid, gid: c.b.gid})
+		file{name: "pg_hba.conf", body: []byte(cluster.HBA("samenet")), mode: 0o600, uid: c.img.uid, gid: c.img.gid},
+		file{name: "postgresql.conf", body: []byte(conf), mode: 0o600, uid: c.img.uid, gid: c.img.gid},
+		file{name: "postgresql.auto.conf", body: []byte(auto), mode: 0o600, uid: c.img.uid, gid: c.img.gid},
+		file{name: cluster.PassFileName, body: []byte(c.pw.PassFile()), mode: 0o600, uid: c.img.uid, gid: c.img.gid},
+		file{name: "standby.signal", mode: 0o600, uid: c.img.uid, gid: c.img.gid})
 }
 
 // start runs postgres in n's container and waits until it accepts
@@ -316,7 +336,7 @@ func (c *Cluster) start(ctx context.Context, n *node) error {
 	case <-n.log.ready: // from an earlier start
 	default:
 	}
-	srv, err := c.b.execServer(n.ct.id, "postgres", env, []string{path.Join(c.b.binDir, "postgres"), "-D", dataDir}, n.log)
+	srv, err := c.b.execServer(n.ct.id, "postgres", env, []string{path.Join(c.img.binDir, "postgres"), "-D", dataDir}, n.log)
 	if err != nil {
 		return fmt.Errorf("start %s: %w", n.name, err)
 	}
@@ -390,7 +410,7 @@ func (c *Cluster) Nodes() []cluster.Node {
 }
 
 func (c *Cluster) node(name string) (*node, error) {
-	for _, n := range c.nodes {
+	for _, n := range append(append([]*node(nil), c.nodes...), c.subs...) {
 		if n.name == name {
 			return n, nil
 		}
@@ -582,8 +602,9 @@ func (c *Cluster) Down(ctx context.Context) error {
 	}
 	c.down = true
 	c.mu.Unlock()
+	all := append(append([]*node(nil), c.nodes...), c.subs...)
 	var ids []string
-	for _, n := range c.nodes {
+	for _, n := range all {
 		if n.ct != nil {
 			ids = append(ids, n.ct.id)
 		}
@@ -594,7 +615,7 @@ func (c *Cluster) Down(ctx context.Context) error {
 		ids = append(ids, f.ID)
 	}
 	errs := []error{lerr, c.b.removeContainers(ctx, ids)}
-	for _, n := range c.nodes {
+	for _, n := range all {
 		c.mu.Lock()
 		srv := n.srv
 		c.mu.Unlock()

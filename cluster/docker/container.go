@@ -19,6 +19,7 @@ import (
 
 // containerSpec is one container to create.
 type containerSpec struct {
+	image    string // the image's id
 	name     string
 	hostname string
 	labels   map[string]string // on top of the backend's
@@ -53,7 +54,7 @@ func (b *Backend) createContainer(ctx context.Context, s containerSpec) (*contai
 		}
 		cfg := &dc.Config{
 			Hostname:   s.hostname,
-			Image:      b.imageID,
+			Image:      s.image,
 			Entrypoint: waiter,
 			Labels:     b.labelsWith(s.labels),
 			Env:        []string{"LC_ALL=C", "TZ=UTC"},

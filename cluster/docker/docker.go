@@ -1,16 +1,12 @@
 package docker
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
-	"path"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,6 +23,10 @@ const DefaultImage = "postgres:16"
 
 // LocalImage is the image scripts/image.sh (make image) builds.
 const LocalImage = "pgbench-ha/postgres:15"
+
+// LocalImage17 is the image `make image PG=17` builds: PostgreSQL 17
+// from Debian trixie (failover slots).
+const LocalImage17 = "pgbench-ha/postgres:17"
 
 // Labels on every container and network the backend creates.
 const (
@@ -67,18 +67,15 @@ type Options struct {
 // Backend runs clusters in Docker containers. Its methods are safe for
 // concurrent use.
 type Backend struct {
-	pool    *dockertest.Pool
-	image   string // as the user named it
-	imageID string
-	binDir  string
-	version string
-	uid     int // the image's postgres user
-	gid     int
-	runID   string
-	labels  map[string]string
+	pool   *dockertest.Pool
+	def    *image // Options.Image, probed by New
+	runID  string
+	labels map[string]string
 
-	tmplMu sync.Mutex
-	tmpl   *template // the initdb template, made by the first Up
+	// images are the images probed, by name as given (Spec.Image), each
+	// with its server and its initdb template; def among them.
+	imagesMu sync.Mutex
+	images   map[string]*image
 
 	mu         sync.Mutex
 	closed     bool
@@ -90,9 +87,9 @@ type Backend struct {
 // New connects to the Docker daemon, checks the image is here and finds
 // the server binaries and the postgres user in it. Call Close.
 func New(opts Options) (*Backend, error) {
-	image := opts.Image
-	if image == "" {
-		image = DefaultImage
+	name := opts.Image
+	if name == "" {
+		name = DefaultImage
 	}
 	pool, err := dockertest.NewPool(opts.Endpoint)
 	if err != nil {
@@ -101,25 +98,15 @@ func New(opts Options) (*Backend, error) {
 	if err := pingTimeout(pool.Client, 5*time.Second); err != nil {
 		return nil, fmt.Errorf("%w at %s: %v (is it running, and may this user use it?)", ErrNoDocker, pool.Client.Endpoint(), err)
 	}
-	img, err := pool.Client.InspectImage(image)
-	if err != nil {
-		if errors.Is(err, dc.ErrNoSuchImage) {
-			return nil, fmt.Errorf("%w: %s is not on this machine and the docker backend never pulls; "+
-				"pull it (docker pull %s), or build the local image with `make image` and pass --image %s",
-				ErrNoImage, image, image, LocalImage)
-		}
-		return nil, fmt.Errorf("inspect image %s: %w", image, err)
-	}
 	runID := opts.RunID
 	if runID == "" {
 		runID = randomHex(4)
 	}
 	host, _ := os.Hostname()
 	b := &Backend{
-		pool:    pool,
-		image:   image,
-		imageID: img.ID,
-		runID:   runID,
+		pool:   pool,
+		images: map[string]*image{},
+		runID:  runID,
 		labels: map[string]string{
 			LabelOwner: "1",
 			LabelRun:   runID,
@@ -129,10 +116,12 @@ func New(opts Options) (*Backend, error) {
 		containers: map[string]string{},
 		ids:        map[string]int{},
 	}
-	if err := b.inspectServer(); err != nil {
+	def, err := b.image(name)
+	if err != nil {
 		_ = b.Close()
 		return nil, err
 	}
+	b.def = def
 	return b, nil
 }
 
@@ -142,94 +131,18 @@ func pingTimeout(c *dc.Client, d time.Duration) error {
 	return c.PingWithContext(ctx)
 }
 
-// findServer prints the candidate binary directories (pg_config and PATH
-// first, then the versioned Debian layout) and the postgres user's ids.
-const findServer = `for d in "$(pg_config --bindir 2>/dev/null)" "$(dirname "$(command -v postgres 2>/dev/null || echo /nonexistent/postgres)")"; do
-	[ -x "$d/postgres" ] && [ -x "$d/initdb" ] && [ -x "$d/pg_basebackup" ] && [ -x "$d/pg_ctl" ] && echo "first $d"
-done
-for d in /usr/lib/postgresql/*/bin /usr/local/pgsql/bin; do
-	[ -x "$d/postgres" ] && [ -x "$d/initdb" ] && [ -x "$d/pg_basebackup" ] && [ -x "$d/pg_ctl" ] && echo "versioned $d"
-done
-echo "uid $(id -u postgres 2>/dev/null)"
-echo "gid $(id -g postgres 2>/dev/null)"
-`
-
-// inspectServer runs a short-lived container of the image to find the
-// server binaries, their version and the postgres user.
-func (b *Backend) inspectServer() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	ct, err := b.createContainer(ctx, containerSpec{name: b.resourceName("probe"), labels: map[string]string{LabelNode: "probe"}})
-	if err != nil {
-		return fmt.Errorf("docker image %s: %w", b.image, err)
-	}
-	defer b.removeContainers(context.Background(), []string{ct.id})
-	var out bytes.Buffer
-	code, err := b.exec(ctx, ct.id, "", nil, []string{"sh", "-c", findServer}, nil, &out)
-	if err != nil {
-		return fmt.Errorf("docker image %s: %w", b.image, err)
-	}
-	if code != 0 {
-		return fmt.Errorf("%w: %s: sh exited with %d: %s", ErrBadImage, b.image, code, lastLines(out.Bytes(), 3))
-	}
-	var first, versioned []string
-	b.uid, b.gid = -1, -1
-	sc := bufio.NewScanner(&out)
-	for sc.Scan() {
-		k, v, _ := strings.Cut(sc.Text(), " ")
-		switch k {
-		case "first":
-			first = append(first, v)
-		case "versioned":
-			versioned = append(versioned, v)
-		case "uid":
-			if n, err := strconv.Atoi(v); err == nil {
-				b.uid = n
-			}
-		case "gid":
-			if n, err := strconv.Atoi(v); err == nil {
-				b.gid = n
-			}
-		}
-	}
-	sort.SliceStable(versioned, func(i, j int) bool { return majorOf(versioned[i]) > majorOf(versioned[j]) })
-	switch {
-	case len(first) > 0:
-		b.binDir = first[0]
-	case len(versioned) > 0:
-		b.binDir = versioned[0]
-	default:
-		return fmt.Errorf("%w: %s: no directory with postgres, initdb, pg_basebackup and pg_ctl "+
-			"(tried pg_config --bindir, PATH, /usr/lib/postgresql/*/bin)", ErrBadImage, b.image)
-	}
-	if b.uid < 0 || b.gid < 0 {
-		return fmt.Errorf("%w: %s has no postgres user to run the server as", ErrBadImage, b.image)
-	}
-	out.Reset()
-	code, err = b.exec(ctx, ct.id, "postgres", nil, []string{path.Join(b.binDir, "postgres"), "--version"}, nil, &out)
-	if err != nil || code != 0 {
-		return fmt.Errorf("%w: %s: %s --version: %v %s", ErrBadImage, b.image, path.Join(b.binDir, "postgres"), err, lastLines(out.Bytes(), 3))
-	}
-	b.version = cluster.ParseServerVersion(out.String())
-	return nil
-}
-
-func majorOf(binDir string) int {
-	n, _ := strconv.Atoi(path.Base(path.Dir(binDir)))
-	return n
-}
-
 // Name is "docker".
 func (b *Backend) Name() string { return "docker" }
 
-// ServerVersion is the version of the image's server.
-func (b *Backend) ServerVersion() string { return b.version }
+// ServerVersion is the version of the default image's server (a
+// cluster of another image says its own: Cluster.ServerVersion).
+func (b *Backend) ServerVersion() string { return b.def.version }
 
-// Image is the image the containers run, as given.
-func (b *Backend) Image() string { return b.image }
+// Image is the default image the containers run, as given.
+func (b *Backend) Image() string { return b.def.name }
 
-// BinDir is where the server binaries are inside the image.
-func (b *Backend) BinDir() string { return b.binDir }
+// BinDir is where the server binaries are inside the default image.
+func (b *Backend) BinDir() string { return b.def.binDir }
 
 // RunID is the value of the pgbench-ha.run label on everything the
 // backend creates.

@@ -26,25 +26,26 @@ type template struct {
 	adminPassword string
 }
 
-// template returns the backend's template. The first call makes it in n's
-// container, whose data directory (empty until then) then holds it: initdb
-// there, the directory read back as a tar archive. Later calls copy it
-// into n's. Concurrent calls wait for the first; a failed one leaves the
-// next to try again.
+// template returns the template of the cluster's image (one per image:
+// an initdb of one major version is no data directory of another). The
+// first call for an image makes it in n's container, whose data directory
+// (empty until then) then holds it: initdb there, the directory read back
+// as a tar archive. Later calls copy it into n's. Concurrent calls wait
+// for the first; a failed one leaves the next to try again.
 func (c *Cluster) template(ctx context.Context, n *node) (*template, error) {
-	b := c.b
-	b.tmplMu.Lock()
-	t := b.tmpl
+	im := c.img
+	im.tmplMu.Lock()
+	t := im.tmpl
 	if t == nil {
 		t, err := c.makeTemplate(ctx, n)
 		if err == nil {
-			b.tmpl = t
+			im.tmpl = t
 		}
-		b.tmplMu.Unlock()
+		im.tmplMu.Unlock()
 		return t, err
 	}
-	b.tmplMu.Unlock()
-	return t, b.copyTemplate(ctx, n.ct.id, t)
+	im.tmplMu.Unlock()
+	return t, c.b.copyTemplate(ctx, n.ct.id, t)
 }
 
 // makeTemplate runs initdb in n's container and reads the data directory

@@ -23,7 +23,7 @@ func backendFlags() []cli.Flag {
 		&cli.StringFlag{Name: "backend", Usage: "where the cluster runs: local, docker or external (default: the scenario's backend key, else local)"},
 		&cli.BoolFlag{Name: "allow-disruption", Usage: "external backend: the cluster may be disrupted (the scenario's faults run its hooks; failover.mode promote promotes a standby)"},
 		&cli.StringFlag{Name: "pg-bin", Usage: "local backend: directory of the PostgreSQL server binaries (default: pg_config --bindir, PATH, /usr/lib/postgresql/*/bin)"},
-		&cli.StringFlag{Name: "image", Value: docker.DefaultImage, Usage: "docker backend: the PostgreSQL image, already on this machine (it is never pulled; make image builds " + docker.LocalImage + ")"},
+		&cli.StringFlag{Name: "image", Value: docker.DefaultImage, Usage: "docker backend: the PostgreSQL image, already on this machine (it is never pulled; make image builds " + docker.LocalImage + ", make image PG=17 " + docker.LocalImage17 + "); a variant's topology.image overrides it"},
 	}
 }
 
@@ -39,7 +39,7 @@ func openBackend(ctx context.Context, cmd *cli.Command, s *scenario.Scenario) (c
 	case "", "local":
 		return local.New(local.Options{BinDir: cmd.String("pg-bin")})
 	case "docker":
-		return docker.New(docker.Options{Image: cmd.String("image")})
+		return docker.New(docker.Options{Image: dockerImage(cmd, s)})
 	case scenario.BackendExternal:
 		return external.New(ctx, runner.ExternalConfig(s))
 	}
@@ -118,4 +118,20 @@ func noteLeftovers(env Env, b cluster.Backend) {
 	if dirs > 0 {
 		fmt.Fprintf(env.Stderr, "note: %d temp dir(s) of earlier local runs that were killed outright or kept are left in %s; pgbench-ha cleanup removes them\n", dirs, os.TempDir())
 	}
+}
+
+// dockerImage is the docker backend's default image: --image when given,
+// else the first variant's topology.image when the scenario names one
+// (so that a scenario whose variants each name their image needs no
+// --image, nor the flag's default image on this machine), else the
+// flag's default.
+func dockerImage(cmd *cli.Command, s *scenario.Scenario) string {
+	if !cmd.IsSet("image") {
+		for _, p := range scenario.Expand(s) {
+			if p.Scenario.Topology.Image != "" {
+				return p.Scenario.Topology.Image
+			}
+		}
+	}
+	return cmd.String("image")
 }

@@ -122,6 +122,10 @@ func newApp(env Env) *cli.Command {
 							// Valid, but run refuses it until integration lands.
 							fmt.Fprintf(env.Stdout, "note: %v\n", err)
 						}
+						if err := scenario.ImageProblem(s, cmd.String("backend")); err != nil {
+							// Valid, but run refuses it on the backend named.
+							fmt.Fprintf(env.Stdout, "note: %v\n", err)
+						}
 					}
 					if len(bad) > 0 {
 						return withCode(ExitInvalid, errors.New("invalid scenario:\n"+strings.Join(bad, "\n")))
@@ -178,6 +182,9 @@ func runCmd(ctx context.Context, cmd *cli.Command, env Env) error {
 	if err := runner.Unsupported(s, cmd.String("backend")); err != nil {
 		return withCode(ExitInvalid, err)
 	}
+	if err := scenario.ImageProblem(s, cmd.String("backend")); err != nil {
+		return withCode(ExitInvalid, err)
+	}
 	if err := externalChecks(cmd, s); err != nil {
 		return withCode(ExitInvalid, err)
 	}
@@ -189,6 +196,13 @@ func runCmd(ctx context.Context, cmd *cli.Command, env Env) error {
 	defer b.Close()
 	if env.OnBackend != nil {
 		env.OnBackend(b)
+	}
+	// Each variant's server (its image's, probed) can run what it asks.
+	if err := runner.CheckServers(s, b); err != nil {
+		if runner.IsScenarioProblem(err) {
+			return withCode(ExitInvalid, err)
+		}
+		return withCode(ExitInfrastructure, err)
 	}
 	// A variant under Patroni runs on a Patroni backend of its own: its
 	// programs are looked for now, and its faults checked against it.

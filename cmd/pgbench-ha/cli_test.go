@@ -96,6 +96,7 @@ func TestValidate(t *testing.T) {
 	}
 	bad := filepath.Join("testdata", "invalid-scenario.yaml")
 	patroni := filepath.Join("..", "..", "scenario", "testdata", "patroni.yaml")
+	logicalDocker := filepath.Join("..", "..", "scenarios", "logical-subscriber.yaml")
 	tests := []struct {
 		name       string
 		args       []string
@@ -124,6 +125,8 @@ func TestValidate(t *testing.T) {
 			[]string{patroni + ": ok (patroni.example, 12 variant(s), 40s each)"}, nil},
 		{"run refuses what it cannot run yet, before anything starts", []string{"run", "--backend", "docker", "--out", t.TempDir(), patroni}, ExitInvalid, nil,
 			[]string{patroni + ": failover.mode patroni on the docker backend (it runs on local) is not yet supported by this build"}},
+		{"run refuses an image on the local backend, with the line, before anything starts", []string{"run", "--backend", "local", "--out", t.TempDir(), logicalDocker}, ExitInvalid, nil,
+			[]string{logicalDocker + ":63: topology.image names the image the nodes run, which only the docker backend has; this run is on the local backend"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
