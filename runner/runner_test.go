@@ -24,6 +24,7 @@ import (
 	"github.com/pgbench-ha/pgbench-ha/result"
 	"github.com/pgbench-ha/pgbench-ha/runner"
 	"github.com/pgbench-ha/pgbench-ha/scenario"
+	"github.com/pgbench-ha/pgbench-ha/scenario/scenariotest"
 	"github.com/pgbench-ha/pgbench-ha/workload"
 )
 
@@ -91,15 +92,7 @@ func historyRows(t *testing.T, dir string, v *result.Variant) [][]string {
 
 func loadScenario(t *testing.T, yaml string) *scenario.Scenario {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "scenario.yaml")
-	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	s, err := scenario.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return scenariotest.Load(t, yaml)
 }
 
 var figures = []string{"throughput.png", "latency-percentiles.png", "commit-p99.png", "failover.png",

@@ -1,4 +1,4 @@
-package runner_test
+package patronitest_test
 
 import (
 	"bytes"
@@ -14,10 +14,12 @@ import (
 	"time"
 
 	"github.com/pgbench-ha/pgbench-ha/cluster/local"
+	"github.com/pgbench-ha/pgbench-ha/cluster/local/localtest"
 	"github.com/pgbench-ha/pgbench-ha/cluster/patroni"
 	"github.com/pgbench-ha/pgbench-ha/internal/testgate"
 	"github.com/pgbench-ha/pgbench-ha/result"
 	"github.com/pgbench-ha/pgbench-ha/runner"
+	"github.com/pgbench-ha/pgbench-ha/scenario/scenariotest"
 )
 
 // TestPatroniFailover runs a 3-node Patroni cluster for real, kills the
@@ -41,14 +43,14 @@ func patroniBackend(t *testing.T) *local.Backend {
 		t.Fatal(err)
 	}
 	pb.Close()
-	return newBackend(t)
+	return localtest.Backend(t)
 }
 
 func TestPatroniFailover(t *testing.T) {
 	b := patroniBackend(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
-	s := loadScenario(t, `name: patroni-paths
+	s := scenariotest.Load(t, `name: patroni-paths
 seed: 11
 duration: 40s
 topology:
@@ -270,7 +272,7 @@ func patroniCutsBackend(t *testing.T) *local.Backend {
 func TestPatroniInterrupted(t *testing.T) {
 	b := patroniCutsBackend(t)
 	cgroupsBefore := cutCgroups()
-	s := loadScenario(t, `name: patroni-interrupted
+	s := scenariotest.Load(t, `name: patroni-interrupted
 seed: 14
 duration: 60s
 topology:
@@ -360,7 +362,7 @@ func cutInPlace(rules string) bool {
 // the complete variant, its failover and its audit.
 func runCut(ctx context.Context, t *testing.T, b *local.Backend, name, fault string) (result.Variant, *result.Failover, *result.Audit) {
 	t.Helper()
-	s := loadScenario(t, `name: `+name+`
+	s := scenariotest.Load(t, `name: `+name+`
 seed: 12
 duration: 32s
 topology:
