@@ -48,6 +48,11 @@ var waiter = []string{"sh", "-c", "while :; do sleep 3600; done"}
 // directly with the client rather than with Pool.RunWithOptions, which
 // would pull a missing image and publish every port on all interfaces.
 func (b *Backend) createContainer(ctx context.Context, s containerSpec) (*container, error) {
+	if s.image == "" {
+		// The daemon would make something of an empty image name, not
+		// the image the cluster was probed with.
+		return nil, fmt.Errorf("container %s: no image given", s.name)
+	}
 	for attempt := 1; ; attempt++ {
 		if err := b.checkOpen(); err != nil {
 			return nil, err

@@ -212,7 +212,7 @@ func TestCleanup(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := b.createContainer(ctx, containerSpec{name: b.resourceName("left"), network: network.Name, publish: true}); err != nil {
+		if _, err := b.createContainer(ctx, containerSpec{image: b.def.id, name: b.resourceName("left"), network: network.Name, publish: true}); err != nil {
 			t.Fatal(err)
 		}
 	}
