@@ -53,7 +53,7 @@ func Checks(v *result.Variant, in Input) []result.Check {
 		entries := led.Snapshot()
 		at, present := serverTimes(entries, led.FirstID(), in.Inserted)
 		out = append(out, bracketCheck(entries, at, present, v.Summary.Audit.FinalPrimary))
-		if c, ok := outageCheck(v, entries, at, present, in.Inserted); ok {
+		if c, ok := outageCheck(v, entries, at, present, in.Inserted, in.Nodes); ok {
 			out = append(out, c)
 		}
 	}
@@ -171,7 +171,7 @@ func bracketCheck(entries []workload.Entry, at []time.Duration, present []bool, 
 // tolerance, plus 1 ms. A row in the outage the ledger does not account
 // for, or a write the ledger has in it that the server lacks, breaks it.
 // The headline outage runs from ack to ack: the message gives it beside.
-func outageCheck(v *result.Variant, entries []workload.Entry, at []time.Duration, present []bool, inserted []workload.Inserted) (result.Check, bool) {
+func outageCheck(v *result.Variant, entries []workload.Entry, at []time.Duration, present []bool, inserted []workload.Inserted, nodes []string) (result.Check, bool) {
 	f := v.Summary.Failover
 	if f == nil || f.FaultMs == nil || f.WriteUnavailableMs == nil || *f.WriteUnavailableMs < msOf(minOutage) ||
 		v.Summary.Audit == nil || len(inserted) == 0 {
@@ -184,21 +184,34 @@ func outageCheck(v *result.Variant, entries []workload.Entry, at []time.Duration
 		split = max(split, *f.OutageFromMs)
 	}
 	landed := durOf(split)
+	// The outage ends with the first write sent after the landing that
+	// the final primary acknowledged; it opens with the last write the
+	// final primary holds that was sent before that one: acknowledged, or
+	// of unknown outcome, as a write in flight when the old primary died
+	// may be, sent after the landing and replicated before the end.
+	final := -1
+	if len(nodes) > 0 {
+		final = slices.Index(nodes, v.Summary.Audit.FinalPrimary)
+	}
 	var from, to time.Duration
 	haveFrom, haveTo := false, false
 	var reachFrom, reachTo time.Duration // insert minus send of each
+	for i, e := range entries {
+		if !present[i] || !e.WasSent() || e.Outcome != workload.Acked || (len(nodes) > 0 && int(e.Node) != final) {
+			continue
+		}
+		if e.Sent.Truncate(time.Microsecond) > landed && (!haveTo || e.Sent < to) {
+			to, haveTo, reachTo = e.Sent, true, at[i]-e.Sent
+		}
+	}
 	for i, e := range entries {
 		// Failed writes found present are ghosts, counted apart: the
 		// server's rows show them, the ledger's span does not.
 		if !present[i] || !e.WasSent() || (e.Outcome != workload.Acked && e.Outcome != workload.Unknown) {
 			continue
 		}
-		sent := e.Sent.Truncate(time.Microsecond)
-		if sent <= landed && (!haveFrom || e.Sent > from) {
+		if (!haveTo || e.Sent < to) && (!haveFrom || e.Sent > from) {
 			from, haveFrom, reachFrom = e.Sent, true, at[i]-e.Sent
-		}
-		if sent > landed && (!haveTo || e.Sent < to) {
-			to, haveTo, reachTo = e.Sent, true, at[i]-e.Sent
 		}
 	}
 	if !haveFrom || !haveTo {
@@ -223,8 +236,7 @@ func outageCheck(v *result.Variant, entries []workload.Entry, at []time.Duration
 	tol := msOf(max(reachFrom, 0)+max(reachTo, 0)) + 1
 	name := "write outage: ledger against the server's clock"
 	ledger := msOf(to - from)
-	final := v.Summary.Audit.FinalPrimary
-	head := fmt.Sprintf("by the ledger, the writes %s holds were sent until %.1f ms and again from %.1f ms (%.1f ms)", final, msOf(from), msOf(to), ledger)
+	head := fmt.Sprintf("by the ledger, the writes %s holds were sent until %.1f ms and again from %.1f ms (%.1f ms)", v.Summary.Audit.FinalPrimary, msOf(from), msOf(to), ledger)
 	why := fmt.Sprintf("tolerance: those two writes' send to insert (%.2f and %.2f ms) + 1 ms", msOf(reachFrom), msOf(reachTo))
 	if !found {
 		return check(name, "ms", tol, 0, ledger, head+"; its rows show no gap in that span; "+why), true

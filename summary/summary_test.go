@@ -635,7 +635,7 @@ func outageVariant() (*result.Variant, Input) {
 			Audit: &result.Audit{FinalPrimary: "replica1"},
 		},
 	}
-	return v, Input{Ledger: led, Inserted: ins, ProbeInterval: 10 * time.Millisecond}
+	return v, Input{Ledger: led, Inserted: ins, ProbeInterval: 10 * time.Millisecond, Nodes: []string{"primary", "replica1"}}
 }
 
 func TestServerClockAndProbeChecks(t *testing.T) {
@@ -662,6 +662,15 @@ func TestServerClockAndProbeChecks(t *testing.T) {
 		{"a row of the run in the outage that the ledger never sent", func(_ *result.Variant, in *Input) {
 			in.Inserted = append(in.Inserted, workload.Inserted{ID: 103, At: ms(600)})
 		}, map[string]bool{outage: false, landing: true, bracket: true}},
+		{"a write in flight as the old primary died, sent after the landing, that the new primary holds", func(_ *result.Variant, in *Input) {
+			// A slow write before the landing, then one in flight after
+			// it: the outage is not the few ms between them.
+			in.Ledger.Begin(103, 0, -1, ms(298))
+			in.Ledger.Finish(103, workload.Acked, 0, ms(301.6))
+			in.Ledger.Begin(104, 0, -1, ms(304))
+			in.Ledger.Finish(104, workload.Unknown, 0, ms(320))
+			in.Inserted = append(in.Inserted, workload.Inserted{ID: 103, At: ms(301.5)}, workload.Inserted{ID: 104, At: ms(304.2)})
+		}, map[string]bool{outage: true, landing: true, bracket: true}},
 		{"a row inserted before its write was sent", func(_ *result.Variant, in *Input) {
 			in.Inserted[1].At = ms(150)
 		}, map[string]bool{outage: true, landing: true, bracket: false}},
