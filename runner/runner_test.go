@@ -171,6 +171,8 @@ func checkFailover(t *testing.T, v *result.Variant, killAtMs float64) {
 	switch {
 	case p == nil || p.LowMs < f.DetectAfterMs:
 		t.Errorf("%s: predicted %+v for an outage of %v ms", v.Name, p, f.WriteUnavailableMs)
+	case f.WriteUnavailableMs == nil:
+		t.Errorf("%s: no write outage measured", v.Name)
 	case p.Verdict == result.VerdictAbove && *f.WriteUnavailableMs <= p.HighMs+1000:
 		t.Logf("%s: %s", v.Name, p.Sentence)
 	case p.Verdict != result.VerdictWithin:
