@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -34,6 +35,22 @@ func serverVersion(be cluster.Backend, s *scenario.Scenario) (string, error) {
 		}
 	}
 	return be.ServerVersion(), nil
+}
+
+// ServerVersions lists the server versions the plans run on be, each
+// once, in plan order (the backend's own when no plan names an image).
+func ServerVersions(be cluster.Backend, plans []scenario.Plan) []string {
+	var out []string
+	for _, p := range plans {
+		v, err := serverVersion(be, p.Scenario)
+		if err != nil || v == "" {
+			v = be.ServerVersion()
+		}
+		if !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // majorOf is the major version of a server version ("17.6" -> 17,

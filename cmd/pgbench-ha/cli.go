@@ -227,7 +227,7 @@ func runCmd(ctx context.Context, cmd *cli.Command, env Env) error {
 	}
 	noteLeftovers(env, b)
 	fmt.Fprintf(env.Stdout, "pgbench-ha %s: %s, %d variant(s) of %s on %s (PostgreSQL %s)\n",
-		version, s.Name, len(plans), s.Duration, b.Name(), b.ServerVersion())
+		version, s.Name, len(plans), s.Duration, b.Name(), strings.Join(runner.ServerVersions(b, plans), ", "))
 	prog := newProgress(env.Stdout, env.IsTerminal)
 	res, dir, err := runner.Run(ctx, runner.Options{
 		Scenario: s, Backend: b, OutDir: cmd.String("out"), ToolVersion: version, Progress: prog,
