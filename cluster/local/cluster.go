@@ -362,7 +362,8 @@ func (c *Cluster) start(ctx context.Context, n *node) error {
 			return nil
 		}
 		if !p.running() {
-			return fmt.Errorf("start %s: postgres exited (%v); see %s", n.name, p.err, n.logPath)
+			tail, _ := os.ReadFile(n.logPath)
+			return fmt.Errorf("start %s: postgres exited (%v): %s; see %s", n.name, p.err, lastLines(tail, 3), n.logPath)
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("start %s: not accepting connections after 60s; see %s", n.name, n.logPath)

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -376,15 +377,48 @@ func (b *Backend) copyTree(src, dst string) error {
 	})
 }
 
-// FreePort asks the kernel for a free TCP port on 127.0.0.1 (the other
-// backends and the client path share it).
+// FreePort returns a free TCP port on 127.0.0.1 (the other backends and
+// the client path share it) below the kernel's ephemeral range, when
+// there is room: a port from that range (what listening on port 0 gives)
+// may be taken as the source port of an outgoing connection, of this run
+// or any other program, between this check and the server's bind, and
+// the server exits with "Address already in use". Below the range only
+// another listener can take it. Without room, the kernel's choice.
 func FreePort() (int, error) {
+	if lo := ephemeralLow(); lo-minPort >= 1000 {
+		for range 50 {
+			p := minPort + rand.IntN(lo-minPort)
+			if l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p))); err == nil {
+				l.Close()
+				return p, nil
+			}
+		}
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// minPort is the lowest port FreePort gives: above the well-known and
+// most services' registered ports.
+const minPort = 20000
+
+// ephemeralLow is the first port of the kernel's ephemeral range
+// (net.ipv4.ip_local_port_range), 0 when unknown.
+func ephemeralLow() int {
+	raw, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(raw))
+	if len(f) != 2 {
+		return 0
+	}
+	lo, _ := strconv.Atoi(f[0])
+	return lo
 }
 
 // mkdirOwned makes a 0700 directory owned by the server user.

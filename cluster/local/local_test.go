@@ -3,8 +3,10 @@ package local
 import (
 	"context"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -107,5 +109,31 @@ func TestUpStreamingKillDown(t *testing.T) {
 				t.Errorf("shared memory left behind: %s", f)
 			}
 		}
+	}
+}
+
+// TestFreePort: the ports given lie below the kernel's ephemeral range
+// (where no outgoing connection takes them), are free, and differ.
+func TestFreePort(t *testing.T) {
+	lo := ephemeralLow()
+	below := lo-minPort >= 1000 // else the kernel's choice, anywhere
+	seen := map[int]bool{}
+	for range 20 {
+		p, err := FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if below && (p < minPort || p >= lo) {
+			t.Fatalf("port %d outside [%d, %d)", p, minPort, lo)
+		}
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+		if err != nil {
+			t.Fatalf("port %d given as free: %v", p, err)
+		}
+		l.Close()
+		seen[p] = true
+	}
+	if len(seen) < 15 {
+		t.Errorf("20 ports asked for, %d distinct: %v", len(seen), seen)
 	}
 }
