@@ -184,33 +184,37 @@ func outageCheck(v *result.Variant, entries []workload.Entry, at []time.Duration
 		split = max(split, *f.OutageFromMs)
 	}
 	landed := durOf(split)
-	// The outage ends with the first write sent after the landing that
-	// the final primary acknowledged; it opens with the last write the
-	// final primary holds that was sent before that one: acknowledged, or
-	// of unknown outcome, as a write in flight when the old primary died
-	// may be, sent after the landing and replicated before the end.
+	// The outage ends with the first write the final primary holds that
+	// was sent to it after the landing (acknowledged, or of unknown
+	// outcome: committed as its connection broke); it opens with the
+	// last write the final primary holds sent before that one, and before
+	// the landing or to another node: a write in flight as the old
+	// primary died, sent after the landing and replicated before the
+	// end, is on the old primary's side.
 	final := -1
 	if len(nodes) > 0 {
 		final = slices.Index(nodes, v.Summary.Audit.FinalPrimary)
 	}
+	toFinal := func(e workload.Entry) bool { return len(nodes) == 0 || int(e.Node) == final }
 	var from, to time.Duration
 	haveFrom, haveTo := false, false
 	var reachFrom, reachTo time.Duration // insert minus send of each
-	for i, e := range entries {
-		if !present[i] || !e.WasSent() || e.Outcome != workload.Acked || (len(nodes) > 0 && int(e.Node) != final) {
-			continue
-		}
-		if e.Sent.Truncate(time.Microsecond) > landed && (!haveTo || e.Sent < to) {
-			to, haveTo, reachTo = e.Sent, true, at[i]-e.Sent
-		}
-	}
 	for i, e := range entries {
 		// Failed writes found present are ghosts, counted apart: the
 		// server's rows show them, the ledger's span does not.
 		if !present[i] || !e.WasSent() || (e.Outcome != workload.Acked && e.Outcome != workload.Unknown) {
 			continue
 		}
-		if (!haveTo || e.Sent < to) && (!haveFrom || e.Sent > from) {
+		if e.Sent.Truncate(time.Microsecond) > landed && toFinal(e) && (!haveTo || e.Sent < to) {
+			to, haveTo, reachTo = e.Sent, true, at[i]-e.Sent
+		}
+	}
+	for i, e := range entries {
+		if !present[i] || !e.WasSent() || (e.Outcome != workload.Acked && e.Outcome != workload.Unknown) {
+			continue
+		}
+		before := e.Sent.Truncate(time.Microsecond) <= landed || !toFinal(e)
+		if before && (!haveTo || e.Sent < to) && (!haveFrom || e.Sent > from) {
 			from, haveFrom, reachFrom = e.Sent, true, at[i]-e.Sent
 		}
 	}

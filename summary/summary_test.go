@@ -671,6 +671,13 @@ func TestServerClockAndProbeChecks(t *testing.T) {
 			in.Ledger.Finish(104, workload.Unknown, 0, ms(320))
 			in.Inserted = append(in.Inserted, workload.Inserted{ID: 103, At: ms(301.5)}, workload.Inserted{ID: 104, At: ms(304.2)})
 		}, map[string]bool{outage: true, landing: true, bracket: true}},
+		{"the new primary's first write committed as its connection broke", func(_ *result.Variant, in *Input) {
+			// Sent to replica1 at 790, outcome unknown, present: the
+			// outage ends there, not at the first acknowledged write.
+			in.Ledger.Begin(103, 0, -1, ms(790))
+			in.Ledger.Finish(103, workload.Unknown, 1, ms(795))
+			in.Inserted = append(in.Inserted, workload.Inserted{ID: 103, At: ms(790.3)})
+		}, map[string]bool{outage: true, landing: true, bracket: true}},
 		{"a row inserted before its write was sent", func(_ *result.Variant, in *Input) {
 			in.Inserted[1].At = ms(150)
 		}, map[string]bool{outage: true, landing: true, bracket: false}},
