@@ -199,10 +199,13 @@ func outageCheck(v *result.Variant, entries []workload.Entry, at []time.Duration
 	var from, to time.Duration
 	haveFrom, haveTo := false, false
 	var reachFrom, reachTo time.Duration // insert minus send of each
+	// Failed writes found present are ghosts, counted apart: the server's
+	// rows show them, the ledger's span does not.
+	held := func(i int, e workload.Entry) bool {
+		return present[i] && e.WasSent() && (e.Outcome == workload.Acked || e.Outcome == workload.Unknown)
+	}
 	for i, e := range entries {
-		// Failed writes found present are ghosts, counted apart: the
-		// server's rows show them, the ledger's span does not.
-		if !present[i] || !e.WasSent() || (e.Outcome != workload.Acked && e.Outcome != workload.Unknown) {
+		if !held(i, e) {
 			continue
 		}
 		if e.Sent.Truncate(time.Microsecond) > landed && toFinal(e) && (!haveTo || e.Sent < to) {
@@ -210,7 +213,7 @@ func outageCheck(v *result.Variant, entries []workload.Entry, at []time.Duration
 		}
 	}
 	for i, e := range entries {
-		if !present[i] || !e.WasSent() || (e.Outcome != workload.Acked && e.Outcome != workload.Unknown) {
+		if !held(i, e) {
 			continue
 		}
 		before := e.Sent.Truncate(time.Microsecond) <= landed || !toFinal(e)
