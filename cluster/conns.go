@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/pgbench-ha/pgbench-ha/internal/quietconn"
 )
 
 // Conns keeps one admin connection per node for one goroutine, opening it
@@ -58,6 +60,7 @@ func (cs *Conns) Open(ctx context.Context, node string, timeout time.Duration) (
 	}
 	cfg.ConnectTimeout = timeout
 	cfg.RuntimeParams["application_name"] = cs.app
+	quietconn.Config(cfg)
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return nil, err

@@ -19,6 +19,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/pgbench-ha/pgbench-ha/internal/quietconn"
 )
 
 // Config configures Run.
@@ -142,14 +144,7 @@ func Run(ctx context.Context, cfg Config, live *Live) (*Stats, error) {
 		return nil, fmt.Errorf("workload: connection string: %w", err)
 	}
 	pcfg.RuntimeParams["application_name"] = "pgbench-ha-writer"
-	dialNet := pcfg.DialFunc
-	pcfg.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		c, err := dialNet(ctx, network, addr)
-		if err != nil {
-			return nil, err
-		}
-		return quiet(c), nil
-	}
+	quietconn.Config(pcfg)
 
 	secs := int(cfg.Duration/time.Second) + int(cfg.Grace/time.Second) + 2
 	schedCtx, stopSched := context.WithDeadline(ctx, cfg.Start.Add(cfg.Duration))

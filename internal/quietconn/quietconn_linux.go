@@ -1,6 +1,6 @@
 //go:build linux
 
-package workload
+package quietconn
 
 import (
 	"io"
@@ -30,9 +30,9 @@ type quietConn struct {
 	rc syscall.RawConn
 }
 
-// quiet returns c reading and writing through quietConn when it is a
+// Wrap returns c reading and writing through quietConn when it is a
 // socket (TCP or Unix), c itself otherwise.
-func quiet(c net.Conn) net.Conn {
+func Wrap(c net.Conn) net.Conn {
 	sc, ok := c.(syscall.Conn)
 	if !ok {
 		return c
