@@ -53,15 +53,25 @@ func (b *beats) end(id int64, at time.Duration, acked bool) {
 	a.at, a.done, a.acked = at, true, acked
 }
 
-// oldestAcked returns the ack time of the oldest acknowledged heartbeat
-// after id seen, or false when there is none.
-func (b *beats) oldestAcked(seen int64) (time.Duration, bool) {
+// oldestAcked returns the id and ack time of the oldest acknowledged
+// heartbeat after id seen, or false when there is none.
+func (b *beats) oldestAcked(seen int64) (int64, time.Duration, bool) {
 	for i := max(seen, 0); i < int64(len(b.attempts)); i++ {
 		if a := b.attempts[i]; a.done && a.acked {
-			return a.at, true
+			return a.id, a.at, true
 		}
 	}
-	return 0, false
+	return 0, 0, false
+}
+
+// newestAcked returns the id of the newest acknowledged heartbeat, or 0.
+func (b *beats) newestAcked() int64 {
+	for i := len(b.attempts) - 1; i >= 0; i-- {
+		if a := b.attempts[i]; a.done && a.acked {
+			return a.id
+		}
+	}
+	return 0
 }
 
 // measured reports whether attempt a is measured on key's node.
@@ -71,8 +81,10 @@ func (a attempt) measured(key string) bool {
 
 // saw settles what key's poller found at at: present are the ids above
 // its last settled one that the node holds. Attempts still in flight stay
-// unsettled, to be read again.
-func (b *beats) saw(key string, present []int64, at time.Duration) {
+// unsettled, to be read again. A latency is charged to every acknowledged
+// heartbeat present or, when only > 0, to heartbeat only alone: the
+// others are settled as there, unmeasured.
+func (b *beats) saw(key string, present []int64, at time.Duration, only int64) {
 	seen := b.seen[key]
 	hi := seen
 	has := map[int64]bool{}
@@ -89,6 +101,9 @@ func (b *beats) saw(key string, present []int64, at time.Duration) {
 			continue
 		}
 		if has[id] {
+			if only > 0 && id != only {
+				continue
+			}
 			lat := max(at-a.at, 0) // visible before the harness read its ack
 			if b.latency[key] == nil {
 				b.latency[key] = map[int64]time.Duration{}

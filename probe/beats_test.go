@@ -24,7 +24,7 @@ func TestBeatsSettle(t *testing.T) {
 		b.end(b.begin(reps), msd(100*(i+1)), acked)
 	}
 	b.begin(reps) // 5, in flight
-	b.saw("r1", []int64{1, 2, 4, 5}, msd(430))
+	b.saw("r1", []int64{1, 2, 4, 5}, msd(430), 0)
 	if got := b.seen["r1"]; got != 4 {
 		t.Errorf("r1 settled up to %d, want 4 (5 is in flight)", got)
 	}
@@ -36,7 +36,7 @@ func TestBeatsSettle(t *testing.T) {
 	}
 	b.end(5, msd(500), true)
 	b.end(b.begin(reps), msd(600), false)
-	b.saw("r1", []int64{5}, msd(520))
+	b.saw("r1", []int64{5}, msd(520), 0)
 	// r2 saw nothing yet: heartbeats not seen by the end are unseen, not
 	// lost.
 	got := map[string]map[int64]result.VisibilityPoint{}
@@ -77,7 +77,7 @@ func TestBeatsMeasuredOn(t *testing.T) {
 	b := newBeats()
 	b.end(b.begin([]string{"r1", "r2"}), msd(100), true)
 	b.end(b.begin([]string{"r2"}), msd(200), true) // r1 promoted
-	b.saw("r1", []int64{1, 2}, msd(250))
+	b.saw("r1", []int64{1, 2}, msd(250), 0)
 	if _, ok := b.latency["r1"][2]; ok {
 		t.Errorf("heartbeat 2 charged to r1, made after r1 stopped being a replica")
 	}
@@ -100,9 +100,33 @@ func TestBeatsMoved(t *testing.T) {
 	for i := 1; i <= 3; i++ {
 		b.end(b.begin(nil), msd(100*i), true)
 	}
-	b.saw(floorKey, []int64{1, 2, 3}, msd(310))
+	b.saw(floorKey, []int64{1, 2, 3}, msd(310), 0)
 	b.moved(floorKey, []int64{1})
 	if len(b.lost[floorKey]) != 2 || !b.lost[floorKey][2] || !b.lost[floorKey][3] {
 		t.Errorf("lost %v, want 2 and 3", b.lost[floorKey])
+	}
+}
+
+// TestBeatsSawOnly: a poll that measures one heartbeat settles the others
+// it finds without a latency, and still counts as lost an acknowledged
+// one that is missing while a later one is there.
+func TestBeatsSawOnly(t *testing.T) {
+	t.Parallel()
+	b := newBeats()
+	for i := 1; i <= 4; i++ {
+		b.end(b.begin(nil), msd(100*i), true)
+	}
+	if got := b.newestAcked(); got != 4 {
+		t.Fatalf("newest acked %d, want 4", got)
+	}
+	b.saw(floorKey, []int64{1, 3, 4}, msd(401), 4)
+	if len(b.latency[floorKey]) != 1 || b.latency[floorKey][4] != msd(1) {
+		t.Errorf("latencies %v, want heartbeat 4 alone, 1 ms", b.latency[floorKey])
+	}
+	if len(b.lost[floorKey]) != 1 || !b.lost[floorKey][2] {
+		t.Errorf("lost %v, want heartbeat 2", b.lost[floorKey])
+	}
+	if b.seen[floorKey] != 4 {
+		t.Errorf("settled up to %d, want 4", b.seen[floorKey])
 	}
 }

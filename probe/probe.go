@@ -198,14 +198,24 @@ func (s *Sampler) heartbeats(ctx context.Context) {
 // heartbeats it has not shown yet: every 1 ms while an acknowledged one is
 // outstanding and young, then at 2% of its age, so the resolution is about
 // 1 ms or 2%, whichever is larger. What it finds is kept under key.
+//
+// The floor poller (key floorKey, on the primary itself) measures a
+// heartbeat only right after its ack, at most every floorEvery: the
+// method's floor needs samples, not every heartbeat, and on a machine
+// where a query costs about as much CPU as a write, every poll is taken
+// from the workload. Its polls still settle every heartbeat in between,
+// so heartbeats lost in a failover are all counted.
 func (s *Sampler) visibility(ctx context.Context, key string, target func() (string, bool)) {
 	cs := cluster.NewConns(s.c, "pgbench-ha-visibility", time.Second)
 	defer cs.Close()
-	last := "" // the node polled last
+	last := ""                            // the node polled last
+	woken, lastPoll := false, -floorEvery // the floor poller: just after an ack, and when it polled last
 	for ctx.Err() == nil {
 		node, ok := target()
 		if !ok {
-			if !sleep(ctx, 10*time.Millisecond) {
+			// Not a replica now; roles change rarely, and a wake-up on
+			// this machine costs about what a write does.
+			if !sleep(ctx, 50*time.Millisecond) {
 				return
 			}
 			continue
@@ -221,13 +231,20 @@ func (s *Sampler) visibility(ctx context.Context, key string, target func() (str
 		last = node
 		s.mu.Lock()
 		seen, wake := s.hb.seen[key], s.hbCh
-		_, waiting := s.hb.oldestAcked(seen)
+		_, _, waiting := s.hb.oldestAcked(seen)
+		only := int64(0) // charge a latency to this heartbeat only; 0: to all
+		if key == floorKey {
+			only = s.hb.newestAcked()
+			waiting = waiting && woken && s.now()-lastPoll >= floorEvery
+		}
 		s.mu.Unlock()
 		if !waiting {
+			woken = false
 			select {
 			case <-ctx.Done():
 				return
 			case <-wake:
+				woken = true
 			case <-time.After(50 * time.Millisecond): // roles may change
 			}
 			continue
@@ -240,6 +257,7 @@ func (s *Sampler) visibility(ctx context.Context, key string, target func() (str
 		qctx, cancel := context.WithTimeout(ctx, time.Second)
 		s.queries.Add(1)
 		s.polls.Add(1)
+		lastPoll = s.now()
 		present, err := presentAfter(qctx, conn, seen)
 		cancel()
 		at := s.now()
@@ -249,9 +267,13 @@ func (s *Sampler) visibility(ctx context.Context, key string, target func() (str
 			continue
 		}
 		s.mu.Lock()
-		s.hb.saw(key, present, at)
-		oldest, waiting := s.hb.oldestAcked(s.hb.seen[key])
+		s.hb.saw(key, present, at, only)
+		_, oldest, waiting := s.hb.oldestAcked(s.hb.seen[key])
 		s.mu.Unlock()
+		if key == floorKey {
+			woken = false
+			continue
+		}
 		if waiting {
 			wait := (at - oldest) / 50
 			if wait < time.Millisecond {
@@ -261,6 +283,9 @@ func (s *Sampler) visibility(ctx context.Context, key string, target func() (str
 		}
 	}
 }
+
+// floorEvery is how often at most the floor poller measures a heartbeat.
+const floorEvery = 250 * time.Millisecond
 
 // recheck reads which of the heartbeats settled under key node holds,
 // and settles the others as lost; false when it could not read them.
@@ -335,8 +360,9 @@ const replicationSQL = `SELECT application_name, state,
 	pg_wal_lsn_diff(pg_current_wal_lsn(), pg_current_wal_flush_lsn())::float8
 FROM pg_stat_replication`
 
-// replication samples pg_stat_replication on the primary, and the
-// visibility lag of every replica, once per interval.
+// replication samples pg_stat_replication on the primary, the size of
+// its pg_wal and what each slot retains, once per interval, in one round
+// trip (a batch of three queries).
 func (s *Sampler) replication(ctx context.Context) {
 	cs := cluster.NewConns(s.c, "pgbench-ha-lag", time.Second)
 	defer cs.Close()
@@ -356,50 +382,82 @@ func (s *Sampler) replication(ctx context.Context) {
 			continue
 		}
 		qctx, cancel := context.WithTimeout(ctx, time.Second)
-		s.queries.Add(1)
-		rows, err := conn.Query(qctx, replicationSQL)
-		if err != nil {
-			cancel()
-			cs.Drop(primary)
-			continue
-		}
-		var pts []result.ReplicationPoint
-		worst := 0.0
-		for rows.Next() {
-			p := result.ReplicationPoint{Ms: ms(at)}
-			var state *string
-			if err := rows.Scan(&p.Replica, &state, &p.SentBytes, &p.WriteBytes, &p.FlushBytes, &p.ReplayBytes,
-				&p.WriteLagMs, &p.FlushLagMs, &p.ReplayLagMs, &p.UnflushedBytes); err != nil {
-				continue
-			}
-			if state != nil {
-				p.State = *state
-			}
-			if slices.Contains(s.cfg.Subscribers, p.Replica) {
-				continue // a subscription's walsender: not a replica
-			}
-			if p.ReplayBytes > worst {
-				worst = p.ReplayBytes
-			}
-			pts = append(pts, p)
-		}
-		err = rows.Err()
+		s.queries.Add(3)
+		pts, wp, walErr, err := s.sampleReplication(qctx, conn, primary, at)
 		cancel()
 		if err != nil {
 			cs.Drop(primary)
 			continue
 		}
+		worst := 0.0
+		for _, p := range pts {
+			worst = max(worst, p.ReplayBytes)
+		}
 		s.mu.Lock()
 		s.repl = append(s.repl, pts...)
 		s.worstLag = worst
-		s.mu.Unlock()
-		s.queries.Add(2)
-		if wp, err := sampleWAL(ctx, conn, primary, at); err == nil {
-			s.mu.Lock()
+		if walErr == nil {
 			s.wal = append(s.wal, wp)
-			s.mu.Unlock()
 		}
+		s.mu.Unlock()
 	}
+}
+
+// sampleReplication sends replicationSQL, walSQL and slotsSQL to node in
+// one batch and reads the replicas' points (subscribers left out) and
+// the WAL point. walErr says the WAL point could not be read (a role
+// without pg_ls_waldir on a user's cluster): the replicas' points stand.
+func (s *Sampler) sampleReplication(ctx context.Context, conn *pgx.Conn, node string, at time.Duration) (pts []result.ReplicationPoint, wp result.WALPoint, walErr, err error) {
+	wp = result.WALPoint{Ms: ms(at), Node: node, Slots: []result.SlotPoint{}}
+	var batch pgx.Batch
+	batch.Queue(replicationSQL)
+	batch.Queue(walSQL)
+	batch.Queue(slotsSQL)
+	br := conn.SendBatch(ctx, &batch)
+	defer br.Close()
+
+	rows, err := br.Query()
+	if err != nil {
+		return nil, wp, nil, err
+	}
+	for rows.Next() {
+		p := result.ReplicationPoint{Ms: ms(at)}
+		var state *string
+		if err := rows.Scan(&p.Replica, &state, &p.SentBytes, &p.WriteBytes, &p.FlushBytes, &p.ReplayBytes,
+			&p.WriteLagMs, &p.FlushLagMs, &p.ReplayLagMs, &p.UnflushedBytes); err != nil {
+			rows.Close()
+			return nil, wp, nil, err
+		}
+		if state != nil {
+			p.State = *state
+		}
+		if slices.Contains(s.cfg.Subscribers, p.Replica) {
+			continue // a subscription's walsender: not a replica
+		}
+		pts = append(pts, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wp, nil, err
+	}
+	if err := br.QueryRow().Scan(&wp.PgWalBytes); err != nil {
+		return pts, wp, err, nil
+	}
+	rows, err = br.Query()
+	if err != nil {
+		return pts, wp, err, nil
+	}
+	for rows.Next() {
+		var sp result.SlotPoint
+		if err := rows.Scan(&sp.Slot, &sp.Active, &sp.WalStatus, &sp.SafeWalBytes, &sp.RetainedBytes); err != nil {
+			rows.Close()
+			return pts, wp, err, nil
+		}
+		wp.Slots = append(wp.Slots, sp)
+	}
+	if err := rows.Err(); err != nil {
+		return pts, wp, err, nil
+	}
+	return pts, wp, nil, br.Close()
 }
 
 const walSQL = `SELECT coalesce((SELECT sum(size) FROM pg_ls_waldir()), 0)::float8`
@@ -407,29 +465,6 @@ const walSQL = `SELECT coalesce((SELECT sum(size) FROM pg_ls_waldir()), 0)::floa
 const slotsSQL = `SELECT slot_name, active, coalesce(wal_status, ''), safe_wal_size::float8,
 	coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn), 0)::float8
 FROM pg_replication_slots ORDER BY slot_name`
-
-// sampleWAL reads the size of pg_wal and what each slot retains.
-func sampleWAL(ctx context.Context, conn *pgx.Conn, node string, at time.Duration) (result.WALPoint, error) {
-	wp := result.WALPoint{Ms: ms(at), Node: node, Slots: []result.SlotPoint{}}
-	qctx, cancel := context.WithTimeout(ctx, time.Second)
-	defer cancel()
-	if err := conn.QueryRow(qctx, walSQL).Scan(&wp.PgWalBytes); err != nil {
-		return wp, err
-	}
-	rows, err := conn.Query(qctx, slotsSQL)
-	if err != nil {
-		return wp, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var sp result.SlotPoint
-		if err := rows.Scan(&sp.Slot, &sp.Active, &sp.WalStatus, &sp.SafeWalBytes, &sp.RetainedBytes); err != nil {
-			return wp, err
-		}
-		wp.Slots = append(wp.Slots, sp)
-	}
-	return wp, rows.Err()
-}
 
 // WAL returns the sampled WAL retention series.
 func (s *Sampler) WAL() []result.WALPoint {
@@ -448,7 +483,7 @@ func (s *Sampler) sampleVisibility(at time.Duration) {
 	worst := time.Duration(0)
 	for _, r := range reps {
 		v := s.hb.last[r]
-		if oldest, ok := s.hb.oldestAcked(s.hb.seen[r]); ok && at-oldest > v {
+		if _, oldest, ok := s.hb.oldestAcked(s.hb.seen[r]); ok && at-oldest > v {
 			v = at - oldest
 		}
 		worst = max(worst, v)
