@@ -130,6 +130,7 @@ func Run(ctx context.Context, cfg Config, live *Live) (*Stats, error) {
 	if cfg.Writers < 1 {
 		return nil, fmt.Errorf("workload: need at least one writer")
 	}
+	defer limitProcs()()
 	if cfg.Reconnect == 0 {
 		cfg.Reconnect = 5 * time.Millisecond
 	}
