@@ -118,10 +118,10 @@ func Run(ctx context.Context, c cluster.Cluster, roles *cluster.Roles, led *work
 		}
 		nodes[i].IDs = withDeleted(ids, deleted)
 	}
-	entries := led.Snapshot()
+	entries := led.View()
 	a := Compare(led.FirstID(), entries, nodes)
 	for _, id := range deleted {
-		if i := id - led.FirstID(); i < int64(len(entries)) {
+		if i := id - led.FirstID(); i < int64(entries.Len()) {
 			a.DeletedOnPurpose++
 		}
 	}
@@ -170,15 +170,15 @@ func whoIsDown(ctx context.Context, c cluster.Cluster, cs *cluster.Conns) string
 
 // lostByNode counts the lost writes by the node that acknowledged them:
 // after a split brain, the losing side's acknowledgements.
-func lostByNode(first int64, entries []workload.Entry, primaryIDs []int64, names []string) map[string]int64 {
-	present := make([]bool, len(entries))
+func lostByNode(first int64, entries workload.Entries, primaryIDs []int64, names []string) map[string]int64 {
+	present := make([]bool, entries.Len())
 	for _, id := range primaryIDs {
-		if i := id - first; i >= 0 && i < int64(len(entries)) {
+		if i := id - first; i >= 0 && i < int64(entries.Len()) {
 			present[i] = true
 		}
 	}
 	out := map[string]int64{}
-	for i, e := range entries {
+	for i, e := range entries.All() {
 		if e.Outcome != workload.Acked || present[i] {
 			continue
 		}
@@ -247,26 +247,26 @@ func readIDs(ctx context.Context, conn *pgx.Conn, first int64) ([]int64, error) 
 // Compare is the pure part of the audit: the ledger (entry i is id
 // first+i) against the sorted ids each node holds; nodes[0] is the final
 // primary.
-func Compare(first int64, entries []workload.Entry, nodes []Rows) *result.Audit {
+func Compare(first int64, entries workload.Entries, nodes []Rows) *result.Audit {
 	a := &result.Audit{LostIDs: []int64{}, LostAckMs: []float64{}}
 	if len(nodes) == 0 {
 		return a
 	}
 	a.FinalPrimary = nodes[0].Node
-	for _, e := range entries {
+	for _, e := range entries.All() {
 		if e.Outcome == workload.Acked {
 			a.Acked++
 		}
 	}
 	for ni, n := range nodes {
-		present := make([]bool, len(entries))
+		present := make([]bool, entries.Len())
 		na := result.NodeAudit{Node: n.Node, Role: n.Role, Rows: int64(len(n.IDs)), MissingIDs: []int64{}}
 		for _, id := range n.IDs {
 			i := id - first
 			if i < 0 {
 				continue
 			}
-			if i >= int64(len(entries)) {
+			if i >= int64(entries.Len()) {
 				if ni == 0 {
 					a.Foreign++
 				}
@@ -274,7 +274,7 @@ func Compare(first int64, entries []workload.Entry, nodes []Rows) *result.Audit 
 			}
 			present[i] = true
 		}
-		for i, e := range entries {
+		for i, e := range entries.All() {
 			id := first + int64(i)
 			switch {
 			case e.Outcome == workload.Acked && !present[i]:

@@ -167,7 +167,7 @@ func TestCompare(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			got := Compare(first, ledger(tc.entries), tc.nodes)
+			got := Compare(first, workload.EntriesOf(ledger(tc.entries)), tc.nodes)
 			if !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("Compare =\n%+v\nwant\n%+v", got, tc.want)
 			}
@@ -192,7 +192,7 @@ func TestCompareSampleCaps(t *testing.T) {
 			replica = append(replica, id)
 		}
 	}
-	a := Compare(first, entries, []Rows{
+	a := Compare(first, workload.EntriesOf(entries), []Rows{
 		{Node: "replica1", Role: "primary", IDs: primary},
 		{Node: "replica2", Role: "replica", IDs: replica},
 	})

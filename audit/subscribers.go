@@ -43,7 +43,7 @@ func Subscribers(ctx context.Context, c cluster.Cluster, roles *cluster.Roles, l
 	}
 	cs := cluster.NewConns(c, "pgbench-ha-audit", 5*time.Second)
 	defer cs.Close()
-	entries := led.Snapshot()
+	entries := led.View()
 	first := led.FirstID()
 	var out []result.SubscriberAudit
 	for _, sub := range subs {
@@ -80,13 +80,13 @@ func Subscribers(ctx context.Context, c cluster.Cluster, roles *cluster.Roles, l
 
 // judgeSubscriber sets the ledger's acknowledged writes against the rows
 // a subscriber holds (id -> arrival, ms of the run).
-func judgeSubscriber(sub string, entries []workload.Entry, first int64, arrived map[int64]float64, promoted *float64, drained bool) result.SubscriberAudit {
+func judgeSubscriber(sub string, entries workload.Entries, first int64, arrived map[int64]float64, promoted *float64, drained bool) result.SubscriberAudit {
 	a := result.SubscriberAudit{Name: sub, MissingIDs: []int64{}, Drained: drained, ArrivalBySecond: []result.ScheduleLagPoint{}}
 	var before, after int64
 	followed := false
 	var lags []float64
 	bySecond := map[int][]float64{}
-	for i, e := range entries {
+	for i, e := range entries.All() {
 		if e.Outcome != workload.Acked {
 			continue
 		}

@@ -411,7 +411,7 @@ func (d *drillRun) finish(ctx context.Context, led *workload.Ledger) (*result.Dr
 			return
 		}
 		r.Rows = rows
-		summary.Drill(r, d.first, entries, ids, deletedBefore(r.TargetMs), refMs)
+		summary.Drill(r, d.first, workload.EntriesOf(entries), ids, deletedBefore(r.TargetMs), refMs)
 	}
 	if r := d.res.ArchiveStandby; r != nil && r.Error == "" {
 		summary.DrillLag(r, d.lag)

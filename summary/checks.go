@@ -50,7 +50,7 @@ func Checks(v *result.Variant, in Input) []result.Check {
 	if len(in.Inserted) > 0 && v.Summary.Audit != nil {
 		// One copy of the ledger, paired once with the server's rows, for
 		// both checks that read them.
-		entries := led.Snapshot()
+		entries := led.View()
 		at, present := serverTimes(entries, led.FirstID(), in.Inserted)
 		out = append(out, bracketCheck(entries, at, present, v.Summary.Audit.FinalPrimary))
 		if c, ok := outageCheck(v, entries, at, present, in.Inserted, in.Nodes); ok {
@@ -115,11 +115,11 @@ const minOutage = 20 * time.Millisecond
 // serverTimes pairs the ledger's entries with the final primary's insert
 // times: at[i] is when entry i's row was inserted, present[i] whether it
 // is there at all.
-func serverTimes(entries []workload.Entry, first int64, ins []workload.Inserted) (at []time.Duration, present []bool) {
-	at = make([]time.Duration, len(entries))
-	present = make([]bool, len(entries))
+func serverTimes(entries workload.Entries, first int64, ins []workload.Inserted) (at []time.Duration, present []bool) {
+	at = make([]time.Duration, entries.Len())
+	present = make([]bool, entries.Len())
 	for _, r := range ins {
-		if i := r.ID - first; i >= 0 && i < int64(len(entries)) {
+		if i := r.ID - first; i >= 0 && i < int64(entries.Len()) {
 			at[i], present[i] = r.At, true
 		}
 	}
@@ -137,10 +137,10 @@ const insertSlack = time.Millisecond
 // writer sent it and, when it was acknowledged, before the ack. A row
 // inserted outside that span means the ledger's times (or the node it
 // credits) are wrong.
-func bracketCheck(entries []workload.Entry, at []time.Duration, present []bool, final string) result.Check {
+func bracketCheck(entries workload.Entries, at []time.Duration, present []bool, final string) result.Check {
 	var n, early, late int64
 	var worst time.Duration
-	for i, e := range entries {
+	for i, e := range entries.All() {
 		if !present[i] || !e.WasSent() {
 			continue
 		}
@@ -171,7 +171,7 @@ func bracketCheck(entries []workload.Entry, at []time.Duration, present []bool, 
 // tolerance, plus 1 ms. A row in the outage the ledger does not account
 // for, or a write the ledger has in it that the server lacks, breaks it.
 // The headline outage runs from ack to ack: the message gives it beside.
-func outageCheck(v *result.Variant, entries []workload.Entry, at []time.Duration, present []bool, inserted []workload.Inserted, nodes []string) (result.Check, bool) {
+func outageCheck(v *result.Variant, entries workload.Entries, at []time.Duration, present []bool, inserted []workload.Inserted, nodes []string) (result.Check, bool) {
 	f := v.Summary.Failover
 	if f == nil || f.FaultMs == nil || f.WriteUnavailableMs == nil || *f.WriteUnavailableMs < msOf(minOutage) ||
 		v.Summary.Audit == nil || len(inserted) == 0 {
@@ -204,7 +204,7 @@ func outageCheck(v *result.Variant, entries []workload.Entry, at []time.Duration
 	held := func(i int, e workload.Entry) bool {
 		return present[i] && e.WasSent() && (e.Outcome == workload.Acked || e.Outcome == workload.Unknown)
 	}
-	for i, e := range entries {
+	for i, e := range entries.All() {
 		if !held(i, e) {
 			continue
 		}
@@ -212,7 +212,7 @@ func outageCheck(v *result.Variant, entries []workload.Entry, at []time.Duration
 			to, haveTo, reachTo = e.Sent, true, at[i]-e.Sent
 		}
 	}
-	for i, e := range entries {
+	for i, e := range entries.All() {
 		if !held(i, e) {
 			continue
 		}

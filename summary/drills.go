@@ -21,17 +21,17 @@ const DrillSample = 100
 //
 // r.TargetMs and r.TargetDoneMs bound the target: a write acknowledged
 // before TargetMs must be there, one sent after TargetDoneMs must not.
-func Drill(r *result.DrillResult, first int64, entries []workload.Entry, ids []int64, deleted map[int64]bool, refMs float64) {
-	present := make([]bool, len(entries))
+func Drill(r *result.DrillResult, first int64, entries workload.Entries, ids []int64, deleted map[int64]bool, refMs float64) {
+	present := make([]bool, entries.Len())
 	for _, id := range ids {
-		if i := id - first; i >= 0 && i < int64(len(entries)) {
+		if i := id - first; i >= 0 && i < int64(entries.Len()) {
 			present[i] = true
 		}
 	}
 	r.Acked, r.Absent, r.BeforeTarget, r.MissingBefore, r.AfterTarget, r.PresentAfter, r.InFlight, r.InFlightPresent = 0, 0, 0, 0, 0, 0, 0, 0
 	var absentIDs, beforeIDs []int64
 	earliestAbsent, earliestBefore := -1.0, -1.0
-	for i, e := range entries {
+	for i, e := range entries.All() {
 		id := first + int64(i)
 		if deleted[id] {
 			continue

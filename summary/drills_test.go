@@ -43,7 +43,7 @@ func TestDrill(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := &result.DrillResult{Kind: tt.kind, TargetMs: 10, TargetDoneMs: 12}
-			Drill(r, 100, entries, tt.ids, tt.deleted, tt.ref)
+			Drill(r, 100, workload.EntriesOf(entries), tt.ids, tt.deleted, tt.ref)
 			got := *r
 			got.MissingIDs, got.Kind, got.TargetMs, got.TargetDoneMs = nil, "", 0, 0
 			if got.Acked != tt.want.Acked || got.Absent != tt.want.Absent || got.MissingAcked != tt.want.MissingAcked ||

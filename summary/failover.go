@@ -18,11 +18,11 @@ import (
 // fault that fired. first is the first_write event to record, when writes
 // resumed.
 func Failover(in Input, fired []result.Fault, events []result.Event) (f *result.Failover, first *result.Event) {
-	return failover(in, in.Ledger.Snapshot(), fired, events)
+	return failover(in, in.Ledger.View(), fired, events)
 }
 
 // failover is Failover on entries, the ledger's snapshot.
-func failover(in Input, entries []workload.Entry, fired []result.Fault, events []result.Event) (f *result.Failover, first *result.Event) {
+func failover(in Input, entries workload.Entries, fired []result.Fault, events []result.Event) (f *result.Failover, first *result.Event) {
 	if len(fired) == 0 {
 		return nil, nil
 	}
@@ -118,7 +118,7 @@ func failover(in Input, entries []workload.Entry, fired []result.Fault, events [
 			if sb.ToMs != nil {
 				to = *sb.ToMs
 			}
-			for _, e := range entries {
+			for _, e := range entries.All() {
 				if e.Outcome == workload.Acked && int(e.Node) == node && msOf(e.At) >= lo && msOf(e.At) <= to {
 					sb.AckedWrites++
 				}
@@ -167,7 +167,7 @@ func failover(in Input, entries []workload.Entry, fired []result.Fault, events [
 	// What the old primary acknowledged after a fault on it landed
 	// (Audited adds how much of it the final primary lacks).
 	if old >= 0 && slices.Contains(fault.Targets, in.OldPrimary) {
-		for _, e := range entries {
+		for _, e := range entries.All() {
 			if e.Outcome == workload.Acked && int(e.Node) == old && e.At >= landedAt(f) {
 				f.OldPrimaryAckedAfter++
 			}
@@ -259,10 +259,10 @@ func durOf(ms float64) time.Duration {
 
 // firstAck is the earliest ack at or after t by node (-1: any), with its
 // node, or false.
-func firstAck(entries []workload.Entry, t time.Duration, node int) (time.Duration, int, bool) {
+func firstAck(entries workload.Entries, t time.Duration, node int) (time.Duration, int, bool) {
 	var best time.Duration
 	by, ok := -1, false
-	for _, e := range entries {
+	for _, e := range entries.All() {
 		if e.Outcome == workload.Acked && e.At >= t && (node < 0 || int(e.Node) == node) && (!ok || e.At < best) {
 			best, by, ok = e.At, int(e.Node), true
 		}
@@ -274,13 +274,13 @@ func firstAck(entries []workload.Entry, t time.Duration, node int) (time.Duratio
 // node) from the ack at from to the ack at to (by toNode), with the node
 // of the ack that ends it: (from, to) itself when no ack falls between
 // them. The first longest wins a tie.
-func longestAckGap(entries []workload.Entry, from, to time.Duration, toNode int) (time.Duration, time.Duration, int) {
+func longestAckGap(entries workload.Entries, from, to time.Duration, toNode int) (time.Duration, time.Duration, int) {
 	type ack struct {
 		at   time.Duration
 		node int
 	}
 	var acks []ack
-	for _, e := range entries {
+	for _, e := range entries.All() {
 		if e.Outcome == workload.Acked && e.At > from && e.At < to {
 			acks = append(acks, ack{e.At, int(e.Node)})
 		}
@@ -313,7 +313,7 @@ func Audited(v *result.Variant, in Input) {
 	}
 	first := in.Ledger.FirstID()
 	var lost int64
-	for i, e := range in.Ledger.Snapshot() {
+	for i, e := range in.Ledger.View().All() {
 		if e.Outcome == workload.Acked && int(e.Node) == old && e.At >= landedAt(f) && !inserted[first+int64(i)] {
 			lost++
 		}

@@ -19,9 +19,9 @@ import (
 // free of coordinated omission (pgbench --rate reports it). A write sent
 // with no schedule (an unlimited rate) has no response time. Nil when no
 // acknowledged write had a schedule.
-func ResponseTime(entries []workload.Entry) *hdrhistogram.Histogram {
+func ResponseTime(entries workload.Entries) *hdrhistogram.Histogram {
 	var h *hdrhistogram.Histogram
-	for _, e := range entries {
+	for _, e := range entries.All() {
 		if e.Outcome != workload.Acked || !e.WasSent() || e.Scheduled < 0 {
 			continue
 		}
@@ -41,9 +41,9 @@ func ResponseTime(entries []workload.Entry) *hdrhistogram.Histogram {
 // shows as the seconds whose writes waited for a writable node, each as
 // late as it was early in the outage. Seconds without such a write are
 // left out.
-func ScheduleLag(entries []workload.Entry) []result.ScheduleLagPoint {
+func ScheduleLag(entries workload.Entries) []result.ScheduleLagPoint {
 	var bySecond [][]time.Duration
-	for _, e := range entries {
+	for _, e := range entries.All() {
 		if !e.WasSent() || e.Scheduled < 0 {
 			continue
 		}
@@ -73,8 +73,8 @@ func ScheduleLag(entries []workload.Entry) []result.ScheduleLagPoint {
 // connection the fault had already broken, which cannot have reached a
 // server. Without the split every writer contributes one unknown write
 // to every kill, whatever the setting.
-func UnknownSplit(entries []workload.Entry, landed time.Duration) (inFlight, after int64) {
-	for _, e := range entries {
+func UnknownSplit(entries workload.Entries, landed time.Duration) (inFlight, after int64) {
+	for _, e := range entries.All() {
 		if e.Outcome != workload.Unknown {
 			continue
 		}

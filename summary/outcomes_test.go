@@ -47,7 +47,7 @@ func TestResponseTime(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			h := ResponseTime(tc.entries)
+			h := ResponseTime(workload.EntriesOf(tc.entries))
 			if tc.want == nil {
 				if h != nil {
 					t.Fatalf("ResponseTime = %d values, want none (nil)", h.TotalCount())
@@ -100,7 +100,7 @@ func TestScheduleLag(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			if got := ScheduleLag(tc.entries); !reflect.DeepEqual(got, tc.want) {
+			if got := ScheduleLag(workload.EntriesOf(tc.entries)); !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("ScheduleLag = %+v\nwant %+v", got, tc.want)
 			}
 		})
@@ -130,7 +130,7 @@ func TestUnknownSplit(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			in, after := UnknownSplit(tc.entries, landed)
+			in, after := UnknownSplit(workload.EntriesOf(tc.entries), landed)
 			if in != tc.inFlight || after != tc.aft {
 				t.Errorf("UnknownSplit = %d in flight, %d after; want %d, %d", in, after, tc.inFlight, tc.aft)
 			}

@@ -79,7 +79,7 @@ func Fill(v *result.Variant, in Input) {
 	sum.Skipped = st.Skipped
 	sum.NotSent = st.NotSent
 	sum.TargetRateTPS = in.TargetRateTPS
-	entries := led.Snapshot()
+	entries := led.View()
 	response := ResponseTime(entries)
 	sum.ResponseTime = Latency(response)
 	sum.ScheduleLagP99 = float64(st.SchedLag.ValueAtQuantile(99)) / 1000
@@ -154,9 +154,9 @@ func fired(fs []result.Fault) []result.Fault {
 // those of the schedule when paced (a closed loop's are capacity): an ack
 // in the grace after the window is a write of the backlog, not
 // throughput.
-func ackedWithin(entries []workload.Entry, window time.Duration, paced bool) int64 {
+func ackedWithin(entries workload.Entries, window time.Duration, paced bool) int64 {
 	var n int64
-	for _, e := range entries {
+	for _, e := range entries.All() {
 		if e.Outcome == workload.Acked && e.At < window && (!paced || (e.WasSent() && e.Scheduled >= 0)) {
 			n++
 		}
@@ -167,9 +167,9 @@ func ackedWithin(entries []workload.Entry, window time.Duration, paced bool) int
 // commitLatency is the commit latency (send to ack, µs) of the
 // acknowledged writes of the schedule, the same values the writers
 // record: the writes the response time is of.
-func commitLatency(entries []workload.Entry) *hdrhistogram.Histogram {
+func commitLatency(entries workload.Entries) *hdrhistogram.Histogram {
 	h := workload.NewHistogram()
-	for _, e := range entries {
+	for _, e := range entries.All() {
 		if e.Outcome == workload.Acked && e.WasSent() && e.Scheduled >= 0 {
 			_ = h.RecordValue(workload.ClampUs(e.At - e.Sent))
 		}
@@ -180,13 +180,13 @@ func commitLatency(entries []workload.Entry) *hdrhistogram.Histogram {
 // Capacity sums up the writes that ended in the capacity spans: those
 // acknowledged, per second of the spans, with their commit latency, and
 // those that failed or whose outcome is unknown. nil without spans.
-func Capacity(entries []workload.Entry, spans []result.Span, writers int) *result.Capacity {
+func Capacity(entries workload.Entries, spans []result.Span, writers int) *result.Capacity {
 	if len(spans) == 0 {
 		return nil
 	}
 	c := &result.Capacity{StartMs: spans[0].StartMs, EndMs: spans[len(spans)-1].EndMs, DurationMs: spanMs(spans), Writers: writers}
 	h := workload.NewHistogram()
-	for _, e := range entries {
+	for _, e := range entries.All() {
 		if !e.WasSent() || !inSpans(msOf(e.At), spans) {
 			continue
 		}

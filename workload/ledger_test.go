@@ -418,3 +418,58 @@ func TestLedgerChunks(t *testing.T) {
 		}
 	}
 }
+
+// TestLedgerView: a view reads what a snapshot copies, across chunks and
+// for an entry kept whole in the overflow map; its length is fixed when
+// it is made; a loop over it may stop early; a view of a list reads the
+// list.
+func TestLedgerView(t *testing.T) {
+	t.Parallel()
+	l := NewLedger(1)
+	const n = 2*chunkLen + 5
+	for id := int64(1); id <= n; id++ {
+		at := ms(int(id) + 2)
+		if id == chunkLen+3 {
+			at = 100 * time.Hour // beyond a record: overflow
+		}
+		l.Begin(id, int(id%4), ms(int(id)), ms(int(id)+1))
+		l.Finish(id, Acked, int(id%3), at)
+	}
+	want := l.Snapshot()
+	view := l.View()
+	l.Begin(n+1, 0, -1, ms(1)) // after the view was made
+	if view.Len() != n {
+		t.Fatalf("view of %d entries, want %d", view.Len(), n)
+	}
+	count := 0
+	for i, e := range view.All() {
+		if e != want[i] || view.At(i) != want[i] {
+			t.Fatalf("entry %d: %+v (At %+v), want %+v", i, e, view.At(i), want[i])
+		}
+		count++
+	}
+	if count != n {
+		t.Fatalf("All yielded %d entries, want %d", count, n)
+	}
+	if e := view.At(chunkLen + 2); e.At != 100*time.Hour {
+		t.Fatalf("overflowed entry: %+v", e)
+	}
+	stopped := 0
+	for range view.All() {
+		if stopped++; stopped == chunkLen+1 {
+			break
+		}
+	}
+	if stopped != chunkLen+1 {
+		t.Fatalf("a loop that stops read %d entries", stopped)
+	}
+	list := EntriesOf(want[:3])
+	if list.Len() != 3 || list.At(2) != want[2] {
+		t.Fatalf("view of a list: %d entries, At(2) %+v", list.Len(), list.At(2))
+	}
+	for i, e := range list.All() {
+		if e != want[i] {
+			t.Fatalf("list entry %d: %+v", i, e)
+		}
+	}
+}
