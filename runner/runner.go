@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"runtime/debug"
 	"sort"
 	"sync"
 	"time"
@@ -456,6 +457,13 @@ func runVariant(ctx context.Context, opts Options, p scenario.Plan, rep int, dir
 	wg.Wait()
 	follow.wait()
 	<-tickDone
+	// After the workload, the summary, the checks and the audit make the
+	// run's largest allocations (copies of the ledger, the final
+	// primary's ids and insert times), each live for a while and then
+	// garbage. Go's default GC target lets the heap grow to twice what is
+	// live; a lower one keeps the peak near it, at a few ms of GC the
+	// workload no longer pays.
+	defer debug.SetGCPercent(debug.SetGCPercent(postRunGCPercent))
 	// The runner always heals, also when the workload failed; a heal error
 	// is recorded in the fault's record and as an error event.
 	_ = timeline.HealAll(context.Background())
@@ -599,6 +607,10 @@ func writeHistory(path string, led *workload.Ledger, nodes []string) error {
 	}
 	return nil
 }
+
+// postRunGCPercent is the GC target (GOGC) from the end of a variant's
+// workload to the end of the variant.
+const postRunGCPercent = 20
 
 // writeTimeout bounds one write, as an application's would: a write on a
 // connection into a partition gives up (its outcome unknown) and the
