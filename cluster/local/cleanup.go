@@ -105,7 +105,8 @@ type Leftover struct {
 // Cleanup removes what local runs whose harness is gone left behind: their
 // freezer cgroups (killing the processes left in them, frozen), the
 // processes left running whose command line names one of their temp dirs
-// (a Patroni backend's orphaned servers), the shared memory segments of
+// and whose environment marks them as the run's (a Patroni backend's
+// orphaned servers), the shared memory segments of
 // their servers, then their temp dirs, and last the cgroup v2
 // directories and iptables rules of their node cuts (netcut). Only the
 // temp dirs with a harness marker are looked at, and only a segment named
@@ -386,11 +387,41 @@ func runHarness(name string) (harness, bool) {
 // freezer.RunName(root) gets its leftovers removed by Cleanup too.
 func WriteMarker(root string) error { return writeMarker(root) }
 
-// killLeftProcesses kills the processes of a dead run whose command line
-// names its temp dir root: what a harness killed outright left running
+// runEnvKey names the environment variable every process a backend
+// starts carries, its value the run's temp dir: inherited by whatever
+// those processes start (Patroni passes its environment on to the
+// PostgreSQL it starts), and by nothing else.
+const runEnvKey = "PGBENCH_HA_RUN"
+
+// RunEnv is the environment entry that marks a process as started by the
+// run whose temp dir is root. A backend that starts processes which may
+// outlive it (cluster/patroni) puts it in their environment, so that
+// Cleanup finds them.
+func RunEnv(root string) string { return runEnvKey + "=" + filepath.Clean(root) }
+
+// startedBy reports whether process p's environment marks it as started
+// by the run whose temp dir is root.
+func startedBy(p int, root string) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(p) + "/environ")
+	if err != nil {
+		return false
+	}
+	want := RunEnv(root)
+	for _, kv := range strings.Split(string(b), "\x00") {
+		if kv == want {
+			return true
+		}
+	}
+	return false
+}
+
+// killLeftProcesses kills the processes of a dead run that it started and
 // that did not die with it (servers started by a manager such as Patroni,
-// which orphans them). They are found by the path in their command line,
-// never by name, and SIGKILLed; it waits up to 5 s for them to go.
+// which orphans them): those whose environment carries the run's mark
+// (RunEnv) and whose command line names its temp dir root. A process that
+// merely names the dir (a shell script, a tail -f of a server's log) is
+// not the run's and is left alone. They are SIGKILLed; it waits up to 5 s
+// for them to go.
 func killLeftProcesses(root string, pid int, dryRun bool) []Leftover {
 	var found []Leftover
 	var pids []int
@@ -400,7 +431,7 @@ func killLeftProcesses(root string, pid int, dryRun bool) []Leftover {
 			return
 		}
 		b, err := os.ReadFile("/proc/" + strconv.Itoa(p) + "/cmdline")
-		if err != nil || !strings.Contains(string(b), root+"/") {
+		if err != nil || !strings.Contains(string(b), root+"/") || !startedBy(p, root) {
 			return
 		}
 		name := fmt.Sprintf("%d %s", p, strings.TrimSpace(strings.ReplaceAll(string(b), "\x00", " ")))

@@ -319,19 +319,21 @@ func TestCleanupCgroups(t *testing.T) {
 	}
 }
 
-// TestKillLeftProcesses: a process whose command line names a dead run's
-// temp dir is listed by a dry run and killed by a real one; one that does
-// not name it is left alone.
+// TestKillLeftProcesses: a process the run started (its environment
+// carries the run's mark) whose command line names the dead run's temp dir
+// is listed by a dry run and killed by a real one; one that names the dir
+// without the mark (a user's tail -f of a server log) and one of another
+// run are left alone.
 func TestKillLeftProcesses(t *testing.T) {
 	root := t.TempDir()
 	sleep, err := exec.LookPath("sleep")
 	if err != nil {
 		t.Fatal(err)
 	}
-	start := func(arg0 string) *exec.Cmd {
+	start := func(arg0 string, env ...string) *exec.Cmd {
 		// sleep itself, its argv[0] naming the dir: no shell whose child
 		// would outlive it, orphaned, when the shell is killed.
-		cmd := &exec.Cmd{Path: sleep, Args: []string{arg0, "60"}}
+		cmd := &exec.Cmd{Path: sleep, Args: []string{arg0, "60"}, Env: append([]string{"PATH=/usr/bin:/bin"}, env...)}
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -339,8 +341,9 @@ func TestKillLeftProcesses(t *testing.T) {
 		t.Cleanup(func() { _ = cmd.Process.Kill() }) // the processes this test started, by pid
 		return cmd
 	}
-	left := start(filepath.Join(root, "v0", "primary.yml"))
-	other := start(root + "-other")
+	left := start(filepath.Join(root, "v0", "primary.yml"), RunEnv(root))
+	users := start(filepath.Join(root, "v0", "primary.log"))
+	other := start(root+"-other/v0/primary.yml", RunEnv(root+"-other"))
 	found := killLeftProcesses(root, 1, true)
 	if len(found) != 1 || found[0].Kind != "process" || found[0].Removed || !strings.HasPrefix(found[0].Name, strconv.Itoa(left.Process.Pid)+" ") {
 		t.Fatalf("dry run found %+v, want the one process %d", found, left.Process.Pid)
@@ -352,8 +355,9 @@ func TestKillLeftProcesses(t *testing.T) {
 	if len(found) != 1 || !found[0].Removed || found[0].Err != nil {
 		t.Fatalf("found %+v, want the one process killed", found)
 	}
-	if alive(left.Process.Pid) || !alive(other.Process.Pid) {
-		t.Errorf("left alive %v (want false), other alive %v (want true)", alive(left.Process.Pid), alive(other.Process.Pid))
+	if alive(left.Process.Pid) || !alive(other.Process.Pid) || !alive(users.Process.Pid) {
+		t.Errorf("alive: the run's %v (want false), another run's %v, a user's naming the dir %v (want true)",
+			alive(left.Process.Pid), alive(other.Process.Pid), alive(users.Process.Pid))
 	}
 }
 

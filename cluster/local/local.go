@@ -261,7 +261,7 @@ func (b *Backend) Freezer() (bool, error) {
 }
 
 func (b *Backend) baseEnv() []string {
-	env := []string{"PATH=/usr/bin:/bin", "LC_ALL=C", "LANG=C", "TZ=UTC"}
+	env := []string{"PATH=/usr/bin:/bin", "LC_ALL=C", "LANG=C", "TZ=UTC", RunEnv(b.root)}
 	return env
 }
 

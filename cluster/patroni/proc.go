@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pgbench-ha/pgbench-ha/cluster/local"
 	"github.com/pgbench-ha/pgbench-ha/internal/freezer"
 )
 
@@ -35,7 +36,7 @@ func (b *Backend) spawn(name string, args []string, out io.Writer, cg *freezer.C
 	cmd := exec.Command(name, args...)
 	cmd.Stdout = out
 	cmd.Stderr = out
-	cmd.Env = []string{"PATH=/usr/bin:/bin", "LC_ALL=C.UTF-8", "LANG=C.UTF-8", "TZ=UTC", "HOME=" + b.root}
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "LC_ALL=C.UTF-8", "LANG=C.UTF-8", "TZ=UTC", "HOME=" + b.root, local.RunEnv(b.root)}
 	cmd.Dir = "/"
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if b.cred != nil {
