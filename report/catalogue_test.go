@@ -54,6 +54,8 @@ func TestRenderCatalogue(t *testing.T) {
 		"00000002000000000000001F, 1 s before the end", "archive/0-synchronous_commit=off", "34 files, 544 MiB",
 		// Repetitions.
 		"10 of 10", "9 of 10", "bring up replica1: timeout", "−800 ms",
+		// Capacity over the repetitions (nearest rank), and of one of them.
+		"3,500 / 3,900 / 3,900", `<td class="num">3,700</td>`,
 	} {
 		if !strings.Contains(page, w) {
 			t.Errorf("report.html lacks %q", w)

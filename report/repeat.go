@@ -15,9 +15,10 @@ import (
 
 // repetitionRow is one run of a repeated variant.
 type repetitionRow struct {
-	Index, Shift, Status, StatusClass                    string
-	TPS, P99, Unavailable, Detect, Promote, Lost, Ghosts string
-	LostBad                                              bool
+	Index, Shift, Status, StatusClass                string
+	TPS, Capacity, P99, Unavailable, Detect, Promote string
+	Lost, Ghosts                                     string
+	LostBad                                          bool
 }
 
 func fmtShift(ms float64) string {
@@ -43,8 +44,11 @@ func buildRepetitionRows(v *result.Variant) []repetitionRow {
 	var out []repetitionRow
 	for _, rp := range v.Repetitions {
 		row := repetitionRow{Index: fmt.Sprint(rp.Index), Shift: fmtShift(rp.ShiftMs), Status: orDash(rp.Status),
-			StatusClass: statusClass(rp.Status), TPS: fmtCount(rp.TPS), P99: fmtMs(rp.P99CommitMs),
+			StatusClass: statusClass(rp.Status), TPS: fmtCount(rp.TPS), Capacity: "–", P99: fmtMs(rp.P99CommitMs),
 			Unavailable: "–", Detect: "–", Promote: "–", Lost: fmtInt(rp.Lost), Ghosts: fmtInt(rp.Ghosts), LostBad: rp.Lost > 0}
+		if rp.CapacityTPS != nil {
+			row.Capacity = fmtCount(*rp.CapacityTPS)
+		}
 		if f := rp.Failover; f != nil {
 			row.Unavailable = fmtMsOpt(f.WriteUnavailableMs, "")
 			row.Detect = fmtMsOpt(stepMs(f.DetectedMs, f.FaultMs), "")
@@ -85,7 +89,7 @@ func fmtDist(d result.Distribution, f func(float64) string) string {
 type repeatSummaryRow struct {
 	Name, Runs                         string
 	Unavailable, Detect, Promote, Lost string
-	P99                                string
+	P99, Capacity                      string
 	LostBad                            bool
 }
 
@@ -100,7 +104,10 @@ func buildRepeatSummary(r *result.Result) []repeatSummaryRow {
 		row := repeatSummaryRow{Name: v.Name, Runs: fmt.Sprintf("%d of %d", rs.Complete, rs.Runs),
 			Unavailable: fmtDist(rs.WriteUnavailableMs, fmtMs), Detect: fmtDist(rs.DetectMs, fmtMs),
 			Promote: fmtDist(rs.PromoteMs, fmtMs), P99: fmtDist(rs.P99CommitMs, fmtMs),
-			Lost: fmtInt(rs.LostTotal), LostBad: rs.LostTotal > 0}
+			Lost: fmtInt(rs.LostTotal), LostBad: rs.LostTotal > 0, Capacity: "–"}
+		if rs.CapacityTPS != nil {
+			row.Capacity = fmtDist(*rs.CapacityTPS, fmtCount)
+		}
 		if rs.LostAckedWrites.N > 0 && rs.LostTotal > 0 {
 			row.Lost += fmt.Sprintf(" (≤ %s a run)", fmtCount(rs.LostAckedWrites.Max))
 		}

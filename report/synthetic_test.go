@@ -587,6 +587,7 @@ func synthCatalogue(t testing.TB) *result.Result {
 			}
 			rp := result.Repetition{Index: k, ShiftMs: shift, Status: result.StatusComplete,
 				TPS: v.Summary.TPS * (0.97 + 0.06*rng.Float64()), P99CommitMs: v.Summary.CommitLatency.P99 * (0.9 + 0.2*rng.Float64()),
+				CapacityTPS: ptr(3_000 + 100*float64(k)),
 				Failover: &result.Failover{Mode: "promote", FaultMs: ptr(fault), DetectedMs: ptr(fault + 1_000 + 20*rng.Float64()),
 					PromoteStartMs: ptr(fault + 1_040), PromoteDoneMs: ptr(fault + 1_560), FirstWriteMs: ptr(fault + u - 30),
 					LastAckBeforeMs: ptr(fault - 30), WriteUnavailableMs: ptr(u), OldPrimary: "primary", NewPrimary: "replica1"}}

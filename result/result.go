@@ -285,12 +285,15 @@ type Reads struct {
 // Repetition is one run of a repeated variant, with its faults moved by
 // ShiftMs.
 type Repetition struct {
-	Index       int       `json:"index"` // 1-based
-	ShiftMs     float64   `json:"shift_ms"`
-	Status      string    `json:"status"`
-	Error       string    `json:"error,omitempty"`
-	TPS         float64   `json:"tps"`
-	P99CommitMs float64   `json:"p99_commit_ms"`
+	Index       int     `json:"index"` // 1-based
+	ShiftMs     float64 `json:"shift_ms"`
+	Status      string  `json:"status"`
+	Error       string  `json:"error,omitempty"`
+	TPS         float64 `json:"tps"`
+	P99CommitMs float64 `json:"p99_commit_ms"`
+	// CapacityTPS is the repetition's capacity (summary.capacity.tps),
+	// when the workload has a capacity phase.
+	CapacityTPS *float64  `json:"capacity_tps,omitempty"`
 	Lost        int64     `json:"lost_acked_writes"`
 	Ghosts      int64     `json:"ghost_writes"`
 	Failover    *Failover `json:"failover,omitempty"`
@@ -307,6 +310,10 @@ type RepeatSummary struct {
 	LostAckedWrites    Distribution `json:"lost_acked_writes"`
 	TPS                Distribution `json:"tps"`
 	P99CommitMs        Distribution `json:"p99_commit_ms"`
+	// CapacityTPS is over the repetitions that had a capacity phase: a
+	// few seconds of closed loop vary more from run to run than the
+	// levels they compare, so the order of close levels is read here.
+	CapacityTPS *Distribution `json:"capacity_tps,omitempty"`
 }
 
 // Distribution is a nearest-rank summary of a figure over repetitions.
@@ -1142,7 +1149,7 @@ func NewDistribution(xs []float64) Distribution {
 // distributions.
 func SummarizeRepetitions(reps []Repetition) *RepeatSummary {
 	s := &RepeatSummary{Runs: len(reps)}
-	var unavail, detect, promote, lost, tps, p99 []float64
+	var unavail, detect, promote, lost, tps, p99, capacity []float64
 	for _, r := range reps {
 		if r.Status != StatusComplete {
 			continue
@@ -1152,6 +1159,9 @@ func SummarizeRepetitions(reps []Repetition) *RepeatSummary {
 		lost = append(lost, float64(r.Lost))
 		tps = append(tps, r.TPS)
 		p99 = append(p99, r.P99CommitMs)
+		if r.CapacityTPS != nil {
+			capacity = append(capacity, *r.CapacityTPS)
+		}
 		if f := r.Failover; f != nil {
 			if f.WriteUnavailableMs != nil {
 				unavail = append(unavail, *f.WriteUnavailableMs)
@@ -1170,5 +1180,9 @@ func SummarizeRepetitions(reps []Repetition) *RepeatSummary {
 	s.LostAckedWrites = NewDistribution(lost)
 	s.TPS = NewDistribution(tps)
 	s.P99CommitMs = NewDistribution(p99)
+	if len(capacity) > 0 {
+		d := NewDistribution(capacity)
+		s.CapacityTPS = &d
+	}
 	return s
 }

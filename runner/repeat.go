@@ -18,5 +18,9 @@ func repetitionOf(rep int, shift time.Duration, v *result.Variant, err error) re
 	if a := v.Summary.Audit; a != nil {
 		r.Lost, r.Ghosts = a.Lost, a.Ghosts
 	}
+	if c := v.Summary.Capacity; c != nil {
+		tps := c.TPS
+		r.CapacityTPS = &tps
+	}
 	return r
 }
