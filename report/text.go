@@ -322,11 +322,22 @@ func wrap(s string, n int, indent string) string {
 }
 
 // writeRepeats writes, for each repeated variant, the distributions of
-// its write outage and detection time and its lost writes over the
+// its write outage and detection time, its lost writes and, when a
+// variant has a capacity phase, its median capacity over the
 // repetitions, as a table.
 func writeRepeats(b *strings.Builder, r *result.Result) {
 	nameHead, names := variantColumn(r.Variants)
-	rows := [][]string{{nameHead, "runs", "unavail p50", "p90", "max", "detect p50", "p90", "max", "lost"}}
+	capacity := false
+	for i := range r.Variants {
+		if rs := repeated(&r.Variants[i]); rs != nil && rs.CapacityTPS != nil {
+			capacity = true
+		}
+	}
+	head := []string{nameHead, "runs", "unavail p50", "p90", "max", "detect p50", "p90", "max", "lost"}
+	if capacity {
+		head = append(head, "cap p50")
+	}
+	rows := [][]string{head}
 	for i := range r.Variants {
 		v := &r.Variants[i]
 		rs := repeated(v)
@@ -340,12 +351,22 @@ func writeRepeats(b *strings.Builder, r *result.Result) {
 		if d := rs.DetectMs; d.N > 0 {
 			row[5], row[6], row[7] = fmtMs(d.P50), fmtMs(d.P90), fmtMs(d.Max)
 		}
+		if capacity {
+			row = append(row, "–")
+			if d := rs.CapacityTPS; d != nil && d.N > 0 {
+				row[len(row)-1] = fmtCount(d.P50)
+			}
+		}
 		rows = append(rows, row)
 	}
 	if len(rows) == 1 {
 		return
 	}
-	b.WriteString("\nrepetitions: complete runs; writes unavailable and detection, ms; lost writes in all\n")
+	title := "\nrepetitions: complete runs; writes unavailable and detection, ms; lost writes in all"
+	if capacity {
+		title += "; capacity, TPS"
+	}
+	b.WriteString(title + "\n")
 	for _, l := range tableLines(rows, 2) {
 		b.WriteString(clip(l, textWidth) + "\n")
 	}
