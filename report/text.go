@@ -327,20 +327,18 @@ func wrap(s string, n int, indent string) string {
 // repetitions, as a table.
 func writeRepeats(b *strings.Builder, r *result.Result) {
 	nameHead, names := variantColumn(r.Variants)
+	sums := make([]*result.RepeatSummary, len(r.Variants))
 	capacity := false
 	for i := range r.Variants {
-		if rs := repeated(&r.Variants[i]); rs != nil && rs.CapacityTPS != nil {
-			capacity = true
-		}
+		sums[i] = repeated(&r.Variants[i])
+		capacity = capacity || sums[i] != nil && sums[i].CapacityTPS != nil
 	}
 	head := []string{nameHead, "runs", "unavail p50", "p90", "max", "detect p50", "p90", "max", "lost"}
 	if capacity {
 		head = append(head, "cap p50")
 	}
 	rows := [][]string{head}
-	for i := range r.Variants {
-		v := &r.Variants[i]
-		rs := repeated(v)
+	for i, rs := range sums {
 		if rs == nil {
 			continue
 		}

@@ -386,9 +386,9 @@ func (d *drillRun) deleted() []int64 {
 func (d *drillRun) finish(ctx context.Context, led *workload.Ledger) (*result.Drills, error) {
 	d.wg.Wait()
 	defer d.cs.Close()
-	entries := led.Snapshot()
+	entries := led.View() // the writers are done: read in place, no copy
 	var newest float64
-	for _, e := range entries {
+	for _, e := range entries.All() {
 		if e.Outcome == workload.Acked {
 			newest = max(newest, float64(e.At.Microseconds())/1000)
 		}
@@ -411,7 +411,7 @@ func (d *drillRun) finish(ctx context.Context, led *workload.Ledger) (*result.Dr
 			return
 		}
 		r.Rows = rows
-		summary.Drill(r, d.first, workload.EntriesOf(entries), ids, deletedBefore(r.TargetMs), refMs)
+		summary.Drill(r, d.first, entries, ids, deletedBefore(r.TargetMs), refMs)
 	}
 	if r := d.res.ArchiveStandby; r != nil && r.Error == "" {
 		summary.DrillLag(r, d.lag)

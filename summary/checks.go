@@ -48,8 +48,8 @@ func Checks(v *result.Variant, in Input) []result.Check {
 				a.FinalPrimary, rows, a.Acked, a.Lost, a.UnknownFound, a.Ghosts, a.Foreign, want)))
 	}
 	if len(in.Inserted) > 0 && v.Summary.Audit != nil {
-		// One copy of the ledger, paired once with the server's rows, for
-		// both checks that read them.
+		// The ledger paired once with the server's rows, for both checks
+		// that read them.
 		entries := led.View()
 		at, present := serverTimes(entries, led.FirstID(), in.Inserted)
 		out = append(out, bracketCheck(entries, at, present, v.Summary.Audit.FinalPrimary))
